@@ -1,0 +1,226 @@
+// One network connection (TCP or WebSocket stream): packet framing, write batching, keep alive, topic aliases,
+// and the link between its socket and the session it is attached to after CONNECT.
+
+import type { Duplex } from 'node:stream';
+import type { IPublishPacket, Packet } from 'mqtt-packet';
+import { createPacketParser, encodePacket, type PacketParser, type ProtocolVersion } from '../protocol/codec.js';
+import { ProtocolViolation, ReasonCode } from '../protocol/reason-codes.js';
+import type { Broker } from './broker.js';
+import { remainingExpirySeconds } from './message.js';
+import type { Outgoing, Session, SessionLink } from './session.js';
+import { dispatchPacket } from './handlers/index.js';
+
+export interface Will {
+  topic: string;
+  payload: Buffer;
+  qos: 0 | 1 | 2;
+  retain: boolean;
+  properties: IPublishPacket['properties'];
+  delayInterval: number;
+}
+
+let connectionCounter = 0;
+
+export class Connection implements SessionLink {
+  readonly id = ++connectionCounter;
+  readonly parser: PacketParser;
+  protocolVersion: ProtocolVersion = 4;
+  /** Set once CONNACK with success has been sent. */
+  session: Session | null = null;
+  clientId = '';
+  connectReceived = false;
+  closed = false;
+  will: Will | null = null;
+  /** A DISCONNECT with reason 0x00 was received: the will is not published [MQTT-3.1.2-10]. */
+  graceful = false;
+
+  // Limits announced by the client in CONNECT (5.0 properties; 3.1.1 defaults).
+  clientReceiveMaximum = 65535;
+  clientMaximumPacketSize = 0;
+  clientTopicAliasMaximum = 0;
+  requestProblemInformation = true;
+
+  keepAliveMs = 0;
+  lastPacketAt = Date.now();
+  private keepAliveTimer: NodeJS.Timeout | null = null;
+
+  /** Incoming QoS 1/2 publishes not yet acknowledged to the client, for our Receive Maximum [MQTT-3.3.4-8]. */
+  incomingInflight = 0;
+  /** Incoming topic aliases set by the client [MQTT-3.3.2-12]. */
+  readonly aliasesIn = new Map<number, string>();
+  /** Outgoing topic aliases we assigned, by topic. */
+  private aliasesOut: Map<string, number> | null = null;
+
+  private corked = false;
+
+  constructor(
+    readonly stream: Duplex,
+    readonly broker: Broker,
+    readonly remoteAddress: string,
+  ) {
+    this.parser = createPacketParser(
+      broker.config.mqtt.maxPacketSize,
+      (p) => this.onPacket(p),
+      (err) => this.protocolError(err),
+    );
+    stream.on('data', (chunk: Buffer) => this.parser.parse(chunk));
+    stream.on('error', () => this.onClose());
+    stream.on('close', () => this.onClose());
+    stream.on('end', () => stream.end());
+    // A client must send CONNECT within a reasonable time, or the slot is reclaimed.
+    this.keepAliveMs = broker.connectTimeoutMs;
+    this.scheduleKeepAlive(this.keepAliveMs);
+  }
+
+  private onPacket(packet: Packet): void {
+    this.lastPacketAt = Date.now();
+    try {
+      dispatchPacket(this, packet);
+    } catch (err) {
+      if (err instanceof ProtocolViolation) this.protocolError(err);
+      else {
+        this.broker.log.error('packet handler failed', { clientId: this.clientId, cmd: packet.cmd, error: String((err as Error)?.stack ?? err) });
+        this.close(ReasonCode.ImplementationSpecificError);
+      }
+    }
+  }
+
+  protocolError(err: ProtocolViolation): void {
+    if (this.closed) return;
+    this.broker.log.info('protocol error', { clientId: this.clientId || undefined, remote: this.remoteAddress, reason: `0x${err.reasonCode.toString(16)}`, detail: err.message });
+    this.close(err.reasonCode, err.message);
+  }
+
+  /** Sends `packet` now, batched with the other writes of this tick into one socket write. */
+  write(packet: Packet): void {
+    if (this.closed) return;
+    const buf = encodePacket(packet, this.protocolVersion);
+    this.writeBuffer(buf);
+  }
+
+  writeBuffer(buf: Buffer): void {
+    if (!this.corked) {
+      this.corked = true;
+      this.stream.cork();
+      process.nextTick(uncork, this);
+    }
+    this.stream.write(buf);
+  }
+
+  uncork(): void {
+    this.corked = false;
+    this.stream.uncork();
+  }
+
+  writable(): boolean {
+    return !this.closed && this.stream.writableLength < this.broker.config.mqtt.maxSocketBufferBytes;
+  }
+
+  sendPublish(out: Outgoing, dup: boolean): void {
+    const msg = out.msg;
+    const packet: IPublishPacket = {
+      cmd: 'publish',
+      topic: msg.topic,
+      payload: msg.payload,
+      qos: out.qos,
+      retain: out.retain,
+      dup,
+      messageId: out.qos > 0 ? out.packetId : undefined,
+    };
+    if (this.protocolVersion === 5) {
+      const expiry = remainingExpirySeconds(msg, Date.now());
+      if (expiry === 0) {
+        // Expired while queued or in flight: behave as if delivered [MQTT-3.3.2-5].
+        if (out.qos > 0) this.session?.complete(out.packetId);
+        return;
+      }
+      if (msg.properties !== undefined || expiry > 0 || out.subscriptionIds !== undefined || this.clientTopicAliasMaximum > 0) {
+        const props: NonNullable<IPublishPacket['properties']> = msg.properties ? { ...msg.properties } : {};
+        if (expiry > 0) props.messageExpiryInterval = expiry;
+        if (out.subscriptionIds !== undefined) props.subscriptionIdentifier = out.subscriptionIds.length === 1 ? out.subscriptionIds[0]! : out.subscriptionIds;
+        if (this.clientTopicAliasMaximum > 0 && !dup) this.applyOutgoingAlias(packet, props);
+        packet.properties = props;
+      }
+    }
+    const buf = encodePacket(packet, this.protocolVersion);
+    if (this.clientMaximumPacketSize > 0 && buf.length > this.clientMaximumPacketSize) {
+      // Too large for this client: discard and behave as if sent [MQTT-3.1.2-25].
+      this.broker.stats.droppedTooLarge++;
+      if (out.qos > 0) this.session?.complete(out.packetId);
+      return;
+    }
+    this.broker.stats.messagesOut++;
+    this.writeBuffer(buf);
+  }
+
+  private applyOutgoingAlias(packet: IPublishPacket, props: NonNullable<IPublishPacket['properties']>): void {
+    if (this.aliasesOut === null) this.aliasesOut = new Map();
+    const known = this.aliasesOut.get(packet.topic);
+    if (known !== undefined) {
+      props.topicAlias = known;
+      packet.topic = '';
+    } else if (this.aliasesOut.size < this.clientTopicAliasMaximum) {
+      const alias = this.aliasesOut.size + 1;
+      this.aliasesOut.set(packet.topic, alias);
+      props.topicAlias = alias;
+    }
+  }
+
+  sendPubrel(packetId: number): void {
+    this.write({ cmd: 'pubrel', messageId: packetId });
+  }
+
+  /** Close with a reason code: on 5.0, after CONNACK, a DISCONNECT carries it first [MQTT-4.13.1-1]. */
+  close(reasonCode?: number, reasonString?: string): void {
+    if (this.closed) return;
+    if (reasonCode !== undefined && this.protocolVersion === 5 && this.connectReceived) {
+      const properties = reasonString && this.requestProblemInformation ? { reasonString: reasonString.slice(0, 200) } : undefined;
+      this.write({ cmd: 'disconnect', reasonCode, properties });
+    }
+    this.stream.end();
+    // Do not wait for a peer that never reads: the socket is torn down shortly after the final write.
+    setTimeout(() => this.stream.destroy(), 1000).unref();
+    this.onClose();
+  }
+
+  private onClose(): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.keepAliveTimer) clearTimeout(this.keepAliveTimer);
+    this.keepAliveTimer = null;
+    this.broker.connectionClosed(this);
+  }
+
+  /** Keep alive: close when nothing arrived for 1.5 times the interval [MQTT-3.1.2-22]. */
+  setKeepAlive(seconds: number): void {
+    this.keepAliveMs = seconds * 1500;
+    this.scheduleKeepAlive(this.keepAliveMs);
+  }
+
+  private scheduleKeepAlive(ms: number): void {
+    if (this.keepAliveTimer) clearTimeout(this.keepAliveTimer);
+    this.keepAliveTimer = null;
+    if (ms <= 0 || this.closed) return;
+    this.keepAliveTimer = setTimeout(() => this.checkKeepAlive(), ms);
+    this.keepAliveTimer.unref();
+  }
+
+  private checkKeepAlive(): void {
+    const idle = Date.now() - this.lastPacketAt;
+    if (idle >= this.keepAliveMs) {
+      if (!this.connectReceived) {
+        this.stream.destroy();
+        this.onClose();
+        return;
+      }
+      this.broker.log.info('keep alive timeout', { clientId: this.clientId });
+      this.close(ReasonCode.KeepAliveTimeout);
+      return;
+    }
+    this.scheduleKeepAlive(this.keepAliveMs - idle);
+  }
+}
+
+function uncork(conn: Connection): void {
+  conn.uncork();
+}

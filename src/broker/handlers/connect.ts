@@ -1,0 +1,120 @@
+// CONNECT (MQTT 5.0 section 3.1 / 3.1.1 section 3.1): identify the client, take over or create its session,
+// announce the server's limits in CONNACK, then resume the session's pending deliveries.
+
+import type { IConnackPacket, IConnectPacket } from 'mqtt-packet';
+import { randomBytes } from 'node:crypto';
+import { isValidTopicName } from '../../protocol/topic.js';
+import { connackCodeFor311, ProtocolViolation, ReasonCode } from '../../protocol/reason-codes.js';
+import type { Connection } from '../connection.js';
+
+export function handleConnect(conn: Connection, packet: IConnectPacket): void {
+  // A second CONNECT is a protocol violation [MQTT-3.1.0-2].
+  if (conn.connectReceived) throw new ProtocolViolation(ReasonCode.ProtocolError, 'second CONNECT on one connection');
+  conn.connectReceived = true;
+  const version = packet.protocolVersion ?? 4;
+  conn.protocolVersion = version;
+  conn.parser.setProtocolVersion(version);
+  const broker = conn.broker;
+  const limits = broker.config.mqtt;
+  const props = packet.properties ?? {};
+  const v5 = version === 5;
+  const cleanStart = packet.clean !== false;
+
+  if (v5) {
+    // A Receive Maximum or Maximum Packet Size of 0 is a protocol error [MQTT-3.1.2-?, section 3.1.2.11].
+    if (props.receiveMaximum === 0) return refuse(conn, ReasonCode.ProtocolError, 'Receive Maximum of 0');
+    if (props.maximumPacketSize === 0) return refuse(conn, ReasonCode.ProtocolError, 'Maximum Packet Size of 0');
+    conn.clientReceiveMaximum = props.receiveMaximum ?? 65535;
+    conn.clientMaximumPacketSize = props.maximumPacketSize ?? 0;
+    conn.clientTopicAliasMaximum = props.topicAliasMaximum ?? 0;
+    conn.requestProblemInformation = props.requestProblemInformation !== false;
+    // Enhanced authentication is not offered [MQTT-4.12.0-1].
+    if (props.authenticationMethod !== undefined) return refuse(conn, ReasonCode.BadAuthenticationMethod, 'enhanced authentication is not supported');
+  }
+
+  let clientId = packet.clientId ?? '';
+  let assignedClientId: string | undefined;
+  if (clientId.length === 0) {
+    // 3.1.1 only allows an empty identifier with a clean session [MQTT-3.1.3-7] [MQTT-3.1.3-8].
+    if (!limits.allowEmptyClientId || (!v5 && !cleanStart)) return refuse(conn, ReasonCode.ClientIdentifierNotValid, 'empty client identifier');
+    clientId = `wharf-${randomBytes(9).toString('base64url')}`;
+    assignedClientId = clientId;
+  } else if (Buffer.byteLength(clientId) > limits.maxClientIdLength) {
+    return refuse(conn, ReasonCode.ClientIdentifierNotValid, `client identifier longer than ${limits.maxClientIdLength} bytes`);
+  }
+  conn.clientId = clientId;
+
+  if (packet.will) {
+    const will = packet.will;
+    if (!isValidTopicName(will.topic)) return refuse(conn, ReasonCode.TopicNameInvalid, 'invalid will topic');
+    const payload = typeof will.payload === 'string' ? Buffer.from(will.payload) : (will.payload ?? Buffer.alloc(0));
+    const { willDelayInterval, ...publishProps } = will.properties ?? {};
+    conn.will = {
+      topic: will.topic,
+      payload,
+      qos: will.qos ?? 0,
+      retain: will.retain === true,
+      properties: Object.keys(publishProps).length > 0 ? publishProps : undefined,
+      delayInterval: willDelayInterval ?? 0,
+    };
+  }
+
+  // Session expiry: 5.0 property, capped by the server; 3.1.1 clean session 0 keeps the session for the cap.
+  const requestedExpiry = v5 ? (props.sessionExpiryInterval ?? 0) : cleanStart ? 0 : limits.maxSessionExpiryInterval;
+  const expiry = Math.min(requestedExpiry, limits.maxSessionExpiryInterval);
+
+  let serverKeepAlive: number | undefined;
+  let keepAlive = packet.keepalive ?? 0;
+  if (keepAlive > limits.maxKeepAlive || (keepAlive === 0 && limits.maxKeepAlive < 65535)) {
+    if (v5) {
+      serverKeepAlive = limits.maxKeepAlive;
+      keepAlive = serverKeepAlive;
+    }
+  }
+
+  const { session, present } = broker.sessions.open(conn, clientId, cleanStart, expiry);
+
+  const connack: IConnackPacket = { cmd: 'connack', sessionPresent: present, reasonCode: ReasonCode.Success };
+  if (v5) {
+    connack.properties = {
+      receiveMaximum: limits.receiveMaximum,
+      maximumPacketSize: limits.maxPacketSize,
+      topicAliasMaximum: limits.topicAliasMaximum,
+      retainAvailable: true,
+      wildcardSubscriptionAvailable: true,
+      sharedSubscriptionAvailable: true,
+      subscriptionIdentifiersAvailable: true,
+    };
+    if (expiry !== requestedExpiry) connack.properties.sessionExpiryInterval = expiry;
+    if (assignedClientId !== undefined) connack.properties.assignedClientIdentifier = assignedClientId;
+    if (serverKeepAlive !== undefined) connack.properties.serverKeepAlive = serverKeepAlive;
+  } else {
+    connack.returnCode = 0;
+    delete connack.reasonCode;
+  }
+  conn.write(connack);
+  conn.setKeepAlive(keepAlive);
+  broker.log.info('client connected', {
+    clientId,
+    remote: conn.remoteAddress,
+    protocol: version === 5 ? '5.0' : version === 4 ? '3.1.1' : '3.1',
+    cleanStart,
+    sessionPresent: present,
+    keepAlive,
+  });
+  broker.sessions.attach(conn, session);
+}
+
+/** Refuses a CONNECT with a reason code and closes the connection [MQTT-3.2.2-6] [MQTT-3.2.2-7]. */
+function refuse(conn: Connection, reasonCode: number, why: string): void {
+  conn.broker.log.info('connect refused', { clientId: conn.clientId || undefined, remote: conn.remoteAddress, reason: `0x${reasonCode.toString(16)}`, detail: why });
+  if (conn.protocolVersion === 5) {
+    const properties = conn.requestProblemInformation ? { reasonString: why } : undefined;
+    conn.write({ cmd: 'connack', sessionPresent: false, reasonCode, properties });
+  } else {
+    conn.write({ cmd: 'connack', sessionPresent: false, returnCode: connackCodeFor311(reasonCode) });
+  }
+  // The CONNACK already carried the reason: close without a DISCONNECT [MQTT-3.2.2-7].
+  conn.connectReceived = false;
+  conn.close();
+}

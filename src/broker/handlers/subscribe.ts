@@ -1,0 +1,66 @@
+// SUBSCRIBE (MQTT 5.0 section 3.8): validate each filter, store it with its options, answer one reason code per
+// filter in SUBACK, then send matching retained messages as Retain Handling asks.
+
+import type { ISubscribePacket, QoS } from 'mqtt-packet';
+import { isValidTopicFilter, parseSharedFilter } from '../../protocol/topic.js';
+import { ProtocolViolation, ReasonCode } from '../../protocol/reason-codes.js';
+import type { Connection } from '../connection.js';
+import type { Subscription } from '../subscription.js';
+
+export function handleSubscribe(conn: Connection, packet: ISubscribePacket): void {
+  const broker = conn.broker;
+  const session = conn.session!;
+  const v5 = conn.protocolVersion === 5;
+  const subscriptionId = packet.properties?.subscriptionIdentifier as number | undefined;
+  // A Subscription Identifier of 0 is a protocol error [MQTT-3.8.2-?, section 3.8.2.1.2].
+  if (subscriptionId === 0) throw new ProtocolViolation(ReasonCode.ProtocolError, 'subscription identifier 0');
+  const failure = v5 ? ReasonCode.TopicFilterInvalid : 0x80;
+  const granted: number[] = [];
+  const retainedFor: Subscription[] = [];
+
+  for (const request of packet.subscriptions) {
+    const filter = request.topic;
+    const shared = parseSharedFilter(filter);
+    if (shared === 'invalid' || (shared === null && !isValidTopicFilter(filter))) {
+      granted.push(failure);
+      continue;
+    }
+    const noLocal = request.nl === true;
+    // No Local on a shared subscription is a protocol error [MQTT-3.8.3-4].
+    if (shared !== null && noLocal) throw new ProtocolViolation(ReasonCode.ProtocolError, 'No Local on a shared subscription');
+    const existing = session.subscriptions.get(filter);
+    if (existing === undefined && session.subscriptions.size >= broker.config.mqtt.maxSubscriptionsPerSession) {
+      granted.push(v5 ? ReasonCode.QuotaExceeded : 0x80);
+      continue;
+    }
+    const qos = Math.min(request.qos, 2) as QoS;
+    const sub: Subscription = {
+      session,
+      topicFilter: filter,
+      matchFilter: shared === null ? filter : shared.filter,
+      shareGroup: shared === null ? undefined : shared.group,
+      qos,
+      noLocal,
+      retainAsPublished: request.rap === true,
+      retainHandling: (request.rh ?? 0) as 0 | 1 | 2,
+      subscriptionId,
+    };
+    // A subscription with the same filter is replaced, keeping the session's other state [MQTT-3.8.4-3].
+    if (existing !== undefined) broker.trie.remove(existing);
+    session.subscriptions.set(filter, sub);
+    broker.trie.add(sub);
+    granted.push(qos);
+    // Retained messages: on every subscribe (0), only on a new one (1), never (2); never for a shared one.
+    if (shared === null && (sub.retainHandling === 0 || (sub.retainHandling === 1 && existing === undefined))) retainedFor.push(sub);
+  }
+
+  conn.write({ cmd: 'suback', messageId: packet.messageId, granted });
+  const now = Date.now();
+  for (const sub of retainedFor) {
+    for (const msg of broker.retained.match(sub.matchFilter, now)) {
+      // Retained messages sent because of a new subscription carry RETAIN 1 [MQTT-3.3.1-9].
+      const qos = (msg.qos < sub.qos ? msg.qos : sub.qos) as QoS;
+      session.deliver(msg, qos, true, sub.subscriptionId === undefined ? undefined : [sub.subscriptionId]);
+    }
+  }
+}

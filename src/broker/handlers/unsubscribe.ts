@@ -1,0 +1,30 @@
+// UNSUBSCRIBE (MQTT 5.0 section 3.10): remove each filter, one reason code per filter in UNSUBACK (5.0).
+
+import type { IUnsubscribePacket } from 'mqtt-packet';
+import { isValidTopicFilter, parseSharedFilter } from '../../protocol/topic.js';
+import { ReasonCode } from '../../protocol/reason-codes.js';
+import type { Connection } from '../connection.js';
+
+export function handleUnsubscribe(conn: Connection, packet: IUnsubscribePacket): void {
+  const broker = conn.broker;
+  const session = conn.session!;
+  const reasonCodes: number[] = [];
+  for (const filter of packet.unsubscriptions) {
+    const shared = parseSharedFilter(filter);
+    if (shared === 'invalid' || (shared === null && !isValidTopicFilter(filter))) {
+      reasonCodes.push(ReasonCode.TopicFilterInvalid);
+      continue;
+    }
+    const sub = session.subscriptions.get(filter);
+    if (sub === undefined) {
+      reasonCodes.push(ReasonCode.NoSubscriptionExisted);
+      continue;
+    }
+    session.subscriptions.delete(filter);
+    broker.trie.remove(sub);
+    reasonCodes.push(ReasonCode.Success);
+  }
+  // [MQTT-3.10.4-4] UNSUBACK even when nothing was removed; 3.1.1's carries no reason codes.
+  // mqtt-packet carries UNSUBACK reason codes in `granted`.
+  conn.write({ cmd: 'unsuback', messageId: packet.messageId!, granted: reasonCodes });
+}

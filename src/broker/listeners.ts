@@ -1,0 +1,76 @@
+// Network listeners: MQTT over TCP, TLS, WebSocket and secure WebSocket (subprotocol "mqtt"), each handing
+// a byte stream and the peer's address to the broker.
+
+import { createServer as createHttpServer } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { readFileSync } from 'node:fs';
+import net from 'node:net';
+import tls from 'node:tls';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, createWebSocketStream } from 'ws';
+import type { ListenerConfig } from '../config/types.js';
+
+export type StreamHandler = (stream: Duplex, remoteAddress: string) => void;
+
+export interface Listener {
+  readonly config: ListenerConfig;
+  /** The port actually bound (differs from the configured one when that was 0). */
+  port(): number;
+  /** Stops accepting; existing connections are closed by the broker. */
+  close(): Promise<void>;
+}
+
+export async function startListener(config: ListenerConfig, onStream: StreamHandler): Promise<Listener> {
+  const server = createServerFor(config, onStream);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  return {
+    config,
+    port: () => (server.address() as net.AddressInfo).port,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+function createServerFor(config: ListenerConfig, onStream: StreamHandler): net.Server {
+  const tlsOptions = () => ({
+    cert: readFileSync(config.cert!),
+    key: readFileSync(config.key!),
+    ca: config.ca ? readFileSync(config.ca) : undefined,
+  });
+  const onSocket = (socket: net.Socket) => {
+    socket.setNoDelay(true);
+    onStream(socket, `${socket.remoteAddress}:${socket.remotePort}`);
+  };
+  switch (config.type) {
+    case 'tcp':
+      return net.createServer(onSocket);
+    case 'tls':
+      return tls.createServer(tlsOptions(), onSocket);
+    case 'ws':
+    case 'wss': {
+      const http = config.type === 'ws' ? createHttpServer() : createHttpsServer(tlsOptions());
+      http.on('request', (_req, res) => {
+        res.writeHead(426, { 'content-type': 'text/plain' }).end('MQTT over WebSocket: upgrade required\n');
+      });
+      const wss = new WebSocketServer({
+        server: http,
+        path: config.path,
+        perMessageDeflate: false,
+        // MQTT over WebSocket uses the "mqtt" subprotocol [MQTT-6.0.0-3]; accept clients that offer none, too.
+        handleProtocols: (protocols) => (protocols.has('mqtt') ? 'mqtt' : protocols.size === 0 ? false : [...protocols][0]!),
+      });
+      wss.on('connection', (ws, req) => {
+        const stream = createWebSocketStream(ws);
+        const sock = req.socket;
+        sock.setNoDelay(true);
+        onStream(stream, `${sock.remoteAddress}:${sock.remotePort}`);
+      });
+      return http;
+    }
+  }
+}

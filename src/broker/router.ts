@@ -1,0 +1,100 @@
+// Routing of one application message to live subscriptions: the trie lookup, per-session de-duplication of
+// overlapping subscriptions, and one member per shared-subscription group.
+
+import type { QoS } from 'mqtt-packet';
+import type { Message } from './message.js';
+import type { Session } from './session.js';
+import type { Subscription } from './subscription.js';
+import type { MatchResult, SharedGroup, TopicTrie } from './topic-trie.js';
+
+export class Router {
+  // Reused between calls: routing is synchronous, so one scratch result is enough.
+  private readonly scratch: MatchResult = { subs: [], groups: [] };
+
+  constructor(private readonly trie: TopicTrie) {}
+
+  /** Delivers `msg` to every matching subscription; returns how many sessions it was handed to. */
+  route(msg: Message): number {
+    const result = this.scratch;
+    result.subs.length = 0;
+    result.groups.length = 0;
+    this.trie.match(msg.topic.split('/'), result);
+    const subs = result.subs;
+    let delivered = 0;
+    if (subs.length === 1) {
+      if (deliverTo(subs[0]!, msg)) delivered++;
+    } else if (subs.length > 1) {
+      delivered += deliverDeduplicated(subs, msg);
+    }
+    for (let i = 0; i < result.groups.length; i++) {
+      const member = pickSharedMember(result.groups[i]!, msg);
+      if (member !== undefined && deliverTo(member, msg)) delivered++;
+    }
+    result.subs.length = 0;
+    result.groups.length = 0;
+    return delivered;
+  }
+}
+
+function deliverTo(sub: Subscription, msg: Message): boolean {
+  // No Local: not back to the publishing client [MQTT-3.8.3-3]; not for shared subscriptions [MQTT-3.8.3-4].
+  if (sub.noLocal && sub.session.clientId === msg.origin) return false;
+  const qos = (msg.qos < sub.qos ? msg.qos : sub.qos) as QoS;
+  // Retain As Published; otherwise the RETAIN flag is cleared on live delivery [MQTT-3.3.1-12] [MQTT-3.3.1-13].
+  const retain = sub.retainAsPublished ? msg.retain : false;
+  sub.session.deliver(msg, qos, retain, sub.subscriptionId === undefined ? undefined : [sub.subscriptionId]);
+  return true;
+}
+
+/**
+ * A client with several matching subscriptions gets the message once, at the highest of their QoS and with all
+ * their subscription identifiers [MQTT-3.3.4-2] [MQTT-3.3.4-3] [MQTT-3.3.4-5].
+ */
+function deliverDeduplicated(subs: Subscription[], msg: Message): number {
+  const bySession = new Map<Session, { qos: QoS; retain: boolean; ids: number[] | undefined }>();
+  for (const sub of subs) {
+    if (sub.noLocal && sub.session.clientId === msg.origin) continue;
+    const qos = (msg.qos < sub.qos ? msg.qos : sub.qos) as QoS;
+    const retain = sub.retainAsPublished ? msg.retain : false;
+    const seen = bySession.get(sub.session);
+    if (seen === undefined) {
+      bySession.set(sub.session, { qos, retain, ids: sub.subscriptionId === undefined ? undefined : [sub.subscriptionId] });
+      continue;
+    }
+    if (qos > seen.qos) seen.qos = qos;
+    seen.retain ||= retain;
+    if (sub.subscriptionId !== undefined) (seen.ids ??= []).push(sub.subscriptionId);
+  }
+  for (const [session, d] of bySession) session.deliver(msg, d.qos, d.retain, d.ids);
+  return bySession.size;
+}
+
+/**
+ * One member of a shared group receives each message [MQTT-4.8.2-?]: round robin over connected members with
+ * inflight room; if all are busy, the connected member with the shortest queue; if none is connected, a
+ * member whose session will keep the message for later.
+ */
+export function pickSharedMember(group: SharedGroup, msg: Message): Subscription | undefined {
+  const members = group.members;
+  const n = members.length;
+  if (n === 0) return undefined;
+  for (let k = 0; k < n; k++) {
+    const i = (group.cursor + k) % n;
+    const m = members[i]!;
+    const link = m.session.link;
+    if (link === null) continue;
+    if (msg.qos === 0 || m.qos === 0 ? link.writable() : m.session.pending.length === 0 && m.session.inflight.size < link.clientReceiveMaximum) {
+      group.cursor = (i + 1) % n;
+      return m;
+    }
+  }
+  let best: Subscription | undefined;
+  for (const m of members) {
+    if (m.session.link !== null && (best === undefined || m.session.pending.length < best.session.pending.length)) best = m;
+  }
+  if (best !== undefined) return best;
+  if (msg.qos === 0) return undefined;
+  const offline = members[group.cursor % n]!;
+  group.cursor = (group.cursor + 1) % n;
+  return offline;
+}

@@ -1,0 +1,157 @@
+// A client's session (MQTT 5.0 section 4.1): subscriptions, outgoing QoS 1/2 state and the messages queued for it,
+// which outlive the network connection while the session has not expired.
+
+import type { QoS } from 'mqtt-packet';
+import type { Message } from './message.js';
+import { isExpired } from './message.js';
+import type { Subscription } from './subscription.js';
+
+/** A message on its way to this session's client. */
+export interface Outgoing {
+  msg: Message;
+  qos: QoS;
+  retain: boolean;
+  subscriptionIds: number[] | undefined;
+  packetId: number;
+  /** QoS 2 only: PUBREC received, PUBREL sent, waiting for PUBCOMP. */
+  released: boolean;
+}
+
+/** What a session needs from the connection currently attached to it. */
+export interface SessionLink {
+  /** Client's Receive Maximum: QoS 1/2 publishes it accepts unacknowledged [MQTT-3.3.4-9]. */
+  readonly clientReceiveMaximum: number;
+  sendPublish(out: Outgoing, dup: boolean): void;
+  sendPubrel(packetId: number): void;
+  /** False while the socket's buffer is over its bound: QoS 0 messages are then dropped. */
+  writable(): boolean;
+}
+
+export interface SessionCounters {
+  dropped: number;
+}
+
+export class Session {
+  link: SessionLink | null = null;
+  readonly subscriptions = new Map<string, Subscription>();
+  /** Outgoing QoS 1/2 messages sent and not yet completed, by packet identifier. */
+  readonly inflight = new Map<number, Outgoing>();
+  /** Messages waiting for a free inflight slot or for the client to come back. */
+  pending: Outgoing[] = [];
+  /** Incoming QoS 2 packet identifiers whose PUBREL has not arrived yet (delivered on PUBLISH, "method B"). */
+  readonly incomingQos2 = new Set<number>();
+  expiryInterval = 0;
+  expiryTimer: NodeJS.Timeout | null = null;
+  willTimer: NodeJS.Timeout | null = null;
+  private nextPacketId = 1;
+
+  constructor(
+    readonly clientId: string,
+    private readonly maxQueued: number,
+    private readonly counters: SessionCounters,
+  ) {}
+
+  get connected(): boolean {
+    return this.link !== null;
+  }
+
+  /** Hands a message to this session at the given (already downgraded) QoS. */
+  deliver(msg: Message, qos: QoS, retain: boolean, subscriptionIds: number[] | undefined): void {
+    const link = this.link;
+    if (qos === 0) {
+      // QoS 0 is never queued for an offline client, and dropped rather than buffered without bound.
+      if (link === null || !link.writable()) {
+        this.counters.dropped++;
+        return;
+      }
+      link.sendPublish({ msg, qos, retain, subscriptionIds, packetId: 0, released: false }, false);
+      return;
+    }
+    const out: Outgoing = { msg, qos, retain, subscriptionIds, packetId: 0, released: false };
+    if (link !== null && this.pending.length === 0 && this.inflight.size < link.clientReceiveMaximum) {
+      this.sendNew(link, out);
+      return;
+    }
+    if (this.pending.length >= this.maxQueued) {
+      this.counters.dropped++;
+      return;
+    }
+    this.pending.push(out);
+  }
+
+  /** PUBACK, or PUBREC with a failure code, or PUBCOMP: the slot is free again. */
+  complete(packetId: number): boolean {
+    if (!this.inflight.delete(packetId)) return false;
+    this.drain();
+    return true;
+  }
+
+  /** PUBREC with success: the message is the client's now; PUBREL follows. */
+  release(packetId: number): boolean {
+    const out = this.inflight.get(packetId);
+    if (out === undefined || out.qos !== 2) return false;
+    out.released = true;
+    this.link?.sendPubrel(packetId);
+    return true;
+  }
+
+  /** Sends queued messages while the client has inflight room. */
+  drain(): void {
+    const link = this.link;
+    if (link === null || this.pending.length === 0) return;
+    const now = Date.now();
+    let i = 0;
+    const limit = link.clientReceiveMaximum;
+    while (i < this.pending.length && this.inflight.size < limit) {
+      const out = this.pending[i++]!;
+      if (isExpired(out.msg, now)) continue;
+      this.sendNew(link, out);
+      if (this.link !== link) break; // the send closed the connection
+    }
+    this.pending = i === this.pending.length ? [] : this.pending.slice(i);
+  }
+
+  /**
+   * After a reconnect with a present session: resend unacknowledged PUBLISH with DUP and PUBREL
+   * [MQTT-4.4.0-1], then queued messages. Beyond the new Receive Maximum, unsent PUBLISHes go back to the queue.
+   */
+  resume(link: SessionLink): void {
+    this.link = link;
+    const limit = link.clientReceiveMaximum;
+    let sent = 0;
+    const requeue: Outgoing[] = [];
+    for (const out of this.inflight.values()) {
+      if (out.released) {
+        link.sendPubrel(out.packetId);
+        sent++;
+      } else if (sent < limit) {
+        link.sendPublish(out, true);
+        sent++;
+      } else {
+        this.inflight.delete(out.packetId);
+        out.packetId = 0;
+        requeue.push(out);
+      }
+    }
+    if (requeue.length > 0) this.pending = requeue.concat(this.pending);
+    this.drain();
+  }
+
+  detach(): void {
+    this.link = null;
+  }
+
+  private sendNew(link: SessionLink, out: Outgoing): void {
+    out.packetId = this.allocatePacketId();
+    this.inflight.set(out.packetId, out);
+    link.sendPublish(out, false);
+  }
+
+  /** A packet identifier not in use by another outgoing QoS 1/2 exchange [MQTT-2.2.1-3]. */
+  private allocatePacketId(): number {
+    let id = this.nextPacketId;
+    while (this.inflight.has(id)) id = id === 65535 ? 1 : id + 1;
+    this.nextPacketId = id === 65535 ? 1 : id + 1;
+    return id;
+  }
+}

@@ -1,0 +1,36 @@
+#!/usr/bin/env node
+// Entry point of the `wharf` executable: parse arguments, run the command, exit with its code.
+
+import { readFileSync } from 'node:fs';
+import { HELP_TEXT, parseArgs } from './args.js';
+import { runStart } from './start.js';
+
+function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const args = parseArgs(argv);
+  switch (args.command) {
+    case 'help':
+      process.stdout.write(args.text);
+      return 0;
+    case 'version':
+      process.stdout.write(`wharf ${packageVersion()}\n`);
+      return 0;
+    case 'error':
+      process.stderr.write(`wharf: ${args.message}\n\n${HELP_TEXT}`);
+      return 2;
+    case 'start':
+      return runStart(args, packageVersion());
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err) => {
+    process.stderr.write(`wharf: ${(err as Error)?.stack ?? String(err)}\n`);
+    process.exit(1);
+  },
+);

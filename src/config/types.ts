@@ -1,0 +1,81 @@
+// The shape of Wharf's configuration after validation; every field is filled (defaults applied).
+// The YAML file, environment variables and command-line flags all end up in this one object.
+
+export type ListenerType = 'tcp' | 'ws' | 'tls' | 'wss';
+
+export interface ListenerConfig {
+  type: ListenerType;
+  host: string;
+  port: number;
+  /** WebSocket listeners only: the HTTP path that upgrades to MQTT. */
+  path: string;
+  /** TLS listeners only: PEM file paths. */
+  cert?: string;
+  key?: string;
+  ca?: string;
+}
+
+export interface MqttLimits {
+  /** Largest packet accepted from a client and announced as Maximum Packet Size in CONNACK. */
+  maxPacketSize: number;
+  /** QoS 1/2 publishes a client may have unacknowledged towards the broker (Receive Maximum in CONNACK). */
+  receiveMaximum: number;
+  /** Topic aliases a client may use towards the broker (Topic Alias Maximum in CONNACK). */
+  topicAliasMaximum: number;
+  /** Largest keep alive accepted, seconds; a larger request is answered with Server Keep Alive (5.0). */
+  maxKeepAlive: number;
+  /** Largest session expiry interval granted, seconds; also the expiry of 3.1.1 clean-session-0 sessions. */
+  maxSessionExpiryInterval: number;
+  /** Messages a session may hold (queued while offline or while its inflight window is full). */
+  maxQueuedMessages: number;
+  /** Subscriptions one session may hold; beyond it SUBACK answers Quota exceeded. */
+  maxSubscriptionsPerSession: number;
+  /** Allow an empty client identifier (the broker assigns one). */
+  allowEmptyClientId: boolean;
+  /** Longest client identifier accepted, in bytes. */
+  maxClientIdLength: number;
+  /** Retained messages the broker keeps; beyond it new retained topics are not stored. */
+  maxRetainedMessages: number;
+  /** Bytes a subscriber's socket may have buffered before QoS 0 messages to it are dropped. */
+  maxSocketBufferBytes: number;
+}
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
+
+export interface WharfConfig {
+  listeners: ListenerConfig[];
+  storage: {
+    dataDir: string;
+  };
+  mqtt: MqttLimits;
+  log: {
+    level: LogLevel;
+  };
+}
+
+export const DEFAULT_MQTT_LIMITS: MqttLimits = {
+  maxPacketSize: 1024 * 1024,
+  receiveMaximum: 1024,
+  topicAliasMaximum: 64,
+  maxKeepAlive: 65535,
+  maxSessionExpiryInterval: 0xffffffff,
+  maxQueuedMessages: 1000,
+  maxSubscriptionsPerSession: 1000,
+  allowEmptyClientId: true,
+  maxClientIdLength: 256,
+  maxRetainedMessages: 100000,
+  maxSocketBufferBytes: 4 * 1024 * 1024,
+};
+
+/** The embedded default: what `wharf start` runs with no configuration file. */
+export function defaultConfig(): WharfConfig {
+  return {
+    listeners: [
+      { type: 'tcp', host: '0.0.0.0', port: 1883, path: '/mqtt' },
+      { type: 'ws', host: '0.0.0.0', port: 8083, path: '/mqtt' },
+    ],
+    storage: { dataDir: './data' },
+    mqtt: { ...DEFAULT_MQTT_LIMITS },
+    log: { level: 'info' },
+  };
+}

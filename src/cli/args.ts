@@ -1,0 +1,125 @@
+// Command-line parsing for the `wharf` executable. Hand-parsed to keep the messages plain.
+
+import { PORT_RULE, intFromText } from '../config/rules.js';
+
+export type ParsedArgs =
+  | { command: 'start'; config?: string; port?: number; wsPort?: number; data?: string; logLevel?: string }
+  | { command: 'help'; text: string }
+  | { command: 'version' }
+  | { command: 'error'; message: string };
+
+export const HELP_TEXT = `wharf - MQTT broker for edge gateways
+
+Usage:
+  wharf start [options]     run the broker
+  wharf help                show this help (also: wharf --help, wharf start --help)
+  wharf --version           print the version
+
+Options for "wharf start":
+  -c, --config FILE       YAML configuration file. Without it Wharf runs with the
+                          embedded default (see below).
+  -p, --port N            port of the MQTT (tcp) listener; with several, the first one.
+      --ws-port N         port of the MQTT-over-WebSocket (ws) listener; with several,
+                          the first one.
+      --data DIR          directory for sessions, queued and retained messages
+                          (storage.dataDir). Must be writable and should survive reboots.
+      --log-level LEVEL   debug, info, warn, error or silent (log.level).
+  -h, --help              show this help.
+Options also take the form --port=1884.
+
+Environment variables (same meaning as the options; an empty value is ignored):
+  WHARF_PORT         like --port
+  WHARF_WS_PORT      like --ws-port
+  WHARF_DATA_DIR     like --data
+  WHARF_LOG_LEVEL    like --log-level
+
+Precedence: configuration file < environment variables < command-line options.
+
+Embedded default (no --config):
+  MQTT over TCP        port 1883 on all interfaces (0.0.0.0)
+  MQTT over WebSocket  port 8083 on all interfaces, URL path /mqtt
+  data directory       ./data (relative to the directory wharf is started in)
+  log level            info
+
+Examples:
+  wharf start
+  wharf start --config /etc/wharf/wharf.yaml
+  wharf start --port 1884 --data /var/lib/wharf --log-level debug
+`;
+
+interface OptionSpec {
+  key: 'config' | 'port' | 'wsPort' | 'data' | 'logLevel';
+  long: string;
+  short?: string;
+  /** Describes the expected value in "needs a value" messages. */
+  value: string;
+}
+
+const OPTIONS: readonly OptionSpec[] = [
+  { key: 'config', long: '--config', short: '-c', value: 'FILE' },
+  { key: 'port', long: '--port', short: '-p', value: 'a port number' },
+  { key: 'wsPort', long: '--ws-port', value: 'a port number' },
+  { key: 'data', long: '--data', value: 'DIR' },
+  { key: 'logLevel', long: '--log-level', value: 'LEVEL' },
+];
+
+const HELP_FLAGS = ['--help', '-h'];
+const VERSION_FLAGS = ['--version'];
+const HINT = 'run "wharf --help" for usage';
+
+function findOption(name: string): OptionSpec | undefined {
+  return OPTIONS.find((o) => o.long === name || o.short === name);
+}
+
+/** True for a token that is an option rather than a value: a known short option, or anything starting with "--". */
+function looksLikeOption(token: string): boolean {
+  return token.startsWith('--') || findOption(token) !== undefined || HELP_FLAGS.includes(token);
+}
+
+function error(message: string): ParsedArgs {
+  return { command: 'error', message: `${message}; ${HINT}` };
+}
+
+function parseStart(args: string[]): ParsedArgs {
+  const out: Extract<ParsedArgs, { command: 'start' }> = { command: 'start' };
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (HELP_FLAGS.includes(arg)) return { command: 'help', text: HELP_TEXT };
+    if (VERSION_FLAGS.includes(arg)) return { command: 'version' };
+    if (!arg.startsWith('-') || arg === '-') return error(`unexpected argument "${arg}"`);
+
+    const eq = arg.startsWith('--') ? arg.indexOf('=') : -1;
+    const name = eq >= 0 ? arg.slice(0, eq) : arg;
+    const spec = findOption(name);
+    if (!spec) return error(`unknown option "${name}"`);
+
+    let value: string | undefined;
+    if (eq >= 0) value = arg.slice(eq + 1);
+    else if (i + 1 < args.length && !looksLikeOption(args[i + 1]!)) value = args[++i];
+    if (value === undefined || value === '') return error(`option ${spec.long} needs a value (${spec.value})`);
+
+    if (spec.key === 'port' || spec.key === 'wsPort') {
+      const errors: string[] = [];
+      const port = PORT_RULE(spec.long, intFromText(value), errors);
+      if (port === undefined) return error(errors[0]!);
+      out[spec.key] = port;
+    } else {
+      out[spec.key] = value;
+    }
+  }
+  return out;
+}
+
+/** Parses the command line, without the node executable and script: `process.argv.slice(2)`. */
+export function parseArgs(argv: string[]): ParsedArgs {
+  const [first, ...rest] = argv;
+  if (first === undefined || first === 'help' || HELP_FLAGS.includes(first)) return { command: 'help', text: HELP_TEXT };
+  if (first === 'version' || VERSION_FLAGS.includes(first)) return { command: 'version' };
+  if (first === 'start') return parseStart(rest);
+  if (first.startsWith('-')) {
+    const name = first.split('=')[0]!;
+    if (findOption(name)) return error(`option ${name} must come after the command, as in "wharf start ${first} ..."`);
+    return error(`unknown option "${name}"`);
+  }
+  return error(`unknown command "${first}" (commands: start, help)`);
+}

@@ -1,0 +1,59 @@
+// Validates a parsed configuration file (the object YAML produced) into a complete WharfConfig.
+//
+// Starts from defaultConfig() and applies each section that is present; sections and keys that
+// are absent keep their defaults (except `listeners`, which replaces the default list as a whole).
+// All errors are collected, each as `key.path: message`, so one run shows everything to fix.
+//
+// Byte-size settings (mqtt.maxPacketSize, mqtt.maxSocketBufferBytes) also accept size strings:
+// "256KiB", "1MiB" (binary, 1024-based), "512kb", "1MB" (decimal, 1000-based), "4096B";
+// units are case-insensitive. See SIZE_UNITS in rules.ts.
+//
+// To add a top-level section: add it to WharfConfig and defaultConfig() in types.ts, write its
+// validator in sections.ts (usually a RuleTable plus validateSection), and add one line to
+// SECTIONS below. The compiler insists on the last step once the type has the new field.
+
+import { defaultConfig, type WharfConfig } from './types.js';
+import { checkKeys, describe, isMapping } from './rules.js';
+import { validateListeners, validateLog, validateMqtt, validateStorage, type SectionValidator } from './sections.js';
+
+export type ValidationResult = { config: WharfConfig } | { errors: string[] };
+
+type SectionTable = { [K in keyof WharfConfig]: SectionValidator<WharfConfig[K]> };
+
+/** One validator per top-level section, in the order sections are listed in messages. */
+export const SECTIONS: SectionTable = {
+  listeners: validateListeners,
+  storage: validateStorage,
+  mqtt: validateMqtt,
+  log: validateLog,
+};
+
+export const TOP_LEVEL_KEYS = Object.keys(SECTIONS) as (keyof WharfConfig)[];
+
+function applySection<K extends keyof WharfConfig>(
+  config: WharfConfig,
+  key: K,
+  raw: Record<string, unknown>,
+  errors: string[],
+): void {
+  if (!Object.prototype.hasOwnProperty.call(raw, key)) return;
+  const validator: SectionTable[K] = SECTIONS[key];
+  config[key] = validator(key, raw[key], config[key], errors);
+}
+
+/**
+ * Validates the parsed YAML of a configuration file. `raw` may be null or undefined (no file,
+ * or a file with only comments): the result is then the embedded default.
+ */
+export function validateConfig(raw: unknown): ValidationResult {
+  const config = defaultConfig();
+  if (raw === null || raw === undefined) return { config };
+  const errors: string[] = [];
+  if (!isMapping(raw)) {
+    errors.push(`(top level): expected a mapping with keys ${TOP_LEVEL_KEYS.join(', ')}; got ${describe(raw)}`);
+    return { errors };
+  }
+  checkKeys('', raw, TOP_LEVEL_KEYS, errors);
+  for (const key of TOP_LEVEL_KEYS) applySection(config, key, raw, errors);
+  return errors.length > 0 ? { errors } : { config };
+}

@@ -32,6 +32,7 @@ Environment variables (same meaning as the options; an empty value is ignored):
   WHARF_WS_PORT      like --ws-port
   WHARF_DATA_DIR     like --data
   WHARF_LOG_LEVEL    like --log-level
+  WHARF_CONFIG       like --config
 
 Precedence: configuration file < environment variables < command-line options.
 

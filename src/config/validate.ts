@@ -15,6 +15,7 @@
 import { defaultConfig, type WharfConfig } from './types.js';
 import { checkKeys, describe, isMapping } from './rules.js';
 import { validateListeners, validateLog, validateMqtt, validateStorage, type SectionValidator } from './sections.js';
+import { loadBoard, overlayProfile } from './boards.js';
 
 export type ValidationResult = { config: WharfConfig } | { errors: string[] };
 
@@ -29,6 +30,9 @@ export const SECTIONS: SectionTable = {
 };
 
 export const TOP_LEVEL_KEYS = Object.keys(SECTIONS) as (keyof WharfConfig)[];
+
+/** `board: <name>` picks a profile from boards/ whose values sit under the file's own. */
+const BOARD_KEY = 'board';
 
 function applySection<K extends keyof WharfConfig>(
   config: WharfConfig,
@@ -53,7 +57,14 @@ export function validateConfig(raw: unknown): ValidationResult {
     errors.push(`(top level): expected a mapping with keys ${TOP_LEVEL_KEYS.join(', ')}; got ${describe(raw)}`);
     return { errors };
   }
-  checkKeys('', raw, TOP_LEVEL_KEYS, errors);
-  for (const key of TOP_LEVEL_KEYS) applySection(config, key, raw, errors);
+  checkKeys('', raw, [BOARD_KEY, ...TOP_LEVEL_KEYS], errors);
+  let sections: Record<string, unknown> = raw;
+  if (Object.prototype.hasOwnProperty.call(raw, BOARD_KEY)) {
+    const { [BOARD_KEY]: name, ...rest } = raw;
+    const profile = loadBoard(name, errors);
+    if (profile === undefined) return { errors };
+    sections = overlayProfile(profile, rest);
+  }
+  for (const key of TOP_LEVEL_KEYS) applySection(config, key, sections, errors);
   return errors.length > 0 ? { errors } : { config };
 }

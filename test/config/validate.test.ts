@@ -73,7 +73,7 @@ test('an unknown key in mqtt names the key path and lists the allowed keys', () 
 });
 
 test('an unknown top-level key lists the allowed top-level keys', () => {
-  assert.equal(errs({ queues: {} }), ['queues: unknown key (allowed: listeners, storage, mqtt, log)']);
+  assert.equal(errs({ queues: {} }), ['queues: unknown key (allowed: board, listeners, storage, mqtt, log)']);
 });
 
 test('unknown keys in storage, log and a listener are reported with their paths', () => {
@@ -219,7 +219,7 @@ test('all errors across sections are collected, in section order', () => {
       log: { level: 'loud' },
     }),
     [
-      'bridge: unknown key (allowed: listeners, storage, mqtt, log)',
+      'bridge: unknown key (allowed: board, listeners, storage, mqtt, log)',
       'listeners[0].port: must be an integer 1-65535; got "abc"',
       'storage.dataDir: must be a non-empty string (a directory path); got ""',
       `mqtt.maxPakcetSize: unknown key (allowed: ${MQTT_KEYS})`,

@@ -1,0 +1,60 @@
+// Board profiles (boards/<name>.json): per-board defaults for limits that depend on the hardware (RAM, flash).
+// A profile is applied under the configuration file: the file's own keys win, key by key.
+
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { describe, isMapping } from './rules.js';
+
+/** boards/ at the package root (this file runs from dist/src/config/). */
+export const BOARDS_DIR = fileURLToPath(new URL('../../../boards/', import.meta.url));
+
+export interface BoardProfile {
+  name: string;
+  description: string;
+  /** Partial configuration, same shape as the YAML file (without listeners). */
+  config: Record<string, unknown>;
+}
+
+export function listBoards(dir = BOARDS_DIR): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.json'))
+    .map((f) => f.slice(0, -5))
+    .sort();
+}
+
+/** Loads a profile by name; problems are pushed to `errors` under the key path `board`. */
+export function loadBoard(name: unknown, errors: string[], dir = BOARDS_DIR): BoardProfile | undefined {
+  const known = listBoards(dir);
+  if (typeof name !== 'string' || !known.includes(name)) {
+    errors.push(`board: expected one of ${known.join(', ')}; got ${describe(name)}`);
+    return undefined;
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(join(dir, `${name}.json`), 'utf8'));
+  } catch (err) {
+    errors.push(`board: profile ${name} is unreadable: ${(err as Error).message}`);
+    return undefined;
+  }
+  if (!isMapping(parsed) || !isMapping(parsed.config) || typeof parsed.description !== 'string') {
+    errors.push(`board: profile ${name} must be {"description": string, "config": {...}}`);
+    return undefined;
+  }
+  if ('listeners' in parsed.config) {
+    errors.push(`board: profile ${name} must not set listeners`);
+    return undefined;
+  }
+  return { name, description: parsed.description, config: parsed.config };
+}
+
+/** The profile's sections with the file's sections laid over them, key by key within each section. */
+export function overlayProfile(profile: BoardProfile, file: Record<string, unknown>): Record<string, unknown> {
+  const merged: Record<string, unknown> = { ...profile.config };
+  for (const [key, value] of Object.entries(file)) {
+    const base = merged[key];
+    merged[key] = isMapping(base) && isMapping(value) ? { ...base, ...value } : value;
+  }
+  return merged;
+}

@@ -4,6 +4,7 @@
 import type { Duplex } from 'node:stream';
 import type { IPublishPacket, Packet } from 'mqtt-packet';
 import { createPacketParser, encodePacket, type PacketParser, type ProtocolVersion } from '../protocol/codec.js';
+import { encodeMessageProperties, encodePublish, PAYLOAD_COPY_MAX, type DeliveryProperties } from '../protocol/publish-encoder.js';
 import { ProtocolViolation, ReasonCode } from '../protocol/reason-codes.js';
 import type { Broker } from './broker.js';
 import { remainingExpirySeconds } from './message.js';
@@ -118,15 +119,8 @@ export class Connection implements SessionLink {
 
   sendPublish(out: Outgoing, dup: boolean): void {
     const msg = out.msg;
-    const packet: IPublishPacket = {
-      cmd: 'publish',
-      topic: msg.topic,
-      payload: msg.payload,
-      qos: out.qos,
-      retain: out.retain,
-      dup,
-      messageId: out.qos > 0 ? out.packetId : undefined,
-    };
+    let props: DeliveryProperties | null = null;
+    let topic = msg.topic;
     if (this.protocolVersion === 5) {
       const expiry = remainingExpirySeconds(msg, Date.now());
       if (expiry === 0) {
@@ -134,36 +128,48 @@ export class Connection implements SessionLink {
         if (out.qos > 0) this.session?.complete(out.packetId);
         return;
       }
-      if (msg.properties !== undefined || expiry > 0 || out.subscriptionIds !== undefined || this.clientTopicAliasMaximum > 0) {
-        const props: NonNullable<IPublishPacket['properties']> = msg.properties ? { ...msg.properties } : {};
-        if (expiry > 0) props.messageExpiryInterval = expiry;
-        if (out.subscriptionIds !== undefined) props.subscriptionIdentifier = out.subscriptionIds.length === 1 ? out.subscriptionIds[0]! : out.subscriptionIds;
-        if (this.clientTopicAliasMaximum > 0 && !dup) this.applyOutgoingAlias(packet, props);
-        packet.properties = props;
+      let topicAlias = 0;
+      // A resent PUBLISH carries its full topic: aliases do not survive the connection they were set on.
+      if (this.clientTopicAliasMaximum > 0 && !dup) {
+        topicAlias = this.outgoingAlias(topic);
+        if (topicAlias < 0) {
+          topicAlias = -topicAlias;
+          topic = '';
+        }
       }
+      props = {
+        messageExpiryInterval: expiry,
+        topicAlias,
+        subscriptionIds: out.subscriptionIds,
+        messageProperties: (msg.encodedProperties ??= encodeMessageProperties(msg.properties)),
+      };
     }
-    const buf = encodePacket(packet, this.protocolVersion);
-    if (this.clientMaximumPacketSize > 0 && buf.length > this.clientMaximumPacketSize) {
+    const head = encodePublish({ topic, payload: msg.payload, qos: out.qos, retain: out.retain, dup, packetId: out.packetId }, props);
+    const payloadSeparate = msg.payload.length > PAYLOAD_COPY_MAX;
+    const size = head.length + (payloadSeparate ? msg.payload.length : 0);
+    if (this.clientMaximumPacketSize > 0 && size > this.clientMaximumPacketSize) {
       // Too large for this client: discard and behave as if sent [MQTT-3.1.2-25].
       this.broker.stats.droppedTooLarge++;
       if (out.qos > 0) this.session?.complete(out.packetId);
       return;
     }
     this.broker.stats.messagesOut++;
-    this.writeBuffer(buf);
+    this.writeBuffer(head);
+    if (payloadSeparate) this.writeBuffer(msg.payload);
   }
 
-  private applyOutgoingAlias(packet: IPublishPacket, props: NonNullable<IPublishPacket['properties']>): void {
+  /**
+   * Topic alias for an outgoing topic (5.0 section 3.3.2.3.4): a new alias (positive, topic sent with it), a known
+   * one (negative, topic left empty), or 0 when the client's Topic Alias Maximum is used up.
+   */
+  private outgoingAlias(topic: string): number {
     if (this.aliasesOut === null) this.aliasesOut = new Map();
-    const known = this.aliasesOut.get(packet.topic);
-    if (known !== undefined) {
-      props.topicAlias = known;
-      packet.topic = '';
-    } else if (this.aliasesOut.size < this.clientTopicAliasMaximum) {
-      const alias = this.aliasesOut.size + 1;
-      this.aliasesOut.set(packet.topic, alias);
-      props.topicAlias = alias;
-    }
+    const known = this.aliasesOut.get(topic);
+    if (known !== undefined) return -known;
+    if (this.aliasesOut.size >= this.clientTopicAliasMaximum) return 0;
+    const alias = this.aliasesOut.size + 1;
+    this.aliasesOut.set(topic, alias);
+    return alias;
   }
 
   sendPubrel(packetId: number): void {

@@ -21,6 +21,8 @@ export interface Message {
   expiresAt: number;
   /** Client identifier of the publisher ('' for the broker itself), for No Local. */
   origin: string;
+  /** `properties` encoded for MQTT 5 once, on first delivery, and shared by every subscriber. */
+  encodedProperties?: Buffer;
 }
 
 /** Builds a Message from a received PUBLISH; drops per-hop properties (topic alias, subscription ids). */

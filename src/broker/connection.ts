@@ -5,7 +5,7 @@ import type { Duplex } from 'node:stream';
 import type { IPublishPacket, Packet } from 'mqtt-packet';
 import { createPacketParser, encodePacket, type PacketParser, type ProtocolVersion } from '../protocol/codec.js';
 import { encodeMessageProperties, encodePublish, PAYLOAD_COPY_MAX, type DeliveryProperties } from '../protocol/publish-encoder.js';
-import { ProtocolViolation, ReasonCode } from '../protocol/reason-codes.js';
+import { ConnackReturnCode311, ProtocolViolation, ReasonCode } from '../protocol/reason-codes.js';
 import type { Broker } from './broker.js';
 import { remainingExpirySeconds } from './message.js';
 import type { Outgoing, Session, SessionLink } from './session.js';
@@ -89,6 +89,10 @@ export class Connection implements SessionLink {
   protocolError(err: ProtocolViolation): void {
     if (this.closed) return;
     this.broker.log.info('protocol error', { clientId: this.clientId || undefined, remote: this.remoteAddress, reason: `0x${err.reasonCode.toString(16)}`, detail: err.message });
+    if (err.reasonCode === ReasonCode.UnsupportedProtocolVersion && !this.connectReceived) {
+      // Unknown protocol level: CONNACK 0x01 in the 3.1.1 form, which any client can read, then close (3.1.1 [MQTT-3.1.2-2]).
+      this.write({ cmd: 'connack', sessionPresent: false, returnCode: ConnackReturnCode311.UnacceptableProtocolVersion });
+    }
     this.close(err.reasonCode, err.message);
   }
 
@@ -123,8 +127,9 @@ export class Connection implements SessionLink {
     let topic = msg.topic;
     if (this.protocolVersion === 5) {
       const expiry = remainingExpirySeconds(msg, Date.now());
-      if (expiry === 0) {
-        // Expired while queued or in flight: behave as if delivered [MQTT-3.3.2-5].
+      // Expired before its first send: behave as if delivered [MQTT-3.3.2-5]. A resend (DUP) is not dropped:
+      // expiry no longer applies once the PUBLISH was sent [MQTT-4.3.3-7] [MQTT-4.4.0-1].
+      if (expiry === 0 && !dup) {
         if (out.qos > 0) this.session?.complete(out.packetId);
         return;
       }
@@ -150,6 +155,8 @@ export class Connection implements SessionLink {
     if (this.clientMaximumPacketSize > 0 && size > this.clientMaximumPacketSize) {
       // Too large for this client: discard and behave as if sent [MQTT-3.1.2-25].
       this.broker.stats.droppedTooLarge++;
+      // An alias assigned for this packet never reached the client: forget it, or later packets would use it.
+      if (props !== null && props.topicAlias > 0 && topic.length > 0) this.aliasesOut?.delete(topic);
       if (out.qos > 0) this.session?.complete(out.packetId);
       return;
     }

@@ -61,11 +61,16 @@ function createServerFor(config: ListenerConfig, onStream: StreamHandler): net.S
         server: http,
         path: config.path,
         perMessageDeflate: false,
-        // MQTT over WebSocket uses the "mqtt" subprotocol [MQTT-6.0.0-3]; accept clients that offer none, too.
-        handleProtocols: (protocols) => (protocols.has('mqtt') ? 'mqtt' : protocols.size === 0 ? false : [...protocols][0]!),
+        // MQTT over WebSocket uses the "mqtt" subprotocol [MQTT-6.0.0-3] [MQTT-6.0.0-4] ("mqttv3.1" for MQTT 3.1
+        // clients); clients offering none are accepted, one offering only others gets none (its handshake fails).
+        handleProtocols: (protocols) => (protocols.has('mqtt') ? 'mqtt' : protocols.has('mqttv3.1') ? 'mqttv3.1' : false),
       });
       wss.on('connection', (ws, req) => {
         const stream = createWebSocketStream(ws);
+        // MQTT travels in binary frames only: any other data frame closes the connection unprocessed [MQTT-6.0.0-1].
+        ws.prependListener('message', (_data, isBinary) => {
+          if (!isBinary) stream.destroy();
+        });
         const sock = req.socket;
         sock.setNoDelay(true);
         onStream(stream, `${sock.remoteAddress}:${sock.remotePort}`);

@@ -22,9 +22,20 @@ export class RetainedStore {
       this.byTopic.delete(msg.topic);
       return true;
     }
-    if (!this.byTopic.has(msg.topic) && this.byTopic.size >= this.maxMessages) return false;
+    if (!this.byTopic.has(msg.topic) && this.byTopic.size >= this.maxMessages && !this.evictExpired()) return false;
     this.byTopic.set(msg.topic, msg);
     return true;
+  }
+
+  private lastSweep = 0;
+
+  /** When full: drops expired messages (at most one sweep a second); true if that made room. */
+  private evictExpired(): boolean {
+    const now = Date.now();
+    if (now - this.lastSweep < 1000) return false;
+    this.lastSweep = now;
+    for (const [topic, m] of this.byTopic) if (isExpired(m, now)) this.byTopic.delete(topic);
+    return this.byTopic.size < this.maxMessages;
   }
 
   get(topic: string): Message | undefined {

@@ -44,6 +44,13 @@ export class Session {
   expiryTimer: NodeJS.Timeout | null = null;
   willTimer: NodeJS.Timeout | null = null;
   private nextPacketId = 1;
+  /** Set while drain() or resume() sends: a send that completes at once (expired, too large) must not re-enter. */
+  private draining = false;
+  /**
+   * Inflight entries not yet resent on the current connection because of its Receive Maximum [MQTT-3.3.4-9]:
+   * they keep their packet identifier and go out with DUP as slots free up [MQTT-4.4.0-1].
+   */
+  private unsent: Outgoing[] = [];
 
   constructor(
     readonly clientId: string,
@@ -81,7 +88,10 @@ export class Session {
 
   /** PUBACK, or PUBREC with a failure code, or PUBCOMP: the slot is free again. */
   complete(packetId: number): boolean {
-    if (!this.inflight.delete(packetId)) return false;
+    const done = this.inflight.get(packetId);
+    if (done === undefined) return false;
+    this.inflight.delete(packetId);
+    if (this.unsent.length > 0 && this.unsent.includes(done)) this.unsent = this.unsent.filter((o) => o !== done);
     this.drain();
     return true;
   }
@@ -98,42 +108,55 @@ export class Session {
   /** Sends queued messages while the client has inflight room. */
   drain(): void {
     const link = this.link;
-    if (link === null || this.pending.length === 0) return;
+    // Re-entered through complete() when a send is discarded at once: the running loop goes on by itself.
+    if (link === null || (this.pending.length === 0 && this.unsent.length === 0) || this.draining) return;
+    this.draining = true;
     const now = Date.now();
     let i = 0;
     const limit = link.clientReceiveMaximum;
-    while (i < this.pending.length && this.inflight.size < limit) {
-      const out = this.pending[i++]!;
-      if (isExpired(out.msg, now)) continue;
-      this.sendNew(link, out);
-      if (this.link !== link) break; // the send closed the connection
+    try {
+      // First the unacknowledged deliveries held back at resume, with their identifiers and DUP.
+      while (this.unsent.length > 0 && this.inflight.size - this.unsent.length < limit && this.link === link) {
+        link.sendPublish(this.unsent.shift()!, true);
+      }
+      while (this.unsent.length === 0 && i < this.pending.length && this.inflight.size < limit) {
+        const out = this.pending[i++]!;
+        if (isExpired(out.msg, now)) continue;
+        this.sendNew(link, out);
+        if (this.link !== link) break; // the send closed the connection
+      }
+    } finally {
+      this.draining = false;
     }
     this.pending = i === this.pending.length ? [] : this.pending.slice(i);
   }
 
   /**
    * After a reconnect with a present session: resend unacknowledged PUBLISH with DUP and PUBREL
-   * [MQTT-4.4.0-1], then queued messages. Beyond the new Receive Maximum, unsent PUBLISHes go back to the queue.
+   * [MQTT-4.4.0-1], then queued messages. Beyond the new Receive Maximum, the rest wait in `unsent`.
    */
   resume(link: SessionLink): void {
     this.link = link;
     const limit = link.clientReceiveMaximum;
     let sent = 0;
-    const requeue: Outgoing[] = [];
-    for (const out of this.inflight.values()) {
-      if (out.released) {
-        link.sendPubrel(out.packetId);
-        sent++;
-      } else if (sent < limit) {
-        link.sendPublish(out, true);
-        sent++;
-      } else {
-        this.inflight.delete(out.packetId);
-        out.packetId = 0;
-        requeue.push(out);
+    this.unsent = [];
+    // No draining while iterating: a queued message sent meanwhile would join the map and be resent as DUP.
+    this.draining = true;
+    try {
+      for (const out of this.inflight.values()) {
+        if (out.released) {
+          link.sendPubrel(out.packetId);
+          sent++;
+        } else if (sent < limit) {
+          link.sendPublish(out, true);
+          sent++;
+        } else {
+          this.unsent.push(out);
+        }
       }
+    } finally {
+      this.draining = false;
     }
-    if (requeue.length > 0) this.pending = requeue.concat(this.pending);
     this.drain();
   }
 

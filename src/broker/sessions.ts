@@ -10,6 +10,23 @@ import { Session } from './session.js';
 /** Session expiry interval meaning "never expires" [MQTT-3.1.2-?, section 3.1.2.11.2]. */
 const NEVER = 0xffffffff;
 
+/** Node timers fire after 1 ms for delays above 2^31-1 ms (~24.8 days); longer delays are re-armed in steps. */
+const MAX_TIMER_MS = 0x7fffffff;
+
+function longTimeout(fn: () => void, ms: number, store: (t: NodeJS.Timeout) => void): void {
+  const at = Date.now() + ms;
+  const arm = (left: number): void => {
+    const t = setTimeout(() => {
+      const rest = at - Date.now();
+      if (rest > 0) arm(rest);
+      else fn();
+    }, Math.min(left, MAX_TIMER_MS));
+    t.unref();
+    store(t);
+  };
+  arm(ms);
+}
+
 export class SessionRegistry {
   readonly byClientId = new Map<string, Session>();
   private readonly pendingWills = new Map<Session, Will>();
@@ -66,8 +83,7 @@ export class SessionRegistry {
     if (session.expiryInterval === 0) {
       this.end(session);
     } else if (session.expiryInterval !== NEVER) {
-      session.expiryTimer = setTimeout(() => this.end(session), session.expiryInterval * 1000);
-      session.expiryTimer.unref();
+      longTimeout(() => this.end(session), session.expiryInterval * 1000, (t) => (session.expiryTimer = t));
     }
     this.broker.log.info('client disconnected', { clientId: session.clientId, graceful: conn.graceful, sessionKept: this.byClientId.get(session.clientId) === session });
   }
@@ -90,11 +106,14 @@ export class SessionRegistry {
 
   private scheduleWill(session: Session, will: Will, delaySeconds: number): void {
     this.pendingWills.set(session, will);
-    session.willTimer = setTimeout(() => {
-      this.cancelWill(session);
-      this.publishWill(will, session.clientId);
-    }, delaySeconds * 1000);
-    session.willTimer.unref();
+    longTimeout(
+      () => {
+        this.cancelWill(session);
+        this.publishWill(will, session.clientId);
+      },
+      delaySeconds * 1000,
+      (t) => (session.willTimer = t),
+    );
   }
 
   private cancelWill(session: Session): void {

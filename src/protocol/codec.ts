@@ -1,6 +1,7 @@
 // Per-connection packet codec over mqtt-packet: a parser that enforces the broker's Maximum Packet Size
 // before buffering a packet's body, and a generator bound to the connection's protocol version.
 
+import { isUtf8 } from 'node:buffer';
 import mqtt from 'mqtt-packet';
 import type { Packet } from 'mqtt-packet';
 import { ProtocolViolation, ReasonCode } from './reason-codes.js';
@@ -11,6 +12,8 @@ export interface PacketParser {
   parse(chunk: Buffer): void;
   setProtocolVersion(version: ProtocolVersion): void;
 }
+
+const ACKS = new Set(['puback', 'pubrec', 'pubrel', 'pubcomp']);
 
 function varIntBytes(n: number): number {
   return n < 128 ? 1 : n < 16384 ? 2 : n < 2097152 ? 3 : 4;
@@ -29,9 +32,48 @@ export function createPacketParser(
   const parser = mqtt.parser({ protocolVersion: 4 }) as ReturnType<typeof mqtt.parser> & {
     settings: { protocolVersion: number };
     packet: { length: number };
+    _pos: number;
+    _list: { slice(start: number, end: number): Buffer };
     _parseLength(): boolean;
+    _parseString(): string | null;
+    _parseMessageId(): boolean;
+    _parseAuth(): unknown;
+    _emitError(err: Error): void;
   };
   let failed = false;
+  // mqtt-packet decodes strings leniently (bad bytes become U+FFFD) and allows U+0000; both make a Malformed
+  // Packet [MQTT-1.5.4-1] [MQTT-1.5.4-2]. The bytes are only re-checked when the decoded text is suspicious.
+  const parseString = parser._parseString.bind(parser);
+  parser._parseString = () => {
+    const start = parser._pos;
+    const s = parseString();
+    if (s !== null && /[\u0000\uFFFD]/.test(s)) {
+      const bad = s.includes('\u0000') ? 'U+0000' : isUtf8(parser._list.slice(start + 2, parser._pos)) ? null : 'ill-formed UTF-8';
+      if (bad !== null) {
+        parser._emitError(new Error(`${bad} in a UTF-8 string`));
+        return null;
+      }
+    }
+    return s;
+  };
+  // mqtt-packet reads a missing Packet Identifier past the end of the packet (or reports -1): it must be inside it.
+  const parseMessageId = parser._parseMessageId.bind(parser);
+  parser._parseMessageId = () => {
+    if (parser._pos + 2 > parser.packet.length) {
+      parser._emitError(new Error('packet ends before its Packet Identifier'));
+      return false;
+    }
+    return parseMessageId();
+  };
+  // A 5.0 AUTH with Remaining Length 0 means reason 0x00 and no properties (section 3.15.2.1); mqtt-packet rejects it.
+  const parseAuth = parser._parseAuth.bind(parser);
+  parser._parseAuth = () => {
+    if (parser.settings.protocolVersion === 5 && parser.packet.length === 0) {
+      (parser.packet as { reasonCode?: number }).reasonCode = 0;
+      return true;
+    }
+    return parseAuth();
+  };
   // The size check sits between parsing the Remaining Length and buffering the body, so an oversized
   // packet is refused before its bytes pile up in memory [MQTT-3.1.2-24].
   const parseLength = parser._parseLength.bind(parser);
@@ -45,12 +87,22 @@ export function createPacketParser(
     return done;
   };
   parser.on('packet', (p: Packet) => {
-    if (!failed) onPacket(p);
+    if (failed) return;
+    // mqtt-packet ignores extra bytes in bodiless packets (PINGREQ; 3.1.1 DISCONNECT) and 3.1.1 acknowledgements.
+    const want = p.cmd === 'pingreq' ? 0 : parser.settings.protocolVersion === 5 ? -1 : p.cmd === 'disconnect' ? 0 : ACKS.has(p.cmd) ? 2 : -1;
+    if (want >= 0 && p.length !== want) {
+      failed = true;
+      onError(new ProtocolViolation(ReasonCode.MalformedPacket, `${p.cmd} with Remaining Length ${p.length}, expected ${want}`));
+      return;
+    }
+    onPacket(p);
   });
   parser.on('error', (err: Error) => {
     if (failed) return;
     failed = true;
-    onError(new ProtocolViolation(ReasonCode.MalformedPacket, err.message));
+    // A protocol level mqtt-packet does not know is not malformed: it is answered with CONNACK 0x01 / 0x84.
+    const reasonCode = err.message === 'Invalid protocol version' ? ReasonCode.UnsupportedProtocolVersion : ReasonCode.MalformedPacket;
+    onError(new ProtocolViolation(reasonCode, err.message));
   });
   return {
     parse(chunk: Buffer) {

@@ -23,6 +23,10 @@ export function dispatchPacket(conn: Connection, packet: Packet): void {
   // The first packet from a client must be CONNECT [MQTT-3.1.0-1].
   if (!conn.connectReceived) throw new ProtocolViolation(ReasonCode.ProtocolError, `expected CONNECT, got ${packet.cmd}`);
   if (conn.session === null) return; // CONNECT was refused; the connection is closing
+  // PUBLISH (QoS > 0), SUBSCRIBE and UNSUBSCRIBE carry a non-zero Packet Identifier [MQTT-2.2.1-3].
+  if ((packet.cmd === 'subscribe' || packet.cmd === 'unsubscribe' || (packet.cmd === 'publish' && packet.qos > 0)) && packet.messageId === 0) {
+    throw new ProtocolViolation(ReasonCode.ProtocolError, `${packet.cmd} with Packet Identifier 0`);
+  }
   switch (packet.cmd) {
     case 'publish':
       return handlePublish(conn, packet);

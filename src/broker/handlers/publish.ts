@@ -28,7 +28,7 @@ export function handlePublish(conn: Connection, packet: IPublishPacket): void {
     conn.write({ cmd: 'pubrec', messageId: packetId });
     return;
   }
-  // The client must not exceed our Receive Maximum [MQTT-3.3.4-8]; 0x93 tells it so.
+  // The client must not exceed our Receive Maximum [MQTT-3.3.4-7]; 0x93 tells it so.
   if (conn.incomingInflight + session.incomingQos2.size >= broker.config.mqtt.receiveMaximum) {
     throw new ProtocolViolation(ReasonCode.ReceiveMaximumExceeded, 'Receive Maximum exceeded');
   }

@@ -14,6 +14,10 @@ export function handleSubscribe(conn: Connection, packet: ISubscribePacket): voi
   const subscriptionId = packet.properties?.subscriptionIdentifier as number | undefined;
   // A Subscription Identifier of 0 is a protocol error [MQTT-3.8.2-?, section 3.8.2.1.2].
   if (subscriptionId === 0) throw new ProtocolViolation(ReasonCode.ProtocolError, 'subscription identifier 0');
+  // Included more than once (mqtt-packet then gives an array): a protocol error too (section 3.8.2.1.2).
+  if (Array.isArray(subscriptionId)) throw new ProtocolViolation(ReasonCode.ProtocolError, 'subscription identifier included more than once');
+  // At least one topic filter [MQTT-3.8.3-2]; 3.1.1 [MQTT-3.8.3-3].
+  if (packet.subscriptions.length === 0) throw new ProtocolViolation(ReasonCode.ProtocolError, 'SUBSCRIBE without topic filters');
   const failure = v5 ? ReasonCode.TopicFilterInvalid : 0x80;
   const granted: number[] = [];
   const retainedFor: Subscription[] = [];

@@ -2,13 +2,15 @@
 
 import type { IUnsubscribePacket } from 'mqtt-packet';
 import { isValidTopicFilter, parseSharedFilter } from '../../protocol/topic.js';
-import { ReasonCode } from '../../protocol/reason-codes.js';
+import { ProtocolViolation, ReasonCode } from '../../protocol/reason-codes.js';
 import type { Connection } from '../connection.js';
 
 export function handleUnsubscribe(conn: Connection, packet: IUnsubscribePacket): void {
   const broker = conn.broker;
   const session = conn.session!;
   const reasonCodes: number[] = [];
+  // At least one topic filter [MQTT-3.10.3-2].
+  if (packet.unsubscriptions.length === 0) throw new ProtocolViolation(ReasonCode.ProtocolError, 'UNSUBSCRIBE without topic filters');
   for (const filter of packet.unsubscriptions) {
     const shared = parseSharedFilter(filter);
     if (shared === 'invalid' || (shared === null && !isValidTopicFilter(filter))) {

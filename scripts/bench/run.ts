@@ -1,0 +1,274 @@
+// Benchmark runner: Wharf vs Aedes vs Mosquitto.
+//
+//   npm run bench -- [--only wharf,aedes] [--scenarios 1,2] [--quick] [--mqtt5]
+//
+// For every peer, every selected scenario runs against a fresh broker
+// process. Prints a markdown table and writes .bench-tmp/results-<ts>.json.
+
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { ALL_PEERS, REPO_ROOT, peerUnavailableReason, startPeer, type PeerName, type RunningPeer } from './peers.js';
+import { SCENARIOS, type Metric, type ScenarioResult } from './scenarios.js';
+import type { ProtocolVersion } from './load-client.js';
+
+interface Args {
+  peers: PeerName[];
+  scenarios: number[];
+  quick: boolean;
+  protocolVersion: ProtocolVersion;
+}
+
+function usage(msg?: string): never {
+  if (msg) console.error(`error: ${msg}`);
+  console.error(
+    'usage: node dist/scripts/bench/run.js [--only wharf,aedes,mosquitto] [--scenarios 1,2,3] [--quick] [--mqtt5]\n' +
+      '  --only       peers to run (default: all)\n' +
+      '  --scenarios  scenario ids (1 = QoS 0 fan-in, 2 = QoS 1 latency, 3 = idle connections RSS)\n' +
+      '  --quick      10x smaller message/connection counts (smoke test)\n' +
+      '  --mqtt5      use MQTT 5.0 for scenarios 1 and 2 (default 3.1.1; scenario 3 is always 3.1.1)',
+  );
+  process.exit(msg ? 2 : 0);
+}
+
+function parseArgs(argv: string[]): Args {
+  const a: Args = { peers: [...ALL_PEERS], scenarios: SCENARIOS.map((s) => s.id), quick: false, protocolVersion: 4 };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const [flag, inline] = arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
+    const value = () => {
+      const v = inline ?? argv[++i];
+      if (v === undefined) usage(`${flag} needs a value`);
+      return v;
+    };
+    switch (flag) {
+      case '--only': {
+        const names = value().split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
+        for (const n of names) if (!ALL_PEERS.includes(n as PeerName)) usage(`unknown peer "${n}"`);
+        a.peers = ALL_PEERS.filter((p) => names.includes(p));
+        break;
+      }
+      case '--scenarios': {
+        const ids = value().split(',').map((s) => Number(s.trim()));
+        for (const id of ids) if (!SCENARIOS.some((s) => s.id === id)) usage(`unknown scenario "${id}"`);
+        a.scenarios = ids.sort((x, y) => x - y);
+        break;
+      }
+      case '--quick':
+        a.quick = true;
+        break;
+      case '--mqtt5':
+        a.protocolVersion = 5;
+        break;
+      case '-h':
+      case '--help':
+        usage();
+      // eslint-disable-next-line no-fallthrough
+      default:
+        usage(`unknown argument "${arg}"`);
+    }
+  }
+  return a;
+}
+
+type Cell = { ok: true; result: ScenarioResult } | { ok: false; error: string };
+type Results = Partial<Record<PeerName, Record<number, Cell>>>;
+
+const log = (msg: string) => console.error(`[bench] ${msg}`);
+const loud = (msg: string) => {
+  const bar = '!'.repeat(78);
+  console.error(`\n${bar}\n!! ${msg.split('\n').join('\n!! ')}\n${bar}\n`);
+};
+
+let currentPeer: RunningPeer | null = null;
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(sig, () => {
+    log(`${sig}: stopping broker and exiting`);
+    const p = currentPeer;
+    (p ? p.stop() : Promise.resolve()).finally(() => process.exit(130));
+  });
+}
+
+function fmt(v: number | null | undefined, digits = 1): string {
+  if (v === null || v === undefined || !Number.isFinite(v)) return 'n/a';
+  return v.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+}
+
+function ratio(wharf: Metric | undefined, peer: Metric | undefined): string {
+  if (!wharf || !peer || wharf.better === 'none') return '—';
+  const w = wharf.value;
+  const p = peer.value;
+  if (w === null || p === null || !Number.isFinite(w) || !Number.isFinite(p)) return '—';
+  const r = wharf.better === 'higher' ? (p === 0 ? NaN : w / p) : w === 0 ? NaN : p / w;
+  return Number.isFinite(r) ? `${r.toFixed(2)}×` : '—';
+}
+
+function buildTable(args: Args, results: Results, skipped: Partial<Record<PeerName, string>>): string {
+  const lines: string[] = [];
+  lines.push(
+    'Ratios: **> 1 means Wharf is better**. Higher-is-better metrics (↑, msg/s) use wharf/peer; ' +
+      'lower-is-better metrics (↓: latency, CPU per message, RSS) use peer/wharf. Rows without an arrow are diagnostics (no ratio).',
+  );
+  lines.push('');
+  lines.push('| scenario | metric | wharf | aedes | mosquitto | wharf/aedes | wharf/mosquitto |');
+  lines.push('|---|---|---:|---:|---:|---:|---:|');
+  const cellText = (peer: PeerName, sid: number, key: string): string => {
+    if (!args.peers.includes(peer)) return 'not run';
+    if (skipped[peer] && !results[peer]?.[sid]) return 'skipped';
+    const c = results[peer]?.[sid];
+    if (!c) return 'n/a';
+    if (!c.ok) return 'error';
+    const m = c.result.metrics.find((x) => x.key === key);
+    return m ? fmt(m.value, m.digits ?? 1) : 'n/a';
+  };
+  const metricOf = (peer: PeerName, sid: number, key: string): Metric | undefined => {
+    const c = results[peer]?.[sid];
+    return c && c.ok ? c.result.metrics.find((x) => x.key === key) : undefined;
+  };
+  for (const sid of args.scenarios) {
+    const def = SCENARIOS.find((s) => s.id === sid)!;
+    // metric list from the first peer that produced a result
+    let metrics: Metric[] | undefined;
+    for (const p of ALL_PEERS) {
+      const c = results[p]?.[sid];
+      if (c && c.ok) {
+        metrics = c.result.metrics;
+        break;
+      }
+    }
+    if (!metrics) {
+      lines.push(`| ${sid}. ${def.name} | (no results) | | | | | |`);
+      continue;
+    }
+    metrics.forEach((m, idx) => {
+      const arrow = m.better === 'higher' ? ' ↑' : m.better === 'lower' ? ' ↓' : '';
+      lines.push(
+        `| ${idx === 0 ? `${sid}. ${def.name}` : ''} | ${m.label}${arrow} | ${cellText('wharf', sid, m.key)} | ${cellText('aedes', sid, m.key)} | ${cellText('mosquitto', sid, m.key)} | ${ratio(metricOf('wharf', sid, m.key), metricOf('aedes', sid, m.key))} | ${ratio(metricOf('wharf', sid, m.key), metricOf('mosquitto', sid, m.key))} |`,
+      );
+    });
+  }
+  return lines.join('\n');
+}
+
+function mosquittoVersion(): string | null {
+  for (const bin of ['/usr/sbin/mosquitto', 'mosquitto']) {
+    try {
+      const out = execFileSync(bin, ['-h'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+      const m = /mosquitto version (\S+)/.exec(out);
+      if (m) return m[1]!;
+    } catch (e) {
+      const out = String((e as { stdout?: unknown }).stdout ?? '');
+      const m = /mosquitto version (\S+)/.exec(out);
+      if (m) return m[1]!;
+    }
+  }
+  return null;
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  const started = new Date();
+  const loadAvgAtStart = os.loadavg();
+  if (loadAvgAtStart[0]! > 0.5 * os.cpus().length) {
+    loud(`machine is busy: load average ${loadAvgAtStart.map((x) => x.toFixed(2)).join(' ')} on ${os.cpus().length} CPUs — results will be noisy`);
+  }
+  log(
+    `peers: ${args.peers.join(', ')}; scenarios: ${args.scenarios.join(', ')}; ${args.quick ? 'QUICK (10x smaller counts); ' : ''}` +
+      `MQTT ${args.protocolVersion === 5 ? '5.0' : '3.1.1'}; ${os.cpus().length} CPUs; node ${process.version}`,
+  );
+  const results: Results = {};
+  const skipped: Partial<Record<PeerName, string>> = {};
+  const notes: string[] = [];
+
+  for (const peer of args.peers) {
+    const reason = peerUnavailableReason(peer);
+    if (reason) {
+      skipped[peer] = reason;
+      loud(`SKIPPING ${peer.toUpperCase()}: ${reason}`);
+      continue;
+    }
+    results[peer] = {};
+    for (const sid of args.scenarios) {
+      const def = SCENARIOS.find((s) => s.id === sid)!;
+      let running: RunningPeer;
+      try {
+        running = await startPeer(peer);
+      } catch (e) {
+        skipped[peer] = `failed to start: ${(e as Error).message}`;
+        loud(`SKIPPING ${peer.toUpperCase()}: failed to start\n${(e as Error).message}`);
+        break;
+      }
+      currentPeer = running;
+      log(`${peer}: scenario ${sid} (${def.name}) — broker pid ${running.pid}, port ${running.port}`);
+      const t0 = Date.now();
+      try {
+        const result = await def.run({ peer: running, quick: args.quick, protocolVersion: args.protocolVersion, log });
+        if (running.exited()) result.notes.push(`broker process exited during the scenario. Output tail:\n${running.output().slice(-1000)}`);
+        results[peer]![sid] = { ok: true, result };
+        const summary = result.metrics
+          .filter((m) => m.better !== 'none' || m.key.endsWith('lost') || m.key.endsWith('Cpu'))
+          .map((m) => `${m.label}=${fmt(m.value, m.digits ?? 1)}`)
+          .join(', ');
+        log(`${peer}: scenario ${sid} done in ${((Date.now() - t0) / 1000).toFixed(1)} s: ${summary}`);
+        for (const n of result.notes) {
+          log(`${peer}: NOTE ${n}`);
+          notes.push(`${peer} / scenario ${sid}: ${n}`);
+        }
+      } catch (e) {
+        const msg = (e as Error).message;
+        results[peer]![sid] = { ok: false, error: msg };
+        loud(`${peer.toUpperCase()} scenario ${sid} FAILED: ${msg}${running.exited() ? `\nbroker exited. Output tail:\n${running.output().slice(-1000)}` : ''}`);
+        notes.push(`${peer} / scenario ${sid}: ERROR ${msg}`);
+      } finally {
+        await running.stop();
+        currentPeer = null;
+      }
+    }
+  }
+
+  const table = buildTable(args, results, skipped);
+  console.log('');
+  console.log(table);
+  for (const [p, r] of Object.entries(skipped)) console.log(`\n**${p} skipped:** ${r.split('\n')[0]}`);
+  if (notes.length) {
+    console.log('\nNotes:');
+    for (const n of notes) console.log(`- ${n.split('\n')[0]}`);
+  }
+
+  const dir = path.join(REPO_ROOT, '.bench-tmp');
+  mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, `results-${started.toISOString().replace(/[:.]/g, '-')}.json`);
+  writeFileSync(
+    file,
+    JSON.stringify(
+      {
+        startedAt: started.toISOString(),
+        finishedAt: new Date().toISOString(),
+        args,
+        machine: {
+          cpus: os.cpus().length,
+          cpuModel: os.cpus()[0]?.model,
+          totalMemMB: Math.round(os.totalmem() / 1024 / 1024),
+          loadAvgAtStart: loadAvgAtStart,
+          loadAvgAtEnd: os.loadavg(),
+          node: process.version,
+          mosquitto: mosquittoVersion(),
+        },
+        skipped,
+        results,
+        notes,
+        table,
+      },
+      null,
+      2,
+    ),
+  );
+  console.log(`\nJSON: ${path.relative(REPO_ROOT, file)}`);
+}
+
+main().catch((e) => {
+  console.error(e);
+  const p = currentPeer;
+  (p ? p.stop() : Promise.resolve()).finally(() => process.exit(1));
+});

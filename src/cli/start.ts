@@ -35,6 +35,12 @@ export async function runStart(opts: StartOptions, version: string): Promise<num
     log.error('cannot create data directory', { dataDir: config.storage.dataDir, error: (err as Error).message });
     return 1;
   }
+  // Handlers go in before anything is logged: a signal sent as soon as "starting" or "listening" appears must not
+  // kill the process with the default action; one arriving during startup stops the broker once it has started.
+  const signalled = new Promise<string>((resolve) => {
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+    process.once('SIGINT', () => resolve('SIGINT'));
+  });
   log.info('starting', { version, node: process.version, dataDir: config.storage.dataDir });
   const broker = new Broker(config, log);
   try {
@@ -43,18 +49,13 @@ export async function runStart(opts: StartOptions, version: string): Promise<num
     log.error('cannot start listener', { error: (err as Error).message });
     return 1;
   }
-  return new Promise<number>((resolve) => {
-    const stop = (signal: string) => {
-      log.info('shutting down', { signal });
-      broker.stop().then(
-        () => resolve(0),
-        (err) => {
-          log.error('shutdown failed', { error: String(err) });
-          resolve(1);
-        },
-      );
-    };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
-  });
+  const signal = await signalled;
+  log.info('shutting down', { signal });
+  try {
+    await broker.stop();
+    return 0;
+  } catch (err) {
+    log.error('shutdown failed', { error: String(err) });
+    return 1;
+  }
 }

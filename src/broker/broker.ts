@@ -42,8 +42,14 @@ export class Broker {
 
   async start(): Promise<BoundListener[]> {
     try {
-      for (const lc of this.config.listeners) {
-        this.listeners.push(await startListener(lc, (stream, remote) => this.accept(stream, remote)));
+      for (const [i, lc] of this.config.listeners.entries()) {
+        try {
+          this.listeners.push(await startListener(lc, (stream, remote) => this.accept(stream, remote)));
+        } catch (err) {
+          const code = (err as NodeJS.ErrnoException).code;
+          const why = code === 'EADDRINUSE' ? 'the port is already in use' : code === 'EACCES' ? 'permission denied (ports below 1024 need privileges)' : (err as Error).message;
+          throw new Error(`listeners[${i}] (${lc.type} on ${lc.host}:${lc.port}): ${why}`);
+        }
       }
     } catch (err) {
       await Promise.all(this.listeners.map((l) => l.close()));

@@ -192,7 +192,7 @@ test('a port already in use exits 1 with a message naming the address', async ()
   try {
     const r = await cliRun(['start', '--config', w.config]);
     assert.is(r.code, 1, r.stdout + r.stderr);
-    assert.match(r.stdout + r.stderr, new RegExp(`cannot start listener .*address already in use 127\\.0\\.0\\.1:${busy}`));
+    assert.match(r.stdout + r.stderr, new RegExp(`cannot start listener .*listeners\\[0\\] \\(tcp on 127\\.0\\.0\\.1:${busy}\\): the port is already in use`));
     assert.not.match(r.stdout, 'listening');
   } finally {
     await new Promise<void>((resolve) => blocker.close(() => resolve()));

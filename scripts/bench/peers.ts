@@ -1,8 +1,8 @@
 // Start/stop the brokers under test as child processes on free loopback ports,
 // so that each broker's RSS / CPU can be read from /proc/<pid>.
 
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
@@ -19,12 +19,42 @@ const AEDES_SERVER = path.join(HERE, 'aedes-server.js');
 const MOSQUITTO_CANDIDATES = ['/usr/sbin/mosquitto', '/usr/bin/mosquitto', '/usr/local/sbin/mosquitto'];
 
 const START_TIMEOUT_MS = 15_000;
+
+/** Settings of the durable configuration (StartOptions.durable). */
+export const WHARF_DURABLE = { commitIntervalMs: 5, maxQueuedMessages: 200_000 } as const;
+export const MOSQUITTO_DURABLE = { maxQueuedMessages: 200_000 } as const;
 const STOP_TIMEOUT_MS = 5_000;
+
+/** How a peer is started. */
+export interface StartOptions {
+  /**
+   * Durable configuration (scenarios 4 and 5): Wharf with `mqtt.maxQueuedMessages: 200000` and
+   * `storage.commitIntervalMs: 5`; Mosquitto with persistence on and `max_queued_messages 200000`;
+   * Aedes unchanged (its default persistence is in memory).
+   */
+  durable?: boolean;
+  /**
+   * Run the broker under `strace -f --seccomp-bpf -e trace=<SYNC_SYSCALLS>` to count sync system calls.
+   * seccomp-bpf stops the broker only on those calls, so the overhead is one BPF filter run per syscall.
+   * Ignored (with `syncTraceError` set) when strace is missing or does not work.
+   */
+  traceSyncs?: boolean;
+}
+
+/** The system calls counted as "fsyncs". LMDB also writes its meta page through an O_DSYNC descriptor: not counted. */
+export const SYNC_SYSCALLS = ['fsync', 'fdatasync', 'syncfs', 'sync_file_range', 'msync'] as const;
 
 export interface RunningPeer {
   readonly name: PeerName;
+  /** pid of the broker process itself (not of strace); changes on restart() */
   readonly pid: number;
   readonly port: number;
+  /** null if sync syscalls are being counted, else why not (or 'not requested'). */
+  readonly syncTraceError: string | null;
+  /** Number of sync system calls (SYNC_SYSCALLS) made by the broker (all threads) with wall time in [fromMs, toMs] (Date.now() clock). null if not traced. */
+  syncCalls(fromMs: number, toMs: number): number | null;
+  /** write_bytes of /proc/<pid>/io: bytes this process caused to be sent to the storage layer (NaN if unavailable). */
+  writeBytes(): number;
   /** VmRSS of the broker process in bytes (0 if unavailable). */
   rssBytes(): number;
   /** utime+stime of the broker process in seconds. */
@@ -33,6 +63,10 @@ export interface RunningPeer {
   exited(): boolean;
   /** tail of the process's stdout/stderr */
   output(): string;
+  /** SIGKILL the broker process (power-cut stand-in) and wait for it to exit. Keeps its data directory. */
+  crash(): Promise<void>;
+  /** Start the broker again with the same configuration, port and data directory (after crash()). */
+  restart(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -56,6 +90,43 @@ export function readRssBytes(pid: number): number {
   } catch {
     return 0;
   }
+}
+
+export function readWriteBytes(pid: number): number {
+  try {
+    const m = /^write_bytes:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/io`, 'utf8'));
+    return m ? Number(m[1]) : NaN;
+  } catch {
+    return NaN;
+  }
+}
+
+/** Direct children of a process (Linux 3.5+ with CONFIG_PROC_CHILDREN). */
+function childPids(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+function findStrace(): string | null {
+  for (const p of ['/usr/bin/strace', '/bin/strace', '/usr/local/bin/strace']) if (existsSync(p)) return p;
+  return null;
+}
+
+let straceProbe: string | null | undefined;
+/** null if `strace -f --seccomp-bpf` works here, else why not. Probed once. */
+export function straceUnavailableReason(): string | null {
+  if (straceProbe !== undefined) return straceProbe;
+  const bin = findStrace();
+  if (!bin) return (straceProbe = 'strace not installed (apt-get install -y strace)');
+  const r = spawnSync(bin, ['-f', '--seccomp-bpf', '-qq', '-e', 'trace=fsync', '-o', '/dev/null', process.execPath, '-e', '0'], {
+    encoding: 'utf8',
+    timeout: 10_000,
+  });
+  straceProbe = r.status === 0 ? null : `strace does not work here: ${(r.stderr || r.error?.message || `exit ${r.status}`).trim().slice(0, 200)}`;
+  return straceProbe;
 }
 
 export function readCpuSeconds(pid: number): number {
@@ -92,6 +163,16 @@ interface SpawnSpec {
   args: string[];
   port: number;
   tmpDir: string;
+  traceSyncs: boolean;
+}
+
+interface Incarnation {
+  child: ChildProcess;
+  /** pid of the broker (the child itself, or strace's child) */
+  pid: number;
+  straceFile: string | null;
+  exitInfo: string | null;
+  exitPromise: Promise<void>;
 }
 
 async function spawnPeer(spec: SpawnSpec): Promise<RunningPeer> {
@@ -100,65 +181,159 @@ async function spawnPeer(spec: SpawnSpec): Promise<RunningPeer> {
     out += d.toString();
     if (out.length > 8192) out = out.slice(-8192);
   };
-  const child: ChildProcess = spawn(spec.cmd, spec.args, {
-    cwd: REPO_ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, NODE_ENV: 'production' },
-  });
-  child.stdout?.on('data', append);
-  child.stderr?.on('data', append);
-  let exitInfo: string | null = null;
-  const exitPromise = new Promise<void>((resolve) => {
-    child.once('exit', (code, sig) => {
-      exitInfo = `exit code ${code ?? '-'} signal ${sig ?? '-'}`;
-      resolve();
+  const straceError = spec.traceSyncs ? straceUnavailableReason() : 'not requested';
+  const straceFiles: string[] = [];
+  let incarnations = 0;
+
+  const launch = async (): Promise<Incarnation> => {
+    let cmd = spec.cmd;
+    let args = spec.args;
+    let straceFile: string | null = null;
+    if (straceError === null) {
+      straceFile = path.join(spec.tmpDir, `strace-${incarnations}.txt`);
+      straceFiles.push(straceFile);
+      // -ttt: epoch timestamps, so calls can be counted per measurement window
+      args = ['-f', '--seccomp-bpf', '-qq', '-ttt', '-e', `trace=${SYNC_SYSCALLS.join(',')}`, '-o', straceFile, cmd, ...args];
+      cmd = findStrace()!;
+    }
+    incarnations++;
+    const child: ChildProcess = spawn(cmd, args, {
+      cwd: REPO_ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, NODE_ENV: 'production' },
     });
-    child.once('error', (e) => {
-      exitInfo = `spawn error: ${e.message}`;
-      resolve();
+    child.stdout?.on('data', append);
+    child.stderr?.on('data', append);
+    const inc: Incarnation = { child, pid: child.pid ?? -1, straceFile, exitInfo: null, exitPromise: Promise.resolve() };
+    inc.exitPromise = new Promise<void>((resolve) => {
+      child.once('exit', (code, sig) => {
+        inc.exitInfo = `exit code ${code ?? '-'} signal ${sig ?? '-'}`;
+        resolve();
+      });
+      child.once('error', (e) => {
+        inc.exitInfo = `spawn error: ${e.message}`;
+        resolve();
+      });
     });
-  });
+    if (straceFile !== null) {
+      // the broker is strace's (first) child
+      const until = Date.now() + 5000;
+      for (;;) {
+        const kids = childPids(child.pid ?? -1);
+        if (kids.length > 0) {
+          inc.pid = kids[0]!;
+          break;
+        }
+        if (inc.exitInfo !== null || Date.now() > until) break;
+        await sleep(10);
+      }
+    }
+    return inc;
+  };
+
+  let cur = await launch();
 
   const cleanup = async () => {
     await rm(spec.tmpDir, { recursive: true, force: true });
   };
 
-  const stop = async (): Promise<void> => {
-    if (exitInfo === null) {
-      child.kill('SIGTERM');
-      const t = setTimeout(() => {
-        if (exitInfo === null) child.kill('SIGKILL');
-      }, STOP_TIMEOUT_MS);
-      await exitPromise;
-      clearTimeout(t);
+  /** Signals go to the broker itself; strace (if any) exits by itself once its tracee has exited. */
+  const signalBroker = (inc: Incarnation, sig: NodeJS.Signals) => {
+    if (inc.exitInfo !== null) return;
+    try {
+      process.kill(inc.pid, sig);
+    } catch {
+      /* already gone */
     }
+  };
+
+  /** Waits for the child (strace or broker) to exit; SIGKILLs the broker, then strace, if it takes too long. */
+  const awaitExit = async (inc: Incarnation, killAfterMs: number): Promise<void> => {
+    const t1 = setTimeout(() => signalBroker(inc, 'SIGKILL'), killAfterMs);
+    const t2 = setTimeout(() => inc.exitInfo === null && inc.child.kill('SIGKILL'), killAfterMs + 2000);
+    await inc.exitPromise;
+    clearTimeout(t1);
+    clearTimeout(t2);
+  };
+
+  const stopIncarnation = async (inc: Incarnation): Promise<void> => {
+    if (inc.exitInfo === null) {
+      signalBroker(inc, 'SIGTERM');
+      await awaitExit(inc, STOP_TIMEOUT_MS);
+    }
+  };
+
+  const stop = async (): Promise<void> => {
+    await stopIncarnation(cur);
     await cleanup();
   };
 
-  // readiness: the port accepts TCP connections
-  const deadline = Date.now() + START_TIMEOUT_MS;
-  for (;;) {
-    if (exitInfo !== null) {
-      await cleanup();
-      throw new Error(`${spec.name} exited during startup (${exitInfo}). Output:\n${out.trim().slice(-2000)}`);
+  const waitReady = async (inc: Incarnation): Promise<void> => {
+    // readiness: the port accepts TCP connections
+    const deadline = Date.now() + START_TIMEOUT_MS;
+    for (;;) {
+      if (inc.exitInfo !== null) {
+        throw new Error(`${spec.name} exited during startup (${inc.exitInfo}). Output:\n${out.trim().slice(-2000)}`);
+      }
+      if (await tryConnect(spec.port)) break;
+      if (Date.now() > deadline) {
+        await stopIncarnation(inc);
+        throw new Error(`${spec.name} did not accept connections on port ${spec.port} within ${START_TIMEOUT_MS} ms. Output:\n${out.trim().slice(-2000)}`);
+      }
+      await sleep(50);
     }
-    if (await tryConnect(spec.port)) break;
-    if (Date.now() > deadline) {
-      await stop();
-      throw new Error(`${spec.name} did not accept connections on port ${spec.port} within ${START_TIMEOUT_MS} ms. Output:\n${out.trim().slice(-2000)}`);
-    }
-    await sleep(50);
+  };
+
+  try {
+    await waitReady(cur);
+  } catch (e) {
+    await cleanup();
+    throw e;
   }
 
-  const pid = child.pid!;
+  const syncCalls = (fromMs: number, toMs: number): number | null => {
+    if (straceError !== null) return null;
+    const re = new RegExp(`^\\d+\\s+(\\d+\\.\\d+) (?:${SYNC_SYSCALLS.join('|')})\\(`);
+    let n = 0;
+    for (const f of straceFiles) {
+      let text = '';
+      try {
+        text = readFileSync(f, 'utf8');
+      } catch {
+        continue;
+      }
+      for (const line of text.split('\n')) {
+        const m = re.exec(line);
+        if (!m) continue;
+        const t = Number(m[1]) * 1000;
+        if (t >= fromMs && t <= toMs) n++;
+      }
+    }
+    return n;
+  };
+
   return {
     name: spec.name,
-    pid,
+    get pid() {
+      return cur.pid;
+    },
     port: spec.port,
-    rssBytes: () => readRssBytes(pid),
-    cpuSeconds: () => readCpuSeconds(pid),
-    exited: () => exitInfo !== null,
+    syncTraceError: straceError,
+    syncCalls,
+    writeBytes: () => readWriteBytes(cur.pid),
+    rssBytes: () => readRssBytes(cur.pid),
+    cpuSeconds: () => readCpuSeconds(cur.pid),
+    exited: () => cur.exitInfo !== null,
     output: () => out,
+    crash: async () => {
+      signalBroker(cur, 'SIGKILL');
+      await awaitExit(cur, 0);
+    },
+    restart: async () => {
+      if (cur.exitInfo === null) throw new Error('restart() while the broker is running');
+      cur = await launch();
+      await waitReady(cur);
+    },
     stop,
   };
 }
@@ -180,26 +355,49 @@ export function peerUnavailableReason(name: PeerName): string | null {
   }
 }
 
-export async function startPeer(name: PeerName): Promise<RunningPeer> {
+export async function startPeer(name: PeerName, opts: StartOptions = {}): Promise<RunningPeer> {
   const reason = peerUnavailableReason(name);
   if (reason) throw new Error(reason);
   const tmpDir = await mkdtemp(path.join(os.tmpdir(), `bench-${name}-`));
   const port = await freePort();
+  const durable = opts.durable ?? false;
+  const traceSyncs = opts.traceSyncs ?? false;
   try {
     switch (name) {
       case 'wharf': {
-        let wsPort = await freePort();
-        while (wsPort === port) wsPort = await freePort();
+        // Loopback only, like the other peers: a configuration file with one tcp listener on 127.0.0.1.
+        const conf = path.join(tmpDir, 'wharf.yaml');
+        await writeFile(
+          conf,
+          [
+            'listeners:',
+            `  - { type: tcp, host: 127.0.0.1, port: ${port} }`,
+            'storage:',
+            `  dataDir: ${JSON.stringify(path.join(tmpDir, 'data'))}`,
+            ...(durable ? [`  commitIntervalMs: ${WHARF_DURABLE.commitIntervalMs}`, 'mqtt:', `  maxQueuedMessages: ${WHARF_DURABLE.maxQueuedMessages}`] : []),
+            'log:',
+            '  level: warn',
+            '',
+          ].join('\n'),
+        );
+        const nodeFlags: string[] = [];
+        if (process.env.WHARF_BENCH_CPU_PROF === '1') {
+          // Opt-in CPU profile of the Wharf child, written when it exits cleanly (not after a SIGKILL).
+          const profDir = path.join(REPO_ROOT, '.bench-tmp');
+          mkdirSync(profDir, { recursive: true });
+          nodeFlags.push('--cpu-prof', `--cpu-prof-dir=${profDir}`);
+        }
         return await spawnPeer({
           name,
           cmd: process.execPath,
-          args: [WHARF_CLI, 'start', '--port', String(port), '--ws-port', String(wsPort), '--data', tmpDir, '--log-level', 'warn'],
+          args: [...nodeFlags, WHARF_CLI, 'start', '--config', conf],
           port,
           tmpDir,
+          traceSyncs,
         });
       }
       case 'aedes':
-        return await spawnPeer({ name, cmd: process.execPath, args: [AEDES_SERVER, String(port)], port, tmpDir });
+        return await spawnPeer({ name, cmd: process.execPath, args: [AEDES_SERVER, String(port)], port, tmpDir, traceSyncs });
       case 'mosquitto': {
         const conf = path.join(tmpDir, 'mosquitto.conf');
         await writeFile(
@@ -207,18 +405,32 @@ export async function startPeer(name: PeerName): Promise<RunningPeer> {
           [
             `listener ${port} 127.0.0.1`,
             'allow_anonymous true',
-            'persistence false',
-            // Outgoing QoS 1 window towards a v3.1.1 subscriber (default 20).
-            // Raised to match the publisher's 64-message window, so no broker
-            // is held to a smaller window than the test uses.
-            'max_inflight_messages 64',
+            ...(durable
+              ? [
+                  // Persistence on; autosave_interval left at its default (1800 s): mosquitto writes
+                  // its database periodically and on clean shutdown, not per message.
+                  'persistence true',
+                  `persistence_location ${path.join(tmpDir, 'data')}/`,
+                  `max_queued_messages ${MOSQUITTO_DURABLE.maxQueuedMessages}`,
+                  // Outgoing QoS 1 window towards the draining v3.1.1 subscriber: no maximum, like Wharf
+                  // (65535 for a 3.1.1 client) and Aedes.
+                  'max_inflight_messages 0',
+                ]
+              : [
+                  'persistence false',
+                  // Outgoing QoS 1 window towards a v3.1.1 subscriber (default 20).
+                  // Raised to match the publisher's 64-message window, so no broker
+                  // is held to a smaller window than the test uses.
+                  'max_inflight_messages 64',
+                ]),
             'log_dest stderr',
             'log_type error',
             'log_type warning',
             '',
           ].join('\n'),
         );
-        return await spawnPeer({ name, cmd: findMosquitto()!, args: ['-c', conf], port, tmpDir });
+        if (durable) mkdirSync(path.join(tmpDir, 'data'), { recursive: true });
+        return await spawnPeer({ name, cmd: findMosquitto()!, args: ['-c', conf], port, tmpDir, traceSyncs });
       }
     }
   } catch (e) {

@@ -12,6 +12,11 @@ import { Router } from './router.js';
 import { SessionRegistry } from './sessions.js';
 import { newBrokerStats, type BrokerStats } from './stats.js';
 import { TopicTrie } from './topic-trie.js';
+import type { Store } from '../store/store.js';
+import { BrokerPersistence } from './persistence.js';
+import { Session } from './session.js';
+import type { Subscription } from './subscription.js';
+import { parseSharedFilter } from '../protocol/topic.js';
 
 export interface BoundListener {
   type: string;
@@ -29,6 +34,8 @@ export class Broker {
   readonly connections = new Set<Connection>();
   /** A connection that has not sent CONNECT within this time is dropped. */
   connectTimeoutMs = 10_000;
+  /** Durable state; null runs the broker in memory only (tests of the protocol alone). */
+  readonly persistence: BrokerPersistence | null;
   private listeners: Listener[] = [];
   private stopping = false;
   private retainedFullLogged = false;
@@ -36,8 +43,59 @@ export class Broker {
   constructor(
     readonly config: WharfConfig,
     readonly log: Logger,
+    store: Store | null = null,
   ) {
     this.retained = new RetainedStore(config.mqtt.maxRetainedMessages);
+    this.persistence = store === null ? null : new BrokerPersistence(store, log);
+  }
+
+  /** Reads retained messages and persistent sessions (with their messages) back from the store. */
+  async restore(): Promise<{ sessions: number; messages: number; retained: number; expired: number }> {
+    const report = { sessions: 0, messages: 0, retained: 0, expired: 0 };
+    const store = this.persistence?.store;
+    if (!store) return report;
+    const now = Date.now();
+    for (const m of await store.loadRetained()) {
+      if (m.expiresAt !== 0 && m.expiresAt <= now) continue;
+      this.retained.set(m);
+      report.retained++;
+    }
+    for (const state of await store.loadSessions()) {
+      // A session that was connected when the broker stopped counts as disconnected now.
+      const disconnectedAt = state.disconnectedAt ?? now;
+      if (state.sessionExpiryInterval !== 0xffffffff && disconnectedAt + state.sessionExpiryInterval * 1000 <= now) {
+        this.persistence!.deleteSession(state.clientId);
+        report.expired++;
+        continue;
+      }
+      const session = new Session(state.clientId, this.config.mqtt.maxQueuedMessages, this.stats);
+      session.expiryInterval = state.sessionExpiryInterval;
+      session.protocolVersion = state.protocolVersion;
+      session.hooks = this.persistence;
+      for (const s of state.subscriptions) {
+        const shared = parseSharedFilter(s.topicFilter);
+        const sub: Subscription = {
+          session,
+          topicFilter: s.topicFilter,
+          matchFilter: shared !== null && shared !== 'invalid' ? shared.filter : s.topicFilter,
+          shareGroup: shared !== null && shared !== 'invalid' ? shared.group : undefined,
+          qos: s.qos,
+          noLocal: s.noLocal,
+          retainAsPublished: s.retainAsPublished,
+          retainHandling: s.retainHandling,
+          subscriptionId: s.subscriptionId,
+        };
+        session.subscriptions.set(s.topicFilter, sub);
+      }
+      for (const m of await store.loadSessionMessages(state.clientId)) {
+        session.restoreOutgoing({ msg: m.message, qos: m.qos, retain: m.retain, subscriptionIds: m.subscriptionIds, packetId: m.packetId, released: m.released, seq: m.seq });
+        report.messages++;
+      }
+      for (const id of await store.loadIncomingQos2(state.clientId)) session.incomingQos2.add(id);
+      this.sessions.restore(session, disconnectedAt);
+      report.sessions++;
+    }
+    return report;
   }
 
   async start(): Promise<BoundListener[]> {
@@ -72,14 +130,22 @@ export class Broker {
 
   /** Routes an application message to subscribers and updates retained state; returns the number of receivers. */
   publish(msg: Message): number {
-    if (msg.retain && !this.retained.set(msg)) {
-      this.stats.retainedRejected++;
-      if (!this.retainedFullLogged) {
-        this.retainedFullLogged = true;
-        this.log.warn('retained store full: new retained topics are not kept', { max: this.config.mqtt.maxRetainedMessages });
+    if (msg.retain) {
+      if (this.retained.set(msg)) this.persistence?.retain(msg);
+      else {
+        this.stats.retainedRejected++;
+        if (!this.retainedFullLogged) {
+          this.retainedFullLogged = true;
+          this.log.warn('retained store full: new retained topics are not kept', { max: this.config.mqtt.maxRetainedMessages });
+        }
       }
     }
     return this.router.route(msg);
+  }
+
+  /** True while the store has more bytes waiting for commit than allowed: publishers should be paused. */
+  storeBehind(): boolean {
+    return this.persistence !== null && this.persistence.store.pendingBytes() > this.config.storage.maxPendingBytes;
   }
 
   private accept(stream: Duplex, remoteAddress: string): void {
@@ -107,6 +173,8 @@ export class Broker {
     }
     this.sessions.stopTimers();
     await Promise.all(closing);
+    // Closing flushes the last commit window: what was acknowledged stays acknowledged.
+    if (this.persistence) await this.persistence.store.close();
     this.log.info('stopped');
   }
 }

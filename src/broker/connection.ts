@@ -53,6 +53,12 @@ export class Connection implements SessionLink {
   private aliasesOut: Map<string, number> | null = null;
 
   private corked = false;
+  /** Packets that arrived while CONNACK waits for the session's commit; handled in order once it is sent. */
+  private held: Packet[] | null = null;
+  /** Acknowledgements waiting for a commit; later ones queue behind them to keep their order [MQTT-4.6.0-2]. */
+  private acksPending = 0;
+  private ackTail: Promise<unknown> = Promise.resolve();
+  private throttled = false;
 
   constructor(
     readonly stream: Duplex,
@@ -75,6 +81,14 @@ export class Connection implements SessionLink {
 
   private onPacket(packet: Packet): void {
     this.lastPacketAt = Date.now();
+    if (this.held !== null) {
+      this.held.push(packet);
+      return;
+    }
+    this.handle(packet);
+  }
+
+  private handle(packet: Packet): void {
     try {
       dispatchPacket(this, packet);
     } catch (err) {
@@ -84,6 +98,55 @@ export class Connection implements SessionLink {
         this.close(ReasonCode.ImplementationSpecificError);
       }
     }
+  }
+
+  /** Packets after CONNECT wait while its CONNACK waits for a commit (clients may send before CONNACK). */
+  holdPackets(): void {
+    this.held ??= [];
+  }
+
+  releasePackets(): void {
+    const held = this.held;
+    this.held = null;
+    if (held === null) return;
+    for (const p of held) {
+      if (this.closed) return;
+      this.handle(p);
+    }
+  }
+
+  /**
+   * Runs `send` once `durable` has settled (with the error if it failed), after every earlier acknowledgement of
+   * this connection: PUBACKs leave in the order of their PUBLISHes even when only some wait for a commit.
+   */
+  acknowledge(durable: Promise<void> | undefined, send: (err: unknown) => void): void {
+    if (durable === undefined && this.acksPending === 0) {
+      send(undefined);
+      return;
+    }
+    this.acksPending++;
+    const settled = durable === undefined ? this.ackTail : this.ackTail.then(() => durable);
+    this.ackTail = settled.then(
+      () => this.ackSettled(send, undefined),
+      (err) => this.ackSettled(send, err),
+    );
+  }
+
+  private ackSettled(send: (err: unknown) => void, err: unknown): void {
+    this.acksPending--;
+    if (!this.closed) send(err);
+  }
+
+  /** Stops reading this socket until the store has caught up with its commits (backpressure, not heap growth). */
+  throttleUntilCommitted(flushed: Promise<void>): void {
+    if (this.throttled) return;
+    this.throttled = true;
+    this.stream.pause();
+    const resume = () => {
+      this.throttled = false;
+      if (!this.closed) this.stream.resume();
+    };
+    flushed.then(resume, resume);
   }
 
   protocolError(err: ProtocolViolation): void {

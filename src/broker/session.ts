@@ -5,6 +5,7 @@ import type { QoS } from 'mqtt-packet';
 import type { Message } from './message.js';
 import { isExpired } from './message.js';
 import type { Subscription } from './subscription.js';
+import { OutgoingQueue } from './outgoing-queue.js';
 
 /** A message on its way to this session's client. */
 export interface Outgoing {
@@ -15,6 +16,20 @@ export interface Outgoing {
   packetId: number;
   /** QoS 2 only: PUBREC received, PUBREL sent, waiting for PUBCOMP. */
   released: boolean;
+  /** Position in the durable store when the session is persistent; 0 when not stored. */
+  seq: number;
+}
+
+/** Durability of a persistent session's QoS 1/2 messages (implemented by the broker's persistence). */
+export interface SessionHooks {
+  /** A QoS 1/2 message was accepted for this session (queued, or sent at once with its packet id). */
+  stored(session: Session, out: Outgoing): void;
+  /** A queued message was sent and got its packet identifier. */
+  sent(session: Session, out: Outgoing): void;
+  /** PUBREC received for a QoS 2 message. */
+  released(session: Session, out: Outgoing): void;
+  /** The message is finished with: acknowledged, expired or discarded. */
+  done(session: Session, out: Outgoing): void;
 }
 
 /** What a session needs from the connection currently attached to it. */
@@ -29,6 +44,8 @@ export interface SessionLink {
 
 export interface SessionCounters {
   dropped: number;
+  /** QoS 1/2 messages refused because a session's queue was at mqtt.maxQueuedMessages. */
+  queueFull: number;
 }
 
 export class Session {
@@ -37,10 +54,14 @@ export class Session {
   /** Outgoing QoS 1/2 messages sent and not yet completed, by packet identifier. */
   readonly inflight = new Map<number, Outgoing>();
   /** Messages waiting for a free inflight slot or for the client to come back. */
-  pending: Outgoing[] = [];
+  readonly pending = new OutgoingQueue();
   /** Incoming QoS 2 packet identifiers whose PUBREL has not arrived yet (delivered on PUBLISH, "method B"). */
   readonly incomingQos2 = new Set<number>();
   expiryInterval = 0;
+  /** Protocol level of the client's last CONNECT (kept with a persistent session). */
+  protocolVersion: 3 | 4 | 5 = 5;
+  /** Set while the session is persistent and the broker has a store. */
+  hooks: SessionHooks | null = null;
   expiryTimer: NodeJS.Timeout | null = null;
   willTimer: NodeJS.Timeout | null = null;
   private nextPacketId = 1;
@@ -71,19 +92,25 @@ export class Session {
         this.counters.dropped++;
         return;
       }
-      link.sendPublish({ msg, qos, retain, subscriptionIds, packetId: 0, released: false }, false);
+      link.sendPublish({ msg, qos, retain, subscriptionIds, packetId: 0, released: false, seq: 0 }, false);
       return;
     }
-    const out: Outgoing = { msg, qos, retain, subscriptionIds, packetId: 0, released: false };
-    if (link !== null && this.pending.length === 0 && this.inflight.size < link.clientReceiveMaximum) {
-      this.sendNew(link, out);
-      return;
-    }
-    if (this.pending.length >= this.maxQueued) {
+    const out: Outgoing = { msg, qos, retain, subscriptionIds, packetId: 0, released: false, seq: 0 };
+    const sendNow = link !== null && this.pending.length === 0 && this.unsent.length === 0 && this.inflight.size < link.clientReceiveMaximum;
+    if (!sendNow && this.pending.length >= this.maxQueued) {
       this.counters.dropped++;
+      this.counters.queueFull++;
       return;
     }
-    this.pending.push(out);
+    // The packet identifier is chosen before the message is stored, so the stored record carries it.
+    if (sendNow) out.packetId = this.allocatePacketId();
+    this.hooks?.stored(this, out);
+    if (sendNow) {
+      this.inflight.set(out.packetId, out);
+      link.sendPublish(out, false);
+    } else {
+      this.pending.push(out);
+    }
   }
 
   /** PUBACK, or PUBREC with a failure code, or PUBCOMP: the slot is free again. */
@@ -92,6 +119,7 @@ export class Session {
     if (done === undefined) return false;
     this.inflight.delete(packetId);
     if (this.unsent.length > 0 && this.unsent.includes(done)) this.unsent = this.unsent.filter((o) => o !== done);
+    this.hooks?.done(this, done);
     this.drain();
     return true;
   }
@@ -101,6 +129,7 @@ export class Session {
     const out = this.inflight.get(packetId);
     if (out === undefined || out.qos !== 2) return false;
     out.released = true;
+    this.hooks?.released(this, out);
     this.link?.sendPubrel(packetId);
     return true;
   }
@@ -112,23 +141,24 @@ export class Session {
     if (link === null || (this.pending.length === 0 && this.unsent.length === 0) || this.draining) return;
     this.draining = true;
     const now = Date.now();
-    let i = 0;
     const limit = link.clientReceiveMaximum;
     try {
       // First the unacknowledged deliveries held back at resume, with their identifiers and DUP.
       while (this.unsent.length > 0 && this.inflight.size - this.unsent.length < limit && this.link === link) {
         link.sendPublish(this.unsent.shift()!, true);
       }
-      while (this.unsent.length === 0 && i < this.pending.length && this.inflight.size < limit) {
-        const out = this.pending[i++]!;
-        if (isExpired(out.msg, now)) continue;
+      while (this.unsent.length === 0 && this.pending.length > 0 && this.inflight.size < limit) {
+        const out = this.pending.shift()!;
+        if (isExpired(out.msg, now)) {
+          this.hooks?.done(this, out);
+          continue;
+        }
         this.sendNew(link, out);
         if (this.link !== link) break; // the send closed the connection
       }
     } finally {
       this.draining = false;
     }
-    this.pending = i === this.pending.length ? [] : this.pending.slice(i);
   }
 
   /**
@@ -167,7 +197,21 @@ export class Session {
   private sendNew(link: SessionLink, out: Outgoing): void {
     out.packetId = this.allocatePacketId();
     this.inflight.set(out.packetId, out);
+    this.hooks?.sent(this, out);
     link.sendPublish(out, false);
+  }
+
+  /**
+   * Puts back a message read from the store at start-up: with its packet identifier it was in flight and is
+   * resent with DUP on reconnect; without one it waits in the queue. Nothing is written back.
+   */
+  restoreOutgoing(out: Outgoing): void {
+    if (out.packetId > 0 && !this.inflight.has(out.packetId)) this.inflight.set(out.packetId, out);
+    else {
+      out.packetId = 0;
+      out.released = false;
+      this.pending.push(out);
+    }
   }
 
   /** A packet identifier not in use by another outgoing QoS 1/2 exchange [MQTT-2.2.1-3]. */

@@ -30,6 +30,8 @@ function longTimeout(fn: () => void, ms: number, store: (t: NodeJS.Timeout) => v
 export class SessionRegistry {
   readonly byClientId = new Map<string, Session>();
   private readonly pendingWills = new Map<Session, Will>();
+  /** Connections whose CONNACK waits for their session record to be durable, by client identifier. */
+  private readonly connecting = new Map<string, Connection>();
 
   constructor(private readonly broker: Broker) {}
 
@@ -40,6 +42,12 @@ export class SessionRegistry {
   /** Finds or creates the session for a CONNECT; an existing connection with the same id is taken over. */
   open(conn: Connection, clientId: string, cleanStart: boolean, expiryInterval: number): { session: Session; present: boolean } {
     let session = this.byClientId.get(clientId);
+    const waiting = this.connecting.get(clientId);
+    if (waiting !== undefined && waiting !== conn) {
+      // A CONNECT for this id still waits for its commit: it never got its CONNACK, so it is just closed.
+      this.connecting.delete(clientId);
+      waiting.close();
+    }
     const previous = session?.link as Connection | null | undefined;
     if (previous) {
       // Takeover: the older connection is closed with 0x8E [MQTT-3.1.4-3]; closing it runs its will and expiry rules.
@@ -61,7 +69,35 @@ export class SessionRegistry {
     if (session.expiryTimer) clearTimeout(session.expiryTimer);
     session.expiryTimer = null;
     session.expiryInterval = expiryInterval;
+    session.protocolVersion = conn.protocolVersion;
     return { session, present };
+  }
+
+  /**
+   * Makes the session record durable before CONNACK: a persistent session is saved (and its messages will be);
+   * a session that stopped being persistent loses its record. Returns what CONNACK must wait for.
+   */
+  persistOnConnect(conn: Connection, session: Session): Promise<void> | undefined {
+    const persistence = this.broker.persistence;
+    if (persistence === null) return undefined;
+    if (session.expiryInterval === 0) {
+      if (session.hooks !== null) persistence.deleteSession(session.clientId);
+      session.hooks = null;
+      return undefined;
+    }
+    session.hooks = persistence;
+    this.connecting.set(session.clientId, conn);
+    return persistence.saveSession(session, true);
+  }
+
+  /** The CONNACK wait is over: attach, or, if the connection went away meanwhile, treat it as closed. */
+  connectSettled(conn: Connection, session: Session): boolean {
+    if (this.connecting.get(session.clientId) === conn) this.connecting.delete(session.clientId);
+    if (!conn.closed && this.byClientId.get(session.clientId) === session) return true;
+    if (session.link === null && this.byClientId.get(session.clientId) === session && !this.connecting.has(session.clientId)) {
+      this.scheduleExpiry(session);
+    }
+    return false;
   }
 
   attach(conn: Connection, session: Session): void {
@@ -80,22 +116,38 @@ export class SessionRegistry {
       if (delay === 0) this.publishWill(conn.will, session.clientId);
       else this.scheduleWill(session, conn.will, delay);
     }
-    if (session.expiryInterval === 0) {
-      this.end(session);
-    } else if (session.expiryInterval !== NEVER) {
-      longTimeout(() => this.end(session), session.expiryInterval * 1000, (t) => (session.expiryTimer = t));
+    this.scheduleExpiry(session);
+    if (session.hooks !== null && this.byClientId.get(session.clientId) === session) {
+      // The disconnection time makes expiry survive a restart.
+      this.broker.persistence?.saveSessionInBackground(session, false);
     }
     this.broker.log.info('client disconnected', { clientId: session.clientId, graceful: conn.graceful, sessionKept: this.byClientId.get(session.clientId) === session });
+  }
+
+  private scheduleExpiry(session: Session, afterMs = session.expiryInterval * 1000): void {
+    if (session.expiryInterval === 0) this.end(session);
+    else if (session.expiryInterval !== NEVER) longTimeout(() => this.end(session), afterMs, (t) => (session.expiryTimer = t));
+  }
+
+  /** A persistent session read from the store at start-up: disconnected, its expiry counting from `disconnectedAt`. */
+  restore(session: Session, disconnectedAt: number): void {
+    this.byClientId.set(session.clientId, session);
+    for (const sub of session.subscriptions.values()) this.broker.trie.add(sub);
+    this.scheduleExpiry(session, Math.max(0, disconnectedAt + session.expiryInterval * 1000 - Date.now()));
   }
 
   /** Ends a session: its subscriptions go, and a will still waiting for its delay is published now [MQTT-3.1.2-8]. */
   end(session: Session): void {
     if (this.byClientId.get(session.clientId) === session) this.byClientId.delete(session.clientId);
+    if (session.hooks !== null) {
+      this.broker.persistence?.deleteSession(session.clientId);
+      session.hooks = null;
+    }
     if (session.expiryTimer) clearTimeout(session.expiryTimer);
     session.expiryTimer = null;
     for (const sub of session.subscriptions.values()) this.broker.trie.remove(sub);
     session.subscriptions.clear();
-    session.pending = [];
+    session.pending.clear();
     session.inflight.clear();
     const will = this.pendingWills.get(session);
     if (will !== undefined) {

@@ -5,6 +5,23 @@ import { Broker } from '../broker/broker.js';
 import { ConfigError, loadConfig } from '../config/load.js';
 import type { WharfConfig } from '../config/types.js';
 import { createLogger } from '../log/logger.js';
+import { StoreError } from '../store/errors.js';
+import { Store } from '../store/store.js';
+import type { StorageConfig } from '../config/types.js';
+
+/** Exit code for a data directory that cannot be used as it is (corrupt, foreign, unreadable). */
+export const EXIT_STORE_UNUSABLE = 3;
+
+function openStore(storage: StorageConfig): Promise<Store> {
+  return Store.open({
+    dataDir: storage.dataDir,
+    commitIntervalMs: storage.commitIntervalMs,
+    commitMaxBytes: storage.commitMaxBytes,
+    inlineMaxBytes: storage.inlineMaxBytes,
+    mapSizeBytes: storage.mapSizeBytes,
+    minFreeDiskBytes: storage.minFreeDiskBytes,
+  });
+}
 
 export interface StartOptions {
   config?: string;
@@ -42,11 +59,33 @@ export async function runStart(opts: StartOptions, version: string): Promise<num
     process.once('SIGINT', () => resolve('SIGINT'));
   });
   log.info('starting', { version, node: process.version, dataDir: config.storage.dataDir });
-  const broker = new Broker(config, log);
+  let store: Store;
+  try {
+    store = await openStore(config.storage);
+  } catch (err) {
+    if (err instanceof StoreError) {
+      // A damaged or foreign data directory is not fixed by restarting: a distinct exit code lets the service
+      // manager stop retrying (systemd RestartPreventExitStatus=3).
+      log.error('cannot open data directory', { dataDir: config.storage.dataDir, error: err.message });
+      process.stderr.write(`wharf: ${err.message}\n`);
+      return EXIT_STORE_UNUSABLE;
+    }
+    throw err;
+  }
+  const broker = new Broker(config, log, store);
+  try {
+    const restored = await broker.restore();
+    log.info('store opened', { ...restored, commitIntervalMs: config.storage.commitIntervalMs });
+  } catch (err) {
+    log.error('cannot read the store', { dataDir: config.storage.dataDir, error: (err as Error).message });
+    await store.close().catch(() => undefined);
+    return EXIT_STORE_UNUSABLE;
+  }
   try {
     await broker.start();
   } catch (err) {
     log.error('cannot start listener', { error: (err as Error).message });
+    await store.close().catch(() => undefined);
     return 1;
   }
   const signal = await signalled;

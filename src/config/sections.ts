@@ -43,7 +43,21 @@ export const validateMqtt: SectionValidator<MqttLimits> = (path, raw, base, erro
 export const DATA_DIR_RULE = stringRule('a directory path');
 
 export const validateStorage: SectionValidator<WharfConfig['storage']> = (path, raw, base, errors) =>
-  validateSection(path, raw, base, { dataDir: DATA_DIR_RULE }, errors);
+  validateSection(
+    path,
+    raw,
+    base,
+    {
+      dataDir: DATA_DIR_RULE,
+      commitIntervalMs: intRule(0, 10_000),
+      commitMaxBytes: bytesRule(4096, 256 * 1024 * 1024),
+      inlineMaxBytes: bytesRule(0, 64 * 1024),
+      mapSizeBytes: bytesRule(1024 * 1024, 2 ** 40),
+      minFreeDiskBytes: bytesRule(0, 2 ** 40),
+      maxPendingBytes: bytesRule(64 * 1024, 1024 * 1024 * 1024),
+    },
+    errors,
+  );
 
 // ---- log -------------------------------------------------------------------------------------
 

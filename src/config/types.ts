@@ -40,13 +40,27 @@ export interface MqttLimits {
   maxSocketBufferBytes: number;
 }
 
+export interface StorageConfig {
+  dataDir: string;
+  /** Longest a durable write waits for its group commit; one fsync per window (DESIGN.md, durability contract). */
+  commitIntervalMs: number;
+  /** A commit window closes early once this many bytes wait for it. */
+  commitMaxBytes: number;
+  /** Payloads larger than this go to the payload store instead of inline in LMDB records. */
+  inlineMaxBytes: number;
+  /** Cap on LMDB's live pages; beyond it new messages are refused with Quota exceeded. */
+  mapSizeBytes: number;
+  /** Refuse new messages when the disk holding the data directory has less free space than this. */
+  minFreeDiskBytes: number;
+  /** Publishing sockets stop being read while more than this many bytes wait for their commit. */
+  maxPendingBytes: number;
+}
+
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
 
 export interface WharfConfig {
   listeners: ListenerConfig[];
-  storage: {
-    dataDir: string;
-  };
+  storage: StorageConfig;
   mqtt: MqttLimits;
   log: {
     level: LogLevel;
@@ -74,7 +88,15 @@ export function defaultConfig(): WharfConfig {
       { type: 'tcp', host: '0.0.0.0', port: 1883, path: '/mqtt' },
       { type: 'ws', host: '0.0.0.0', port: 8083, path: '/mqtt' },
     ],
-    storage: { dataDir: './data' },
+    storage: {
+      dataDir: './data',
+      commitIntervalMs: 5,
+      commitMaxBytes: 1024 * 1024,
+      inlineMaxBytes: 2048,
+      mapSizeBytes: 1024 * 1024 * 1024,
+      minFreeDiskBytes: 16 * 1024 * 1024,
+      maxPendingBytes: 8 * 1024 * 1024,
+    },
     mqtt: { ...DEFAULT_MQTT_LIMITS },
     log: { level: 'info' },
   };

@@ -60,7 +60,7 @@ log:
       { type: 'tcp', host: '0.0.0.0', port: 1884, path: '/mqtt' },
       { type: 'ws', host: '127.0.0.1', port: 9001, path: '/ws' },
     ],
-    storage: { dataDir: '/var/lib/wharf' },
+    storage: { ...defaultConfig().storage, dataDir: '/var/lib/wharf' },
     mqtt: { ...defaultConfig().mqtt, maxPacketSize: 262144, receiveMaximum: 50 },
     log: { level: 'warn' },
   });

@@ -46,7 +46,7 @@ test('a partial mqtt section keeps the defaults of the keys it omits', () => {
 
 test('storage and log sections are applied', () => {
   const c = ok({ storage: { dataDir: '/var/lib/wharf' }, log: { level: 'debug' } });
-  assert.equal(c.storage, { dataDir: '/var/lib/wharf' });
+  assert.equal(c.storage, { ...defaultConfig().storage, dataDir: '/var/lib/wharf' });
   assert.equal(c.log, { level: 'debug' });
 });
 
@@ -79,7 +79,7 @@ test('an unknown top-level key lists the allowed top-level keys', () => {
 test('unknown keys in storage, log and a listener are reported with their paths', () => {
   assert.equal(errs({ storage: { dir: 'x' }, log: { lvl: 'info' }, listeners: [{ type: 'tcp', port: 1, tls: true }] }), [
     'listeners[0].tls: unknown key (allowed: type, host, port, path, cert, key, ca)',
-    'storage.dir: unknown key (allowed: dataDir)',
+    'storage.dir: unknown key (allowed: dataDir, commitIntervalMs, commitMaxBytes, inlineMaxBytes, mapSizeBytes, minFreeDiskBytes, maxPendingBytes)',
     'log.lvl: unknown key (allowed: level)',
   ]);
 });

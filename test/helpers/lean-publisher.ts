@@ -108,9 +108,14 @@ export class LeanPublisher {
     });
     const connect: IConnectPacket = { cmd: 'connect', protocolId: 'MQTT', protocolVersion: version, clean: true, keepalive: 0, clientId };
     socket.write(mqtt.generate(connect, { protocolVersion: version }));
-    const ack = await connack;
-    const code = version === 5 ? ack.reasonCode : ack.returnCode;
-    if (code !== 0) throw new Error(`publisher: CONNACK refused with ${code}`);
+    try {
+      const ack = await connack;
+      const code = version === 5 ? ack.reasonCode : ack.returnCode;
+      if (code !== 0) throw new Error(`publisher: CONNACK refused with ${code}`);
+    } catch (err) {
+      socket.destroy();
+      throw err;
+    }
     return pub;
   }
 
@@ -141,10 +146,10 @@ export class LeanPublisher {
     if (this.inflight.size === 0) this.end(false);
   }
 
-  /** Closes the connection (DISCONNECT first when it is still open). */
+  /** Closes the connection (DISCONNECT first when it is still open). Safe to call more than once. */
   close(): void {
-    if (!this.closed) this.socket.end(mqtt.generate({ cmd: 'disconnect' } as Packet, { protocolVersion: this.version }));
-    this.socket.destroy();
+    if (this.socket.writable) this.socket.end(mqtt.generate({ cmd: 'disconnect' } as Packet, { protocolVersion: this.version }));
+    else this.socket.destroy();
   }
 
   private pump(): void {

@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { isValidTopicName } from '../../protocol/topic.js';
 import { connackCodeFor311, ProtocolViolation, ReasonCode } from '../../protocol/reason-codes.js';
 import type { Connection } from '../connection.js';
+import { StoreFullError } from '../../store/errors.js';
 
 export function handleConnect(conn: Connection, packet: IConnectPacket): void {
   // A second CONNECT is a protocol violation [MQTT-3.1.0-2].
@@ -92,17 +93,40 @@ export function handleConnect(conn: Connection, packet: IConnectPacket): void {
     connack.returnCode = 0;
     delete connack.reasonCode;
   }
-  conn.write(connack);
   conn.setKeepAlive(keepAlive);
-  broker.log.info('client connected', {
-    clientId,
-    remote: conn.remoteAddress,
-    protocol: version === 5 ? '5.0' : version === 4 ? '3.1.1' : '3.1',
-    cleanStart,
-    sessionPresent: present,
-    keepAlive,
-  });
-  broker.sessions.attach(conn, session);
+  const accept = () => {
+    conn.write(connack);
+    broker.log.info('client connected', {
+      clientId,
+      remote: conn.remoteAddress,
+      protocol: version === 5 ? '5.0' : version === 4 ? '3.1.1' : '3.1',
+      cleanStart,
+      sessionPresent: present,
+      keepAlive,
+    });
+    broker.sessions.attach(conn, session);
+  };
+  // A persistent session is on disk before CONNACK tells the client it exists; packets the client sends
+  // meanwhile wait and are handled in order after it.
+  const durable = broker.sessions.persistOnConnect(conn, session);
+  if (durable === undefined) {
+    accept();
+    return;
+  }
+  conn.holdPackets();
+  durable.then(
+    () => {
+      if (broker.sessions.connectSettled(conn, session)) {
+        accept();
+        conn.releasePackets();
+      }
+    },
+    (err) => {
+      broker.persistence?.failed('connect', err);
+      refuse(conn, err instanceof StoreFullError ? ReasonCode.QuotaExceeded : ReasonCode.ServerUnavailable, 'the session could not be stored');
+      broker.sessions.connectSettled(conn, session);
+    },
+  );
 }
 
 /** Refuses a CONNECT with a reason code and closes the connection [MQTT-3.2.2-6] [MQTT-3.2.2-7]. */

@@ -6,6 +6,7 @@ import { isValidTopicName } from '../../protocol/topic.js';
 import { ProtocolViolation, ReasonCode } from '../../protocol/reason-codes.js';
 import type { Connection } from '../connection.js';
 import { messageFromPublish } from '../message.js';
+import { StoreFullError } from '../../store/errors.js';
 
 export function handlePublish(conn: Connection, packet: IPublishPacket): void {
   const broker = conn.broker;
@@ -16,8 +17,14 @@ export function handlePublish(conn: Connection, packet: IPublishPacket): void {
   broker.stats.bytesIn += packet.payload.length;
   const now = Date.now();
 
+  const persistence = broker.persistence;
   if (qos === 0) {
+    // QoS 0 into persistent sessions is not stored (it is never queued for them), retained QoS 0 may be lost
+    // within the last window, as the durability contract allows.
+    persistence?.begin();
     broker.publish(messageFromPublish(packet, topic, conn.clientId, now));
+    persistence?.finish();
+    throttleIfBehind(conn);
     return;
   }
 
@@ -25,24 +32,52 @@ export function handlePublish(conn: Connection, packet: IPublishPacket): void {
   const session = conn.session!;
   if (qos === 2 && session.incomingQos2.has(packetId)) {
     // A resent QoS 2 PUBLISH whose PUBREL has not arrived: acknowledge again, deliver nothing [MQTT-4.3.3-10].
-    conn.write({ cmd: 'pubrec', messageId: packetId });
+    conn.acknowledge(undefined, () => conn.write({ cmd: 'pubrec', messageId: packetId }));
     return;
   }
   // The client must not exceed our Receive Maximum [MQTT-3.3.4-7]; 0x93 tells it so.
   if (conn.incomingInflight + session.incomingQos2.size >= broker.config.mqtt.receiveMaximum) {
     throw new ProtocolViolation(ReasonCode.ReceiveMaximumExceeded, 'Receive Maximum exceeded');
   }
-  conn.incomingInflight++;
+  // QoS 1 counts until its PUBACK leaves; QoS 2 counts through incomingQos2 until PUBREL.
+  if (qos === 1) conn.incomingInflight++;
+  persistence?.begin();
+  const queueFullBefore = broker.stats.queueFull;
   const matched = broker.publish(messageFromPublish(packet, topic, conn.clientId, now));
-  conn.incomingInflight--;
-  if (conn.closed) return;
-  const reasonCode = matched === 0 && conn.protocolVersion === 5 ? ReasonCode.NoMatchingSubscribers : ReasonCode.Success;
-  if (qos === 1) {
-    conn.write({ cmd: 'puback', messageId: packetId, reasonCode });
-  } else {
+  // A subscriber's session queue was full: on 5.0 the publisher learns it with 0x97 (others did get it).
+  const quotaHit = broker.stats.queueFull !== queueFullBefore && conn.protocolVersion === 5;
+  // A PUBREC with a failure code ends the exchange: no PUBREL will come for it.
+  if (qos === 2 && !quotaHit) {
     session.incomingQos2.add(packetId);
-    conn.write({ cmd: 'pubrec', messageId: packetId, reasonCode });
+    if (session.hooks !== null) persistence?.addIncomingQos2(session.clientId, packetId);
   }
+  // The acknowledgement says "stored": it leaves only once every write this message caused is on disk.
+  const durable = persistence?.finish();
+  const success = quotaHit ? ReasonCode.QuotaExceeded : matched === 0 && conn.protocolVersion === 5 ? ReasonCode.NoMatchingSubscribers : ReasonCode.Success;
+  conn.acknowledge(durable, (err) => {
+    if (qos === 1) conn.incomingInflight--;
+    if (err === undefined) {
+      conn.write({ cmd: qos === 1 ? 'puback' : 'pubrec', messageId: packetId, reasonCode: success });
+      return;
+    }
+    broker.persistence?.failed('publish', err);
+    if (qos === 2) session.incomingQos2.delete(packetId);
+    if (conn.protocolVersion === 5) {
+      // Never "stored" for what was not stored: 0x97 when the store is full, 0x80 otherwise.
+      const reasonCode = err instanceof StoreFullError ? ReasonCode.QuotaExceeded : ReasonCode.UnspecifiedError;
+      conn.write({ cmd: qos === 1 ? 'puback' : 'pubrec', messageId: packetId, reasonCode });
+    } else {
+      // 3.1.1 has no failure acknowledgement: the connection is closed and the client resends on reconnect.
+      conn.close();
+    }
+  });
+  throttleIfBehind(conn);
+}
+
+/** Backpressure: while the store's commits lag, this publisher's socket is not read. */
+function throttleIfBehind(conn: Connection): void {
+  const broker = conn.broker;
+  if (broker.storeBehind()) conn.throttleUntilCommitted(broker.persistence!.store.flush());
 }
 
 /** Topic aliases (5.0 section 3.3.2.3.4): set a mapping, or use one the client set before on this connection. */

@@ -6,6 +6,7 @@ import { isValidTopicFilter, parseSharedFilter } from '../../protocol/topic.js';
 import { ProtocolViolation, ReasonCode } from '../../protocol/reason-codes.js';
 import type { Connection } from '../connection.js';
 import type { Subscription } from '../subscription.js';
+import { StoreFullError } from '../../store/errors.js';
 
 export function handleSubscribe(conn: Connection, packet: ISubscribePacket): void {
   const broker = conn.broker;
@@ -21,6 +22,7 @@ export function handleSubscribe(conn: Connection, packet: ISubscribePacket): voi
   const failure = v5 ? ReasonCode.TopicFilterInvalid : 0x80;
   const granted: number[] = [];
   const retainedFor: Subscription[] = [];
+  const changes: Array<{ sub: Subscription; existing: Subscription | undefined; index: number }> = [];
 
   for (const request of packet.subscriptions) {
     const filter = request.topic;
@@ -53,18 +55,47 @@ export function handleSubscribe(conn: Connection, packet: ISubscribePacket): voi
     if (existing !== undefined) broker.trie.remove(existing);
     session.subscriptions.set(filter, sub);
     broker.trie.add(sub);
+    changes.push({ sub, existing, index: granted.length });
     granted.push(qos);
     // Retained messages: on every subscribe (0), only on a new one (1), never (2); never for a shared one.
     if (shared === null && (sub.retainHandling === 0 || (sub.retainHandling === 1 && existing === undefined))) retainedFor.push(sub);
   }
 
-  conn.write({ cmd: 'suback', messageId: packet.messageId, granted });
-  const now = Date.now();
-  for (const sub of retainedFor) {
-    for (const msg of broker.retained.match(sub.matchFilter, now)) {
-      // Retained messages sent because of a new subscription carry RETAIN 1 [MQTT-3.3.1-9].
-      const qos = (msg.qos < sub.qos ? msg.qos : sub.qos) as QoS;
-      session.deliver(msg, qos, true, sub.subscriptionId === undefined ? undefined : [sub.subscriptionId]);
+  // A persistent session's subscriptions are on disk before SUBACK says they exist.
+  const durable = changes.length > 0 && session.hooks !== null ? broker.persistence?.saveSession(session, true) : undefined;
+  conn.acknowledge(durable, (err) => {
+    if (err !== undefined) {
+      broker.persistence?.failed('subscribe', err);
+      rollBack(conn, changes);
+      for (const c of changes) granted[c.index] = v5 ? (err instanceof StoreFullError ? ReasonCode.QuotaExceeded : ReasonCode.UnspecifiedError) : 0x80;
+      conn.write({ cmd: 'suback', messageId: packet.messageId, granted });
+      return;
+    }
+    conn.write({ cmd: 'suback', messageId: packet.messageId, granted });
+    const now = Date.now();
+    for (const sub of retainedFor) {
+      for (const msg of broker.retained.match(sub.matchFilter, now)) {
+        // Retained messages sent because of a new subscription carry RETAIN 1 [MQTT-3.3.1-9].
+        const qos = (msg.qos < sub.qos ? msg.qos : sub.qos) as QoS;
+        session.deliver(msg, qos, true, sub.subscriptionId === undefined ? undefined : [sub.subscriptionId]);
+      }
+    }
+  });
+}
+
+/** Undoes subscriptions whose record could not be stored: the client is told they failed, so they must not act. */
+function rollBack(conn: Connection, changes: Array<{ sub: Subscription; existing: Subscription | undefined }>): void {
+  const session = conn.session!;
+  const trie = conn.broker.trie;
+  for (let i = changes.length - 1; i >= 0; i--) {
+    const { sub, existing } = changes[i]!;
+    if (session.subscriptions.get(sub.topicFilter) !== sub) continue;
+    trie.remove(sub);
+    if (existing !== undefined) {
+      session.subscriptions.set(sub.topicFilter, existing);
+      trie.add(existing);
+    } else {
+      session.subscriptions.delete(sub.topicFilter);
     }
   }
 }

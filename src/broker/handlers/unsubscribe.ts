@@ -27,6 +27,11 @@ export function handleUnsubscribe(conn: Connection, packet: IUnsubscribePacket):
     reasonCodes.push(ReasonCode.Success);
   }
   // [MQTT-3.10.4-4] UNSUBACK even when nothing was removed; 3.1.1's carries no reason codes.
-  // mqtt-packet carries UNSUBACK reason codes in `granted`.
-  conn.write({ cmd: 'unsuback', messageId: packet.messageId!, granted: reasonCodes });
+  const removed = reasonCodes.includes(ReasonCode.Success);
+  const durable = removed && session.hooks !== null ? broker.persistence?.saveSession(session, true) : undefined;
+  conn.acknowledge(durable, (err) => {
+    if (err !== undefined) broker.persistence?.failed('unsubscribe', err);
+    // mqtt-packet carries UNSUBACK reason codes in `granted`.
+    conn.write({ cmd: 'unsuback', messageId: packet.messageId!, granted: reasonCodes });
+  });
 }

@@ -99,18 +99,28 @@ test('MQTT.js 3.1.1 clean session 0 subscriber gets the QoS 1 messages published
   }
 });
 
-test('mqtt.maxQueuedMessages bounds the offline queue: the oldest messages are kept, the rest dropped', async () => {
+test('mqtt.maxQueuedMessages bounds the offline queue: the oldest are kept, the rest refused with PUBACK 0x97 on 5.0', async () => {
   const tb = await startBroker({ maxQueuedMessages: 3 });
   try {
     await subscribedThenOffline(tb, 'bounded', 'oq/bounded');
     const pub = await connectClient(tb.url, { clientId: 'bounded-pub' });
+    const outcomes: Array<number | string> = [];
     try {
-      for (const n of [1, 2, 3, 4, 5]) await pub.publishAsync('oq/bounded', `m${n}`, { qos: 1 });
+      for (const n of [1, 2, 3, 4, 5]) {
+        try {
+          await pub.publishAsync('oq/bounded', `m${n}`, { qos: 1 });
+          outcomes.push('ok');
+        } catch (err) {
+          outcomes.push((err as { code?: number }).code ?? String(err));
+        }
+      }
     } finally {
       await endClient(pub);
     }
+    assert.equal(outcomes, ['ok', 'ok', 'ok', 0x97, 0x97]);
     assert.is(tb.broker.sessions.byClientId.get('bounded')!.pending.length, 3);
     assert.is(tb.broker.stats.dropped, 2);
+    assert.is(tb.broker.stats.queueFull, 2);
     const { client } = await RawClient.connected(tb.port, persistent('bounded', false), 5);
     try {
       const payloads: string[] = [];

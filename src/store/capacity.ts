@@ -1,0 +1,144 @@
+// Space accounting for the store: refuses writes that add data before LMDB or the disk runs out, so a full
+// store answers "Quota exceeded" instead of failing commits, and takes writes again once deletes make room.
+//
+// lmdb-js grows its memory map by itself (its patched mdb_page_alloc calls mdb_env_set_mapsize), so LMDB's own
+// MDB_MAP_FULL practically never happens on 64-bit. The cap is ours: the bytes of pages holding live data
+// (B-trees, overflow pages, the free list) must stay under maxUsedBytes; pages freed by deletes count as free.
+
+import { statfs } from 'node:fs/promises';
+import { StoreFullError } from './errors.js';
+
+/**
+ * Estimated LMDB bytes per byte of key and value: B-tree leaves split half full on random inserts and every
+ * page carries headers and node overhead. Only used to refuse early; the real figure is re-read after commits.
+ */
+const GROWTH_FACTOR = 1.5;
+const DISK_POLL_MS = 1000;
+const FULL_PROBE_BYTES = 4096;
+/** After a commit failed for lack of space, growing writes are refused this long unless space is freed sooner. */
+const RETRY_AFTER_FAILURE_MS = 5000;
+
+export interface CapacityOptions {
+  /** Cap on the bytes of live LMDB pages (storage.mapSizeBytes). */
+  maxUsedBytes: number;
+  /** Refuse growing writes when the data directory's file system has less free space than this. 0 = no check. */
+  minFreeDiskBytes: number;
+  dataDir: string;
+}
+
+export interface SpaceReading {
+  /** Bytes of live LMDB pages. */
+  usedBytes: number;
+  /** Bytes of data.mdb up to its last allocated page (live pages plus free pages LMDB reuses). */
+  fileBytes: number;
+}
+
+export class CapacityGuard {
+  private used: number;
+  private reusable: number;
+  private pendingGrowth = 0;
+  private diskFree = Number.POSITIVE_INFINITY;
+  private failedAt = 0;
+  private reading = false;
+  private usedAtFailure = 0;
+  private poll: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly measure: () => SpaceReading,
+    /** Bytes staged for the payload store: they need disk space too, outside LMDB. */
+    private readonly pendingPayloadBytes: () => number,
+    private readonly options: CapacityOptions,
+  ) {
+    const reading = measure();
+    this.used = reading.usedBytes;
+    this.reusable = reading.fileBytes - reading.usedBytes;
+  }
+
+  async start(): Promise<void> {
+    if (this.options.minFreeDiskBytes <= 0) return;
+    await this.readDiskFree();
+    this.poll = setInterval(() => void this.readDiskFree(), DISK_POLL_MS);
+    this.poll.unref();
+  }
+
+  stop(): void {
+    if (this.poll !== undefined) clearInterval(this.poll);
+    this.poll = undefined;
+  }
+
+  /** Reserves room for a write adding about `bytes`; returns the error to refuse it with if there is none. */
+  admit(bytes: number): StoreFullError | undefined {
+    const failure = this.refusal(bytes);
+    if (failure === undefined) this.pendingGrowth += bytes;
+    return failure;
+  }
+
+  /** The refusal admit() would give, without reserving anything. */
+  wouldRefuse(bytes: number): StoreFullError | undefined {
+    return this.refusal(bytes);
+  }
+
+  /** Gives back a reservation once its write is committed or has failed. */
+  release(bytes: number): void {
+    this.pendingGrowth -= bytes;
+    if (this.pendingGrowth < 0) this.pendingGrowth = 0;
+  }
+
+  /** Re-reads the used space after a commit (and the disk's free space, without waiting for it). */
+  refresh(): void {
+    const reading = this.measure();
+    this.used = reading.usedBytes;
+    this.reusable = reading.fileBytes - reading.usedBytes;
+    if (this.failedAt !== 0 && this.used < this.usedAtFailure) this.failedAt = 0;
+    if (this.poll !== undefined) void this.readDiskFree();
+  }
+
+  /** A commit failed for lack of space (ENOSPC, MDB_MAP_FULL): refuse growth until space is freed or a while. */
+  markFull(): void {
+    this.failedAt = Date.now();
+    this.usedAtFailure = this.used;
+  }
+
+  /** True while a one-page write would be refused. */
+  get full(): boolean {
+    return this.refusal(FULL_PROBE_BYTES) !== undefined;
+  }
+
+  get usedBytes(): number {
+    return this.used;
+  }
+
+  get capacityBytes(): number {
+    return this.options.maxUsedBytes;
+  }
+
+  private refusal(bytes: number): StoreFullError | undefined {
+    if (this.failedAt !== 0) {
+      if (Date.now() - this.failedAt < RETRY_AFTER_FAILURE_MS) return new StoreFullError('the last commit ran out of space');
+      this.failedAt = 0;
+    }
+    const growth = (this.pendingGrowth + bytes) * GROWTH_FACTOR;
+    if (this.used + growth > this.options.maxUsedBytes) {
+      return new StoreFullError(`${this.used} of ${this.options.maxUsedBytes} bytes in use (storage.mapSizeBytes)`);
+    }
+    // Free pages inside data.mdb are reused before the file grows; staged payloads will need the disk itself.
+    const min = this.options.minFreeDiskBytes;
+    if (min > 0 && this.diskFree + this.reusable - growth - this.pendingPayloadBytes() < min) {
+      return new StoreFullError(`${this.diskFree} bytes free on the disk of ${this.options.dataDir}, ${min} kept in reserve`);
+    }
+    return undefined;
+  }
+
+  private async readDiskFree(): Promise<void> {
+    if (this.reading) return;
+    this.reading = true;
+    try {
+      const fs = await statfs(this.options.dataDir);
+      this.diskFree = fs.bavail * fs.bsize;
+    } catch {
+      // Keep the last figure: a failing statfs must not start refusing writes by itself.
+    } finally {
+      this.reading = false;
+    }
+  }
+}

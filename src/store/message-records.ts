@@ -1,0 +1,87 @@
+// How messages are laid out inside LMDB records: short field names (they are repeated in every record and
+// count toward write amplification), the payload inline up to storage.inlineMaxBytes or else a payload-store
+// reference. Shared by session messages, retained messages and queue messages.
+
+import type { CommitScheduler } from './commit-scheduler.js';
+import type { Databases, StoreEnvironment } from './environment.js';
+import { packRef, unpackRef, type PayloadRef, type PayloadStore, type StoredPayloadRef } from './payload/payload-store.js';
+import type { QoS, StoredMessage, StoredMessageProperties } from './types.js';
+
+/** What the tables share: the databases, the scheduler, the payload store. */
+export interface StoreContext {
+  env: StoreEnvironment;
+  dbs: Databases;
+  scheduler: CommitScheduler;
+  payloads: PayloadStore;
+  inlineMaxBytes: number;
+  /** Last payload-store reference of a payload Buffer: a fan-out to many sessions stores the payload once. */
+  refCache: WeakMap<Buffer, PayloadRef>;
+}
+
+/**
+ * A message as stored: a msgpack array, cheaper than a map with field names in every record.
+ * [topic, qos, retain 0/1, inline payload | null, payload ref | null, MQTT 5 properties | null, expiresAt, origin]
+ */
+export type MessageRecord = [
+  topic: string,
+  qos: QoS,
+  retain: number,
+  payload: Buffer | null,
+  ref: StoredPayloadRef | null,
+  properties: StoredMessageProperties | null,
+  expiresAt: number,
+  origin: string,
+];
+
+/** Records that hold a message are arrays with the message first, so removals find payload references uniformly. */
+export type HoldsMessage = [MessageRecord, ...unknown[]];
+
+export interface EncodedMessage {
+  record: MessageRecord;
+  /** Payload-store reference staged (or shared) for this record: freed again if the write fails. */
+  ref: PayloadRef | undefined;
+  /** Approximate encoded size of the record. */
+  bytes: number;
+}
+
+const RECORD_OVERHEAD_BYTES = 32;
+
+/**
+ * Builds the record; payloads above inlineMaxBytes are staged in the payload store. Throws the StoreError the
+ * write would be refused with (StoreFullError, StoreClosedError) before staging anything.
+ */
+export function encodeMessage(msg: StoredMessage, ctx: StoreContext): EncodedMessage {
+  const refusal = ctx.scheduler.refusal(RECORD_OVERHEAD_BYTES + msg.topic.length + msg.payload.length);
+  if (refusal !== undefined) throw refusal;
+  let ref: PayloadRef | undefined;
+  let inline: Buffer | null = null;
+  let stored: StoredPayloadRef | null = null;
+  let bytes = RECORD_OVERHEAD_BYTES + msg.topic.length + msg.origin.length;
+  if (msg.payload.length <= ctx.inlineMaxBytes) {
+    inline = msg.payload;
+    bytes += msg.payload.length;
+  } else {
+    ref = ctx.refCache.get(msg.payload);
+    if (ref === undefined || !ctx.payloads.addRef(ref)) {
+      ref = ctx.payloads.append(msg.payload);
+      ctx.refCache.set(msg.payload, ref);
+    }
+    stored = packRef(ref);
+  }
+  if (msg.properties !== undefined) bytes += 64;
+  const retain = msg.retain ? 1 : 0;
+  const record: MessageRecord = [msg.topic, msg.qos, retain, inline, stored, msg.properties ?? null, msg.expiresAt, msg.origin];
+  return { record, ref, bytes };
+}
+
+export async function decodeMessage(record: MessageRecord, payloads: PayloadStore): Promise<StoredMessage> {
+  const [topic, qos, retain, inline, stored, properties, expiresAt, origin] = record;
+  const payload = inline ?? (stored !== null ? await payloads.read(unpackRef(stored)) : Buffer.alloc(0));
+  return { topic, payload, qos, retain: retain === 1, properties: properties ?? undefined, expiresAt, origin };
+}
+
+/** The payload-store reference held by a stored record, if any. */
+export function refOf(value: unknown): PayloadRef | undefined {
+  const stored = Array.isArray(value) && Array.isArray(value[0]) ? (value[0] as MessageRecord)[4] : null;
+  return stored === null || stored === undefined ? undefined : unpackRef(stored);
+}

@@ -1,0 +1,100 @@
+// Write operations shared by the tables: put a record, remove one, remove a key range. Each is applied inside
+// the commit window's LMDB transaction by the commit scheduler.
+
+import type { Database } from 'lmdb';
+import type { TxnScope, WriteOp } from './commit-scheduler.js';
+import type { KeyRange } from './keys.js';
+import { refOf } from './message-records.js';
+import type { PayloadRef } from './payload/payload-store.js';
+
+/** Put of one record; replacing a record that holds a payload reference frees that payload. */
+export class PutOp implements WriteOp {
+  readonly grows = true;
+  readonly stagedRefs: readonly PayloadRef[] | undefined;
+
+  constructor(
+    private readonly db: Database,
+    private readonly key: Buffer,
+    private readonly value: unknown,
+    readonly bytes: number,
+    readonly payloadBytes = 0,
+    stagedRef?: PayloadRef,
+    private readonly replacesMessage = false,
+  ) {
+    this.stagedRefs = stagedRef === undefined ? undefined : [stagedRef];
+  }
+
+  apply(scope: TxnScope): void {
+    if (this.replacesMessage) freeHeldPayload(this.db.get(this.key), scope);
+    this.db.put(this.key, this.value);
+  }
+}
+
+/** Removal of one record (absent records are fine), freeing the payload it referred to. */
+export class RemoveOp implements WriteOp {
+  readonly grows = false;
+  readonly bytes: number;
+  readonly payloadBytes = 0;
+  readonly stagedRefs = undefined;
+
+  constructor(
+    private readonly db: Database,
+    private readonly key: Buffer,
+    private readonly holdsMessage = false,
+  ) {
+    this.bytes = key.length;
+  }
+
+  apply(scope: TxnScope): void {
+    if (this.holdsMessage) freeHeldPayload(this.db.get(this.key), scope);
+    this.db.remove(this.key);
+  }
+}
+
+/** Removal of every record in a key range; sees records added earlier in the same window. */
+export class RangeRemoveOp implements WriteOp {
+  readonly grows = false;
+  readonly bytes = 16;
+  readonly payloadBytes = 0;
+  readonly stagedRefs = undefined;
+
+  constructor(
+    private readonly db: Database,
+    private readonly range: KeyRange,
+    private readonly holdsMessage = false,
+  ) {}
+
+  apply(scope: TxnScope): void {
+    const keys: Buffer[] = [];
+    for (const { key, value } of this.db.getRange({ start: this.range.start, end: this.range.end })) {
+      keys.push(key as Buffer);
+      if (this.holdsMessage) freeHeldPayload(value, scope);
+    }
+    for (const key of keys) this.db.remove(key);
+  }
+}
+
+/** Several operations that must commit together. */
+export class CompositeOp implements WriteOp {
+  readonly grows: boolean;
+  readonly bytes: number;
+  readonly payloadBytes: number;
+  readonly stagedRefs: readonly PayloadRef[] | undefined;
+
+  constructor(private readonly ops: readonly WriteOp[]) {
+    this.grows = ops.some((op) => op.grows);
+    this.bytes = ops.reduce((sum, op) => sum + op.bytes, 0);
+    this.payloadBytes = ops.reduce((sum, op) => sum + op.payloadBytes, 0);
+    const refs = ops.flatMap((op) => op.stagedRefs ?? []);
+    this.stagedRefs = refs.length > 0 ? refs : undefined;
+  }
+
+  apply(scope: TxnScope): void {
+    for (const op of this.ops) op.apply(scope);
+  }
+}
+
+export function freeHeldPayload(value: unknown, scope: TxnScope): void {
+  const ref = refOf(value);
+  if (ref !== undefined) scope.freeAfterCommit(ref);
+}

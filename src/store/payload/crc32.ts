@@ -1,0 +1,28 @@
+// CRC-32 (IEEE 802.3, as zlib and gzip compute it) of payload records. Node >= 20.15 has zlib.crc32 in C;
+// older Node 20 releases get the table-driven version below.
+
+import * as zlib from 'node:zlib';
+
+let table: Uint32Array | undefined;
+
+function makeTable(): Uint32Array {
+  const t = new Uint32Array(256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    t[n] = c >>> 0;
+  }
+  return t;
+}
+
+export function crc32Table(data: Uint8Array, initial = 0): number {
+  const t = (table ??= makeTable());
+  let crc = (initial ^ 0xffffffff) >>> 0;
+  for (let i = 0; i < data.length; i++) crc = t[(crc ^ data[i]!) & 0xff]! ^ (crc >>> 8);
+  return (crc ^ 0xffffffff) >>> 0;
+}
+
+const native = (zlib as { crc32?: (data: Uint8Array, value?: number) => number }).crc32;
+
+export const crc32: (data: Uint8Array) => number =
+  typeof native === 'function' ? (data) => native(data) >>> 0 : (data) => crc32Table(data);

@@ -1,0 +1,190 @@
+// Primitives for the durable queues (the queue engine comes in its own issue): definitions, messages keyed by
+// queue id + sequence, the last-value key index and consumer state. Reads come in bounded batches.
+
+import type { TxnScope, WriteOp } from './commit-scheduler.js';
+import { idKey, idPrefixRange, idTextKey, readKeyId, readKeySeq, seqKey, seqRangeAfter } from './keys.js';
+import { decodeMessage, encodeMessage, type MessageRecord, type StoreContext } from './message-records.js';
+import { CompositeOp, PutOp, RangeRemoveOp, RemoveOp, freeHeldPayload } from './ops.js';
+import type { PayloadRef } from './payload/payload-store.js';
+import { lastSeq } from './sequences.js';
+import type { Appended, ConsumerState, QueueDefinition, QueueMessage, StoredMessage } from './types.js';
+
+/** [message, delivery count, enqueued at (ms since the epoch), last-value key?] */
+type QueueMessageRecord = [m: MessageRecord, deliveryCount: number, enqueuedAt: number, key?: string];
+
+/** Appends a message; with a last-value key, the message holding that key before is removed in the same commit. */
+class AppendQueueMessageOp implements WriteOp {
+  readonly grows = true;
+  readonly stagedRefs: readonly PayloadRef[] | undefined;
+
+  constructor(
+    private readonly ctx: StoreContext,
+    private readonly queueId: number,
+    private readonly seq: number,
+    private readonly record: QueueMessageRecord,
+    readonly bytes: number,
+    readonly payloadBytes: number,
+    stagedRef: PayloadRef | undefined,
+  ) {
+    this.stagedRefs = stagedRef === undefined ? undefined : [stagedRef];
+  }
+
+  apply(scope: TxnScope): void {
+    const { queueMessages, queueKeys } = this.ctx.dbs;
+    if (this.record[3] !== undefined) {
+      const keyKey = idTextKey(this.queueId, this.record[3]);
+      const previous = queueKeys.get(keyKey) as number | undefined;
+      if (previous !== undefined) {
+        const previousKey = seqKey(this.queueId, previous);
+        freeHeldPayload(queueMessages.get(previousKey), scope);
+        queueMessages.remove(previousKey);
+      }
+      queueKeys.put(keyKey, this.seq);
+    }
+    queueMessages.put(seqKey(this.queueId, this.seq), this.record);
+  }
+}
+
+/** Removes a message (acknowledged, expired, dropped) and its last-value key if the key still points at it. */
+class RemoveQueueMessageOp implements WriteOp {
+  readonly grows = false;
+  readonly bytes = 16;
+  readonly payloadBytes = 0;
+  readonly stagedRefs = undefined;
+
+  constructor(
+    private readonly ctx: StoreContext,
+    private readonly queueId: number,
+    private readonly seq: number,
+  ) {}
+
+  apply(scope: TxnScope): void {
+    const { queueMessages, queueKeys } = this.ctx.dbs;
+    const key = seqKey(this.queueId, this.seq);
+    const record = queueMessages.get(key) as QueueMessageRecord | undefined;
+    if (record === undefined) return;
+    if (record[3] !== undefined) {
+      const keyKey = idTextKey(this.queueId, record[3]);
+      if (queueKeys.get(keyKey) === this.seq) queueKeys.remove(keyKey);
+    }
+    freeHeldPayload(record, scope);
+    queueMessages.remove(key);
+  }
+}
+
+/** Sets the delivery count of a stored message (absent: nothing to do). */
+class SetDeliveryCountOp implements WriteOp {
+  readonly grows = false;
+  readonly bytes = 16;
+  readonly payloadBytes = 0;
+  readonly stagedRefs = undefined;
+
+  constructor(
+    private readonly ctx: StoreContext,
+    private readonly key: Buffer,
+    private readonly deliveryCount: number,
+  ) {}
+
+  apply(_scope: TxnScope): void {
+    const record = this.ctx.dbs.queueMessages.get(this.key) as QueueMessageRecord | undefined;
+    if (record === undefined) return;
+    record[1] = this.deliveryCount;
+    this.ctx.dbs.queueMessages.put(this.key, record);
+  }
+}
+
+export class QueueTable {
+  private readonly nextSeq = new Map<number, number>();
+
+  constructor(private readonly ctx: StoreContext) {}
+
+  saveQueue(queueId: number, definition: QueueDefinition): Promise<void> {
+    return this.ctx.scheduler.enqueue(new PutOp(this.ctx.dbs.queues, idKey(queueId), definition, 256));
+  }
+
+  /** Removes a queue with all its messages, keys and consumers, in one commit. */
+  deleteQueue(queueId: number): Promise<void> {
+    const { dbs } = this.ctx;
+    const range = idPrefixRange(queueId);
+    this.nextSeq.delete(queueId);
+    return this.ctx.scheduler.enqueue(
+      new CompositeOp([
+        new RemoveOp(dbs.queues, idKey(queueId)),
+        new RangeRemoveOp(dbs.queueMessages, range, true),
+        new RangeRemoveOp(dbs.queueKeys, range),
+        new RangeRemoveOp(dbs.consumers, range),
+      ]),
+    );
+  }
+
+  loadQueues(): { queueId: number; definition: QueueDefinition }[] {
+    const queues: { queueId: number; definition: QueueDefinition }[] = [];
+    for (const { key, value } of this.ctx.dbs.queues.getRange({})) {
+      queues.push({ queueId: readKeyId(key as Buffer), definition: value as QueueDefinition });
+    }
+    return queues;
+  }
+
+  /** Appends with the next sequence of the queue; `key` makes it replace the last message with that key. */
+  append(queueId: number, message: StoredMessage, key?: string): Appended {
+    let seq = this.nextSeq.get(queueId);
+    if (seq === undefined) seq = lastSeq(this.ctx.dbs.queueMessages, queueId) + 1;
+    this.nextSeq.set(queueId, seq + 1);
+    let durable: Promise<void>;
+    try {
+      const encoded = encodeMessage(message, this.ctx);
+      const record: QueueMessageRecord = [encoded.record, 0, Date.now()];
+      if (key !== undefined) record.push(key);
+      const bytes = encoded.bytes + 16 + (key === undefined ? 0 : 2 * key.length + 24);
+      durable = this.ctx.scheduler.enqueue(
+        new AppendQueueMessageOp(this.ctx, queueId, seq, record, bytes, message.payload.length, encoded.ref),
+      );
+    } catch (err) {
+      durable = Promise.reject(err);
+    }
+    return { seq, durable };
+  }
+
+  /** Up to `limit` messages of a queue with a sequence above `afterSeq`, in order. */
+  async read(queueId: number, afterSeq: number, limit: number): Promise<QueueMessage[]> {
+    const range = seqRangeAfter(queueId, afterSeq);
+    const rows: { seq: number; record: QueueMessageRecord }[] = [];
+    for (const { key, value } of this.ctx.dbs.queueMessages.getRange({ start: range.start, end: range.end, limit })) {
+      rows.push({ seq: readKeySeq(key as Buffer), record: value as QueueMessageRecord });
+    }
+    const messages: QueueMessage[] = [];
+    for (const { seq, record } of rows) {
+      const [m, deliveryCount, enqueuedAt, key] = record;
+      messages.push({ seq, message: await decodeMessage(m, this.ctx.payloads), key, deliveryCount, enqueuedAt });
+    }
+    return messages;
+  }
+
+  remove(queueId: number, seq: number): Promise<void> {
+    return this.ctx.scheduler.enqueue(new RemoveQueueMessageOp(this.ctx, queueId, seq));
+  }
+
+  setDeliveryCount(queueId: number, seq: number, deliveryCount: number): Promise<void> {
+    return this.ctx.scheduler.enqueue(new SetDeliveryCountOp(this.ctx, seqKey(queueId, seq), deliveryCount));
+  }
+
+  saveConsumer(queueId: number, consumerId: string, state: ConsumerState): Promise<void> {
+    const record = { c: consumerId, s: state };
+    const key = idTextKey(queueId, consumerId);
+    return this.ctx.scheduler.enqueue(new PutOp(this.ctx.dbs.consumers, key, record, 128 + consumerId.length));
+  }
+
+  deleteConsumer(queueId: number, consumerId: string): Promise<void> {
+    return this.ctx.scheduler.enqueue(new RemoveOp(this.ctx.dbs.consumers, idTextKey(queueId, consumerId)));
+  }
+
+  loadConsumers(queueId: number): { consumerId: string; state: ConsumerState }[] {
+    const range = idPrefixRange(queueId);
+    const consumers: { consumerId: string; state: ConsumerState }[] = [];
+    for (const { value } of this.ctx.dbs.consumers.getRange({ start: range.start, end: range.end })) {
+      const record = value as { c: string; s: ConsumerState };
+      consumers.push({ consumerId: record.c, state: record.s });
+    }
+    return consumers;
+  }
+}

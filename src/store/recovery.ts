@@ -1,0 +1,44 @@
+// What the store does on open after a crash or power cut: find every payload reference held by a committed
+// record (the rest of the payload store is garbage from windows that never committed), and the keys left
+// behind by sessions whose record is gone.
+
+import type { Databases } from './environment.js';
+import { readKeyId } from './keys.js';
+import { refOf } from './message-records.js';
+import type { PayloadRef } from './payload/payload-store.js';
+
+export interface RecoveryScan {
+  /** Payload references of committed records: one entry per owner. */
+  liveRefs: PayloadRef[];
+  /** Session ids with messages or QoS 2 state but no session record. */
+  orphanSessionIds: Set<number>;
+}
+
+/**
+ * One pass over the databases that hold messages. Reading every record also surfaces LMDB page errors
+ * (MDB_CORRUPTED, MDB_PAGE_NOTFOUND) at open, where they become a StoreOpenError, rather than mid-flight.
+ */
+export function scanForRecovery(dbs: Databases, liveSessionIds: Set<number>): RecoveryScan {
+  const liveRefs: PayloadRef[] = [];
+  const orphanSessionIds = new Set<number>();
+  for (const { key, value } of dbs.sessionMessages.getRange({})) {
+    const sid = readKeyId(key as Buffer);
+    if (!liveSessionIds.has(sid)) {
+      orphanSessionIds.add(sid);
+      continue;
+    }
+    const ref = refOf(value);
+    if (ref !== undefined) liveRefs.push(ref);
+  }
+  for (const key of dbs.incomingQos2.getKeys({})) {
+    const sid = readKeyId(key as Buffer);
+    if (!liveSessionIds.has(sid)) orphanSessionIds.add(sid);
+  }
+  for (const db of [dbs.retained, dbs.queueMessages]) {
+    for (const { value } of db.getRange({})) {
+      const ref = refOf(value);
+      if (ref !== undefined) liveRefs.push(ref);
+    }
+  }
+  return { liveRefs, orphanSessionIds };
+}

@@ -1,0 +1,259 @@
+// The store as the broker and the queue engine see it: typed methods over sessions, retained messages and
+// queues; LMDB, the payload store and the commit scheduler stay behind it. Every method that changes something
+// returns a promise that resolves only when the change is durable (fsync'd), or rejects with a StoreError:
+// StoreFullError when there is no room (answer 0x97 Quota exceeded), StoreWriteError, StoreClosedError.
+
+import { join } from 'node:path';
+import { CapacityGuard } from './capacity.js';
+import { CommitScheduler } from './commit-scheduler.js';
+import { StoreEnvironment } from './environment.js';
+import { StoreError, StoreOpenError } from './errors.js';
+import { idPrefixRange } from './keys.js';
+import type { StoreContext } from './message-records.js';
+import { StoreMetrics, type StoreMetricsSnapshot } from './metrics.js';
+import { CompositeOp, RangeRemoveOp } from './ops.js';
+import { FilePayloadStore } from './payload/file-payload-store.js';
+import type { PayloadRef, PayloadStore, ReconcileReport } from './payload/payload-store.js';
+import { QueueTable } from './queue-table.js';
+import { scanForRecovery } from './recovery.js';
+import { RetainedTable } from './retained-table.js';
+import { SessionMessageTable } from './session-message-table.js';
+import { SessionTable } from './session-table.js';
+import type * as T from './types.js';
+
+export interface StoreOptions {
+  /** storage.dataDir: LMDB goes to <dataDir>/lmdb/, large payloads to <dataDir>/payloads/. */
+  dataDir: string;
+  /** storage.commitIntervalMs: longest a write waits for its commit window to close. Default 5. */
+  commitIntervalMs?: number;
+  /** storage.commitMaxBytes: a window closes early once this many bytes are queued. Default 1 MiB. */
+  commitMaxBytes?: number;
+  /** storage.inlineMaxBytes: larger payloads go to the payload store. Default 2048 (no LMDB overflow pages). */
+  inlineMaxBytes?: number;
+  /** storage.mapSizeBytes: cap on the space of live LMDB pages. Default 1 GiB. */
+  mapSizeBytes?: number;
+  /** Refuse growing writes when the disk has less free space than this. Default 16 MiB; 0 disables. */
+  minFreeDiskBytes?: number;
+  /** Size at which a payload segment file is sealed. Default 64 MiB. */
+  payloadSegmentBytes?: number;
+  /** Cap on payload segment files. Default 0 (bounded by minFreeDiskBytes only). */
+  payloadMaxBytes?: number;
+  /** Another PayloadStore implementation (the native one); default: FilePayloadStore in <dataDir>/payloads. */
+  payloadStore?: PayloadStore;
+}
+
+/** What the store found and repaired when it opened. */
+export interface OpenReport {
+  payloads: ReconcileReport;
+  /** Sessions whose leftover messages were removed (their record was gone). */
+  orphanSessionsRemoved: number;
+}
+
+export class Store {
+  private constructor(
+    private readonly ctx: StoreContext,
+    private readonly capacity: CapacityGuard,
+    private readonly counters: StoreMetrics,
+    private readonly sessions: SessionTable,
+    private readonly sessionMessages: SessionMessageTable,
+    private readonly retained: RetainedTable,
+    private readonly queues: QueueTable,
+    readonly openReport: OpenReport,
+  ) {}
+
+  /** Opens (creating if empty) the store in options.dataDir. Throws StoreOpenError with the path and the fix. */
+  static async open(options: StoreOptions): Promise<Store> {
+    const env = await StoreEnvironment.open({ dataDir: options.dataDir, mapSizeBytes: options.mapSizeBytes ?? 1 << 30 });
+    let payloads: PayloadStore | undefined;
+    let capacity: CapacityGuard | undefined;
+    try {
+      payloads =
+        options.payloadStore ??
+        (await FilePayloadStore.open(join(options.dataDir, 'payloads'), {
+          segmentMaxBytes: options.payloadSegmentBytes,
+          maxBytes: options.payloadMaxBytes,
+        }));
+      const metrics = new StoreMetrics(() => env.bytesWritten());
+      const staged = payloads;
+      capacity = new CapacityGuard(() => env.space(), () => staged.pendingBytes(), {
+        maxUsedBytes: options.mapSizeBytes ?? 1 << 30,
+        minFreeDiskBytes: options.minFreeDiskBytes ?? 16 * 1024 * 1024,
+        dataDir: options.dataDir,
+      });
+      const scheduler = new CommitScheduler(env, payloads, capacity, metrics, {
+        commitIntervalMs: options.commitIntervalMs ?? 5,
+        commitMaxBytes: options.commitMaxBytes ?? 1024 * 1024,
+      });
+      const ctx: StoreContext = {
+        env,
+        dbs: env.dbs,
+        scheduler,
+        payloads,
+        inlineMaxBytes: options.inlineMaxBytes ?? 2048,
+        refCache: new WeakMap<Buffer, PayloadRef>(),
+      };
+      const sessions = new SessionTable(ctx);
+      sessions.buildIndex();
+      const scan = scanForRecovery(env.dbs, sessions.sessionIds());
+      const reconciled = await payloads.reconcile(scan.liveRefs);
+      const report: OpenReport = { payloads: reconciled, orphanSessionsRemoved: scan.orphanSessionIds.size };
+      await capacity.start();
+      for (const sid of scan.orphanSessionIds) {
+        const range = idPrefixRange(sid);
+        // Not freeing payloads: reconcile did not count the orphans' references as owners.
+        const leftovers = [new RangeRemoveOp(env.dbs.sessionMessages, range), new RangeRemoveOp(env.dbs.incomingQos2, range)];
+        await scheduler.enqueue(new CompositeOp(leftovers));
+      }
+      const tables = [new SessionMessageTable(ctx, sessions), new RetainedTable(ctx), new QueueTable(ctx)] as const;
+      return new Store(ctx, capacity, metrics, sessions, ...tables, report);
+    } catch (err) {
+      capacity?.stop();
+      await payloads?.close().catch(() => undefined);
+      await env.close().catch(() => undefined);
+      if (err instanceof StoreError) throw err;
+      const reason = `reading it failed (${(err as Error).message})`;
+      throw new StoreOpenError(env.path, reason, 'Move the data directory away to start with a new store', { cause: err });
+    }
+  }
+
+  /** Waits for every queued write to be durable, then closes LMDB and the payload store. */
+  async close(): Promise<void> {
+    await this.ctx.scheduler.close();
+    this.capacity.stop();
+    await this.ctx.payloads.close();
+    await this.ctx.env.close();
+  }
+
+  /** Closes the current commit window now and waits until what was queued is durable. */
+  flush(): Promise<void> {
+    return this.ctx.scheduler.flush();
+  }
+
+  /** Bytes accepted but not yet durable: stop reading from publishers while this is high. */
+  pendingBytes(): number {
+    return this.ctx.scheduler.pendingBytes() + this.ctx.payloads.pendingBytes();
+  }
+
+  /** True while writes that add data are refused (StoreFullError); removals still work. */
+  isFull(): boolean {
+    return this.capacity.full;
+  }
+
+  metrics(): StoreMetricsSnapshot {
+    return this.counters.snapshot({
+      pendingBytes: this.pendingBytes(),
+      usedBytes: this.capacity.usedBytes,
+      capacityBytes: this.capacity.capacityBytes,
+      full: this.capacity.full,
+    });
+  }
+
+  // Sessions ---------------------------------------------------------------------------------------------------
+
+  /** Sessions as committed, with their subscriptions (read once at start; expiry is the broker's decision). */
+  async loadSessions(): Promise<T.SessionState[]> {
+    return this.sessions.load();
+  }
+
+  /** Creates or replaces a session record with all its subscriptions (CONNECT, SUBSCRIBE, DISCONNECT). */
+  saveSession(state: T.SessionState): Promise<void> {
+    return this.sessions.save(state);
+  }
+
+  /** Removes a session with its messages and QoS 2 state (clean start, expiry). */
+  deleteSession(clientId: string): Promise<void> {
+    return this.sessions.delete(clientId);
+  }
+
+  /** Stores an outgoing QoS 1/2 message of a saved session. Throws StoreError UNKNOWN_SESSION without one. */
+  appendSessionMessage(clientId: string, out: T.StoredOutgoing): T.Appended {
+    return this.sessionMessages.append(clientId, out);
+  }
+
+  /** Removes a message once completed (PUBACK, PUBCOMP) or expired. */
+  removeSessionMessage(clientId: string, seq: number): Promise<void> {
+    return this.sessionMessages.remove(clientId, seq);
+  }
+
+  /** Records the packet identifier a message was sent with, or that it was released (PUBREC received). */
+  updateInflight(clientId: string, seq: number, packetId: number, released: boolean): Promise<void> {
+    return this.sessionMessages.updateInflight(clientId, seq, packetId, released);
+  }
+
+  /** A session's stored messages in order; page with afterSeq (the last seq seen) and limit. */
+  loadSessionMessages(clientId: string, options: { afterSeq?: number; limit?: number } = {}): Promise<T.SessionMessage[]> {
+    return this.sessionMessages.load(clientId, options.afterSeq ?? 0, options.limit);
+  }
+
+  addIncomingQos2(clientId: string, packetId: number): Promise<void> {
+    return this.sessions.addIncomingQos2(clientId, packetId);
+  }
+
+  removeIncomingQos2(clientId: string, packetId: number): Promise<void> {
+    return this.sessions.removeIncomingQos2(clientId, packetId);
+  }
+
+  /** Incoming QoS 2 packet identifiers still awaiting PUBREL. */
+  async loadIncomingQos2(clientId: string): Promise<number[]> {
+    return this.sessions.loadIncomingQos2(clientId);
+  }
+
+  // Retained messages ------------------------------------------------------------------------------------------
+
+  setRetained(message: T.StoredMessage): Promise<void> {
+    return this.retained.set(message);
+  }
+
+  deleteRetained(topic: string): Promise<void> {
+    return this.retained.delete(topic);
+  }
+
+  loadRetained(): Promise<T.StoredMessage[]> {
+    return this.retained.load();
+  }
+
+  // Queues (primitives for the queue engine) --------------------------------------------------------------------
+
+  saveQueue(queueId: number, definition: T.QueueDefinition): Promise<void> {
+    return this.queues.saveQueue(queueId, definition);
+  }
+
+  /** Removes a queue with all its messages, last-value keys and consumers. */
+  deleteQueue(queueId: number): Promise<void> {
+    return this.queues.deleteQueue(queueId);
+  }
+
+  async loadQueues(): Promise<{ queueId: number; definition: T.QueueDefinition }[]> {
+    return this.queues.loadQueues();
+  }
+
+  /** Appends with the queue's next sequence; with `key`, replaces the queue's message holding that key. */
+  appendQueueMessage(queueId: number, message: T.StoredMessage, key?: string): T.Appended {
+    return this.queues.append(queueId, message, key);
+  }
+
+  /** Up to `limit` messages after `afterSeq` (0: from the start), in sequence order. */
+  readQueueMessages(queueId: number, options: { afterSeq?: number; limit: number }): Promise<T.QueueMessage[]> {
+    return this.queues.read(queueId, options.afterSeq ?? 0, options.limit);
+  }
+
+  removeQueueMessage(queueId: number, seq: number): Promise<void> {
+    return this.queues.remove(queueId, seq);
+  }
+
+  setQueueDeliveryCount(queueId: number, seq: number, deliveryCount: number): Promise<void> {
+    return this.queues.setDeliveryCount(queueId, seq, deliveryCount);
+  }
+
+  saveConsumer(queueId: number, consumerId: string, state: T.ConsumerState): Promise<void> {
+    return this.queues.saveConsumer(queueId, consumerId, state);
+  }
+
+  deleteConsumer(queueId: number, consumerId: string): Promise<void> {
+    return this.queues.deleteConsumer(queueId, consumerId);
+  }
+
+  async loadConsumers(queueId: number): Promise<{ consumerId: string; state: T.ConsumerState }[]> {
+    return this.queues.loadConsumers(queueId);
+  }
+}

@@ -1,0 +1,26 @@
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { validateConfig } from '../../src/config/validate.js';
+
+const storage = suite('storage settings');
+
+storage('commit window, sizes and limits are read, sizes with units', () => {
+  const r = validateConfig({ storage: { commitIntervalMs: 20, commitMaxBytes: '512KiB', mapSizeBytes: '256MiB', maxPendingBytes: '2MiB' } });
+  assert.ok('config' in r);
+  if (!('config' in r)) return;
+  assert.is(r.config.storage.commitIntervalMs, 20);
+  assert.is(r.config.storage.commitMaxBytes, 512 * 1024);
+  assert.is(r.config.storage.mapSizeBytes, 256 * 1024 * 1024);
+  assert.is(r.config.storage.maxPendingBytes, 2 * 1024 * 1024);
+  assert.is(r.config.storage.inlineMaxBytes, 2048);
+});
+
+storage('out-of-range storage values name the key and the range', () => {
+  const r = validateConfig({ storage: { commitIntervalMs: -1, mapSizeBytes: '1KiB' } });
+  assert.ok('errors' in r);
+  if (!('errors' in r)) return;
+  assert.match(r.errors.join('\n'), /storage\.commitIntervalMs: must be an integer 0-10000; got -1/);
+  assert.match(r.errors.join('\n'), /storage\.mapSizeBytes: /);
+});
+
+storage.run();

@@ -1,0 +1,201 @@
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { StoreError } from '../../src/store/errors.js';
+import { Store, type StoreOptions } from '../../src/store/store.js';
+import { message, outgoing, removeTempDirs, session, tempDir } from './helpers.js';
+
+const store = suite('store');
+store.after.each(removeTempDirs);
+
+function options(dataDir: string): StoreOptions {
+  return { dataDir, commitIntervalMs: 2, minFreeDiskBytes: 0 };
+}
+
+const subscription = { topicFilter: 'site/+/sensor/#', qos: 1 as const, noLocal: true, retainAsPublished: false, retainHandling: 2 as const, subscriptionId: 7 };
+
+store('a session with its subscriptions, messages and QoS 2 state survives close and reopen', async () => {
+  const dataDir = tempDir('store');
+  let s = await Store.open(options(dataDir));
+  await s.saveSession({ ...session('client-a', [subscription]), disconnectedAt: 1234 });
+  const appended = [1, 2, 3].map((i) => s.appendSessionMessage('client-a', outgoing(message(i))));
+  assert.equal(
+    appended.map((a) => a.seq),
+    [1, 2, 3],
+  );
+  await Promise.all(appended.map((a) => a.durable));
+  await s.updateInflight('client-a', 1, 11, false);
+  await s.updateInflight('client-a', 2, 12, true);
+  await s.addIncomingQos2('client-a', 300);
+  await s.addIncomingQos2('client-a', 5);
+  await s.close();
+
+  s = await Store.open(options(dataDir));
+  assert.equal(await s.loadSessions(), [{ ...session('client-a', [subscription]), disconnectedAt: 1234 }]);
+  const messages = await s.loadSessionMessages('client-a');
+  assert.equal(
+    messages.map((m) => [m.seq, m.packetId, m.released, m.message.payload.readUInt32BE(0)]),
+    [
+      [1, 11, false, 1],
+      [2, 12, true, 2],
+      [3, 0, false, 3],
+    ],
+  );
+  assert.equal(messages[2]!.message, message(3));
+  assert.equal(await s.loadIncomingQos2('client-a'), [5, 300]);
+  // Sequences continue after a restart, never reusing a number.
+  assert.is(s.appendSessionMessage('client-a', outgoing(message(4))).seq, 4);
+  await s.close();
+});
+
+store('messages come back in order, page by page', async () => {
+  const s = await Store.open(options(tempDir('store')));
+  await s.saveSession(session('c'));
+  await Promise.all(Array.from({ length: 25 }, (_, i) => s.appendSessionMessage('c', outgoing(message(i + 1))).durable));
+  const first = await s.loadSessionMessages('c', { limit: 10 });
+  const second = await s.loadSessionMessages('c', { afterSeq: first[9]!.seq, limit: 10 });
+  const third = await s.loadSessionMessages('c', { afterSeq: second[9]!.seq, limit: 10 });
+  assert.equal(
+    [...first, ...second, ...third].map((m) => m.seq),
+    Array.from({ length: 25 }, (_, i) => i + 1),
+  );
+  await s.close();
+});
+
+store('removed messages and QoS 2 identifiers are gone; unknown sessions are a caller error', async () => {
+  const s = await Store.open(options(tempDir('store')));
+  await s.saveSession(session('c'));
+  const a = s.appendSessionMessage('c', outgoing(message(1)));
+  const b = s.appendSessionMessage('c', outgoing(message(2)));
+  // Appended and removed in the same window: the removal sees the append.
+  await Promise.all([a.durable, s.removeSessionMessage('c', a.seq), b.durable]);
+  await s.addIncomingQos2('c', 9);
+  await s.removeIncomingQos2('c', 9);
+  assert.equal(
+    (await s.loadSessionMessages('c')).map((m) => m.seq),
+    [b.seq],
+  );
+  assert.equal(await s.loadIncomingQos2('c'), []);
+  assert.throws(() => s.appendSessionMessage('nobody', outgoing(message(1))), (err: unknown) => err instanceof StoreError && err.code === 'UNKNOWN_SESSION');
+  await s.close();
+});
+
+store('large payloads go to the payload store, survive a restart and are freed with their session', async () => {
+  const dataDir = tempDir('store');
+  let s = await Store.open({ ...options(dataDir), inlineMaxBytes: 1024 });
+  await s.saveSession(session('a'));
+  await s.saveSession(session('b'));
+  const big = message(1, 200_000);
+  // Fan-out of one message to two sessions: one payload on disk, two owners.
+  await s.appendSessionMessage('a', outgoing(big)).durable;
+  await s.appendSessionMessage('b', outgoing(big)).durable;
+  await s.appendSessionMessage('a', outgoing(message(2, 100))).durable;
+  const segmentDir = join(dataDir, 'payloads');
+  assert.equal(readdirSync(segmentDir).length, 1);
+  await s.close();
+
+  s = await Store.open({ ...options(dataDir), inlineMaxBytes: 1024 });
+  assert.equal(s.openReport.payloads.missingRefs, 0);
+  const [first, second] = await s.loadSessionMessages('a');
+  assert.equal(first!.message.payload, big.payload);
+  assert.is(second!.message.payload.length, 100);
+  await s.deleteSession('a');
+  assert.equal(readdirSync(segmentDir).length, 1, 'b still owns the payload');
+  assert.equal((await s.loadSessionMessages('b'))[0]!.message.payload, big.payload);
+  await s.deleteSession('b');
+  await s.close();
+  assert.equal(readdirSync(segmentDir), []);
+  s = await Store.open(options(dataDir));
+  assert.equal(await s.loadSessions(), []);
+  await s.close();
+});
+
+store('retained messages are set, replaced and deleted per topic', async () => {
+  const dataDir = tempDir('store');
+  let s = await Store.open({ ...options(dataDir), inlineMaxBytes: 64 });
+  const props = { contentType: 'application/json', userProperties: { unit: 'C' }, correlationData: Buffer.from([1, 2]) };
+  await s.setRetained({ ...message(1, 10, 'a/1'), retain: true, properties: props, expiresAt: 99_000 });
+  await s.setRetained({ ...message(2, 500, 'a/2'), retain: true });
+  await s.setRetained({ ...message(3, 600, 'a/2'), retain: true });
+  await s.setRetained({ ...message(4, 10, 'a/3'), retain: true });
+  await s.deleteRetained('a/3');
+  await s.close();
+  s = await Store.open({ ...options(dataDir), inlineMaxBytes: 64 });
+  const retained = (await s.loadRetained()).sort((x, y) => x.topic.localeCompare(y.topic));
+  assert.equal(
+    retained.map((m) => [m.topic, m.payload.readUInt32BE(0), m.payload.length]),
+    [
+      ['a/1', 1, 10],
+      ['a/2', 3, 600],
+    ],
+  );
+  assert.equal(retained[0]!.properties, props);
+  assert.is(retained[0]!.expiresAt, 99_000);
+  assert.is(s.openReport.payloads.segmentsDeleted + readdirSync(join(dataDir, 'payloads')).length, 1, 'the replaced payload is gone');
+  await s.close();
+});
+
+store('queue primitives: ordered append, bounded reads, last-value replacement, removal, consumers', async () => {
+  const dataDir = tempDir('store');
+  let s = await Store.open(options(dataDir));
+  await s.saveQueue(3, { name: 'commands', topicFilter: 'cmd/#', type: 'lastvalue' });
+  const plain = [1, 2, 3, 4, 5].map((i) => s.appendQueueMessage(3, message(i)));
+  const keyed1 = s.appendQueueMessage(3, message(10), 'setpoint');
+  const keyed2 = s.appendQueueMessage(3, message(11), 'setpoint'); // replaces keyed1 in the same window
+  await Promise.all([...plain, keyed1, keyed2].map((a) => a.durable));
+  await s.removeQueueMessage(3, plain[1]!.seq);
+  await s.setQueueDeliveryCount(3, plain[0]!.seq, 2);
+  await s.saveConsumer(3, 'consumer-1', { inflight: [1] });
+  await s.saveConsumer(4, 'consumer-x', {});
+  await s.close();
+
+  s = await Store.open(options(dataDir));
+  assert.equal(await s.loadQueues(), [{ queueId: 3, definition: { name: 'commands', topicFilter: 'cmd/#', type: 'lastvalue' } }]);
+  const batch1 = await s.readQueueMessages(3, { limit: 3 });
+  const batch2 = await s.readQueueMessages(3, { afterSeq: batch1[2]!.seq, limit: 3 });
+  assert.equal(
+    [...batch1, ...batch2].map((m) => [m.seq, m.key, m.deliveryCount, m.message.payload.readUInt32BE(0)]),
+    [
+      [1, undefined, 2, 1],
+      [3, undefined, 0, 3],
+      [4, undefined, 0, 4],
+      [5, undefined, 0, 5],
+      [7, 'setpoint', 0, 11],
+    ],
+  );
+  assert.equal(await s.loadConsumers(3), [{ consumerId: 'consumer-1', state: { inflight: [1] } }]);
+  const next = s.appendQueueMessage(3, message(12), 'setpoint');
+  assert.is(next.seq, 8);
+  await next.durable;
+  assert.equal(
+    (await s.readQueueMessages(3, { afterSeq: 5, limit: 10 })).map((m) => m.seq),
+    [8],
+  );
+  await s.deleteConsumer(3, 'consumer-1');
+  await s.deleteQueue(3);
+  assert.equal(await s.loadQueues(), []);
+  assert.equal(await s.readQueueMessages(3, { limit: 10 }), []);
+  assert.equal(await s.loadConsumers(3), []);
+  assert.equal(await s.loadConsumers(4), [{ consumerId: 'consumer-x', state: {} }]);
+  await s.close();
+});
+
+store('metrics count commits, syncs and the bytes behind each accepted payload byte', async () => {
+  const s = await Store.open(options(tempDir('store')));
+  await s.saveSession(session('c'));
+  await Promise.all(Array.from({ length: 2000 }, (_, i) => s.appendSessionMessage('c', outgoing(message(i, 256))).durable));
+  const m = s.metrics();
+  assert.ok(m.commits >= 2 && m.commits <= 5, `commits: ${m.commits}`);
+  assert.is(m.syncs, m.commits);
+  assert.is(m.opsCommitted, 2001);
+  assert.is(m.payloadBytesAccepted, 2000 * 256);
+  assert.ok(m.bytesWritten >= 2000 * 256, `written: ${m.bytesWritten}`);
+  assert.ok(m.writeAmplification > 1 && m.writeAmplification < 3, `amplification: ${m.writeAmplification}`);
+  assert.ok(m.commitLatencyMs.count === m.commits && m.commitLatencyMs.p99 >= m.commitLatencyMs.p50);
+  assert.is(m.pendingBytes, 0);
+  assert.is(m.full, false);
+  await s.close();
+});
+
+store.run();

@@ -7,6 +7,7 @@ import type { WharfConfig } from '../config/types.js';
 import { createLogger } from '../log/logger.js';
 import { StoreError } from '../store/errors.js';
 import { Store } from '../store/store.js';
+import { lockDataDir } from '../store/data-dir-lock.js';
 import type { StorageConfig } from '../config/types.js';
 
 /** Exit code for a data directory that cannot be used as it is (corrupt, foreign, unreadable). */
@@ -49,7 +50,10 @@ export async function runStart(opts: StartOptions, version: string): Promise<num
   try {
     mkdirSync(config.storage.dataDir, { recursive: true });
   } catch (err) {
-    log.error('cannot create data directory', { dataDir: config.storage.dataDir, error: (err as Error).message });
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === 'EEXIST' || code === 'ENOTDIR' ? 'it exists but is not a directory' : code === 'EACCES' ? 'permission denied' : (err as Error).message;
+    log.error('cannot create data directory', { dataDir: config.storage.dataDir, error: why });
+    process.stderr.write(`wharf: cannot use data directory ${config.storage.dataDir}: ${why}\n`);
     return 1;
   }
   // Handlers go in before anything is logged: a signal sent as soon as "starting" or "listening" appears must not
@@ -59,6 +63,15 @@ export async function runStart(opts: StartOptions, version: string): Promise<num
     process.once('SIGINT', () => resolve('SIGINT'));
   });
   log.info('starting', { version, node: process.version, dataDir: config.storage.dataDir });
+  let unlock: () => void;
+  try {
+    unlock = lockDataDir(config.storage.dataDir);
+  } catch (err) {
+    log.error('cannot lock data directory', { dataDir: config.storage.dataDir, error: (err as Error).message });
+    process.stderr.write(`wharf: ${(err as Error).message}\n`);
+    return 1;
+  }
+  process.once('exit', () => unlock());
   let store: Store;
   try {
     store = await openStore(config.storage);

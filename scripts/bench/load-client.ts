@@ -31,6 +31,11 @@ export interface LoadClientOptions {
   connectTimeoutMs?: number;
   /** Decode PUBLISH/PUBACK inline (default true); false = everything via mqtt-packet. */
   fastPath?: boolean;
+  /**
+   * PUBLISH handler installed before CONNECT is sent. Needed when the broker sends queued messages right
+   * after CONNACK (persistent session): they can arrive in the same TCP chunk, before connect() resolves.
+   */
+  onPublish?: PublishHandler;
 }
 
 export interface Subscription {
@@ -113,6 +118,8 @@ export class LoadClient {
   readonly protocolVersion: ProtocolVersion;
   readonly clientId: string;
   onPublish: PublishHandler | null = null;
+  /** Session Present flag of the CONNACK. */
+  sessionPresent = false;
 
   /** counters */
   received = 0;
@@ -150,6 +157,7 @@ export class LoadClient {
     this.protocolVersion = opts.protocolVersion ?? 4;
     this.clientId = opts.clientId;
     this.fastPath = opts.fastPath ?? true;
+    this.onPublish = opts.onPublish ?? null;
     this.maxInflight = Math.max(1, Math.min(65000, opts.maxInflight ?? 64));
     this.parser = createParser({ protocolVersion: this.protocolVersion });
     this.parser.on('packet', (p: Packet) => this.onPacket(p));
@@ -213,6 +221,7 @@ export class LoadClient {
             reject(new Error(`CONNACK refused, code ${code} (${this.clientId})`));
             return;
           }
+          this.sessionPresent = p.sessionPresent === true;
           if (keepalive > 0) {
             this.pingTimer = setInterval(() => this.send(PINGREQ), (keepalive * 1000) / 2);
             this.pingTimer.unref();

@@ -1,6 +1,6 @@
 // Benchmark runner: Wharf vs Aedes vs Mosquitto.
 //
-//   npm run bench -- [--only wharf,aedes] [--scenarios 1,2] [--quick] [--mqtt5]
+//   npm run bench -- [--only wharf,aedes] [--scenarios 1,2] [--quick] [--mqtt5] [--crash-at 0.4,0.7 | --crash-rounds N]
 //
 // For every peer, every selected scenario runs against a fresh broker
 // process. Prints a markdown table and writes .bench-tmp/results-<ts>.json.
@@ -9,7 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ALL_PEERS, REPO_ROOT, peerUnavailableReason, startPeer, type PeerName, type RunningPeer } from './peers.js';
+import { ALL_PEERS, REPO_ROOT, peerUnavailableReason, startPeer, straceUnavailableReason, type PeerName, type RunningPeer } from './peers.js';
 import { SCENARIOS, type Metric, type ScenarioResult } from './scenarios.js';
 import type { ProtocolVersion } from './load-client.js';
 
@@ -18,22 +18,34 @@ interface Args {
   scenarios: number[];
   quick: boolean;
   protocolVersion: ProtocolVersion;
+  /** scenario 5: kill points (fraction of the messages PUBACKed), one per round; the same for every peer */
+  crashAt: number[];
+}
+
+const DEFAULT_CRASH_ROUNDS = 3;
+/** Random kill points in [0.2, 0.8), drawn once per run so that every peer is killed at the same points. */
+function randomCrashPoints(n: number): number[] {
+  return Array.from({ length: n }, () => Math.round((0.2 + Math.random() * 0.6) * 100) / 100);
 }
 
 function usage(msg?: string): never {
   if (msg) console.error(`error: ${msg}`);
   console.error(
-    'usage: node dist/scripts/bench/run.js [--only wharf,aedes,mosquitto] [--scenarios 1,2,3] [--quick] [--mqtt5]\n' +
-      '  --only       peers to run (default: all)\n' +
-      '  --scenarios  scenario ids (1 = QoS 0 fan-in, 2 = QoS 1 latency, 3 = idle connections RSS)\n' +
-      '  --quick      10x smaller message/connection counts (smoke test)\n' +
-      '  --mqtt5      use MQTT 5.0 for scenarios 1 and 2 (default 3.1.1; scenario 3 is always 3.1.1)',
+    'usage: node dist/scripts/bench/run.js [--only wharf,aedes,mosquitto] [--scenarios 1,2,3,4,5] [--quick] [--mqtt5] [--crash-at F,F | --crash-rounds N]\n' +
+      '  --only          peers to run (default: all)\n' +
+      '  --scenarios     scenario ids (1 = QoS 0 fan-in, 2 = QoS 1 latency, 3 = idle connections RSS,\n' +
+      '                  4 = durable backlog, 5 = crash loss)\n' +
+      '  --quick         10x smaller message/connection counts (smoke test)\n' +
+      '  --mqtt5         use MQTT 5.0 for scenarios 1 and 2 (default 3.1.1; scenarios 3-5 are always 3.1.1)\n' +
+      `  --crash-at      scenario 5 kill points, fractions of the messages PUBACKed (default: ${DEFAULT_CRASH_ROUNDS} random in [0.2, 0.8))\n` +
+      '  --crash-rounds  scenario 5 number of random kill points',
   );
   process.exit(msg ? 2 : 0);
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { peers: [...ALL_PEERS], scenarios: SCENARIOS.map((s) => s.id), quick: false, protocolVersion: 4 };
+  const a: Args = { peers: [...ALL_PEERS], scenarios: SCENARIOS.map((s) => s.id), quick: false, protocolVersion: 4, crashAt: [] };
+  let crashRounds = DEFAULT_CRASH_ROUNDS;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const [flag, inline] = arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
@@ -61,6 +73,18 @@ function parseArgs(argv: string[]): Args {
       case '--mqtt5':
         a.protocolVersion = 5;
         break;
+      case '--crash-at': {
+        const fs = value().split(',').map((x) => Number(x.trim()));
+        for (const f of fs) if (!(f > 0 && f < 1)) usage(`--crash-at: "${f}" is not a fraction in (0, 1)`);
+        a.crashAt = fs;
+        break;
+      }
+      case '--crash-rounds': {
+        const n = Number(value());
+        if (!Number.isInteger(n) || n < 1 || n > 20) usage('--crash-rounds must be 1..20');
+        crashRounds = n;
+        break;
+      }
       case '-h':
       case '--help':
         usage();
@@ -69,6 +93,7 @@ function parseArgs(argv: string[]): Args {
         usage(`unknown argument "${arg}"`);
     }
   }
+  if (a.crashAt.length === 0) a.crashAt = randomCrashPoints(crashRounds);
   return a;
 }
 
@@ -151,6 +176,22 @@ function buildTable(args: Args, results: Results, skipped: Partial<Record<PeerNa
   return lines.join('\n');
 }
 
+/** Wharf's results against the targets its metrics carry (scenarios 4 and 5). */
+function targetLines(args: Args, results: Results): string[] {
+  const out: string[] = [];
+  for (const sid of args.scenarios) {
+    const c = results.wharf?.[sid];
+    if (!c || !c.ok) continue;
+    for (const m of c.result.metrics) {
+      if (!m.target) continue;
+      const v = m.value;
+      const met = v !== null && Number.isFinite(v) && (m.target.op === '>=' ? v >= m.target.value : v <= m.target.value);
+      out.push(`- scenario ${sid}, ${m.label}: ${fmt(v, m.digits ?? 1)} (target ${m.target.op === '>=' ? '≥' : '≤'} ${fmt(m.target.value, m.digits ?? 1)}) — **${met ? 'met' : 'MISSED'}**`);
+    }
+  }
+  return out;
+}
+
 function mosquittoVersion(): string | null {
   for (const bin of ['/usr/sbin/mosquitto', 'mosquitto']) {
     try {
@@ -175,8 +216,13 @@ async function main(): Promise<void> {
   }
   log(
     `peers: ${args.peers.join(', ')}; scenarios: ${args.scenarios.join(', ')}; ${args.quick ? 'QUICK (10x smaller counts); ' : ''}` +
-      `MQTT ${args.protocolVersion === 5 ? '5.0' : '3.1.1'}; ${os.cpus().length} CPUs; node ${process.version}`,
+      `MQTT ${args.protocolVersion === 5 ? '5.0' : '3.1.1'}; ${os.cpus().length} CPUs; node ${process.version}` +
+      (args.scenarios.includes(5) ? `; crash points ${args.crashAt.join(',')}` : ''),
   );
+  if (args.scenarios.includes(4)) {
+    const why = straceUnavailableReason();
+    if (why) loud(`fsyncs/s will be n/a: ${why}`);
+  }
   const results: Results = {};
   const skipped: Partial<Record<PeerName, string>> = {};
   const notes: string[] = [];
@@ -193,7 +239,7 @@ async function main(): Promise<void> {
       const def = SCENARIOS.find((s) => s.id === sid)!;
       let running: RunningPeer;
       try {
-        running = await startPeer(peer);
+        running = await startPeer(peer, def.start);
       } catch (e) {
         skipped[peer] = `failed to start: ${(e as Error).message}`;
         loud(`SKIPPING ${peer.toUpperCase()}: failed to start\n${(e as Error).message}`);
@@ -203,7 +249,7 @@ async function main(): Promise<void> {
       log(`${peer}: scenario ${sid} (${def.name}) — broker pid ${running.pid}, port ${running.port}`);
       const t0 = Date.now();
       try {
-        const result = await def.run({ peer: running, quick: args.quick, protocolVersion: args.protocolVersion, log });
+        const result = await def.run({ peer: running, quick: args.quick, protocolVersion: args.protocolVersion, log, crashAt: args.crashAt });
         if (running.exited()) result.notes.push(`broker process exited during the scenario. Output tail:\n${running.output().slice(-1000)}`);
         results[peer]![sid] = { ok: true, result };
         const summary = result.metrics
@@ -231,6 +277,12 @@ async function main(): Promise<void> {
   console.log('');
   console.log(table);
   for (const [p, r] of Object.entries(skipped)) console.log(`\n**${p} skipped:** ${r.split('\n')[0]}`);
+  const targets = targetLines(args, results);
+  if (targets.length) {
+    console.log('\nWharf targets (issue 3):');
+    for (const t of targets) console.log(t);
+  }
+  if (args.scenarios.includes(5)) console.log(`\nScenario 5 kill points (fraction of messages PUBACKed): ${args.crashAt.join(', ')}`);
   if (notes.length) {
     console.log('\nNotes:');
     for (const n of notes) console.log(`- ${n.split('\n')[0]}`);
@@ -258,6 +310,7 @@ async function main(): Promise<void> {
         skipped,
         results,
         notes,
+        targets,
         table,
       },
       null,

@@ -539,8 +539,491 @@ async function scenarioIdle(ctx: ScenarioContext): Promise<ScenarioResult> {
   }
 }
 
+// ---------------------------------------------------------------------------
+// Scenarios 4 and 5: durable backlog and crash loss (issue 3).
+//
+// An offline persistent QoS 1 subscriber (MQTT 3.1.1, clean session 0,
+// subscribed to bench/durable/# at QoS 1) holds a backlog while
+// DURABLE_PUBLISHERS connections publish QoS 1 messages of 256 bytes with up
+// to DURABLE_INFLIGHT each in flight; then it reconnects and drains.
+// Payload: [0] phase, [1] publisher index, [2..6) uint32 sequence number, so
+// message id = publisher * perPublisher + seq.
+// ---------------------------------------------------------------------------
+
+export const DURABLE_PUBLISHERS = 4;
+export const DURABLE_INFLIGHT = 500;
+const DURABLE_PAYLOAD = 256;
+const DURABLE_FILTER = 'bench/durable/#';
+/** Wharf's targets (issue 3), with storage.commitIntervalMs = 5. */
+export const DURABLE_TARGETS = {
+  publishRate: 30_000,
+  writeAmplification: 2.0,
+  syncsPerSecond: 1000 / 5,
+  ackedButLost: 0,
+} as const;
+
+interface DurablePublishResult {
+  /** acked[id] = 1 once the PUBACK for message `id` arrived */
+  acked: Uint8Array;
+  ackedCount: number;
+  sent: number;
+  /** Date.now() of the first send / the last PUBACK (for the strace window) */
+  firstSendMs: number;
+  lastAckMs: number;
+  durationS: number;
+  rate: number;
+  timedOut: boolean;
+  error: string | null;
+  killed: boolean;
+}
+
+/**
+ * Publishes perPub QoS 1 messages on each connection, at most DURABLE_INFLIGHT un-acked per connection.
+ * With `killAtAcked`, `onKill()` is called (synchronously, from the PUBACK handler) once that many messages
+ * are acked; publishing stops and the result comes once every publisher connection has closed.
+ */
+function durablePublish(
+  pubs: LoadClient[],
+  tpls: PublishTemplate[],
+  phase: number,
+  perPub: number,
+  timeLimitMs: number,
+  kill?: { atAcked: number; onKill: () => void },
+): Promise<DurablePublishResult> {
+  const P = pubs.length;
+  const acked = new Uint8Array(P * perPub);
+  const sentBy = new Array<number>(P).fill(0);
+  const ackedBy = new Array<number>(P).fill(0);
+  let sent = 0;
+  let ackedCount = 0;
+  let firstSend = -1;
+  let firstSendMs = 0;
+  let lastAck = -1;
+  let lastAckMs = 0;
+  let lastProgress = performance.now();
+  let finished = false;
+  let killed = false;
+  let error: string | null = null;
+
+  return new Promise<DurablePublishResult>((resolve) => {
+    const finish = (timedOut: boolean) => {
+      if (finished) return;
+      finished = true;
+      clearInterval(watchdog);
+      clearTimeout(limit);
+      const durationS = lastAck > firstSend && firstSend >= 0 ? (lastAck - firstSend) / 1000 : 0;
+      resolve({ acked, ackedCount, sent, firstSendMs, lastAckMs, durationS, rate: durationS > 0 ? ackedCount / durationS : 0, timedOut, error, killed });
+    };
+    const pump = (p: number) => {
+      const pub = pubs[p]!;
+      const tpl = tpls[p]!;
+      while (!finished && !killed && sentBy[p]! < perPub && sentBy[p]! - ackedBy[p]! < DURABLE_INFLIGHT && !pub.isClosed) {
+        const seq = sentBy[p]!++;
+        sent++;
+        if (firstSend < 0) {
+          firstSend = performance.now();
+          firstSendMs = Date.now();
+        }
+        const id = p * perPub + seq;
+        pub
+          .publishWith(tpl, (buf, po) => {
+            buf[po] = phase;
+            buf[po + 1] = p;
+            buf.writeUInt32LE(seq, po + 2);
+          })
+          .then(
+            () => {
+              acked[id] = 1;
+              ackedCount++;
+              ackedBy[p]!++;
+              lastAck = performance.now();
+              lastAckMs = Date.now();
+              lastProgress = lastAck;
+              if (kill && !killed && ackedCount >= kill.atAcked) {
+                killed = true;
+                kill.onKill();
+              }
+              if (!killed) {
+                if (ackedCount >= P * perPub) finish(false);
+                else pump(p);
+              }
+            },
+            (e: Error) => {
+              if (!killed) {
+                error ??= e.message;
+                finish(false);
+              } else if (pubs.every((c) => c.isClosed)) finish(false);
+            },
+          );
+      }
+    };
+    const watchdog = setInterval(() => {
+      const idle = performance.now() - lastProgress;
+      if (killed) {
+        // after the kill: wait (bounded) for every publisher connection to be closed
+        if (pubs.every((c) => c.isClosed) || idle > 5000) finish(false);
+      } else if (idle > 10_000) {
+        error ??= 'no PUBACK for 10 s';
+        finish(false);
+      }
+    }, 100);
+    const limit = setTimeout(() => finish(true), timeLimitMs);
+    for (let p = 0; p < P; p++) pump(p);
+  });
+}
+
+interface DrainResult {
+  received: Uint8Array;
+  unique: number;
+  duplicates: number;
+  /** messages of another phase or malformed */
+  foreign: number;
+  sessionPresent: boolean;
+  durationS: number;
+  rate: number;
+  timedOut: boolean;
+  error: string | null;
+}
+
+/**
+ * Reconnects the persistent subscriber and counts what it gets (it PUBACKs each message) until `done()` says
+ * so and nothing new came for `settleMs`, or nothing new came for `idleMs`, or `timeLimitMs` passed.
+ * The returned client is still connected.
+ */
+async function drainSubscriber(
+  port: number,
+  clientId: string,
+  phase: number,
+  total: number,
+  perPub: number,
+  done: (unique: number, received: Uint8Array) => boolean,
+  opts: { settleMs: number; idleMs: number; timeLimitMs: number },
+): Promise<{ client: LoadClient | null; result: DrainResult }> {
+  const received = new Uint8Array(total);
+  let unique = 0;
+  let duplicates = 0;
+  let foreign = 0;
+  let lastRecv = -1;
+  let lastProgress = performance.now();
+  const t0 = performance.now();
+  const onPublish = (payload: Buffer) => {
+    if (payload.length < 6 || payload[0] !== phase) {
+      foreign++;
+      return;
+    }
+    const id = payload[1]! * perPub + payload.readUInt32LE(2);
+    if (id >= total) {
+      foreign++;
+      return;
+    }
+    if (received[id]) duplicates++;
+    else {
+      received[id] = 1;
+      unique++;
+      lastRecv = performance.now();
+      lastProgress = lastRecv;
+    }
+  };
+  let client: LoadClient | null = null;
+  let error: string | null = null;
+  try {
+    client = await LoadClient.connect({ port, clientId, clean: false, protocolVersion: 4, onPublish });
+  } catch (e) {
+    error = (e as Error).message;
+  }
+  let timedOut = false;
+  if (client) {
+    const deadline = t0 + opts.timeLimitMs;
+    for (;;) {
+      await sleep(50);
+      const now = performance.now();
+      const idle = now - lastProgress;
+      if (done(unique, received) && idle >= opts.settleMs) break;
+      if (idle >= opts.idleMs) break;
+      if (client.isClosed) {
+        error ??= 'subscriber connection closed by the broker';
+        break;
+      }
+      if (now > deadline) {
+        timedOut = true;
+        break;
+      }
+    }
+  }
+  const durationS = lastRecv > t0 ? (lastRecv - t0) / 1000 : 0;
+  return {
+    client,
+    result: {
+      received,
+      unique,
+      duplicates,
+      foreign,
+      sessionPresent: client?.sessionPresent ?? false,
+      durationS,
+      rate: durationS > 0 ? unique / durationS : 0,
+      timedOut,
+      error,
+    },
+  };
+}
+
+/** Connects the persistent subscriber, subscribes to bench/durable/# at QoS 1, disconnects. Returns the granted QoS. */
+async function createOfflineSubscriber(port: number, clientId: string): Promise<number> {
+  // clean start first, so no state of an earlier run or round is resumed
+  const fresh = await LoadClient.connect({ port, clientId, clean: true, protocolVersion: 4 });
+  await fresh.end(2000);
+  const sub = await LoadClient.connect({ port, clientId, clean: false, protocolVersion: 4 });
+  try {
+    const granted = await sub.subscribe([{ topic: DURABLE_FILTER, qos: 1 }]);
+    return granted[0] ?? -1;
+  } finally {
+    await sub.end(2000);
+  }
+}
+
+async function connectPublishers(port: number, tag: string): Promise<LoadClient[]> {
+  const pubs: LoadClient[] = [];
+  for (let p = 0; p < DURABLE_PUBLISHERS; p++) {
+    pubs.push(await LoadClient.connect({ port, clientId: `bench-${tag}-pub-${p}`, protocolVersion: 4, maxInflight: DURABLE_INFLIGHT }));
+  }
+  return pubs;
+}
+
+function publishTemplates(): PublishTemplate[] {
+  return Array.from({ length: DURABLE_PUBLISHERS }, (_, p) => new PublishTemplate(`bench/durable/${p}`, DURABLE_PAYLOAD, 1, 4));
+}
+
+/** Bytes written to the machine's disks (sectors written, /proc/diskstats; all processes; NaN if unknown). */
+function deviceWriteBytes(): number {
+  try {
+    const lines = readFileSync('/proc/diskstats', 'utf8').split('\n');
+    let sum = NaN;
+    for (const l of lines) {
+      const f = l.trim().split(/\s+/);
+      // whole disks only (no partitions); field 10 = sectors written (512 bytes each)
+      if (f.length < 10 || !/^(vd[a-z]+|sd[a-z]+|xvd[a-z]+|nvme\d+n\d+|mmcblk\d+)$/.test(f[2]!)) continue;
+      sum = (Number.isNaN(sum) ? 0 : sum) + Number(f[9]) * 512;
+    }
+    return sum;
+  } catch {
+    return NaN;
+  }
+}
+
+async function scenarioDurable(ctx: ScenarioContext): Promise<ScenarioResult> {
+  const { peer, quick } = ctx;
+  const perPub = (quick ? 10_000 : 100_000) / DURABLE_PUBLISHERS;
+  const total = perPub * DURABLE_PUBLISHERS;
+  const subId = 'bench-durable-sub';
+  const clients: (LoadClient | undefined)[] = [];
+  const notes: string[] = [];
+  try {
+    const granted = await createOfflineSubscriber(peer.port, subId);
+    const pubs = await connectPublishers(peer.port, 'durable');
+    clients.push(...pubs);
+    await sleep(300);
+
+    const mon = startMonitor(peer);
+    const wb0 = peer.writeBytes();
+    const dev0 = deviceWriteBytes();
+    const r = await durablePublish(pubs, publishTemplates(), 1, perPub, 120_000);
+    const wb1 = peer.writeBytes();
+    const dev1 = deviceWriteBytes();
+    const pm = mon.stop();
+    const syncs = peer.syncCalls(r.firstSendMs, r.lastAckMs);
+    await closeAll(pubs);
+
+    await sleep(300);
+    const mon2 = startMonitor(peer);
+    const wb2 = peer.writeBytes();
+    const { client: sub, result: d } = await drainSubscriber(peer.port, subId, 1, total, perPub, (u) => u >= r.ackedCount, {
+      settleMs: 0,
+      idleMs: 5000,
+      timeLimitMs: 120_000,
+    });
+    clients.push(sub ?? undefined);
+    const dm = mon2.stop();
+    const wb3 = peer.writeBytes();
+
+    const written = wb1 - wb0;
+    const payloadBytes = r.ackedCount * DURABLE_PAYLOAD;
+    const lostInBacklog = r.ackedCount - countAckedReceived(r.acked, d.received);
+    if (pm.otherCores > 0.25 || dm.otherCores > 0.25)
+      notes.push(`durable: other processes used ${pm.otherCores.toFixed(2)} cores during publish, ${dm.otherCores.toFixed(2)} during drain (results contaminated)`);
+    if (granted !== 1) notes.push(`durable: subscription granted QoS ${granted}`);
+    if (r.timedOut) notes.push(`durable: publish hit the 120 s bound (acked ${r.ackedCount}/${total})`);
+    if (r.error) notes.push(`durable: publish ${r.error} (sent ${r.sent}, acked ${r.ackedCount}/${total})`);
+    if (d.error) notes.push(`durable: drain ${d.error}`);
+    if (d.timedOut) notes.push('durable: drain hit the 120 s bound');
+    if (lostInBacklog > 0) notes.push(`durable: ${lostInBacklog} PUBACKed messages never reached the subscriber (no crash involved)`);
+    if (!d.sessionPresent) notes.push('durable: subscriber reconnected with session present = 0');
+    if (peer.syncTraceError !== null) notes.push(`durable: fsyncs not counted: ${peer.syncTraceError}`);
+
+    return {
+      metrics: [
+        { key: 'durable.pubRate', label: 'publish msg/s (PUBACKed)', unit: 'msg/s', value: r.rate, better: 'higher', digits: 0, target: { op: '>=', value: DURABLE_TARGETS.publishRate } },
+        { key: 'durable.drainRate', label: 'drain msg/s', unit: 'msg/s', value: d.rate, better: 'higher', digits: 0 },
+        { key: 'durable.drained', label: 'messages drained (of PUBACKed)', unit: 'msgs', value: d.unique, better: 'none', digits: 0 },
+        {
+          key: 'durable.syncsPerS',
+          label: 'fsync+fdatasync calls/s during publish',
+          unit: '/s',
+          value: syncs === null || r.durationS <= 0 ? null : syncs / r.durationS,
+          better: 'lower',
+          digits: 1,
+          target: { op: '<=', value: DURABLE_TARGETS.syncsPerSecond },
+        },
+        { key: 'durable.bytesPerMsg', label: 'bytes written/msg (/proc/pid/io)', unit: 'B', value: r.ackedCount > 0 ? written / r.ackedCount : null, better: 'lower', digits: 0 },
+        {
+          key: 'durable.writeAmp',
+          label: 'write amplification (written / payload)',
+          unit: '×',
+          value: payloadBytes > 0 ? written / payloadBytes : null,
+          better: 'lower',
+          digits: 2,
+          target: { op: '<=', value: DURABLE_TARGETS.writeAmplification },
+        },
+        { key: 'durable.peakRss', label: 'broker peak RSS MB', unit: 'MB', value: Math.max(pm.peakRssBytes, dm.peakRssBytes) / MB, better: 'lower', digits: 1 },
+        { key: 'durable.brokerCpuPerMsg', label: 'broker CPU µs/msg (publish)', unit: 'µs', value: r.ackedCount > 0 ? (pm.brokerCpuS * 1e6) / r.ackedCount : null, better: 'lower', digits: 2 },
+        { key: 'durable.deviceBytesPerMsg', label: 'disk bytes/msg, whole machine (diag)', unit: 'B', value: r.ackedCount > 0 ? (dev1 - dev0) / r.ackedCount : null, better: 'none', digits: 0 },
+        { key: 'durable.loadgenCpu', label: 'load-gen CPU % (diag)', unit: '%', value: pm.loadgenCpuPct, better: 'none', digits: 0 },
+      ],
+      notes,
+      raw: {
+        publishers: DURABLE_PUBLISHERS,
+        inflightPerPublisher: DURABLE_INFLIGHT,
+        payloadBytes: DURABLE_PAYLOAD,
+        total,
+        grantedQos: granted,
+        publish: { sent: r.sent, acked: r.ackedCount, durationS: r.durationS, rate: r.rate, timedOut: r.timedOut, error: r.error, monitor: pm },
+        syncCalls: syncs,
+        syncTraceError: peer.syncTraceError,
+        writeBytes: { publish: written, drain: wb3 - wb2 },
+        deviceWriteBytesPublish: dev1 - dev0,
+        drain: { unique: d.unique, duplicates: d.duplicates, foreign: d.foreign, sessionPresent: d.sessionPresent, durationS: d.durationS, rate: d.rate, timedOut: d.timedOut, error: d.error, monitor: dm },
+        ackedNotDrained: lostInBacklog,
+      },
+    };
+  } finally {
+    await closeAll(clients);
+  }
+}
+
+function countAckedReceived(acked: Uint8Array, received: Uint8Array): number {
+  let n = 0;
+  for (let i = 0; i < acked.length; i++) if (acked[i] && received[i]) n++;
+  return n;
+}
+
+async function scenarioCrash(ctx: ScenarioContext): Promise<ScenarioResult> {
+  const { peer, quick, log } = ctx;
+  const perPub = (quick ? 10_000 : 100_000) / DURABLE_PUBLISHERS;
+  const total = perPub * DURABLE_PUBLISHERS;
+  const notes: string[] = [];
+  const rounds: Record<string, unknown>[] = [];
+  let ackedTotal = 0;
+  let lostTotal = 0;
+  let dupTotal = 0;
+  let deliveredTotal = 0;
+  let unackedDelivered = 0;
+  let restartMsMax = 0;
+  for (let round = 0; round < ctx.crashAt.length; round++) {
+    const frac = ctx.crashAt[round]!;
+    const phase = 10 + round;
+    const subId = `bench-crash-sub-${round}`;
+    const clients: (LoadClient | undefined)[] = [];
+    try {
+      const granted = await createOfflineSubscriber(peer.port, subId);
+      const pubs = await connectPublishers(peer.port, `crash${round}`);
+      clients.push(...pubs);
+      await sleep(200);
+      let crashed: Promise<void> = Promise.resolve();
+      const r = await durablePublish(pubs, publishTemplates(), phase, perPub, 120_000, {
+        atAcked: Math.max(1, Math.floor(frac * total)),
+        onKill: () => {
+          crashed = peer.crash();
+        },
+      });
+      await crashed;
+      await closeAll(pubs);
+      const killed = r.killed;
+      const t0 = performance.now();
+      if (killed) await peer.restart();
+      const restartMs = killed ? performance.now() - t0 : 0;
+      restartMsMax = Math.max(restartMsMax, restartMs);
+      const { client: sub, result: d } = await drainSubscriber(
+        peer.port,
+        subId,
+        phase,
+        total,
+        perPub,
+        (_u, rec) => countAckedReceived(r.acked, rec) >= r.ackedCount,
+        { settleMs: 1000, idleMs: 3000, timeLimitMs: 60_000 },
+      );
+      clients.push(sub ?? undefined);
+      const ackedReceived = countAckedReceived(r.acked, d.received);
+      const lost = r.ackedCount - ackedReceived;
+      ackedTotal += r.ackedCount;
+      lostTotal += lost;
+      dupTotal += d.duplicates;
+      deliveredTotal += d.unique;
+      unackedDelivered += d.unique - ackedReceived;
+      const line = `round ${round + 1}: SIGKILL at ${(frac * 100).toFixed(0)}% -> ${r.ackedCount} PUBACKed (${r.sent} sent), ${d.unique} delivered after restart, ${lost} acked-but-lost, ${d.duplicates} duplicates, session present ${d.sessionPresent ? 1 : 0}, restart ${restartMs.toFixed(0)} ms`;
+      log(`${peer.name}: crash ${line}`);
+      if (!killed) notes.push(`crash round ${round + 1}: the broker was not killed (publish ended: ${r.error ?? (r.timedOut ? 'time bound' : 'all acked')})`);
+      if (granted !== 1) notes.push(`crash round ${round + 1}: subscription granted QoS ${granted}`);
+      if (d.error) notes.push(`crash round ${round + 1}: drain ${d.error}`);
+      if (d.timedOut) notes.push(`crash round ${round + 1}: drain hit the 60 s bound`);
+      rounds.push({
+        killAtFraction: frac,
+        killed,
+        sent: r.sent,
+        acked: r.ackedCount,
+        publishRate: r.rate,
+        publishError: r.error,
+        restartMs,
+        sessionPresent: d.sessionPresent,
+        delivered: d.unique,
+        ackedButLost: lost,
+        duplicates: d.duplicates,
+        drainError: d.error,
+        summary: line,
+      });
+      // delete the session so the next round's publishes are not queued for it
+      if (sub) await sub.end(2000);
+      const cleaner = await LoadClient.connect({ port: peer.port, clientId: subId, clean: true, protocolVersion: 4 }).catch(() => undefined);
+      clients.push(cleaner);
+    } finally {
+      await closeAll(clients);
+    }
+  }
+  notes.unshift(
+    `crash: ${rounds.map((r) => `${((r.killAtFraction as number) * 100).toFixed(0)}%: ${r.acked as number} acked / ${r.ackedButLost as number} lost`).join('; ')}`,
+  );
+  return {
+    metrics: [
+      { key: 'crash.rounds', label: 'crash rounds (kill at % of msgs acked)', unit: '', value: rounds.length, better: 'none', digits: 0 },
+      { key: 'crash.acked', label: 'PUBACKed before SIGKILL (all rounds)', unit: 'msgs', value: ackedTotal, better: 'none', digits: 0 },
+      { key: 'crash.ackedLost', label: 'acked-but-lost (all rounds)', unit: 'msgs', value: lostTotal, better: 'lower', digits: 0, target: { op: '<=', value: DURABLE_TARGETS.ackedButLost } },
+      { key: 'crash.delivered', label: 'delivered after restart', unit: 'msgs', value: deliveredTotal, better: 'none', digits: 0 },
+      { key: 'crash.unacked', label: 'delivered but never PUBACKed (diag)', unit: 'msgs', value: unackedDelivered, better: 'none', digits: 0 },
+      { key: 'crash.dups', label: 'duplicates (diag)', unit: 'msgs', value: dupTotal, better: 'none', digits: 0 },
+      { key: 'crash.restartMs', label: 'restart to listening ms (max)', unit: 'ms', value: restartMsMax, better: 'lower', digits: 0 },
+    ],
+    notes,
+    raw: { publishers: DURABLE_PUBLISHERS, inflightPerPublisher: DURABLE_INFLIGHT, payloadBytes: DURABLE_PAYLOAD, total, rounds },
+  };
+}
+
 export const SCENARIOS: readonly ScenarioDef[] = [
   { id: 1, name: 'QoS 0 fan-in (8 pub -> 1 sub, 64 B)', run: scenarioFanIn },
   { id: 2, name: 'QoS 1 (1 pub -> 1 sub, 64 in flight, 256 B)', run: scenarioQos1 },
   { id: 3, name: 'Idle connections (MQTT 3.1.1, 1 sub each)', run: scenarioIdle },
+  {
+    id: 4,
+    name: `Durable backlog (${DURABLE_PUBLISHERS} pub × ${DURABLE_INFLIGHT} in flight -> 1 offline QoS 1 sub, 256 B)`,
+    run: scenarioDurable,
+    start: { durable: true, traceSyncs: true },
+  },
+  { id: 5, name: `Crash loss (SIGKILL mid-publish, ${DURABLE_PUBLISHERS} × ${DURABLE_INFLIGHT} in flight)`, run: scenarioCrash, start: { durable: true } },
 ];

@@ -69,13 +69,21 @@ export class BrokerPersistence implements SessionHooks {
 
   // SessionHooks: the message life cycle of a persistent session -------------------------------------------------
 
-  stored(session: Session, out: Outgoing): void {
+  stored(session: Session, out: Outgoing): boolean {
+    // Refused up front when full, so the message is not delivered from memory either: the publisher hears 0x97
+    // and will send it again; delivering it now as well would only make a duplicate.
+    if (this.store.isFull()) {
+      this.track(Promise.reject(new StoreFullError('storage limit reached')));
+      return false;
+    }
     try {
       const appended = this.store.appendSessionMessage(session.clientId, storedOutgoing(out));
       out.seq = appended.seq;
       this.track(appended.durable);
+      return true;
     } catch (err) {
       this.track(Promise.reject(err));
+      return false;
     }
   }
 

@@ -22,8 +22,8 @@ export interface Outgoing {
 
 /** Durability of a persistent session's QoS 1/2 messages (implemented by the broker's persistence). */
 export interface SessionHooks {
-  /** A QoS 1/2 message was accepted for this session (queued, or sent at once with its packet id). */
-  stored(session: Session, out: Outgoing): void;
+  /** A QoS 1/2 message was accepted for this session (queued, or sent at once with its packet id); false if refused. */
+  stored(session: Session, out: Outgoing): boolean;
   /** A queued message was sent and got its packet identifier. */
   sent(session: Session, out: Outgoing): void;
   /** PUBREC received for a QoS 2 message. */
@@ -104,7 +104,10 @@ export class Session {
     }
     // The packet identifier is chosen before the message is stored, so the stored record carries it.
     if (sendNow) out.packetId = this.allocatePacketId();
-    this.hooks?.stored(this, out);
+    if (this.hooks !== null && !this.hooks.stored(this, out)) {
+      this.counters.dropped++;
+      return;
+    }
     if (sendNow) {
       this.inflight.set(out.packetId, out);
       link.sendPublish(out, false);

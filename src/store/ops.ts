@@ -9,7 +9,7 @@ import type { PayloadRef } from './payload/payload-store.js';
 
 /** Put of one record; replacing a record that holds a payload reference frees that payload. */
 export class PutOp implements WriteOp {
-  readonly grows = true;
+  readonly grows: boolean = true;
   readonly stagedRefs: readonly PayloadRef[] | undefined;
 
   constructor(
@@ -28,6 +28,11 @@ export class PutOp implements WriteOp {
     if (this.replacesMessage) freeHeldPayload(this.db.get(this.key), scope);
     this.db.put(this.key, this.value);
   }
+}
+
+/** A put that replaces a record of about the same size (a session's own record): not refused when full. */
+export class ReplaceOp extends PutOp {
+  override readonly grows = false;
 }
 
 /** Removal of one record (absent records are fine), freeing the payload it referred to. */

@@ -6,7 +6,7 @@ import type { WriteOp } from './commit-scheduler.js';
 import { StoreError } from './errors.js';
 import { idPrefixRange, packetIdKey, readKeyPacketId, textKey } from './keys.js';
 import type { StoreContext } from './message-records.js';
-import { CompositeOp, PutOp, RangeRemoveOp, RemoveOp } from './ops.js';
+import { CompositeOp, PutOp, RangeRemoveOp, RemoveOp, ReplaceOp } from './ops.js';
 import { lastSeq } from './sequences.js';
 import type { SessionState, StoredSubscription } from './types.js';
 
@@ -81,6 +81,7 @@ export class SessionTable {
   /** Creates or replaces the session record (subscriptions included). */
   save(state: SessionState): Promise<void> {
     let entry = this.index.get(state.clientId);
+    const exists = entry !== undefined;
     if (entry === undefined) {
       // A new id has no keys yet; ids are never reused, so nothing is inherited from a deleted session.
       entry = { sid: this.nextSid++, nextSeq: 1 };
@@ -96,7 +97,10 @@ export class SessionTable {
     };
     let bytes = 64 + state.clientId.length;
     for (const sub of state.subscriptions) bytes += 48 + sub.topicFilter.length;
-    return this.ctx.scheduler.enqueue(new PutOp(this.ctx.dbs.sessions, textKey(state.clientId), record, bytes));
+    // Rewriting an existing session is admitted even when the store is full: a consumer must be able to
+    // reconnect and drain its queue, which is what frees the space.
+    const op = exists ? new ReplaceOp(this.ctx.dbs.sessions, textKey(state.clientId), record, bytes) : new PutOp(this.ctx.dbs.sessions, textKey(state.clientId), record, bytes);
+    return this.ctx.scheduler.enqueue(op);
   }
 
   /** Removes the session, its queued and inflight messages (and their payloads) and its QoS 2 state. */

@@ -17,6 +17,7 @@ import { BrokerPersistence } from './persistence.js';
 import { Session } from './session.js';
 import type { Subscription } from './subscription.js';
 import { parseSharedFilter } from '../protocol/topic.js';
+import { parseQueueFilter, QueueEngine } from '../queue/engine.js';
 
 export interface BoundListener {
   type: string;
@@ -36,6 +37,8 @@ export class Broker {
   connectTimeoutMs = 10_000;
   /** Durable state; null runs the broker in memory only (tests of the protocol alone). */
   readonly persistence: BrokerPersistence | null;
+  /** Durable queues; they need the store, so an in-memory broker has none. */
+  readonly queues: QueueEngine | null;
   private listeners: Listener[] = [];
   private stopping = false;
   private retainedFullLogged = false;
@@ -47,6 +50,11 @@ export class Broker {
   ) {
     this.retained = new RetainedStore(config.mqtt.maxRetainedMessages);
     this.persistence = store === null ? null : new BrokerPersistence(store, log);
+    this.queues = store === null ? null : new QueueEngine(store, log, { autoCreate: config.queues.autoCreate, defaults: config.queues.defaults });
+    if (this.queues !== null) {
+      const persistence = this.persistence!;
+      this.queues.track = (p) => persistence.track(p);
+    }
   }
 
   /** Reads retained messages and persistent sessions (with their messages) back from the store. */
@@ -54,6 +62,7 @@ export class Broker {
     const report = { sessions: 0, messages: 0, retained: 0, expired: 0 };
     const store = this.persistence?.store;
     if (!store) return report;
+    await this.queues!.load(this.config.queues.definitions);
     const now = Date.now();
     for (const m of await store.loadRetained()) {
       if (m.expiresAt !== 0 && m.expiresAt <= now) continue;
@@ -73,7 +82,8 @@ export class Broker {
       session.protocolVersion = state.protocolVersion;
       session.hooks = this.persistence;
       for (const s of state.subscriptions) {
-        const shared = parseSharedFilter(s.topicFilter);
+        const queueRef = parseQueueFilter(s.topicFilter);
+        const shared = queueRef === null ? parseSharedFilter(s.topicFilter) : null;
         const sub: Subscription = {
           session,
           topicFilter: s.topicFilter,
@@ -85,6 +95,11 @@ export class Broker {
           retainHandling: s.retainHandling,
           subscriptionId: s.subscriptionId,
         };
+        if (queueRef !== null && queueRef !== 'invalid') {
+          const queue = await this.queues!.resolve(queueRef);
+          if (typeof queue === 'string') continue;
+          sub.queueName = queue.name;
+        }
         session.subscriptions.set(s.topicFilter, sub);
       }
       for (const m of await store.loadSessionMessages(state.clientId)) {
@@ -130,6 +145,7 @@ export class Broker {
 
   /** Routes an application message to subscribers and updates retained state; returns the number of receivers. */
   publish(msg: Message): number {
+    this.queues?.capture(msg);
     if (msg.retain) {
       if (this.retained.set(msg)) this.persistence?.retain(msg);
       else {
@@ -172,6 +188,7 @@ export class Broker {
       conn.close(ReasonCode.ServerShuttingDown);
     }
     this.sessions.stopTimers();
+    this.queues?.stop();
     await Promise.all(closing);
     // Closing flushes the last commit window: what was acknowledged stays acknowledged.
     if (this.persistence) await this.persistence.store.close();

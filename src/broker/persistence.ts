@@ -33,7 +33,7 @@ export class BrokerPersistence implements SessionHooks {
     return p;
   }
 
-  private track(p: Promise<void>): void {
+  track(p: Promise<void>): void {
     // Whoever awaits finish() sees a failure; an operation nobody collected (a will) must not crash the process.
     p.catch(noop);
     this.collected.push(p);

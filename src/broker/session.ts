@@ -18,6 +18,13 @@ export interface Outgoing {
   released: boolean;
   /** Position in the durable store when the session is persistent; 0 when not stored. */
   seq: number;
+  /** Set for a delivery from a durable queue: the queue, not the session, decides what happens on PUBACK. */
+  owner?: DeliveryOwner;
+}
+
+/** Who settles a queue delivery: PUBACK reason code < 0x80 acknowledges, >= 0x80 rejects. */
+export interface DeliveryOwner {
+  settle(out: Outgoing, reasonCode: number): void;
 }
 
 /** Durability of a persistent session's QoS 1/2 messages (implemented by the broker's persistence). */
@@ -117,14 +124,32 @@ export class Session {
   }
 
   /** PUBACK, or PUBREC with a failure code, or PUBCOMP: the slot is free again. */
-  complete(packetId: number): boolean {
+  complete(packetId: number, reasonCode = 0): boolean {
     const done = this.inflight.get(packetId);
     if (done === undefined) return false;
     this.inflight.delete(packetId);
     if (this.unsent.length > 0 && this.unsent.includes(done)) this.unsent = this.unsent.filter((o) => o !== done);
-    this.hooks?.done(this, done);
+    if (done.owner !== undefined) done.owner.settle(done, reasonCode);
+    else this.hooks?.done(this, done);
     this.drain();
+    this.onSlotFreed?.();
     return true;
+  }
+
+  /** Called when an inflight slot frees up, so queues with this session as consumer can dispatch again. */
+  onSlotFreed: (() => void) | null = null;
+
+  /** Room for one more QoS 1 delivery now (connected, under the client's Receive Maximum, socket not backed up). */
+  canTakeDelivery(): boolean {
+    const link = this.link;
+    return link !== null && this.pending.length === 0 && this.inflight.size < link.clientReceiveMaximum && link.writable();
+  }
+
+  /** A queue delivery: a packet identifier and an inflight slot for `out` (the owner records it before the send). */
+  assignInflight(out: Outgoing): number {
+    out.packetId = this.allocatePacketId();
+    this.inflight.set(out.packetId, out);
+    return out.packetId;
   }
 
   /** PUBREC with success: the message is the client's now; PUBREL follows. */

@@ -105,11 +105,13 @@ export class SessionRegistry {
     // Reconnecting before the will delay has passed cancels the will [MQTT-3.1.3-9].
     this.cancelWill(session);
     session.resume(conn);
+    this.broker.queues?.sessionAttached(session);
   }
 
   connectionClosed(conn: Connection): void {
     const session = conn.session;
     if (session === null || session.link !== conn) return;
+    this.broker.queues?.sessionDetached(session);
     session.detach();
     if (conn.will !== null && !conn.graceful) {
       const delay = Math.min(conn.will.delayInterval, session.expiryInterval);
@@ -132,7 +134,7 @@ export class SessionRegistry {
   /** A persistent session read from the store at start-up: disconnected, its expiry counting from `disconnectedAt`. */
   restore(session: Session, disconnectedAt: number): void {
     this.byClientId.set(session.clientId, session);
-    for (const sub of session.subscriptions.values()) this.broker.trie.add(sub);
+    for (const sub of session.subscriptions.values()) if (sub.queueName === undefined) this.broker.trie.add(sub);
     this.scheduleExpiry(session, Math.max(0, disconnectedAt + session.expiryInterval * 1000 - Date.now()));
   }
 
@@ -145,7 +147,7 @@ export class SessionRegistry {
     }
     if (session.expiryTimer) clearTimeout(session.expiryTimer);
     session.expiryTimer = null;
-    for (const sub of session.subscriptions.values()) this.broker.trie.remove(sub);
+    for (const sub of session.subscriptions.values()) if (sub.queueName === undefined) this.broker.trie.remove(sub);
     session.subscriptions.clear();
     session.pending.clear();
     session.inflight.clear();

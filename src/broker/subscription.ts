@@ -15,4 +15,6 @@ export interface Subscription {
   retainAsPublished: boolean;
   retainHandling: 0 | 1 | 2;
   subscriptionId: number | undefined;
+  /** Set for a consuming subscription ($q/, $queue/): the queue it consumes; it is then not in the topic trie. */
+  queueName?: string;
 }

@@ -110,6 +110,63 @@ export function bytesRule(min: number, max: number): Rule<number> {
   };
 }
 
+// ---- Durations --------------------------------------------------------------------------------
+
+/** Milliseconds per unit accepted in duration strings; units are lowercase ("m" is minutes). */
+export const DURATION_UNITS: Readonly<Record<string, number>> = {
+  ms: 1,
+  s: 1000,
+  m: 60 * 1000,
+  h: 60 * 60 * 1000,
+  d: 24 * 60 * 60 * 1000,
+};
+
+/**
+ * Parses "500ms", "30s", "15m", "2h", "7d", "1.5h" into milliseconds; "0" (no unit) is 0.
+ * Returns undefined for anything else, including other unitless numbers (is "30" seconds or
+ * milliseconds?) and values that do not come to a whole number of milliseconds ("0.5ms").
+ */
+export function parseDuration(text: string): number | undefined {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/.exec(text);
+  if (!m) return undefined;
+  const n = Number(m[1]);
+  if (m[2] === undefined) return n === 0 ? 0 : undefined;
+  const ms = n * DURATION_UNITS[m[2]]!;
+  const rounded = Math.round(ms);
+  return Math.abs(ms - rounded) < 1e-6 && Number.isSafeInteger(rounded) ? rounded : undefined;
+}
+
+/** Milliseconds in the largest unit that divides them exactly: 604800000 → "7d", 1500 → "1500ms". */
+export function formatDuration(ms: number): string {
+  if (ms === 0) return '0';
+  for (const unit of ['d', 'h', 'm', 's'] as const) {
+    const size = DURATION_UNITS[unit]!;
+    if (ms % size === 0) return `${ms / size}${unit}`;
+  }
+  return `${ms}ms`;
+}
+
+/**
+ * A duration 0..maxMs, as a string such as "30s" (see DURATION_UNITS) or the number 0; converted
+ * to milliseconds. `zero` says what 0 means for this setting ("forever", "off"), for the message.
+ */
+export function durationRule(maxMs: number, zero: string): Rule<number> {
+  return (path, v, errors) => {
+    const ms = typeof v === 'string' ? parseDuration(v) : v === 0 ? 0 : undefined;
+    if (ms !== undefined && ms <= maxMs) return ms;
+    let shown = describe(v);
+    if (ms !== undefined) shown += ` (${ms} ms)`;
+    else if (typeof v === 'number' || (typeof v === 'string' && /^\s*\d+(\.\d+)?\s*$/.test(v))) {
+      shown += ' (a unit is required: ms, s, m, h or d)';
+    }
+    errors.push(
+      `${path}: must be a duration up to ${formatDuration(maxMs)} such as "500ms", "30s", "15m", "2h", "7d", ` +
+        `or 0 (${zero}); got ${shown}`,
+    );
+    return undefined;
+  };
+}
+
 /**
  * Parses an integer given as text (environment variable, command-line flag). Text that is not
  * plain decimal digits is returned unchanged, so that the rule applied next reports it as given.

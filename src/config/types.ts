@@ -1,6 +1,8 @@
 // The shape of Wharf's configuration after validation; every field is filled (defaults applied).
 // The YAML file, environment variables and command-line flags all end up in this one object.
 
+import { DEFAULT_QUEUE_SETTINGS, type QueueDefinition } from '../queue/types.js';
+
 export type ListenerType = 'tcp' | 'ws' | 'tls' | 'wss';
 
 export interface ListenerConfig {
@@ -56,6 +58,18 @@ export interface StorageConfig {
   maxPendingBytes: number;
 }
 
+/** A queue's settings without its identity: what `queues.defaults` holds. */
+export type QueueSettings = Omit<QueueDefinition, 'name' | 'topicFilter'>;
+
+export interface QueuesConfig {
+  /** A consuming subscription ($q/<filter>, $queue/<name>/<filter>) to a missing queue creates it with `defaults`. */
+  autoCreate: boolean;
+  /** Settings of auto-created queues, and of the fields a declared queue omits. */
+  defaults: QueueSettings;
+  /** Queues declared in the file (validated: unique names and filters, dead-letter targets declared). */
+  definitions: QueueDefinition[];
+}
+
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
 
 export interface WharfConfig {
@@ -65,6 +79,7 @@ export interface WharfConfig {
   log: {
     level: LogLevel;
   };
+  queues: QueuesConfig;
 }
 
 export const DEFAULT_MQTT_LIMITS: MqttLimits = {
@@ -99,5 +114,6 @@ export function defaultConfig(): WharfConfig {
     },
     mqtt: { ...DEFAULT_MQTT_LIMITS },
     log: { level: 'info' },
+    queues: { autoCreate: true, defaults: { ...DEFAULT_QUEUE_SETTINGS }, definitions: [] },
   };
 }

@@ -4,9 +4,10 @@
 // are absent keep their defaults (except `listeners`, which replaces the default list as a whole).
 // All errors are collected, each as `key.path: message`, so one run shows everything to fix.
 //
-// Byte-size settings (mqtt.maxPacketSize, mqtt.maxSocketBufferBytes) also accept size strings:
+// Byte-size settings (mqtt.maxPacketSize, storage.*Bytes, queues maxBytes) also accept size strings:
 // "256KiB", "1MiB" (binary, 1024-based), "512kb", "1MB" (decimal, 1000-based), "4096B";
-// units are case-insensitive. See SIZE_UNITS in rules.ts.
+// units are case-insensitive. See SIZE_UNITS in rules.ts. Durations (queues: retention,
+// redeliveryDelay, ackTimeout) are strings such as "500ms", "30s", "15m", "2h", "7d", or 0; see parseDuration.
 //
 // To add a top-level section: add it to WharfConfig and defaultConfig() in types.ts, write its
 // validator in sections.ts (usually a RuleTable plus validateSection), and add one line to
@@ -15,6 +16,7 @@
 import { defaultConfig, type WharfConfig } from './types.js';
 import { checkKeys, describe, isMapping } from './rules.js';
 import { validateListeners, validateLog, validateMqtt, validateStorage, type SectionValidator } from './sections.js';
+import { validateQueues } from './queues.js';
 import { loadBoard, overlayProfile } from './boards.js';
 
 export type ValidationResult = { config: WharfConfig } | { errors: string[] };
@@ -27,6 +29,7 @@ export const SECTIONS: SectionTable = {
   storage: validateStorage,
   mqtt: validateMqtt,
   log: validateLog,
+  queues: validateQueues,
 };
 
 export const TOP_LEVEL_KEYS = Object.keys(SECTIONS) as (keyof WharfConfig)[];

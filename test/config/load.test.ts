@@ -63,6 +63,7 @@ log:
     storage: { ...defaultConfig().storage, dataDir: '/var/lib/wharf' },
     mqtt: { ...defaultConfig().mqtt, maxPacketSize: 262144, receiveMaximum: 50 },
     log: { level: 'warn' },
+    queues: defaultConfig().queues,
   });
 });
 

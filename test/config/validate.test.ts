@@ -27,7 +27,7 @@ test('null, undefined and an empty mapping give the embedded default', () => {
 });
 
 test('empty sections (key with no value) keep their defaults', () => {
-  assert.equal(ok({ storage: null, mqtt: null, log: null }), defaultConfig());
+  assert.equal(ok({ storage: null, mqtt: null, log: null, queues: null }), defaultConfig());
 });
 
 test('the returned config does not share objects with other results', () => {
@@ -35,6 +35,7 @@ test('the returned config does not share objects with other results', () => {
   a.listeners[0]!.port = 1;
   a.mqtt.maxPacketSize = 99;
   a.storage.dataDir = '/x';
+  a.queues.defaults.consumerInflight = 7;
   assert.equal(ok({}), defaultConfig());
   assert.is(DEFAULT_MQTT_LIMITS.maxPacketSize, 1024 * 1024);
 });
@@ -73,7 +74,7 @@ test('an unknown key in mqtt names the key path and lists the allowed keys', () 
 });
 
 test('an unknown top-level key lists the allowed top-level keys', () => {
-  assert.equal(errs({ queues: {} }), ['queues: unknown key (allowed: board, listeners, storage, mqtt, log)']);
+  assert.equal(errs({ bridge: {} }), ['bridge: unknown key (allowed: board, listeners, storage, mqtt, log, queues)']);
 });
 
 test('unknown keys in storage, log and a listener are reported with their paths', () => {
@@ -86,9 +87,9 @@ test('unknown keys in storage, log and a listener are reported with their paths'
 
 test('a non-mapping top level is rejected', () => {
   assert.equal(errs('listen: 1883'), [
-    '(top level): expected a mapping with keys listeners, storage, mqtt, log; got "listen: 1883"',
+    '(top level): expected a mapping with keys listeners, storage, mqtt, log, queues; got "listen: 1883"',
   ]);
-  assert.equal(errs([1]), ['(top level): expected a mapping with keys listeners, storage, mqtt, log; got a list']);
+  assert.equal(errs([1]), ['(top level): expected a mapping with keys listeners, storage, mqtt, log, queues; got a list']);
 });
 
 test('a non-mapping section is rejected', () => {
@@ -219,7 +220,7 @@ test('all errors across sections are collected, in section order', () => {
       log: { level: 'loud' },
     }),
     [
-      'bridge: unknown key (allowed: board, listeners, storage, mqtt, log)',
+      'bridge: unknown key (allowed: board, listeners, storage, mqtt, log, queues)',
       'listeners[0].port: must be an integer 1-65535; got "abc"',
       'storage.dataDir: must be a non-empty string (a directory path); got ""',
       `mqtt.maxPakcetSize: unknown key (allowed: ${MQTT_KEYS})`,

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { Broker } from '../../src/broker/broker.js';
 import { defaultConfig, type MqttLimits, type WharfConfig } from '../../src/config/types.js';
 import { createLogger, silentLogger } from '../../src/log/logger.js';
+import { Store } from '../../src/store/store.js';
 
 export interface TestBroker {
   broker: Broker;
@@ -17,7 +18,11 @@ export interface TestBroker {
   stop(): Promise<void>;
 }
 
-export async function startBroker(mqtt: Partial<MqttLimits> = {}, tweak?: (c: WharfConfig) => void): Promise<TestBroker> {
+/**
+ * `durable: true` opens a real store (LMDB in the temp data directory): needed for queues, and for anything
+ * that must survive a restart. Without it the broker runs in memory, as the protocol tests need.
+ */
+export async function startBroker(mqtt: Partial<MqttLimits> = {}, tweak?: (c: WharfConfig) => void, opts: { durable?: boolean } = {}): Promise<TestBroker> {
   const dataDir = mkdtempSync(join(tmpdir(), 'wharf-test-'));
   const config = defaultConfig();
   config.listeners = [
@@ -28,7 +33,11 @@ export async function startBroker(mqtt: Partial<MqttLimits> = {}, tweak?: (c: Wh
   Object.assign(config.mqtt, mqtt);
   tweak?.(config);
   const log = process.env.WHARF_TEST_LOG ? createLogger('debug') : silentLogger;
-  const broker = new Broker(config, log);
+  const store = opts.durable
+    ? await Store.open({ dataDir, commitIntervalMs: config.storage.commitIntervalMs, mapSizeBytes: config.storage.mapSizeBytes, minFreeDiskBytes: 0 })
+    : null;
+  const broker = new Broker(config, log, store);
+  if (store) await broker.restore();
   const bound = await broker.start();
   const port = bound.find((b) => b.type === 'tcp')?.port ?? 0;
   const wsPort = bound.find((b) => b.type === 'ws')?.port ?? 0;

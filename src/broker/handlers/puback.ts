@@ -4,6 +4,7 @@ import type { IPubackPacket } from 'mqtt-packet';
 import type { Connection } from '../connection.js';
 
 export function handlePuback(conn: Connection, packet: IPubackPacket): void {
-  // An unknown identifier (late or duplicate acknowledgement) is ignored.
-  conn.session!.complete(packet.messageId!);
+  // An unknown identifier (late or duplicate acknowledgement) is ignored. The reason code matters for queue
+  // deliveries: >= 0x80 rejects the message, which is then offered again (DESIGN "Queues").
+  conn.session!.complete(packet.messageId!, packet.reasonCode ?? 0);
 }

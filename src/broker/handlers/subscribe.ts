@@ -7,8 +7,31 @@ import { ProtocolViolation, ReasonCode } from '../../protocol/reason-codes.js';
 import type { Connection } from '../connection.js';
 import type { Subscription } from '../subscription.js';
 import { StoreFullError } from '../../store/errors.js';
+import { parseQueueFilter, type QueueRef } from '../../queue/engine.js';
+import type { Queue } from '../../queue/queue.js';
 
 export function handleSubscribe(conn: Connection, packet: ISubscribePacket): void {
+  const queues = conn.broker.queues;
+  const refs = packet.subscriptions.map((r) => parseQueueFilter(r.topic));
+  if (queues === null || !refs.some((r) => r !== null && r !== 'invalid')) {
+    subscribeResolved(conn, packet, refs, []);
+    return;
+  }
+  // Consuming subscriptions name queues that may have to be created (a commit): later packets wait, in order.
+  conn.holdPackets();
+  Promise.all(refs.map((r) => (r !== null && r !== 'invalid' ? queues.resolve(r).catch((err: Error) => err.message) : undefined))).then((resolved) => {
+    if (conn.closed) return;
+    try {
+      subscribeResolved(conn, packet, refs, resolved);
+    } catch (err) {
+      if (err instanceof ProtocolViolation) conn.protocolError(err);
+      else throw err;
+    }
+    conn.releasePackets();
+  });
+}
+
+function subscribeResolved(conn: Connection, packet: ISubscribePacket, refs: Array<QueueRef | null | 'invalid'>, resolved: Array<Queue | string | undefined>): void {
   const broker = conn.broker;
   const session = conn.session!;
   const v5 = conn.protocolVersion === 5;
@@ -24,8 +47,42 @@ export function handleSubscribe(conn: Connection, packet: ISubscribePacket): voi
   const retainedFor: Subscription[] = [];
   const changes: Array<{ sub: Subscription; existing: Subscription | undefined; index: number }> = [];
 
-  for (const request of packet.subscriptions) {
+  for (const [i, request] of packet.subscriptions.entries()) {
     const filter = request.topic;
+    const ref = refs[i];
+    if (ref !== null && ref !== undefined) {
+      const queue = resolved[i];
+      // A queue that does not exist (and may not be created) is a failure, never a silent success.
+      if (ref === 'invalid' || queue === undefined || typeof queue === 'string') {
+        granted.push(ref === 'invalid' ? failure : 0x80);
+        continue;
+      }
+      const existing = session.subscriptions.get(filter);
+      if (existing === undefined && session.subscriptions.size >= broker.config.mqtt.maxSubscriptionsPerSession) {
+        granted.push(v5 ? ReasonCode.QuotaExceeded : 0x80);
+        continue;
+      }
+      // Queue deliveries are at QoS 1 at most: at least once, acknowledged by PUBACK.
+      const qos = Math.min(request.qos, 1) as QoS;
+      const sub: Subscription = {
+        session,
+        topicFilter: filter,
+        matchFilter: filter,
+        shareGroup: undefined,
+        qos,
+        noLocal: false,
+        retainAsPublished: false,
+        retainHandling: 2,
+        subscriptionId,
+        queueName: queue.name,
+      };
+      if (existing?.queueName !== undefined) broker.queues?.removeConsumer(session, existing.queueName);
+      session.subscriptions.set(filter, sub);
+      if (session.link !== null) broker.queues?.addConsumer(session, sub);
+      changes.push({ sub, existing, index: granted.length });
+      granted.push(qos);
+      continue;
+    }
     const shared = parseSharedFilter(filter);
     if (shared === 'invalid' || (shared === null && !isValidTopicFilter(filter))) {
       granted.push(failure);
@@ -90,10 +147,12 @@ function rollBack(conn: Connection, changes: Array<{ sub: Subscription; existing
   for (let i = changes.length - 1; i >= 0; i--) {
     const { sub, existing } = changes[i]!;
     if (session.subscriptions.get(sub.topicFilter) !== sub) continue;
-    trie.remove(sub);
+    if (sub.queueName !== undefined) conn.broker.queues?.removeConsumer(session, sub.queueName);
+    else trie.remove(sub);
     if (existing !== undefined) {
       session.subscriptions.set(sub.topicFilter, existing);
-      trie.add(existing);
+      if (existing.queueName !== undefined) conn.broker.queues?.addConsumer(session, existing);
+      else trie.add(existing);
     } else {
       session.subscriptions.delete(sub.topicFilter);
     }

@@ -4,6 +4,7 @@ import type { IUnsubscribePacket } from 'mqtt-packet';
 import { isValidTopicFilter, parseSharedFilter } from '../../protocol/topic.js';
 import { ProtocolViolation, ReasonCode } from '../../protocol/reason-codes.js';
 import type { Connection } from '../connection.js';
+import { parseQueueFilter } from '../../queue/engine.js';
 
 export function handleUnsubscribe(conn: Connection, packet: IUnsubscribePacket): void {
   const broker = conn.broker;
@@ -13,7 +14,8 @@ export function handleUnsubscribe(conn: Connection, packet: IUnsubscribePacket):
   if (packet.unsubscriptions.length === 0) throw new ProtocolViolation(ReasonCode.ProtocolError, 'UNSUBSCRIBE without topic filters');
   for (const filter of packet.unsubscriptions) {
     const shared = parseSharedFilter(filter);
-    if (shared === 'invalid' || (shared === null && !isValidTopicFilter(filter))) {
+    const queueRef = parseQueueFilter(filter);
+    if (queueRef === 'invalid' || shared === 'invalid' || (shared === null && queueRef === null && !isValidTopicFilter(filter))) {
       reasonCodes.push(ReasonCode.TopicFilterInvalid);
       continue;
     }
@@ -23,7 +25,8 @@ export function handleUnsubscribe(conn: Connection, packet: IUnsubscribePacket):
       continue;
     }
     session.subscriptions.delete(filter);
-    broker.trie.remove(sub);
+    if (sub.queueName !== undefined) broker.queues?.removeConsumer(session, sub.queueName);
+    else broker.trie.remove(sub);
     reasonCodes.push(ReasonCode.Success);
   }
   // [MQTT-3.10.4-4] UNSUBACK even when nothing was removed; 3.1.1's carries no reason codes.

@@ -1,0 +1,316 @@
+// The queue engine: the set of durable queues, capture of matching publishes, consuming subscriptions
+// ($q/<filter>, $queue/<name>[/<filter>]), dead-lettering and the periodic retention and ack-timeout sweep.
+// It never touches a socket: deliveries go through the consumer's session.
+
+import type { Message } from '../broker/message.js';
+import type { Session } from '../broker/session.js';
+import type { Subscription } from '../broker/subscription.js';
+import type { Logger } from '../log/logger.js';
+import { isValidTopicFilter, topicMatches } from '../protocol/topic.js';
+import { StoreFullError } from '../store/errors.js';
+import type { Store } from '../store/store.js';
+import { Consumer } from './consumer.js';
+import { compileKeySpec, type KeyExtractor } from './key.js';
+import { Queue, type HeldMessage, type RejectReason } from './queue.js';
+import { DEFAULT_QUEUE_SETTINGS, type QueueDefinition } from './types.js';
+import { autoQueueDefinition } from '../config/queues.js';
+
+export interface QueueEngineOptions {
+  autoCreate: boolean;
+  defaults: Omit<QueueDefinition, 'name' | 'topicFilter'>;
+}
+
+/** What a consuming subscription names: `$q/<filter>` or `$queue/<name>[/<filter>]`. */
+export type QueueRef = { name: string | undefined; topicFilter: string | undefined };
+
+const Q_PREFIX = '$q/';
+const QUEUE_PREFIX = '$queue/';
+
+/** Parses a consuming subscription's filter; null for an ordinary one, 'invalid' for a malformed one. */
+export function parseQueueFilter(filter: string): QueueRef | null | 'invalid' {
+  if (filter.startsWith(Q_PREFIX)) {
+    const topicFilter = filter.slice(Q_PREFIX.length);
+    return isValidTopicFilter(topicFilter) ? { name: undefined, topicFilter } : 'invalid';
+  }
+  if (filter.startsWith(QUEUE_PREFIX)) {
+    const rest = filter.slice(QUEUE_PREFIX.length);
+    const slash = rest.indexOf('/');
+    const name = slash < 0 ? rest : rest.slice(0, slash);
+    const topicFilter = slash < 0 ? undefined : rest.slice(slash + 1);
+    if (!/^[A-Za-z0-9_.-]+$/.test(name)) return 'invalid';
+    if (topicFilter !== undefined && !isValidTopicFilter(topicFilter)) return 'invalid';
+    return { name, topicFilter };
+  }
+  return null;
+}
+
+/** A message's key within a queue (last-value key, hash_key dispatch). */
+interface KeyedQueue {
+  queue: Queue;
+  key: KeyExtractor | undefined;
+}
+
+const DEAD_LETTER_PREFIX = '$dead/';
+
+export class QueueEngine {
+  private readonly byName = new Map<string, KeyedQueue>();
+  private readonly byId = new Map<number, Queue>();
+  private readonly consumersBySession = new Map<Session, Consumer[]>();
+  private nextId = 1;
+  private sweepTimer: NodeJS.Timeout | null = null;
+  private readonly loggedFailures = new Set<string>();
+  /** Collects the durability of appends for the publisher's acknowledgement (the broker's persistence). */
+  track: (p: Promise<void>) => void = () => undefined;
+
+  constructor(
+    readonly store: Store,
+    readonly log: Logger,
+    private readonly options: QueueEngineOptions,
+  ) {}
+
+  /** Queues and their backlog sizes from the store; then the configured definitions are applied. */
+  async load(definitions: QueueDefinition[]): Promise<void> {
+    for (const { queueId, definition } of await this.store.loadQueues()) {
+      const def = { ...DEFAULT_QUEUE_SETTINGS, ...(definition as Partial<QueueDefinition>) } as QueueDefinition;
+      const queue = this.register(queueId, def);
+      let depth = 0;
+      let bytes = 0;
+      let oldest = 0;
+      let after = 0;
+      for (;;) {
+        const batch = await this.store.readQueueMessages(queueId, { afterSeq: after, limit: 1000 });
+        if (batch.length === 0) break;
+        for (const m of batch) {
+          if (oldest === 0) oldest = m.enqueuedAt;
+          depth++;
+          bytes += m.message.payload.length;
+        }
+        after = batch[batch.length - 1]!.seq;
+      }
+      queue.restoreCounts(depth, bytes, oldest);
+      this.nextId = Math.max(this.nextId, queueId + 1);
+    }
+    for (const def of definitions) await this.declare(def);
+    this.sweepTimer = setInterval(() => this.sweep(), 250);
+    this.sweepTimer.unref();
+  }
+
+  stop(): void {
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    this.sweepTimer = null;
+  }
+
+  queues(): Queue[] {
+    return [...this.byId.values()];
+  }
+
+  queueById(id: number): Queue | undefined {
+    return this.byId.get(id);
+  }
+
+  queueByName(name: string): Queue | undefined {
+    return this.byName.get(name)?.queue;
+  }
+
+  private register(id: number, def: QueueDefinition): Queue {
+    const queue = new Queue(id, def, this);
+    const key = def.key === undefined ? undefined : compileKeySpec(def.key);
+    this.byName.set(def.name, { queue, key: key instanceof Error ? undefined : key });
+    this.byId.set(id, queue);
+    return queue;
+  }
+
+  /** Creates a queue, or updates the settings of an existing one with that name; durable when it resolves. */
+  async declare(def: QueueDefinition): Promise<Queue> {
+    const existing = this.byName.get(def.name);
+    if (existing !== undefined) {
+      existing.queue.redefine(def);
+      const key = def.key === undefined ? undefined : compileKeySpec(def.key);
+      existing.key = key instanceof Error ? undefined : key;
+      await this.store.saveQueue(existing.queue.id, { ...def });
+      return existing.queue;
+    }
+    const queue = this.register(this.nextId++, def);
+    this.log.info('queue created', { queue: def.name, topicFilter: def.topicFilter, type: def.type, dispatch: def.dispatch });
+    await this.store.saveQueue(queue.id, { ...def });
+    return queue;
+  }
+
+  /** Deletes a queue and its messages; its consumers stop receiving. */
+  async delete(name: string): Promise<boolean> {
+    const entry = this.byName.get(name);
+    if (entry === undefined) return false;
+    const queue = entry.queue;
+    for (const c of [...queue.consumers]) {
+      c.release();
+      queue.removeConsumer(c);
+      this.forgetConsumer(c);
+    }
+    this.byName.delete(name);
+    this.byId.delete(queue.id);
+    await this.store.deleteQueue(queue.id);
+    this.log.info('queue deleted', { queue: name });
+    return true;
+  }
+
+  // Capture ---------------------------------------------------------------------------------------------------
+
+  /** Appends `msg` to every queue whose filter matches its topic; durability goes to `track`. */
+  capture(msg: Message): number {
+    let n = 0;
+    for (const entry of this.byName.values()) {
+      const queue = entry.queue;
+      if (!topicMatches(queue.definition.topicFilter, msg.topic)) continue;
+      this.append(queue, entry.key, msg);
+      n++;
+    }
+    return n;
+  }
+
+  private append(queue: Queue, keyOf: KeyExtractor | undefined, msg: Message): void {
+    const bytes = msg.payload.length;
+    const refusal = queue.admit(bytes);
+    if (refusal !== null) {
+      queue.counters.publishRejected++;
+      if (msg.qos > 0) this.track(Promise.reject(new StoreFullError(`queue ${queue.name} is at its ${refusal} limit`)));
+      return;
+    }
+    const key = keyOf === undefined ? undefined : keyOf(msg);
+    const enqueuedAt = Date.now();
+    // A message's RETAIN flag is not part of a queued job.
+    const stored: Message = { topic: msg.topic, payload: msg.payload, qos: msg.qos, retain: false, properties: msg.properties, expiresAt: msg.expiresAt, origin: msg.origin };
+    let appended;
+    try {
+      appended = this.store.appendQueueMessage(queue.id, stored, key);
+    } catch (err) {
+      queue.counters.publishRejected++;
+      this.track(Promise.reject(err));
+      return;
+    }
+    const durable = appended.durable;
+    durable.catch(() => {
+      queue.counters.publishRejected++;
+    });
+    this.track(durable);
+    queue.appended(appended.seq, stored, key, bytes, enqueuedAt);
+  }
+
+  // Consumers -------------------------------------------------------------------------------------------------
+
+  /** The queue a consuming subscription names, created when allowed; a string says why not. */
+  async resolve(ref: QueueRef): Promise<Queue | string> {
+    if (ref.name !== undefined) {
+      const named = this.queueByName(ref.name);
+      if (named !== undefined) return named;
+      if (ref.topicFilter === undefined) return `no queue named ${ref.name}`;
+      if (!this.options.autoCreate) return `no queue named ${ref.name} and queues.autoCreate is off`;
+      const def = autoQueueDefinition(ref.topicFilter, this.options.defaults, ref.name);
+      return typeof def === 'string' ? def : this.declare(def);
+    }
+    const filter = ref.topicFilter!;
+    for (const { queue } of this.byName.values()) if (queue.definition.topicFilter === filter) return queue;
+    if (!this.options.autoCreate) return `no queue for ${filter} and queues.autoCreate is off`;
+    const def = autoQueueDefinition(filter, this.options.defaults);
+    return typeof def === 'string' ? def : this.declare(def);
+  }
+
+  /** Makes a connected session a consumer of the queue its subscription names. */
+  addConsumer(session: Session, sub: Subscription): void {
+    const queue = sub.queueName === undefined ? undefined : this.queueByName(sub.queueName);
+    if (queue === undefined || session.link === null) return;
+    const list = this.consumersBySession.get(session) ?? [];
+    if (list.some((c) => c.queue === queue)) return;
+    const consumer = new Consumer(queue, session, sub.qos === 0 ? 0 : 1, sub.subscriptionId);
+    list.push(consumer);
+    this.consumersBySession.set(session, list);
+    session.onSlotFreed ??= () => this.slotFreed(session);
+    queue.addConsumer(consumer);
+  }
+
+  removeConsumer(session: Session, queueName: string): void {
+    const list = this.consumersBySession.get(session);
+    const consumer = list?.find((c) => c.queue.name === queueName);
+    if (consumer === undefined) return;
+    consumer.release();
+    consumer.queue.removeConsumer(consumer);
+    this.forgetConsumer(consumer);
+  }
+
+  private forgetConsumer(consumer: Consumer): void {
+    const list = this.consumersBySession.get(consumer.session);
+    if (list === undefined) return;
+    const rest = list.filter((c) => c !== consumer);
+    if (rest.length > 0) this.consumersBySession.set(consumer.session, rest);
+    else this.consumersBySession.delete(consumer.session);
+  }
+
+  /** A session (re)connected: its queue subscriptions become consumers again. */
+  sessionAttached(session: Session): void {
+    for (const sub of session.subscriptions.values()) if (sub.queueName !== undefined) this.addConsumer(session, sub);
+  }
+
+  /** A session's connection closed: its unacknowledged queue messages are offered to others at once. */
+  sessionDetached(session: Session): void {
+    const list = this.consumersBySession.get(session);
+    if (list === undefined) return;
+    this.consumersBySession.delete(session);
+    for (const c of list) {
+      c.release();
+      c.queue.removeConsumer(c);
+    }
+  }
+
+  private slotFreed(session: Session): void {
+    const list = this.consumersBySession.get(session);
+    if (list !== undefined) for (const c of list) c.queue.scheduleDispatch();
+  }
+
+  // Failures ---------------------------------------------------------------------------------------------------
+
+  /**
+   * Moves a message that reached maxDeliveries to the dead-letter queue, keeping its topic and properties and
+   * adding user properties that say from where and why; without a dead-letter queue it is dropped and counted.
+   */
+  deadLetter(from: Queue, held: HeldMessage, reason: RejectReason): void {
+    from.counters.deadLettered++;
+    const target = from.definition.deadLetter;
+    if (target === undefined) return;
+    const msg = held.message;
+    const userProperties = { ...(msg.properties?.userProperties ?? {}) };
+    userProperties['wharf-dead-letter-queue'] = from.name;
+    userProperties['wharf-dead-letter-reason'] = reason;
+    userProperties['wharf-delivery-count'] = String(held.deliveryCount);
+    const dead: Message = { ...msg, properties: { ...msg.properties, userProperties } };
+    delete dead.encodedProperties;
+    const existing = this.byName.get(target);
+    const send = (entry: KeyedQueue) => {
+      this.append(entry.queue, entry.key, { ...dead, qos: 0 });
+    };
+    if (existing !== undefined) send(existing);
+    else {
+      const def = autoQueueDefinition(`${DEAD_LETTER_PREFIX}${target}`, { ...this.options.defaults, deadLetter: undefined, maxDeliveries: 0 }, target);
+      if (typeof def === 'string') {
+        this.storeFailed('dead-letter queue', new Error(def));
+        return;
+      }
+      this.declare(def).then(
+        () => send(this.byName.get(target)!),
+        (err) => this.storeFailed('dead-letter queue', err),
+      );
+    }
+  }
+
+  storeFailed(what: string, err: unknown): void {
+    if (this.loggedFailures.has(what)) return;
+    this.loggedFailures.add(what);
+    this.log.error('queue store write failed', { what, error: (err as Error)?.message ?? String(err) });
+  }
+
+  private sweep(): void {
+    const now = Date.now();
+    for (const queue of this.byId.values()) {
+      queue.expireOld(now);
+      if (queue.definition.ackTimeoutMs > 0) for (const c of queue.consumers) c.expireDeliveries(now);
+    }
+  }
+}

@@ -1,0 +1,354 @@
+// One durable queue: its backlog lives in the store; in memory only a bounded read-ahead window, the messages in
+// flight and those waiting for redelivery. Dispatch hands messages to consumers within their inflight limits.
+
+import type { Message } from '../broker/message.js';
+import { isExpired } from '../broker/message.js';
+import type { QueueMessage } from '../store/types.js';
+import type { Consumer } from './consumer.js';
+import { createStrategy } from './dispatch/index.js';
+import type { QueueEngine } from './engine.js';
+import { newQueueCounters, type QueueCounters } from './counters.js';
+import type { DispatchStrategy, QueueDefinition } from './types.js';
+
+/** Messages kept in memory ahead of dispatch; the rest of the backlog stays on disk. */
+const READ_AHEAD = 256;
+/** How far past a blocked message (hash_key: its key's consumer is busy) dispatch looks for another one. */
+const HASH_SCAN = 64;
+
+export type RejectReason = 'rejected' | 'ack_timeout' | 'consumer_lost';
+
+/** A message of this queue held in memory (ready, in flight or waiting for redelivery). */
+export interface HeldMessage {
+  seq: number;
+  message: Message;
+  key: string | undefined;
+  deliveryCount: number;
+  enqueuedAt: number;
+  bytes: number;
+  /** Consumer of the last delivery: a redelivery prefers another one. */
+  lastConsumer: string | undefined;
+}
+
+export class Queue {
+  readonly consumers: Consumer[] = [];
+  readonly counters: QueueCounters = newQueueCounters();
+  /** Messages stored and not yet removed (acknowledged, expired, dropped, dead-lettered). */
+  depth = 0;
+  depthBytes = 0;
+  private strategy: DispatchStrategy;
+  /** Ready messages in sequence order (a window of the backlog); `readyHead` is the first live one. */
+  private ready: HeldMessage[] = [];
+  private readyHead = 0;
+  /** Highest sequence loaded into memory (or accounted for); the store is read after it. */
+  private readCursor = 0;
+  private inflightCount = 0;
+  private delayed = 0;
+  /** Oldest messages to drop when they come off the disk (drop_oldest while nothing was in memory). */
+  private pendingEvictions = 0;
+  private filling = false;
+  private dispatchScheduled = false;
+  private oldestOnDisk = 0;
+
+  constructor(
+    readonly id: number,
+    public definition: QueueDefinition,
+    readonly engine: QueueEngine,
+  ) {
+    this.strategy = createStrategy(definition.dispatch);
+  }
+
+  get name(): string {
+    return this.definition.name;
+  }
+
+  /** Messages in flight to consumers of this queue. */
+  get inflight(): number {
+    return this.inflightCount;
+  }
+
+  redefine(definition: QueueDefinition): void {
+    if (definition.dispatch !== this.definition.dispatch) this.strategy = createStrategy(definition.dispatch);
+    this.definition = definition;
+    this.scheduleDispatch();
+  }
+
+  /** Age in ms of the oldest message not yet acknowledged (consumer lag); 0 when empty. */
+  oldestAgeMs(now: number): number {
+    if (this.depth === 0) return 0;
+    let oldest = this.readyHead < this.ready.length ? this.ready[this.readyHead]!.enqueuedAt : this.oldestOnDisk;
+    for (const c of this.consumers) for (const d of c.deliveries.values()) if (d.held.enqueuedAt < oldest || oldest === 0) oldest = d.held.enqueuedAt;
+    return oldest === 0 ? 0 : Math.max(0, now - oldest);
+  }
+
+  /** State found on disk at start-up. */
+  restoreCounts(depth: number, bytes: number, oldestEnqueuedAt: number): void {
+    this.depth = depth;
+    this.depthBytes = bytes;
+    this.oldestOnDisk = oldestEnqueuedAt;
+  }
+
+  /** Limits for one more message of `bytes`: null when it fits (evicting first under drop_oldest), else why not. */
+  admit(bytes: number): string | null {
+    const d = this.definition;
+    const overMessages = d.maxMessages > 0 && this.depth + 1 > d.maxMessages;
+    const overBytes = d.maxBytes > 0 && this.depthBytes + bytes > d.maxBytes;
+    if (!overMessages && !overBytes) return null;
+    if (d.overflow === 'reject') return overMessages ? 'maxMessages' : 'maxBytes';
+    // drop_oldest: evict until it fits, never touching messages in flight.
+    let guard = this.depth;
+    while (guard-- > 0 && ((d.maxMessages > 0 && this.depth + 1 > d.maxMessages) || (d.maxBytes > 0 && this.depthBytes + bytes > d.maxBytes))) {
+      if (!this.evictOldest()) return 'full of messages in flight';
+    }
+    return null;
+  }
+
+  private evictOldest(): boolean {
+    if (this.readyHead < this.ready.length) {
+      const held = this.takeReady();
+      this.remove(held, 'dropped');
+      return true;
+    }
+    const unread = this.depth - this.inflightCount - this.delayed - this.pendingEvictions;
+    if (unread <= 0) return false;
+    // The oldest is still on disk: it is dropped as it is read, and stops counting now.
+    this.pendingEvictions++;
+    this.depth--;
+    this.counters.dropped++;
+    return true;
+  }
+
+  /** A message was appended to the store with sequence `seq`. */
+  appended(seq: number, message: Message, key: string | undefined, bytes: number, enqueuedAt: number): void {
+    // Caught up: nothing of the backlog is left unread on disk, so the new message can join the window directly.
+    const caughtUp = !this.filling && this.depth + this.pendingEvictions === this.inMemory();
+    this.depth++;
+    this.depthBytes += bytes;
+    this.counters.enqueued++;
+    if (this.depth === 1) this.oldestOnDisk = enqueuedAt;
+    if (caughtUp && this.readyLength() < READ_AHEAD) {
+      this.ready.push({ seq, message, key, deliveryCount: 0, enqueuedAt, bytes, lastConsumer: undefined });
+      this.readCursor = seq;
+    }
+    this.scheduleDispatch();
+  }
+
+  private inMemory(): number {
+    return this.readyLength() + this.inflightCount + this.delayed;
+  }
+
+  private readyLength(): number {
+    return this.ready.length - this.readyHead;
+  }
+
+  private takeReady(): HeldMessage {
+    const held = this.ready[this.readyHead]!;
+    this.ready[this.readyHead++] = undefined as unknown as HeldMessage;
+    if (this.readyHead > 512 && this.readyHead * 2 > this.ready.length) {
+      this.ready = this.ready.slice(this.readyHead);
+      this.readyHead = 0;
+    }
+    return held;
+  }
+
+  /** Puts a message back among the ready ones, in sequence order (a redelivery is usually the oldest). */
+  private requeue(held: HeldMessage): void {
+    let i = this.ready.length;
+    while (i > this.readyHead && this.ready[i - 1]!.seq > held.seq) i--;
+    if (i === this.readyHead && this.readyHead > 0) this.ready[--this.readyHead] = held;
+    else this.ready.splice(i, 0, held);
+  }
+
+  scheduleDispatch(): void {
+    if (this.dispatchScheduled) return;
+    this.dispatchScheduled = true;
+    setImmediate(() => {
+      this.dispatchScheduled = false;
+      this.dispatch();
+    });
+  }
+
+  /** Offers ready messages to consumers with room, as the dispatch strategy chooses. */
+  dispatch(): void {
+    const now = Date.now();
+    let blocked = 0;
+    let i = this.readyHead;
+    while (i < this.ready.length && this.consumers.length > 0) {
+      const held = this.ready[i]!;
+      if (isExpired(held.message, now)) {
+        i = this.removeAt(i);
+        this.remove(held, 'expired');
+        continue;
+      }
+      const consumer = this.choose(held);
+      if (consumer === undefined) {
+        // hash_key keeps a key on its consumer: look past a blocked key, a bounded distance.
+        if (this.definition.dispatch !== 'hash_key' || ++blocked > HASH_SCAN || !this.anyRoom()) break;
+        i++;
+        continue;
+      }
+      i = this.removeAt(i);
+      consumer.deliver(held);
+    }
+    this.fillIfLow();
+  }
+
+  /** Takes the ready message at index `i` out; returns the index of the one that follows it now. */
+  private removeAt(i: number): number {
+    if (i === this.readyHead) {
+      this.takeReady();
+      return this.readyHead; // takeReady may have compacted the array
+    }
+    this.ready.splice(i, 1);
+    return i;
+  }
+
+  private anyRoom(): boolean {
+    for (const c of this.consumers) if (c.hasRoom()) return true;
+    return false;
+  }
+
+  private choose(held: HeldMessage): Consumer | undefined {
+    // A redelivered message goes to another consumer when one has room [DESIGN "Queues"].
+    if (held.lastConsumer !== undefined && this.definition.dispatch !== 'hash_key') {
+      let best: Consumer | undefined;
+      for (const c of this.consumers) if (c.id !== held.lastConsumer && c.hasRoom() && (best === undefined || c.inflight < best.inflight)) best = c;
+      if (best !== undefined) return best;
+    }
+    return this.strategy.pick(this.consumers, held.key) as Consumer | undefined;
+  }
+
+  /** Reads the next part of the backlog from the store when the window runs low. */
+  private fillIfLow(): void {
+    if (this.filling || this.readyLength() >= READ_AHEAD / 2) return;
+    const unread = this.depth + this.pendingEvictions - this.inMemory();
+    if (unread <= 0) return;
+    this.filling = true;
+    const store = this.engine.store;
+    store.readQueueMessages(this.id, { afterSeq: this.readCursor, limit: READ_AHEAD - this.readyLength() }).then(
+      (batch) => this.filled(batch),
+      (err) => {
+        this.filling = false;
+        this.engine.log.error('queue read failed', { queue: this.name, error: (err as Error).message });
+      },
+    );
+  }
+
+  private filled(batch: QueueMessage[]): void {
+    this.filling = false;
+    if (this.engine.queueById(this.id) !== this) return; // deleted meanwhile
+    for (const m of batch) {
+      if (m.seq <= this.readCursor) continue;
+      this.readCursor = m.seq;
+      const held: HeldMessage = {
+        seq: m.seq,
+        message: m.message,
+        key: m.key,
+        deliveryCount: m.deliveryCount,
+        enqueuedAt: m.enqueuedAt,
+        bytes: m.message.payload.length,
+        lastConsumer: undefined,
+      };
+      if (this.pendingEvictions > 0) {
+        this.pendingEvictions--;
+        this.depthBytes -= held.bytes;
+        this.engine.store.removeQueueMessage(this.id, held.seq).catch((err) => this.engine.storeFailed('queue drop', err));
+        continue;
+      }
+      this.ready.push(held);
+    }
+    if (this.readyLength() > 0) this.oldestOnDisk = this.ready[this.readyHead]!.enqueuedAt;
+    if (batch.length === 0) {
+      // Appended but not committed yet: look again after the next commit window.
+      setTimeout(() => this.scheduleDispatch(), 10).unref();
+      return;
+    }
+    this.scheduleDispatch();
+  }
+
+  /** Consumer bookkeeping, called by Consumer. */
+  deliveryStarted(): void {
+    this.inflightCount++;
+    this.counters.delivered++;
+  }
+
+  /** The consumer acknowledged (PUBACK < 0x80) or the delivery was at QoS 0: the message is done. */
+  acknowledged(held: HeldMessage): void {
+    this.inflightCount--;
+    this.counters.acknowledged++;
+    this.remove(held, undefined);
+    this.scheduleDispatch();
+  }
+
+  /** A delivery failed: rejected (PUBACK >= 0x80), timed out, or its consumer went away. */
+  failed(held: HeldMessage, consumerId: string, reason: RejectReason): void {
+    this.inflightCount--;
+    held.deliveryCount++;
+    held.lastConsumer = consumerId;
+    if (reason === 'rejected') this.counters.rejected++;
+    else if (reason === 'ack_timeout') this.counters.ackTimeouts++;
+    const d = this.definition;
+    if (d.maxDeliveries > 0 && held.deliveryCount >= d.maxDeliveries) {
+      this.engine.deadLetter(this, held, reason);
+      this.remove(held, 'deadLettered');
+      this.scheduleDispatch();
+      return;
+    }
+    this.counters.redelivered++;
+    this.engine.store.setQueueDeliveryCount(this.id, held.seq, held.deliveryCount).catch((err) => this.engine.storeFailed('delivery count', err));
+    // A lost consumer's messages are offered again at once; a rejection waits redeliveryDelay.
+    const delay = reason === 'consumer_lost' ? 0 : d.redeliveryDelayMs;
+    if (delay === 0) {
+      this.requeue(held);
+      this.scheduleDispatch();
+      return;
+    }
+    this.delayed++;
+    setTimeout(() => {
+      this.delayed--;
+      if (this.engine.queueById(this.id) !== this) return;
+      this.requeue(held);
+      this.scheduleDispatch();
+    }, delay).unref();
+  }
+
+  /** Removes a message for good; `why` names the counter (acknowledged ones are counted by the caller). */
+  private remove(held: HeldMessage, why: 'expired' | 'dropped' | 'deadLettered' | undefined): void {
+    this.depth--;
+    this.depthBytes -= held.bytes;
+    if (why !== undefined) this.counters[why]++;
+    this.engine.store.removeQueueMessage(this.id, held.seq).catch((err) => this.engine.storeFailed('queue remove', err));
+  }
+
+  /** Retention: messages older than `retentionMs` are expired, oldest first, a bounded number per sweep. */
+  expireOld(now: number): void {
+    const retention = this.definition.retentionMs;
+    if (retention <= 0) return;
+    const cutoff = now - retention;
+    let n = 0;
+    while (this.readyHead < this.ready.length && this.ready[this.readyHead]!.enqueuedAt <= cutoff && n++ < 10_000) {
+      this.remove(this.takeReady(), 'expired');
+    }
+    if (this.readyLength() === 0) this.fillIfLow();
+  }
+
+  /** Drops everything not in flight (purge) or everything (delete); returns how many messages were removed. */
+  clearReady(): number {
+    let n = 0;
+    while (this.readyHead < this.ready.length) {
+      this.remove(this.takeReady(), 'dropped');
+      n++;
+    }
+    return n;
+  }
+
+  addConsumer(consumer: Consumer): void {
+    this.consumers.push(consumer);
+    this.scheduleDispatch();
+  }
+
+  removeConsumer(consumer: Consumer): void {
+    const i = this.consumers.indexOf(consumer);
+    if (i >= 0) this.consumers.splice(i, 1);
+    this.strategy.removed(consumer.id);
+  }
+}

@@ -35,7 +35,7 @@ export class Consumer implements ConsumerView, DeliveryOwner {
 
   deliver(held: HeldMessage): void {
     const queue = this.queue;
-    queue.deliveryStarted();
+    queue.deliveryStarted(held);
     const out: Outgoing = {
       msg: held.message,
       qos: this.qos,

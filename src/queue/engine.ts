@@ -84,6 +84,7 @@ export class QueueEngine {
           if (oldest === 0) oldest = m.enqueuedAt;
           depth++;
           bytes += m.message.payload.length;
+          if (m.key !== undefined) queue.restoreLastValue(m.key, m.seq, m.message.payload.length);
         }
         after = batch[batch.length - 1]!.seq;
       }
@@ -106,6 +107,11 @@ export class QueueEngine {
 
   queueById(id: number): Queue | undefined {
     return this.byId.get(id);
+  }
+
+  /** The key of a message read back from the store (standard queues do not store it). */
+  keyFor(queue: Queue, msg: Message): string | undefined {
+    return this.byName.get(queue.name)?.key?.(msg);
   }
 
   queueByName(name: string): Queue | undefined {
@@ -169,19 +175,23 @@ export class QueueEngine {
 
   private append(queue: Queue, keyOf: KeyExtractor | undefined, msg: Message): void {
     const bytes = msg.payload.length;
-    const refusal = queue.admit(bytes);
+    const lastValue = queue.definition.type === 'lastvalue';
+    // A last-value message without a key is kept under the empty key (one such message at a time).
+    const key = keyOf === undefined ? (lastValue ? '' : undefined) : (keyOf(msg) ?? (lastValue ? '' : undefined));
+    // Replacing a key's value does not grow a last-value queue: maxMessages counts keys.
+    const refusal = queue.replaces(key) ? null : queue.admit(bytes);
     if (refusal !== null) {
       queue.counters.publishRejected++;
       if (msg.qos > 0) this.track(Promise.reject(new StoreFullError(`queue ${queue.name} is at its ${refusal} limit`)));
       return;
     }
-    const key = keyOf === undefined ? undefined : keyOf(msg);
     const enqueuedAt = Date.now();
     // A message's RETAIN flag is not part of a queued job.
     const stored: Message = { topic: msg.topic, payload: msg.payload, qos: msg.qos, retain: false, properties: msg.properties, expiresAt: msg.expiresAt, origin: msg.origin };
     let appended;
     try {
-      appended = this.store.appendQueueMessage(queue.id, stored, key);
+      // Only a last-value queue replaces by key on disk; hash_key uses the key for dispatch alone.
+      appended = this.store.appendQueueMessage(queue.id, stored, lastValue ? key : undefined);
     } catch (err) {
       queue.counters.publishRejected++;
       this.track(Promise.reject(err));

@@ -27,6 +27,16 @@ export interface HeldMessage {
   bytes: number;
   /** Consumer of the last delivery: a redelivery prefers another one. */
   lastConsumer: string | undefined;
+  /** Last-value queues: a newer message with the same key replaced this one (its record is gone). */
+  superseded?: boolean;
+}
+
+/** The live message of one key in a last-value queue. */
+interface LastValue {
+  seq: number;
+  bytes: number;
+  /** Set while the message is in memory (ready, in flight or waiting for redelivery). */
+  held: HeldMessage | undefined;
 }
 
 export class Queue {
@@ -48,6 +58,9 @@ export class Queue {
   private filling = false;
   private dispatchScheduled = false;
   private oldestOnDisk = 0;
+  /** Last-value queues: the live message per key, and the keys out for delivery (a newer value waits for them). */
+  private readonly lastValues: Map<string, LastValue> | null;
+  private readonly keysInFlight: Set<string> | null;
 
   constructor(
     readonly id: number,
@@ -55,6 +68,46 @@ export class Queue {
     readonly engine: QueueEngine,
   ) {
     this.strategy = createStrategy(definition.dispatch);
+    const lastValue = definition.type === 'lastvalue';
+    this.lastValues = lastValue ? new Map() : null;
+    this.keysInFlight = lastValue ? new Set() : null;
+  }
+
+  /** Start-up: a key's live message found on disk. */
+  restoreLastValue(key: string, seq: number, bytes: number): void {
+    this.lastValues?.set(key, { seq, bytes, held: undefined });
+  }
+
+  /** True when appending a message with this key replaces one (so the queue does not grow by a message). */
+  replaces(key: string | undefined): boolean {
+    return key !== undefined && this.lastValues !== null && this.lastValues.has(key);
+  }
+
+  /**
+   * Last-value queues: the stored message with this key is replaced (the store removes its record in the same
+   * commit as the append). One in flight finishes its delivery but is not offered again.
+   */
+  private supersede(key: string): void {
+    const prev = this.lastValues!.get(key);
+    if (prev === undefined) return;
+    this.lastValues!.delete(key);
+    this.depth--;
+    this.depthBytes -= prev.bytes;
+    this.counters.superseded++;
+    const held = prev.held;
+    if (held === undefined) return;
+    held.superseded = true;
+    for (let i = this.readyHead; i < this.ready.length; i++) {
+      if (this.ready[i] === held) {
+        this.removeAt(i);
+        break;
+      }
+    }
+  }
+
+  private forgetLastValue(held: HeldMessage): void {
+    if (this.lastValues === null || held.key === undefined) return;
+    if (this.lastValues.get(held.key)?.seq === held.seq) this.lastValues.delete(held.key);
   }
 
   get name(): string {
@@ -121,14 +174,18 @@ export class Queue {
   appended(seq: number, message: Message, key: string | undefined, bytes: number, enqueuedAt: number): void {
     // Caught up: nothing of the backlog is left unread on disk, so the new message can join the window directly.
     const caughtUp = !this.filling && this.depth + this.pendingEvictions === this.inMemory();
+    if (this.lastValues !== null && key !== undefined) this.supersede(key);
     this.depth++;
     this.depthBytes += bytes;
     this.counters.enqueued++;
     if (this.depth === 1) this.oldestOnDisk = enqueuedAt;
+    let held: HeldMessage | undefined;
     if (caughtUp && this.readyLength() < READ_AHEAD) {
-      this.ready.push({ seq, message, key, deliveryCount: 0, enqueuedAt, bytes, lastConsumer: undefined });
+      held = { seq, message, key, deliveryCount: 0, enqueuedAt, bytes, lastConsumer: undefined };
+      this.ready.push(held);
       this.readCursor = seq;
     }
+    if (this.lastValues !== null && key !== undefined) this.lastValues.set(key, { seq, bytes, held });
     this.scheduleDispatch();
   }
 
@@ -179,10 +236,12 @@ export class Queue {
         this.remove(held, 'expired');
         continue;
       }
-      const consumer = this.choose(held);
+      // Last-value: a newer value of a key out for delivery waits until that delivery is settled.
+      const keyBusy = this.keysInFlight !== null && held.key !== undefined && this.keysInFlight.has(held.key);
+      const consumer = keyBusy ? undefined : this.choose(held);
       if (consumer === undefined) {
         // hash_key keeps a key on its consumer: look past a blocked key, a bounded distance.
-        if (this.definition.dispatch !== 'hash_key' || ++blocked > HASH_SCAN || !this.anyRoom()) break;
+        if ((!keyBusy && this.definition.dispatch !== 'hash_key') || ++blocked > HASH_SCAN || !this.anyRoom()) break;
         i++;
         continue;
       }
@@ -242,7 +301,7 @@ export class Queue {
       const held: HeldMessage = {
         seq: m.seq,
         message: m.message,
-        key: m.key,
+        key: m.key ?? (this.definition.dispatch === 'hash_key' ? this.engine.keyFor(this, m.message) : undefined),
         deliveryCount: m.deliveryCount,
         enqueuedAt: m.enqueuedAt,
         bytes: m.message.payload.length,
@@ -254,6 +313,8 @@ export class Queue {
         this.engine.store.removeQueueMessage(this.id, held.seq).catch((err) => this.engine.storeFailed('queue drop', err));
         continue;
       }
+      const lv = held.key === undefined ? undefined : this.lastValues?.get(held.key);
+      if (lv !== undefined && lv.seq === held.seq) lv.held = held;
       this.ready.push(held);
     }
     if (this.readyLength() > 0) this.oldestOnDisk = this.ready[this.readyHead]!.enqueuedAt;
@@ -266,22 +327,31 @@ export class Queue {
   }
 
   /** Consumer bookkeeping, called by Consumer. */
-  deliveryStarted(): void {
+  deliveryStarted(held: HeldMessage): void {
     this.inflightCount++;
     this.counters.delivered++;
+    if (this.keysInFlight !== null && held.key !== undefined) this.keysInFlight.add(held.key);
+  }
+
+  private deliveryEnded(held: HeldMessage): void {
+    this.inflightCount--;
+    if (this.keysInFlight !== null && held.key !== undefined && this.keysInFlight.delete(held.key)) this.scheduleDispatch();
   }
 
   /** The consumer acknowledged (PUBACK < 0x80) or the delivery was at QoS 0: the message is done. */
   acknowledged(held: HeldMessage): void {
-    this.inflightCount--;
+    this.deliveryEnded(held);
     this.counters.acknowledged++;
-    this.remove(held, undefined);
+    // A superseded message's record went with its replacement; it no longer counts.
+    if (!held.superseded) this.remove(held, undefined);
     this.scheduleDispatch();
   }
 
   /** A delivery failed: rejected (PUBACK >= 0x80), timed out, or its consumer went away. */
   failed(held: HeldMessage, consumerId: string, reason: RejectReason): void {
-    this.inflightCount--;
+    this.deliveryEnded(held);
+    // A rejection does not bring back a value that a newer one replaced.
+    if (held.superseded) return;
     held.deliveryCount++;
     held.lastConsumer = consumerId;
     if (reason === 'rejected') this.counters.rejected++;
@@ -305,7 +375,7 @@ export class Queue {
     this.delayed++;
     setTimeout(() => {
       this.delayed--;
-      if (this.engine.queueById(this.id) !== this) return;
+      if (this.engine.queueById(this.id) !== this || held.superseded) return;
       this.requeue(held);
       this.scheduleDispatch();
     }, delay).unref();
@@ -313,6 +383,7 @@ export class Queue {
 
   /** Removes a message for good; `why` names the counter (acknowledged ones are counted by the caller). */
   private remove(held: HeldMessage, why: 'expired' | 'dropped' | 'deadLettered' | undefined): void {
+    this.forgetLastValue(held);
     this.depth--;
     this.depthBytes -= held.bytes;
     if (why !== undefined) this.counters[why]++;

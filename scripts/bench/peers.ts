@@ -110,6 +110,14 @@ function childPids(pid: number): number[] {
   }
 }
 
+function cmdlineArgv0(pid: number): string | null {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0', 1)[0] ?? null;
+  } catch {
+    return null;
+  }
+}
+
 function findStrace(): string | null {
   for (const p of ['/usr/bin/strace', '/bin/strace', '/usr/local/bin/strace']) if (existsSync(p)) return p;
   return null;
@@ -216,16 +224,23 @@ async function spawnPeer(spec: SpawnSpec): Promise<RunningPeer> {
       });
     });
     if (straceFile !== null) {
-      // the broker is strace's (first) child
+      // The broker is the child of strace that runs spec.cmd (strace may first fork a short-lived probe
+      // child of its own, e.g. to test seccomp-bpf support).
       const until = Date.now() + 5000;
-      for (;;) {
-        const kids = childPids(child.pid ?? -1);
-        if (kids.length > 0) {
-          inc.pid = kids[0]!;
-          break;
+      outer: for (;;) {
+        for (const kid of childPids(child.pid ?? -1)) {
+          if (cmdlineArgv0(kid) === spec.cmd) {
+            inc.pid = kid;
+            break outer;
+          }
         }
-        if (inc.exitInfo !== null || Date.now() > until) break;
-        await sleep(10);
+        if (inc.exitInfo !== null) break;
+        if (Date.now() > until) {
+          for (const kid of childPids(child.pid ?? -1)) process.kill(kid, 'SIGKILL');
+          child.kill('SIGKILL');
+          throw new Error(`${spec.name}: could not find the broker process under strace (pid ${child.pid})`);
+        }
+        await sleep(5);
       }
     }
     return inc;
@@ -410,6 +425,9 @@ export async function startPeer(name: PeerName, opts: StartOptions = {}): Promis
                   // Persistence on; autosave_interval left at its default (1800 s): mosquitto writes
                   // its database periodically and on clean shutdown, not per message.
                   'persistence true',
+                  // Started as root (as here), mosquitto drops to user "mosquitto", which cannot write into
+                  // the root-owned temp dir: keep the user it was started as.
+                  ...(process.getuid?.() === 0 ? ['user root'] : []),
                   `persistence_location ${path.join(tmpDir, 'data')}/`,
                   `max_queued_messages ${MOSQUITTO_DURABLE.maxQueuedMessages}`,
                   // Outgoing QoS 1 window towards the draining v3.1.1 subscriber: no maximum, like Wharf

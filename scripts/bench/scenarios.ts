@@ -826,7 +826,9 @@ async function scenarioDurable(ctx: ScenarioContext): Promise<ScenarioResult> {
     const mon = startMonitor(peer);
     const wb0 = peer.writeBytes();
     const dev0 = deviceWriteBytes();
+    const pubMono0 = monoUs();
     const r = await durablePublish(pubs, publishTemplates(), 1, perPub, 120_000);
+    const pubMono1 = monoUs();
     const wb1 = peer.writeBytes();
     const dev1 = deviceWriteBytes();
     const pm = mon.stop();
@@ -836,6 +838,7 @@ async function scenarioDurable(ctx: ScenarioContext): Promise<ScenarioResult> {
     await sleep(300);
     const mon2 = startMonitor(peer);
     const wb2 = peer.writeBytes();
+    const drainMono0 = monoUs();
     const { client: sub, result: d } = await drainSubscriber(peer.port, subId, 1, total, perPub, (u) => u >= r.ackedCount, {
       settleMs: 0,
       idleMs: 5000,
@@ -844,6 +847,8 @@ async function scenarioDurable(ctx: ScenarioContext): Promise<ScenarioResult> {
     clients.push(sub ?? undefined);
     const dm = mon2.stop();
     const wb3 = peer.writeBytes();
+    const drainMono1 = monoUs();
+    ctx.log(`${peer.name}: CLOCK_MONOTONIC µs windows (for cpuprofile-top.js --window): publish ${pubMono0},${pubMono1} drain ${drainMono0},${drainMono1}`);
 
     const written = wb1 - wb0;
     const payloadBytes = r.ackedCount * DURABLE_PAYLOAD;
@@ -902,11 +907,17 @@ async function scenarioDurable(ctx: ScenarioContext): Promise<ScenarioResult> {
         deviceWriteBytesPublish: dev1 - dev0,
         drain: { unique: d.unique, duplicates: d.duplicates, foreign: d.foreign, sessionPresent: d.sessionPresent, durationS: d.durationS, rate: d.rate, timedOut: d.timedOut, error: d.error, monitor: dm },
         ackedNotDrained: lostInBacklog,
+        monotonicWindowsUs: { publish: [pubMono0, pubMono1], drain: [drainMono0, drainMono1] },
       },
     };
   } finally {
     await closeAll(clients);
   }
+}
+
+/** CLOCK_MONOTONIC in µs: the clock of V8 .cpuprofile timestamps on Linux. */
+function monoUs(): number {
+  return Number(process.hrtime.bigint() / 1000n);
 }
 
 function countAckedReceived(acked: Uint8Array, received: Uint8Array): number {

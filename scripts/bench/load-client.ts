@@ -36,6 +36,11 @@ export interface LoadClientOptions {
    * after CONNACK (persistent session): they can arrive in the same TCP chunk, before connect() resolves.
    */
   onPublish?: PublishHandler;
+  /**
+   * Do not PUBACK received QoS 1 messages automatically: the handler acknowledges with `ack(messageId)`
+   * (a worker that acknowledges a job when it is done).
+   */
+  manualAck?: boolean;
 }
 
 export interface Subscription {
@@ -47,7 +52,7 @@ export interface Subscription {
  * Called for every received PUBLISH. `payload` may be a view into the socket
  * chunk: copy it if you keep it beyond the callback.
  */
-export type PublishHandler = (payload: Buffer, topic: string, qos: number) => void;
+export type PublishHandler = (payload: Buffer, topic: string, qos: number, messageId: number) => void;
 
 type PublishBuilder = (messageId: number) => Buffer;
 
@@ -128,6 +133,7 @@ export class LoadClient {
 
   private readonly opts: LoadClientOptions;
   private readonly fastPath: boolean;
+  private readonly manualAck: boolean;
   private readonly maxInflight: number;
   private readonly parser;
   private rest: Buffer | null = null;
@@ -157,6 +163,7 @@ export class LoadClient {
     this.protocolVersion = opts.protocolVersion ?? 4;
     this.clientId = opts.clientId;
     this.fastPath = opts.fastPath ?? true;
+    this.manualAck = opts.manualAck ?? false;
     this.onPublish = opts.onPublish ?? null;
     this.maxInflight = Math.max(1, Math.min(65000, opts.maxInflight ?? 64));
     this.parser = createParser({ protocolVersion: this.protocolVersion });
@@ -467,12 +474,17 @@ export class LoadClient {
   private deliver(payload: Buffer, topic: string, qos: number, messageId: number): void {
     this.received++;
     if (qos === 1) {
-      this.send(Buffer.from([0x40, 0x02, messageId >> 8, messageId & 0xff]));
+      if (!this.manualAck) this.send(Buffer.from([0x40, 0x02, messageId >> 8, messageId & 0xff]));
     } else if (qos === 2) {
       this.send(generate({ cmd: 'pubrec', messageId }, { protocolVersion: this.protocolVersion }));
     }
     const h = this.onPublish;
-    if (h) h(payload, topic, qos);
+    if (h) h(payload, topic, qos, messageId);
+  }
+
+  /** PUBACK a received QoS 1 message (with `manualAck`). */
+  ack(messageId: number): void {
+    this.send(Buffer.from([0x40, 0x02, messageId >> 8, messageId & 0xff]));
   }
 
   private onPacket(p: Packet): void {

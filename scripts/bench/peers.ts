@@ -3,6 +3,7 @@
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { HEAP_FILE_ENV } from './heap-sampler.js';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
@@ -15,6 +16,8 @@ export const ALL_PEERS: readonly PeerName[] = ['wharf', 'aedes', 'mosquitto'];
 const HERE = path.dirname(fileURLToPath(import.meta.url)); // dist/scripts/bench
 export const REPO_ROOT = path.resolve(HERE, '../../..');
 const WHARF_CLI = path.join(REPO_ROOT, 'dist/src/cli/main.js');
+/** Wharf's CLI with the opt-in memory sampler (StartOptions.sampleHeap). */
+const WHARF_HEAP_WRAPPER = path.join(HERE, 'wharf-heap.js');
 const AEDES_SERVER = path.join(HERE, 'aedes-server.js');
 const MOSQUITTO_CANDIDATES = ['/usr/sbin/mosquitto', '/usr/bin/mosquitto', '/usr/local/sbin/mosquitto'];
 
@@ -39,6 +42,30 @@ export interface StartOptions {
    * Ignored (with `syncTraceError` set) when strace is missing or does not work.
    */
   traceSyncs?: boolean;
+  /** Wharf: extra top-level YAML lines appended to its configuration file (e.g. a `queues:` section). */
+  wharfYaml?: string[];
+  /**
+   * Mosquitto: the settings after `allow_anonymous true`, replacing the plain/durable ones. Gets the
+   * persistence directory (created beforehand) and the `user root` line needed when run as root (or []).
+   */
+  mosquittoConf?: (dataDir: string, userLines: string[]) => string[];
+  /**
+   * Node.js brokers (Wharf through wharf-heap.js, Aedes): sample process.memoryUsage() every 250 ms into
+   * <tmpdir>/heap.log, read back with RunningPeer.memorySamples().
+   */
+  sampleHeap?: boolean;
+}
+
+/** One process.memoryUsage() sample of the broker (bytes; t = Date.now()). */
+export interface MemorySample {
+  t: number;
+  rss: number;
+  heapUsed: number;
+  heapTotal: number;
+  external: number;
+  arrayBuffers: number;
+  /** highest heapUsed right after a major GC since the previous sample; -1 if none */
+  afterMajorGc: number;
 }
 
 /** The system calls counted as "fsyncs". LMDB also writes its meta page through an O_DSYNC descriptor: not counted. */
@@ -57,8 +84,12 @@ export interface RunningPeer {
   writeBytes(): number;
   /** VmRSS of the broker process in bytes (0 if unavailable). */
   rssBytes(): number;
+  /** RssAnon of the broker process in bytes (RSS without file-backed pages such as LMDB's map; 0 if unavailable). */
+  rssAnonBytes(): number;
   /** utime+stime of the broker process in seconds. */
   cpuSeconds(): number;
+  /** The broker's own memory samples with t in [fromMs, toMs] (StartOptions.sampleHeap), else null. */
+  memorySamples(fromMs?: number, toMs?: number): MemorySample[] | null;
   /** true if the process has exited (crashed) */
   exited(): boolean;
   /** tail of the process's stdout/stderr */
@@ -86,6 +117,16 @@ export function freePort(): Promise<number> {
 export function readRssBytes(pid: number): number {
   try {
     const m = /VmRSS:\s+(\d+)\s+kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) * 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** RssAnon of the process in bytes: RSS without file-backed pages (LMDB's memory map counts in VmRSS). 0 if unavailable. */
+export function readRssAnonBytes(pid: number): number {
+  try {
+    const m = /RssAnon:\s+(\d+)\s+kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
     return m ? Number(m[1]) * 1024 : 0;
   } catch {
     return 0;
@@ -172,6 +213,10 @@ interface SpawnSpec {
   port: number;
   tmpDir: string;
   traceSyncs: boolean;
+  /** extra environment variables of the broker */
+  env?: Record<string, string>;
+  /** file written by heap-sampler.ts in the broker, if sampling */
+  heapFile?: string;
 }
 
 interface Incarnation {
@@ -208,7 +253,7 @@ async function spawnPeer(spec: SpawnSpec): Promise<RunningPeer> {
     const child: ChildProcess = spawn(cmd, args, {
       cwd: REPO_ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, NODE_ENV: 'production' },
+      env: { ...process.env, NODE_ENV: 'production', ...spec.env },
     });
     child.stdout?.on('data', append);
     child.stderr?.on('data', append);
@@ -337,6 +382,8 @@ async function spawnPeer(spec: SpawnSpec): Promise<RunningPeer> {
     syncCalls,
     writeBytes: () => readWriteBytes(cur.pid),
     rssBytes: () => readRssBytes(cur.pid),
+    rssAnonBytes: () => readRssAnonBytes(cur.pid),
+    memorySamples: (fromMs = 0, toMs = Infinity) => (spec.heapFile === undefined ? null : readMemorySamples(spec.heapFile, fromMs, toMs)),
     cpuSeconds: () => readCpuSeconds(cur.pid),
     exited: () => cur.exitInfo !== null,
     output: () => out,
@@ -351,6 +398,23 @@ async function spawnPeer(spec: SpawnSpec): Promise<RunningPeer> {
     },
     stop,
   };
+}
+
+function readMemorySamples(file: string, fromMs: number, toMs: number): MemorySample[] {
+  let text = '';
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return [];
+  }
+  const out: MemorySample[] = [];
+  for (const line of text.split('\n')) {
+    const f = line.split(' ').map(Number);
+    if (f.length !== 7 || f.some((x) => !Number.isFinite(x))) continue;
+    const [t, rss, heapUsed, heapTotal, external, arrayBuffers, afterMajorGc] = f as [number, number, number, number, number, number, number];
+    if (t >= fromMs && t <= toMs) out.push({ t, rss, heapUsed, heapTotal, external, arrayBuffers, afterMajorGc });
+  }
+  return out;
 }
 
 function findMosquitto(): string | null {
@@ -377,6 +441,7 @@ export async function startPeer(name: PeerName, opts: StartOptions = {}): Promis
   const port = await freePort();
   const durable = opts.durable ?? false;
   const traceSyncs = opts.traceSyncs ?? false;
+  const heapFile = opts.sampleHeap ? path.join(tmpDir, 'heap.log') : undefined;
   try {
     switch (name) {
       case 'wharf': {
@@ -392,6 +457,7 @@ export async function startPeer(name: PeerName, opts: StartOptions = {}): Promis
             ...(durable ? [`  commitIntervalMs: ${WHARF_DURABLE.commitIntervalMs}`, 'mqtt:', `  maxQueuedMessages: ${WHARF_DURABLE.maxQueuedMessages}`] : []),
             'log:',
             '  level: warn',
+            ...(opts.wharfYaml ?? []),
             '',
           ].join('\n'),
         );
@@ -405,14 +471,23 @@ export async function startPeer(name: PeerName, opts: StartOptions = {}): Promis
         return await spawnPeer({
           name,
           cmd: process.execPath,
-          args: [...nodeFlags, WHARF_CLI, 'start', '--config', conf],
+          args: [...nodeFlags, heapFile ? WHARF_HEAP_WRAPPER : WHARF_CLI, 'start', '--config', conf],
           port,
           tmpDir,
           traceSyncs,
+          ...(heapFile ? { env: { [HEAP_FILE_ENV]: heapFile }, heapFile } : {}),
         });
       }
       case 'aedes':
-        return await spawnPeer({ name, cmd: process.execPath, args: [AEDES_SERVER, String(port)], port, tmpDir, traceSyncs });
+        return await spawnPeer({
+          name,
+          cmd: process.execPath,
+          args: [AEDES_SERVER, String(port)],
+          port,
+          tmpDir,
+          traceSyncs,
+          ...(heapFile ? { env: { [HEAP_FILE_ENV]: heapFile }, heapFile } : {}),
+        });
       case 'mosquitto': {
         const conf = path.join(tmpDir, 'mosquitto.conf');
         await writeFile(
@@ -420,7 +495,9 @@ export async function startPeer(name: PeerName, opts: StartOptions = {}): Promis
           [
             `listener ${port} 127.0.0.1`,
             'allow_anonymous true',
-            ...(durable
+            ...(opts.mosquittoConf
+              ? opts.mosquittoConf(path.join(tmpDir, 'data'), process.getuid?.() === 0 ? ['user root'] : [])
+              : durable
               ? [
                   // Persistence on; autosave_interval left at its default (1800 s): mosquitto writes
                   // its database periodically and on clean shutdown, not per message.
@@ -447,7 +524,7 @@ export async function startPeer(name: PeerName, opts: StartOptions = {}): Promis
             '',
           ].join('\n'),
         );
-        if (durable) mkdirSync(path.join(tmpDir, 'data'), { recursive: true });
+        if (durable || opts.mosquittoConf) mkdirSync(path.join(tmpDir, 'data'), { recursive: true });
         return await spawnPeer({ name, cmd: findMosquitto()!, args: ['-c', conf], port, tmpDir, traceSyncs });
       }
     }

@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { LoadClient, PublishTemplate, type ProtocolVersion } from './load-client.js';
-import type { RunningPeer, StartOptions } from './peers.js';
+import type { MemorySample, RunningPeer, StartOptions } from './peers.js';
 
 export type Better = 'higher' | 'lower' | 'none';
 
@@ -16,8 +16,11 @@ export interface Metric {
   better: Better;
   /** decimals for display */
   digits?: number;
-  /** Wharf's target from its issue; the runner reports met / missed for Wharf. */
-  target?: { op: '>=' | '<='; value: number };
+  /**
+   * Wharf's target from its issue; the runner reports met / missed for Wharf. `beats-peers`: Wharf's value
+   * must be better (in the `better` direction) than that of every peer that produced one.
+   */
+  target?: { op: '>=' | '<='; value: number } | { op: 'beats-peers' };
 }
 
 export interface ScenarioResult {
@@ -74,13 +77,16 @@ function startMonitor(peer: RunningPeer) {
   const lg0 = process.cpuUsage();
   const t0 = performance.now();
   let peak = peer.rssBytes();
+  let peakAnon = peer.rssAnonBytes();
   const iv = setInterval(() => {
     peak = Math.max(peak, peer.rssBytes());
+    peakAnon = Math.max(peakAnon, peer.rssAnonBytes());
   }, 100);
   return {
     stop() {
       clearInterval(iv);
       peak = Math.max(peak, peer.rssBytes());
+      peakAnon = Math.max(peakAnon, peer.rssAnonBytes());
       const wallS = (performance.now() - t0) / 1000;
       const lg = process.cpuUsage(lg0);
       const brokerCpuS = peer.cpuSeconds() - cpu0;
@@ -94,6 +100,7 @@ function startMonitor(peer: RunningPeer) {
         loadgenCpuS,
         loadgenCpuPct: (loadgenCpuS / wallS) * 100,
         peakRssBytes: peak,
+        peakRssAnonBytes: peakAnon,
       };
     },
   };
@@ -1026,6 +1033,810 @@ async function scenarioCrash(ctx: ScenarioContext): Promise<ScenarioResult> {
   };
 }
 
+// ---------------------------------------------------------------------------
+// Scenarios 6-8: durable queues (issue 4).
+//
+// Wharf consumes a declared queue with `$q/<filter>`; Mosquitto's nearest equivalent is a shared
+// subscription `$share/g/<filter>` (each message to one member, round robin). Aedes 1.2.0 has no shared
+// subscriptions: it grants `$share/...` (SUBACK 1) but treats it as a literal filter, so nothing is
+// delivered. Each scenario probes that first (sharedSubscriptionsWork) and reports n/a instead of timing out.
+//
+// Mosquitto runs with persistence on in all three (autosave_interval default 1800 s: it writes nothing during
+// the run, so this buys it no durability; Wharf commits every queued message to LMDB before the PUBACK).
+// ---------------------------------------------------------------------------
+
+const QUEUE_FILTER = 'bench/q/#';
+const QUEUE_TOPIC = 'bench/q/x';
+const QUEUE_CONSUMERS = 4;
+const QUEUE_CONSUMER_INFLIGHT = 64;
+const QUEUE_PUBLISHERS = 4;
+/** Scenario 6, per publisher: most messages not yet PUBACKed, and most not yet delivered to a consumer. */
+const QUEUE_WINDOW = 256;
+/** Mosquitto's per-client queue limit in scenarios 6-8 (default 1000 would drop the scenario 7 backlog). */
+const MOSQUITTO_QUEUE_MAX_QUEUED = 2_000_000;
+/** Wharf's targets (issue 4). */
+export const QUEUE_TARGETS = { throughput256: 25_000, backlogHeapMiB: 64 } as const;
+const MiB = 1024 * 1024;
+
+function wharfQueueYaml(topicFilter: string, consumerInflight: number): string[] {
+  return [
+    'queues:',
+    '  definitions:',
+    `    - { topicFilter: ${JSON.stringify(topicFilter)}, dispatch: least_inflight, consumerInflight: ${consumerInflight} }`,
+  ];
+}
+
+function mosquittoQueueConf(maxInflight: number): (dataDir: string, userLines: string[]) => string[] {
+  return (dataDir, userLines) => [
+    'persistence true',
+    ...userLines,
+    `persistence_location ${dataDir}/`,
+    `max_queued_messages ${MOSQUITTO_QUEUE_MAX_QUEUED}`,
+    // outgoing QoS 1 window per (3.1.1) client: Wharf's consumerInflight of the same scenario
+    `max_inflight_messages ${maxInflight}`,
+  ];
+}
+
+/** The subscription a consumer of `filter` uses on this peer. */
+function consumerFilter(peer: RunningPeer, filter: string): string {
+  return peer.name === 'wharf' ? `$q/${filter}` : `$share/g/${filter}`;
+}
+
+/** True if a `$share/` subscriber receives a message published to its filter (Aedes 1.2.0: it does not). */
+async function sharedSubscriptionsWork(port: number): Promise<boolean> {
+  let got = false;
+  const clients: LoadClient[] = [];
+  try {
+    const sub = await LoadClient.connect({ port, clientId: 'bench-share-probe-sub', protocolVersion: 4, onPublish: () => void (got = true) });
+    clients.push(sub);
+    await sub.subscribe([{ topic: '$share/probe/bench/probe', qos: 1 }]);
+    const pub = await LoadClient.connect({ port, clientId: 'bench-share-probe-pub', protocolVersion: 4 });
+    clients.push(pub);
+    await pub.publish('bench/probe', Buffer.from('probe'), 1);
+    const until = performance.now() + 1000;
+    while (!got && performance.now() < until) await sleep(20);
+    return got;
+  } finally {
+    await closeAll(clients);
+  }
+}
+
+const NO_SHARED_SUBS =
+  'no shared subscriptions: the broker granted `$share/probe/bench/probe` (SUBACK QoS 1) but delivered nothing published to `bench/probe` within 1 s (aedes 1.2.0 treats `$share/...` as a literal filter)';
+
+/** The scenario's metrics with every value null, for a peer that cannot run it. */
+function notApplicable(metrics: Metric[], why: string): ScenarioResult {
+  return { metrics: metrics.map((m) => ({ ...m, value: null })), notes: [`not applicable: ${why}`], raw: { notApplicable: why } };
+}
+
+function peakOf(samples: MemorySample[] | null, key: 'heapUsed' | 'heapTotal' | 'afterMajorGc' | 'rss'): number | null {
+  if (samples === null || samples.length === 0) return null;
+  let max = -1;
+  for (const s of samples) max = Math.max(max, s[key]);
+  return max < 0 ? null : max;
+}
+
+/** Every ~2 s of samples, for the JSON: [seconds from the first, heapUsed MiB, after-major-GC MiB or null, RSS MB]. */
+function memorySeries(samples: MemorySample[] | null): [number, number, number | null, number][] | null {
+  if (samples === null || samples.length === 0) return null;
+  const t0 = samples[0]!.t;
+  const out: [number, number, number | null, number][] = [];
+  let next = t0;
+  for (const s of samples) {
+    if (s.t < next) continue;
+    next = s.t + 2000;
+    const r1 = (x: number) => Math.round(x * 10) / 10;
+    out.push([r1((s.t - t0) / 1000), r1(s.heapUsed / MiB), s.afterMajorGc < 0 ? null : r1(s.afterMajorGc / MiB), r1(s.rss / MB)]);
+  }
+  return out;
+}
+
+// --- Scenario 6: queue throughput ---------------------------------------------------------------------------
+// QUEUE_PUBLISHERS QoS 1 publishers on QUEUE_TOPIC -> queue -> QUEUE_CONSUMERS consumers (QoS 1, PUBACK at once).
+// Closed loop per publisher: at most QUEUE_WINDOW messages un-PUBACKed and at most QUEUE_WINDOW not yet
+// delivered, so the rate is what the broker sustains end to end, not how fast a backlog grows.
+// Payload: [0..8) float64 send time (performance.now, stamped when the packet is queued for the wire),
+// [8] phase, [9] publisher, [10..14) uint32 sequence.
+
+interface FlowResult {
+  sent: number;
+  acked: number;
+  unique: number;
+  duplicates: number;
+  foreign: number;
+  perConsumer: number[];
+  durationS: number;
+  rate: number;
+  latencies: Float64Array;
+  timedOut: boolean;
+  error: string | null;
+}
+
+function queueFlowPhase(pubs: LoadClient[], consumers: LoadClient[], tpl: PublishTemplate, phase: number, perPub: number, timeLimitMs: number): Promise<FlowResult> {
+  const P = pubs.length;
+  const total = P * perPub;
+  const got = new Uint8Array(total);
+  const lat = new Float64Array(total);
+  const sentBy = new Array<number>(P).fill(0);
+  const ackedBy = new Array<number>(P).fill(0);
+  const recvBy = new Array<number>(P).fill(0);
+  const perConsumer = new Array<number>(consumers.length).fill(0);
+  let sent = 0;
+  let acked = 0;
+  let unique = 0;
+  let duplicates = 0;
+  let foreign = 0;
+  let firstSend = -1;
+  let lastRecv = -1;
+  let lastProgress = performance.now();
+  let finished = false;
+  let error: string | null = null;
+
+  return new Promise<FlowResult>((resolve) => {
+    const finish = (timedOut: boolean) => {
+      if (finished) return;
+      finished = true;
+      clearInterval(watchdog);
+      clearTimeout(limit);
+      for (const c of consumers) c.onPublish = null;
+      const durationS = lastRecv > firstSend && firstSend >= 0 ? (lastRecv - firstSend) / 1000 : 0;
+      resolve({
+        sent,
+        acked,
+        unique,
+        duplicates,
+        foreign,
+        perConsumer,
+        durationS,
+        rate: durationS > 0 ? unique / durationS : 0,
+        latencies: lat.subarray(0, unique).sort(),
+        timedOut,
+        error,
+      });
+    };
+    const onErr = (e: Error) => {
+      error ??= e.message;
+      finish(false);
+    };
+    const pump = (p: number) => {
+      const pub = pubs[p]!;
+      while (!finished && sentBy[p]! < perPub && sentBy[p]! - ackedBy[p]! < QUEUE_WINDOW && sentBy[p]! - recvBy[p]! < QUEUE_WINDOW && !pub.isClosed) {
+        const seq = sentBy[p]!++;
+        sent++;
+        pub
+          .publishWith(tpl, (buf, po) => {
+            const now = performance.now();
+            if (firstSend < 0) firstSend = now;
+            buf.writeDoubleLE(now, po);
+            buf[po + 8] = phase;
+            buf[po + 9] = p;
+            buf.writeUInt32LE(seq, po + 10);
+          })
+          .then(() => {
+            acked++;
+            ackedBy[p]!++;
+            lastProgress = performance.now();
+            if (unique >= total && acked >= total) finish(false);
+            else pump(p);
+          }, onErr);
+      }
+    };
+    consumers.forEach((c, ci) => {
+      c.onPublish = (payload) => {
+        if (payload.length < 14 || payload[8] !== phase || payload[9]! >= P) {
+          foreign++;
+          return;
+        }
+        const p = payload[9]!;
+        const seq = payload.readUInt32LE(10);
+        const id = p * perPub + seq;
+        if (seq >= perPub) {
+          foreign++;
+          return;
+        }
+        perConsumer[ci]!++;
+        if (got[id]) {
+          duplicates++;
+          return;
+        }
+        got[id] = 1;
+        const now = performance.now();
+        lat[unique++] = now - payload.readDoubleLE(0);
+        recvBy[p]!++;
+        lastRecv = now;
+        lastProgress = now;
+        if (unique >= total && acked >= total) finish(false);
+        else pump(p);
+      };
+    });
+    const watchdog = setInterval(() => {
+      if (performance.now() - lastProgress > 10_000) {
+        error ??= `no progress for 10 s (sent ${sent}, acked ${acked}, delivered ${unique})`;
+        finish(false);
+      } else if (pubs.some((c) => c.isClosed) || consumers.some((c) => c.isClosed)) {
+        error ??= 'a connection was closed by the broker';
+        finish(false);
+      }
+    }, 100);
+    const limit = setTimeout(() => finish(true), timeLimitMs);
+    for (let p = 0; p < P; p++) pump(p);
+  });
+}
+
+const QT_SIZES = [
+  { key: '256', label: '256 B', bytes: 256, count: 200_000, warm: 20_000, target: QUEUE_TARGETS.throughput256 },
+  { key: '16k', label: '16 KiB', bytes: 16 * 1024, count: 50_000, warm: 5_000, target: undefined },
+] as const;
+
+function queueThroughputMetrics(
+  v: Record<string, { rate: number | null; p50: number | null; p99: number | null; cpu: number | null }>,
+  peakRss: number | null,
+  loadgen: number | null,
+): Metric[] {
+  const out: Metric[] = [];
+  for (const s of QT_SIZES) {
+    const x = v[s.key] ?? { rate: null, p50: null, p99: null, cpu: null };
+    out.push(
+      {
+        key: `qt.${s.key}.rate`,
+        label: `${s.label}: msg/s end to end (consumer-acked)`,
+        unit: 'msg/s',
+        value: x.rate,
+        better: 'higher',
+        digits: 0,
+        ...(s.target !== undefined ? { target: { op: '>=' as const, value: s.target } } : {}),
+      },
+      { key: `qt.${s.key}.p50`, label: `${s.label}: publish-to-delivery p50 ms`, unit: 'ms', value: x.p50, better: 'lower', digits: 2 },
+      { key: `qt.${s.key}.p99`, label: `${s.label}: publish-to-delivery p99 ms`, unit: 'ms', value: x.p99, better: 'lower', digits: 2 },
+      { key: `qt.${s.key}.cpu`, label: `${s.label}: broker CPU µs/msg`, unit: 'µs', value: x.cpu, better: 'lower', digits: 1 },
+    );
+  }
+  out.push(
+    { key: 'qt.peakRss', label: 'broker peak RSS MB', unit: 'MB', value: peakRss, better: 'lower', digits: 1 },
+    { key: 'qt.loadgenCpu', label: 'load-gen CPU % (diag, max)', unit: '%', value: loadgen, better: 'none', digits: 0 },
+  );
+  return out;
+}
+
+async function scenarioQueueThroughput(ctx: ScenarioContext): Promise<ScenarioResult> {
+  const { peer, quick, log } = ctx;
+  if (peer.name !== 'wharf' && !(await sharedSubscriptionsWork(peer.port))) return notApplicable(queueThroughputMetrics({}, null, null), NO_SHARED_SUBS);
+  const clients: LoadClient[] = [];
+  const notes: string[] = [];
+  const raw: Record<string, unknown> = {
+    publishers: QUEUE_PUBLISHERS,
+    windowPerPublisher: QUEUE_WINDOW,
+    consumers: QUEUE_CONSUMERS,
+    consumerInflight: QUEUE_CONSUMER_INFLIGHT,
+    subscription: consumerFilter(peer, QUEUE_FILTER),
+  };
+  try {
+    const consumers: LoadClient[] = [];
+    for (let i = 0; i < QUEUE_CONSUMERS; i++) {
+      const c = await LoadClient.connect({ port: peer.port, clientId: `bench-qt-cons-${i}`, protocolVersion: 4 });
+      clients.push(c);
+      consumers.push(c);
+      const granted = await c.subscribe([{ topic: consumerFilter(peer, QUEUE_FILTER), qos: 1 }]);
+      if (granted[0] !== 1) notes.push(`queue throughput: consumer ${i} granted QoS ${granted[0]}`);
+    }
+    const pubs: LoadClient[] = [];
+    for (let p = 0; p < QUEUE_PUBLISHERS; p++) {
+      const c = await LoadClient.connect({ port: peer.port, clientId: `bench-qt-pub-${p}`, protocolVersion: 4, maxInflight: QUEUE_WINDOW });
+      clients.push(c);
+      pubs.push(c);
+    }
+    const values: Record<string, { rate: number | null; p50: number | null; p99: number | null; cpu: number | null }> = {};
+    let peakRss = 0;
+    let loadgen = 0;
+    for (let k = 0; k < QT_SIZES.length; k++) {
+      const s = QT_SIZES[k]!;
+      const count = quick ? s.count / 10 : s.count;
+      const warmCount = quick ? s.warm / 10 : s.warm;
+      const tpl = new PublishTemplate(QUEUE_TOPIC, s.bytes, 1, 4);
+      const warm = await queueFlowPhase(pubs, consumers, tpl, 2 * k + 1, warmCount / QUEUE_PUBLISHERS, 20_000);
+      if (warm.error) notes.push(`queue throughput ${s.label} warm-up: ${warm.error}`);
+      await sleep(300);
+      const mon = startMonitor(peer);
+      const mono0 = monoUs();
+      const r = await queueFlowPhase(pubs, consumers, tpl, 2 * k + 2, count / QUEUE_PUBLISHERS, 30_000);
+      const mono1 = monoUs();
+      const m = mon.stop();
+      log(`${peer.name}: CLOCK_MONOTONIC µs window of the ${s.label} run (for cpuprofile-top.js --window): ${mono0},${mono1}`);
+      peakRss = Math.max(peakRss, m.peakRssBytes);
+      loadgen = Math.max(loadgen, m.loadgenCpuPct);
+      values[s.key] = {
+        rate: r.rate,
+        p50: percentile(r.latencies, 0.5),
+        p99: percentile(r.latencies, 0.99),
+        cpu: r.unique > 0 ? (m.brokerCpuS * 1e6) / r.unique : null,
+      };
+      const split = r.perConsumer.map((n) => n.toLocaleString('en-US')).join(' / ');
+      log(`${peer.name}: queue throughput ${s.label}: ${r.unique}/${count} delivered in ${r.durationS.toFixed(2)} s, per consumer ${split}`);
+      if (m.otherCores > 0.25) notes.push(`queue throughput ${s.label}: other processes used ${m.otherCores.toFixed(2)} cores during the run (results contaminated)`);
+      if (r.timedOut) notes.push(`queue throughput ${s.label}: hit the 30 s bound (delivered ${r.unique}/${count})`);
+      if (r.error) notes.push(`queue throughput ${s.label}: ${r.error}`);
+      if (r.duplicates > 0) notes.push(`queue throughput ${s.label}: ${r.duplicates} duplicate deliveries`);
+      if (m.loadgenCpuPct > 80) notes.push(`queue throughput ${s.label}: load generator at ${m.loadgenCpuPct.toFixed(0)}% of a core (it may be the bottleneck)`);
+      raw[s.key] = {
+        payloadBytes: s.bytes,
+        count,
+        warmup: { count: warmCount, delivered: warm.unique, rate: warm.rate, error: warm.error },
+        sent: r.sent,
+        acked: r.acked,
+        delivered: r.unique,
+        duplicates: r.duplicates,
+        foreign: r.foreign,
+        perConsumer: r.perConsumer,
+        durationS: r.durationS,
+        rate: r.rate,
+        timedOut: r.timedOut,
+        error: r.error,
+        latencyMs: { p50: percentile(r.latencies, 0.5), p90: percentile(r.latencies, 0.9), p99: percentile(r.latencies, 0.99), max: percentile(r.latencies, 1) },
+        monitor: m,
+        monotonicWindowUs: [mono0, mono1],
+      };
+    }
+    return { metrics: queueThroughputMetrics(values, peakRss / MB, loadgen), notes, raw };
+  } finally {
+    await closeAll(clients);
+  }
+}
+
+// --- Scenario 7: queue backlog --------------------------------------------------------------------------------
+// 1,000,000 messages of 256 B (4 publishers × 500 in flight, QoS 1, bounded by 120 s) into a queue nobody
+// consumes, then drained by 4 consumers (bounded by 120 s). Wharf: declared queue. Mosquitto: 4 persistent
+// sessions (clean session 0) in `$share/g/bench/q/#`, offline during the publish (Mosquitto queues shared
+// messages for offline members, round robin), then reconnected. Aedes (no shared subscriptions): one offline
+// persistent subscriber on `bench/q/#` as in scenario 4, draining alone.
+// Payload as in scenario 4: [0] phase, [1] publisher, [2..6) sequence.
+
+const BACKLOG_TOTAL = 1_000_000;
+const BACKLOG_TIME_LIMIT_MS = 120_000;
+
+interface BacklogConsumerSpec {
+  clientId: string;
+  /** Wharf: subscribe after connecting (clean session); peers: persistent session subscribed beforehand */
+  subscribeAfterConnect: string | null;
+}
+
+function backlogConsumers(peer: RunningPeer, shared: boolean): BacklogConsumerSpec[] {
+  if (peer.name === 'wharf') {
+    return Array.from({ length: QUEUE_CONSUMERS }, (_, i) => ({ clientId: `bench-qb-cons-${i}`, subscribeAfterConnect: consumerFilter(peer, QUEUE_FILTER) }));
+  }
+  const n = shared ? QUEUE_CONSUMERS : 1;
+  return Array.from({ length: n }, (_, i) => ({ clientId: `bench-qb-cons-${i}`, subscribeAfterConnect: null }));
+}
+
+async function createPersistentSubscriber(port: number, clientId: string, filter: string): Promise<number> {
+  const fresh = await LoadClient.connect({ port, clientId, clean: true, protocolVersion: 4 });
+  await fresh.end(2000);
+  const sub = await LoadClient.connect({ port, clientId, clean: false, protocolVersion: 4 });
+  try {
+    const granted = await sub.subscribe([{ topic: filter, qos: 1 }]);
+    return granted[0] ?? -1;
+  } finally {
+    await sub.end(2000);
+  }
+}
+
+interface MultiDrainResult {
+  unique: number;
+  duplicates: number;
+  foreign: number;
+  perConsumer: number[];
+  received: Uint8Array;
+  durationS: number;
+  rate: number;
+  timedOut: boolean;
+  error: string | null;
+}
+
+async function drainConsumers(
+  port: number,
+  specs: BacklogConsumerSpec[],
+  phase: number,
+  total: number,
+  perPub: number,
+  expected: number,
+  clients: (LoadClient | undefined)[],
+): Promise<MultiDrainResult> {
+  const received = new Uint8Array(total);
+  const perConsumer = new Array<number>(specs.length).fill(0);
+  let unique = 0;
+  let duplicates = 0;
+  let foreign = 0;
+  let lastRecv = -1;
+  let lastProgress = performance.now();
+  let error: string | null = null;
+  const t0 = performance.now();
+  const handler = (ci: number) => (payload: Buffer) => {
+    if (payload.length < 6 || payload[0] !== phase) {
+      foreign++;
+      return;
+    }
+    const id = payload[1]! * perPub + payload.readUInt32LE(2);
+    if (id >= total) {
+      foreign++;
+      return;
+    }
+    perConsumer[ci]!++;
+    if (received[id]) duplicates++;
+    else {
+      received[id] = 1;
+      unique++;
+      lastRecv = performance.now();
+      lastProgress = lastRecv;
+    }
+  };
+  const conns = await Promise.all(
+    specs.map(async (s, ci) => {
+      try {
+        const c = await LoadClient.connect({ port, clientId: s.clientId, clean: s.subscribeAfterConnect !== null, protocolVersion: 4, onPublish: handler(ci) });
+        clients.push(c);
+        if (s.subscribeAfterConnect !== null) await c.subscribe([{ topic: s.subscribeAfterConnect, qos: 1 }]);
+        return c;
+      } catch (e) {
+        error ??= (e as Error).message;
+        return null;
+      }
+    }),
+  );
+  let timedOut = false;
+  const deadline = t0 + BACKLOG_TIME_LIMIT_MS;
+  for (;;) {
+    await sleep(50);
+    const now = performance.now();
+    if (unique >= expected) break;
+    if (now - lastProgress >= 5000) break;
+    if (conns.some((c) => c === null || c.isClosed)) {
+      error ??= 'a consumer connection was closed by the broker';
+      break;
+    }
+    if (now > deadline) {
+      timedOut = true;
+      break;
+    }
+  }
+  const durationS = lastRecv > t0 ? (lastRecv - t0) / 1000 : 0;
+  return { unique, duplicates, foreign, perConsumer, received, durationS, rate: durationS > 0 ? unique / durationS : 0, timedOut, error };
+}
+
+function backlogMetrics(v: {
+  queued: number | null;
+  pubRate: number | null;
+  drainRate: number | null;
+  drained: number | null;
+  rssHold: number | null;
+  rssDrain: number | null;
+  anonHold: number | null;
+  anonDrain: number | null;
+  liveHold: number | null;
+  heapHold: number | null;
+  heapAtEnd: number | null;
+  heapDrain: number | null;
+  cpu: number | null;
+  loadgen: number | null;
+}): Metric[] {
+  return [
+    { key: 'qb.queued', label: 'messages queued (PUBACKed, of 1,000,000)', unit: 'msgs', value: v.queued, better: 'none', digits: 0 },
+    { key: 'qb.pubRate', label: 'publish msg/s (PUBACKed)', unit: 'msg/s', value: v.pubRate, better: 'higher', digits: 0 },
+    { key: 'qb.drainRate', label: 'drain msg/s', unit: 'msg/s', value: v.drainRate, better: 'higher', digits: 0 },
+    { key: 'qb.drained', label: 'messages drained (of PUBACKed)', unit: 'msgs', value: v.drained, better: 'none', digits: 0 },
+    { key: 'qb.rssHold', label: 'broker peak RSS MB (publish + backlog held)', unit: 'MB', value: v.rssHold, better: 'lower', digits: 1 },
+    { key: 'qb.rssDrain', label: 'broker peak RSS MB (drain)', unit: 'MB', value: v.rssDrain, better: 'lower', digits: 1 },
+    { key: 'qb.anonHold', label: 'broker peak RssAnon MB, publish + held (RSS without mmapped files)', unit: 'MB', value: v.anonHold, better: 'lower', digits: 1 },
+    { key: 'qb.anonDrain', label: 'broker peak RssAnon MB (drain)', unit: 'MB', value: v.anonDrain, better: 'lower', digits: 1 },
+    {
+      key: 'qb.heapHold',
+      label: 'broker peak JS heapUsed MiB (publish + backlog held)',
+      unit: 'MiB',
+      value: v.heapHold,
+      better: 'lower',
+      digits: 1,
+      target: { op: '<=', value: QUEUE_TARGETS.backlogHeapMiB },
+    },
+    {
+      key: 'qb.liveHold',
+      label: 'broker peak heapUsed MiB right after a major GC (publish + held)',
+      unit: 'MiB',
+      value: v.liveHold,
+      better: 'lower',
+      digits: 1,
+    },
+    { key: 'qb.heapAtEnd', label: 'broker JS heapUsed MiB, backlog held 1 s after publish', unit: 'MiB', value: v.heapAtEnd, better: 'lower', digits: 1 },
+    { key: 'qb.heapDrain', label: 'broker peak JS heapUsed MiB (drain)', unit: 'MiB', value: v.heapDrain, better: 'lower', digits: 1 },
+    { key: 'qb.cpu', label: 'broker CPU µs/msg (publish)', unit: 'µs', value: v.cpu, better: 'lower', digits: 1 },
+    { key: 'qb.loadgenCpu', label: 'load-gen CPU % (diag, publish)', unit: '%', value: v.loadgen, better: 'none', digits: 0 },
+  ];
+}
+
+async function scenarioQueueBacklog(ctx: ScenarioContext): Promise<ScenarioResult> {
+  const { peer, quick, log } = ctx;
+  const total = quick ? BACKLOG_TOTAL / 10 : BACKLOG_TOTAL;
+  const perPub = total / DURABLE_PUBLISHERS;
+  const notes: string[] = [];
+  const clients: (LoadClient | undefined)[] = [];
+  try {
+    const shared = peer.name === 'wharf' ? true : await sharedSubscriptionsWork(peer.port);
+    const specs = backlogConsumers(peer, shared);
+    if (peer.name !== 'wharf') {
+      const filter = shared ? consumerFilter(peer, QUEUE_FILTER) : QUEUE_FILTER;
+      for (const s of specs) {
+        const g = await createPersistentSubscriber(peer.port, s.clientId, filter);
+        if (g !== 1) notes.push(`backlog: ${s.clientId} granted QoS ${g}`);
+      }
+      if (!shared) notes.push(`backlog: ${NO_SHARED_SUBS}; one offline persistent subscriber on ${QUEUE_FILTER} holds the backlog and drains it alone`);
+    }
+    const pubs = await connectPublishers(peer.port, 'qb');
+    clients.push(...pubs);
+    const tpls = Array.from({ length: DURABLE_PUBLISHERS }, () => new PublishTemplate(QUEUE_TOPIC, DURABLE_PAYLOAD, 1, 4));
+    await sleep(300);
+
+    const mon = startMonitor(peer);
+    const holdFrom = Date.now();
+    const pubMono0 = monoUs();
+    const r = await durablePublish(pubs, tpls, 1, perPub, BACKLOG_TIME_LIMIT_MS);
+    const pubMono1 = monoUs();
+    await closeAll(pubs);
+    await sleep(1000); // the backlog held, nobody consuming
+    const pm = mon.stop();
+    const holdTo = Date.now();
+    const hold = peer.memorySamples(holdFrom, holdTo);
+    const heapAtEnd = hold !== null && hold.length > 0 ? hold[hold.length - 1]!.heapUsed : null;
+    log(`${peer.name}: backlog: ${r.ackedCount}/${total} PUBACKed in ${r.durationS.toFixed(1)} s; peak RSS ${(pm.peakRssBytes / MB).toFixed(1)} MB, peak heap ${fmtMiB(peakOf(hold, 'heapUsed'))}`);
+
+    const mon2 = startMonitor(peer);
+    const drainFrom = Date.now();
+    const drainMono0 = monoUs();
+    const d = await drainConsumers(peer.port, specs, 1, total, perPub, r.ackedCount, clients);
+    const drainMono1 = monoUs();
+    const dm = mon2.stop();
+    const drainSamples = peer.memorySamples(drainFrom, Date.now());
+    log(`${peer.name}: CLOCK_MONOTONIC µs windows (for cpuprofile-top.js --window): publish ${pubMono0},${pubMono1} drain ${drainMono0},${drainMono1}`);
+    log(`${peer.name}: backlog drained ${d.unique} in ${d.durationS.toFixed(1)} s, per consumer ${d.perConsumer.join(' / ')}`);
+
+    const lost = r.ackedCount - countAckedReceived(r.acked, d.received);
+    if (pm.otherCores > 0.25 || dm.otherCores > 0.25)
+      notes.push(`backlog: other processes used ${pm.otherCores.toFixed(2)} cores during publish, ${dm.otherCores.toFixed(2)} during drain (results contaminated)`);
+    if (r.timedOut) notes.push(`backlog: publish cut short by the ${BACKLOG_TIME_LIMIT_MS / 1000} s bound: ${r.ackedCount.toLocaleString('en-US')} of ${total.toLocaleString('en-US')} PUBACKed`);
+    if (r.error) notes.push(`backlog: publish ${r.error} (sent ${r.sent}, acked ${r.ackedCount}/${total})`);
+    if (d.error) notes.push(`backlog: drain ${d.error}`);
+    if (d.timedOut) notes.push(`backlog: drain cut short by the ${BACKLOG_TIME_LIMIT_MS / 1000} s bound (${d.unique.toLocaleString('en-US')} drained)`);
+    if (lost > 0 && !d.timedOut) notes.push(`backlog: ${lost} PUBACKed messages never reached a consumer`);
+    if (d.duplicates > 0) notes.push(`backlog: ${d.duplicates} duplicate deliveries`);
+
+    const heapHold = peakOf(hold, 'heapUsed');
+    const liveHold = peakOf(hold, 'afterMajorGc');
+    const heapDrain = peakOf(drainSamples, 'heapUsed');
+    return {
+      metrics: backlogMetrics({
+        queued: r.ackedCount,
+        pubRate: r.rate,
+        drainRate: d.rate,
+        drained: d.unique,
+        rssHold: pm.peakRssBytes / MB,
+        rssDrain: dm.peakRssBytes / MB,
+        anonHold: pm.peakRssAnonBytes / MB,
+        anonDrain: dm.peakRssAnonBytes / MB,
+        liveHold: liveHold === null ? null : liveHold / MiB,
+        heapHold: heapHold === null ? null : heapHold / MiB,
+        heapAtEnd: heapAtEnd === null ? null : heapAtEnd / MiB,
+        heapDrain: heapDrain === null ? null : heapDrain / MiB,
+        cpu: r.ackedCount > 0 ? (pm.brokerCpuS * 1e6) / r.ackedCount : null,
+        loadgen: pm.loadgenCpuPct,
+      }),
+      notes,
+      raw: {
+        total,
+        publishers: DURABLE_PUBLISHERS,
+        inflightPerPublisher: DURABLE_INFLIGHT,
+        payloadBytes: DURABLE_PAYLOAD,
+        consumers: specs.map((s) => s.clientId),
+        consumerSubscription: peer.name === 'wharf' ? consumerFilter(peer, QUEUE_FILTER) : shared ? consumerFilter(peer, QUEUE_FILTER) : QUEUE_FILTER,
+        publish: { sent: r.sent, acked: r.ackedCount, durationS: r.durationS, rate: r.rate, timedOut: r.timedOut, error: r.error, monitor: pm },
+        drain: { unique: d.unique, duplicates: d.duplicates, foreign: d.foreign, perConsumer: d.perConsumer, durationS: d.durationS, rate: d.rate, timedOut: d.timedOut, error: d.error, monitor: dm },
+        ackedNotDrained: lost,
+        heapSamples: {
+          hold: hold?.length ?? null,
+          drain: drainSamples?.length ?? null,
+          peakHeapTotalHold: peakOf(hold, 'heapTotal'),
+          peakAfterMajorGcDrain: peakOf(drainSamples, 'afterMajorGc'),
+          seriesHold: memorySeries(hold),
+          seriesDrain: memorySeries(drainSamples),
+        },
+        monotonicWindowsUs: { publish: [pubMono0, pubMono1], drain: [drainMono0, drainMono1] },
+      },
+    };
+  } finally {
+    await closeAll(clients);
+  }
+}
+
+function fmtMiB(b: number | null): string {
+  return b === null ? 'n/a' : `${(b / MiB).toFixed(1)} MiB`;
+}
+
+// --- Scenario 8: work distribution (the OCR scenario of issue 4) ----------------------------------------------
+// 2,000 jobs (QoS 1, 256 B) on images/process, all PUBACKed before any worker consumes. Then 4 workers taking
+// 2, 4, 6 and 8 ms per job, one job at a time, PUBACK when done. Wharf: declared queue images/+ (least_inflight,
+// consumerInflight 1), workers subscribe $q/images/+ after connecting. Mosquitto: `max_inflight_messages 1`;
+// the workers are persistent sessions (clean session 0) subscribed to $share/g/images/process and offline while
+// the jobs are published (a shared subscription does not hold messages for a group with no member; Mosquitto
+// assigns each job to a member round robin and queues it in that member's session), then reconnect. Either way
+// (live workers or offline sessions) Mosquitto splits the jobs by round robin at publish time, so this is its
+// fairest setup: the clock starts for every broker when the workers start connecting.
+// Payload: [0] phase, [1..5) uint32 job id.
+
+const OCR_JOBS = 2000;
+const OCR_WORKER_MS = [2, 4, 6, 8] as const;
+const OCR_TOPIC = 'images/process';
+const OCR_WHARF_FILTER = 'images/+';
+
+function ocrMetrics(v: { completion: number | null; ideal: number | null; processed: number | null; dups: number | null; perWorker: (number | null)[]; publishMs: number | null }): Metric[] {
+  return [
+    { key: 'ocr.completion', label: 'completion ms (workers start -> last job done)', unit: 'ms', value: v.completion, better: 'lower', digits: 0, target: { op: 'beats-peers' } },
+    { key: 'ocr.vsIdeal', label: 'completion / ideal (diag; ideal = jobs ÷ Σ 1/job time)', unit: '×', value: v.completion !== null && v.ideal ? v.completion / v.ideal : null, better: 'none', digits: 2 },
+    ...OCR_WORKER_MS.map<Metric>((ms, i) => ({ key: `ocr.w${ms}`, label: `jobs done by the ${ms} ms worker`, unit: 'jobs', value: v.perWorker[i] ?? null, better: 'none', digits: 0 })),
+    { key: 'ocr.processed', label: 'distinct jobs done', unit: 'jobs', value: v.processed, better: 'none', digits: 0 },
+    { key: 'ocr.dups', label: 'jobs done twice (diag)', unit: 'jobs', value: v.dups, better: 'none', digits: 0 },
+    { key: 'ocr.publishMs', label: 'publish 2,000 jobs ms (diag)', unit: 'ms', value: v.publishMs, better: 'none', digits: 0 },
+  ];
+}
+
+async function scenarioOcr(ctx: ScenarioContext): Promise<ScenarioResult> {
+  const { peer, quick, log } = ctx;
+  const jobs = quick ? OCR_JOBS / 10 : OCR_JOBS;
+  const ideal = jobs / OCR_WORKER_MS.reduce((a, ms) => a + 1 / ms, 0);
+  const empty = { completion: null, ideal, processed: null, dups: null, perWorker: [], publishMs: null };
+  if (peer.name !== 'wharf' && !(await sharedSubscriptionsWork(peer.port))) return notApplicable(ocrMetrics(empty), NO_SHARED_SUBS);
+  const notes: string[] = [];
+  const clients: (LoadClient | undefined)[] = [];
+  const workerIds = OCR_WORKER_MS.map((ms) => `bench-ocr-worker-${ms}ms`);
+  try {
+    if (peer.name !== 'wharf') {
+      for (const id of workerIds) {
+        const g = await createPersistentSubscriber(peer.port, id, `$share/g/${OCR_TOPIC}`);
+        if (g !== 1) notes.push(`ocr: ${id} granted QoS ${g}`);
+      }
+    }
+    // Publish every job and wait for every PUBACK before any worker consumes.
+    const pub = await LoadClient.connect({ port: peer.port, clientId: 'bench-ocr-pub', protocolVersion: 4, maxInflight: 100 });
+    clients.push(pub);
+    const tpl = new PublishTemplate(OCR_TOPIC, 256, 1, 4);
+    const tp0 = performance.now();
+    await Promise.all(
+      Array.from({ length: jobs }, (_, j) =>
+        pub.publishWith(tpl, (buf, po) => {
+          buf[po] = 1;
+          buf.writeUInt32LE(j, po + 1);
+        }),
+      ),
+    );
+    const publishMs = performance.now() - tp0;
+    await pub.end(1000);
+    await sleep(300);
+
+    const done = new Uint16Array(jobs);
+    const perWorker = OCR_WORKER_MS.map(() => 0);
+    const busyMs = OCR_WORKER_MS.map(() => 0);
+    let unique = 0;
+    let dups = 0;
+    let foreign = 0;
+    let lastDone = -1;
+    let lastProgress = performance.now();
+    const t0 = performance.now();
+    const workers: (LoadClient | null)[] = OCR_WORKER_MS.map(() => null);
+    const start = (wi: number) => {
+      const ms = OCR_WORKER_MS[wi]!;
+      const queue: { job: number; mid: number }[] = [];
+      let busy = false;
+      const next = () => {
+        const j = queue.shift();
+        if (j === undefined) {
+          busy = false;
+          return;
+        }
+        busy = true;
+        const s = performance.now();
+        setTimeout(() => {
+          const now = performance.now();
+          busyMs[wi]! += now - s;
+          const w = workers[wi];
+          if (w && !w.isClosed) w.ack(j.mid);
+          perWorker[wi]!++;
+          if (j.job < jobs) {
+            if (done[j.job]!++ === 0) {
+              unique++;
+              lastDone = now;
+            } else dups++;
+          }
+          lastProgress = now;
+          next();
+        }, ms);
+      };
+      return (payload: Buffer, _topic: string, _qos: number, mid: number) => {
+        if (payload.length < 5 || payload[0] !== 1) {
+          foreign++;
+          return;
+        }
+        queue.push({ job: payload.readUInt32LE(1), mid });
+        if (!busy) next();
+      };
+    };
+    await Promise.all(
+      OCR_WORKER_MS.map(async (_ms, wi) => {
+        const w = await LoadClient.connect({
+          port: peer.port,
+          clientId: workerIds[wi]!,
+          clean: peer.name === 'wharf',
+          protocolVersion: 4,
+          manualAck: true,
+          onPublish: start(wi),
+        });
+        workers[wi] = w;
+        clients.push(w);
+        if (peer.name === 'wharf') {
+          const g = await w.subscribe([{ topic: `$q/${OCR_WHARF_FILTER}`, qos: 1 }]);
+          if (g[0] !== 1) notes.push(`ocr: ${workerIds[wi]} granted QoS ${g[0]}`);
+        }
+      }),
+    );
+    let timedOut = false;
+    let error: string | null = null;
+    for (;;) {
+      await sleep(20);
+      const now = performance.now();
+      if (unique >= jobs) break;
+      if (now - lastProgress > 5000) {
+        error = `no job done for 5 s (${unique}/${jobs} done)`;
+        break;
+      }
+      if (workers.some((w) => w?.isClosed)) {
+        error = 'a worker connection was closed by the broker';
+        break;
+      }
+      if (now - t0 > 60_000) {
+        timedOut = true;
+        break;
+      }
+    }
+    const completion = unique > 0 ? lastDone - t0 : null;
+    const meanJobMs = OCR_WORKER_MS.map((_, i) => (perWorker[i]! > 0 ? busyMs[i]! / perWorker[i]! : null));
+    const idealMeasured = meanJobMs.every((x) => x !== null) ? jobs / meanJobMs.reduce<number>((a, x) => a + 1 / x!, 0) : null;
+    log(
+      `${peer.name}: ocr: ${unique}/${jobs} in ${completion?.toFixed(0)} ms, per worker ${perWorker.join(' / ')}, mean job ms ${meanJobMs.map((x) => x?.toFixed(2)).join(' / ')}, ideal ${ideal.toFixed(0)} ms (${idealMeasured?.toFixed(0)} ms with the measured job times)`,
+    );
+    if (error) notes.push(`ocr: ${error}`);
+    if (timedOut) notes.push(`ocr: hit the 60 s bound (${unique}/${jobs} done)`);
+    if (dups > 0) notes.push(`ocr: ${dups} jobs done more than once`);
+    notes.push(
+      `ocr: per worker (2/4/6/8 ms) ${perWorker.join(' / ')}; measured job times ${meanJobMs.map((x) => x?.toFixed(2)).join(' / ')} ms (timer overshoot), ideal ${ideal.toFixed(0)} ms nominal, ${idealMeasured?.toFixed(0) ?? 'n/a'} ms with the measured job times`,
+    );
+    return {
+      metrics: ocrMetrics({ completion, ideal, processed: unique, dups, perWorker, publishMs }),
+      notes,
+      raw: {
+        jobs,
+        workerMs: OCR_WORKER_MS,
+        subscription: peer.name === 'wharf' ? `$q/${OCR_WHARF_FILTER}` : `$share/g/${OCR_TOPIC}`,
+        completionMs: completion,
+        idealMs: ideal,
+        idealMeasuredMs: idealMeasured,
+        meanJobMs,
+        perWorker,
+        unique,
+        duplicates: dups,
+        foreign,
+        publishMs,
+        timedOut,
+        error,
+      },
+    };
+  } finally {
+    await closeAll(clients);
+  }
+}
+
 export const SCENARIOS: readonly ScenarioDef[] = [
   { id: 1, name: 'QoS 0 fan-in (8 pub -> 1 sub, 64 B)', run: scenarioFanIn },
   { id: 2, name: 'QoS 1 (1 pub -> 1 sub, 64 in flight, 256 B)', run: scenarioQos1 },
@@ -1037,4 +1848,30 @@ export const SCENARIOS: readonly ScenarioDef[] = [
     start: { durable: true, traceSyncs: true },
   },
   { id: 5, name: `Crash loss (SIGKILL mid-publish, ${DURABLE_PUBLISHERS} × ${DURABLE_INFLIGHT} in flight)`, run: scenarioCrash, start: { durable: true } },
+  {
+    id: 6,
+    name: `Queue throughput (${QUEUE_PUBLISHERS} QoS 1 pub × ${QUEUE_WINDOW} -> queue -> ${QUEUE_CONSUMERS} consumers)`,
+    run: scenarioQueueThroughput,
+    start: {
+      wharfYaml: wharfQueueYaml(QUEUE_FILTER, QUEUE_CONSUMER_INFLIGHT),
+      mosquittoConf: mosquittoQueueConf(QUEUE_CONSUMER_INFLIGHT),
+      sampleHeap: true,
+    },
+  },
+  {
+    id: 7,
+    name: `Queue backlog (1M × 256 B, no consumer, then ${QUEUE_CONSUMERS} consumers drain)`,
+    run: scenarioQueueBacklog,
+    start: {
+      wharfYaml: wharfQueueYaml(QUEUE_FILTER, QUEUE_CONSUMER_INFLIGHT),
+      mosquittoConf: mosquittoQueueConf(QUEUE_CONSUMER_INFLIGHT),
+      sampleHeap: true,
+    },
+  },
+  {
+    id: 8,
+    name: `Work distribution (OCR: ${OCR_JOBS} jobs, workers ${OCR_WORKER_MS.join('/')} ms, 1 in flight)`,
+    run: scenarioOcr,
+    start: { wharfYaml: wharfQueueYaml(OCR_WHARF_FILTER, 1), mosquittoConf: mosquittoQueueConf(1), sampleHeap: true },
+  },
 ];

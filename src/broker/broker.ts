@@ -143,9 +143,13 @@ export class Broker {
     }));
   }
 
-  /** Routes an application message to subscribers and updates retained state; returns the number of receivers. */
+  /**
+   * Routes an application message to subscribers, appends it to matching queues and updates retained state;
+   * returns the number of receivers (subscriptions plus queues that took it), so a queued message is not answered
+   * 0x10 No matching subscribers.
+   */
   publish(msg: Message): number {
-    this.queues?.capture(msg);
+    const queued = this.queues?.capture(msg) ?? 0;
     if (msg.retain) {
       if (this.retained.set(msg)) this.persistence?.retain(msg);
       else {
@@ -156,7 +160,7 @@ export class Broker {
         }
       }
     }
-    return this.router.route(msg);
+    return this.router.route(msg) + queued;
   }
 
   /** True while the store has more bytes waiting for commit than allowed: publishers should be paused. */
@@ -183,12 +187,12 @@ export class Broker {
     if (this.stopping) return;
     this.stopping = true;
     const closing = this.listeners.map((l) => l.close());
+    this.queues?.stop();
     for (const conn of [...this.connections]) {
       conn.graceful = true; // a shutdown is not the client's failure: wills stay unpublished
       conn.close(ReasonCode.ServerShuttingDown);
     }
     this.sessions.stopTimers();
-    this.queues?.stop();
     await Promise.all(closing);
     // Closing flushes the last commit window: what was acknowledged stays acknowledged.
     if (this.persistence) await this.persistence.store.close();

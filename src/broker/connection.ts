@@ -220,7 +220,8 @@ export class Connection implements SessionLink {
       this.broker.stats.droppedTooLarge++;
       // An alias assigned for this packet never reached the client: forget it, or later packets would use it.
       if (props !== null && props.topicAlias > 0 && topic.length > 0) this.aliasesOut?.delete(topic);
-      if (out.qos > 0) this.session?.complete(out.packetId);
+      // A queue delivery is rejected instead, so another consumer (with a larger limit) can take it.
+      if (out.qos > 0) this.session?.complete(out.packetId, out.owner !== undefined ? ReasonCode.PacketTooLarge : ReasonCode.Success);
       return;
     }
     this.broker.stats.messagesOut++;

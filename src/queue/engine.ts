@@ -96,7 +96,11 @@ export class QueueEngine {
     this.sweepTimer.unref();
   }
 
+  /** Set from stop(): deliveries released by the shutdown are not failed deliveries. */
+  stopping = false;
+
   stop(): void {
+    this.stopping = true;
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     this.sweepTimer = null;
   }
@@ -282,7 +286,7 @@ export class QueueEngine {
    * adding user properties that say from where and why; without a dead-letter queue it is dropped and counted.
    */
   deadLetter(from: Queue, held: HeldMessage, reason: RejectReason): void {
-    from.counters.deadLettered++;
+    // Counted once, by the caller's removal of the message from `from` (Queue.remove with 'deadLettered').
     const target = from.definition.deadLetter;
     if (target === undefined) return;
     const msg = held.message;

@@ -218,7 +218,9 @@ export class Queue {
   scheduleDispatch(): void {
     if (this.dispatchScheduled) return;
     this.dispatchScheduled = true;
-    setImmediate(() => {
+    // After the current packet batch, not a loop turn later: a worker's next job follows its PUBACK closely,
+    // and all acknowledgements of one read are still dispatched together.
+    process.nextTick(() => {
       this.dispatchScheduled = false;
       this.dispatch();
     });
@@ -352,6 +354,11 @@ export class Queue {
     this.deliveryEnded(held);
     // A rejection does not bring back a value that a newer one replaced.
     if (held.superseded) return;
+    // A broker shutdown is not the consumer's failure: nothing is counted or written.
+    if (reason === 'consumer_lost' && this.engine.stopping) {
+      this.requeue(held);
+      return;
+    }
     held.deliveryCount++;
     held.lastConsumer = consumerId;
     if (reason === 'rejected') this.counters.rejected++;

@@ -17,6 +17,11 @@ const DISK_POLL_MS = 1000;
 const FULL_PROBE_BYTES = 4096;
 /** After a commit failed for lack of space, growing writes are refused this long unless space is freed sooner. */
 const RETRY_AFTER_FAILURE_MS = 5000;
+/**
+ * Longest the used-space figure goes unread while commits only remove data. Reading it (getStats of every
+ * database) costs about as much as a small commit itself; a stream of acknowledgements commits every window.
+ */
+const REMEASURE_AFTER_REMOVALS_MS = 250;
 
 export interface CapacityOptions {
   /** Cap on the bytes of live LMDB pages (storage.mapSizeBytes). */
@@ -41,6 +46,7 @@ export class CapacityGuard {
   private failedAt = 0;
   private reading = false;
   private usedAtFailure = 0;
+  private measuredAt = 0;
   private poll: NodeJS.Timeout | undefined;
 
   constructor(
@@ -84,8 +90,15 @@ export class CapacityGuard {
     if (this.pendingGrowth < 0) this.pendingGrowth = 0;
   }
 
-  /** Re-reads the used space after a commit (and the disk's free space, without waiting for it). */
-  refresh(): void {
+  /**
+   * Re-reads the used space after a commit (and the disk's free space, without waiting for it). After a commit
+   * that added nothing (`grew` false) the figure held can only be too high, which errs on the side of refusing:
+   * it is re-read only while the guard refuses a one-page write, or once it is REMEASURE_AFTER_REMOVALS_MS old.
+   */
+  refresh(grew = true): void {
+    const now = Date.now();
+    if (!grew && this.failedAt === 0 && now - this.measuredAt < REMEASURE_AFTER_REMOVALS_MS && !this.full) return;
+    this.measuredAt = now;
     const reading = this.measure();
     this.used = reading.usedBytes;
     this.reusable = reading.fileBytes - reading.usedBytes;

@@ -184,19 +184,23 @@ export class CommitScheduler implements TxnScope {
     this.metrics.commits++;
     this.metrics.syncs++;
     this.committingBytes = 0;
+    let grew = false;
     for (const pending of batch) {
       if (pending.failure !== undefined) {
         this.failOne(pending, pending.failure);
         continue;
       }
-      if (pending.op.grows) this.capacity.release(pending.op.bytes);
+      if (pending.op.grows) {
+        this.capacity.release(pending.op.bytes);
+        grew = true;
+      }
       this.metrics.opsCommitted++;
       this.metrics.payloadBytesAccepted += pending.op.payloadBytes;
       pending.resolve();
     }
     for (const ref of this.frees) this.payloads.free(ref);
     this.frees = [];
-    this.capacity.refresh();
+    this.capacity.refresh(grew);
   }
 
   /** Runs inside the write transaction: the whole window in one child transaction, op by op only on error. */

@@ -82,7 +82,7 @@ export class Workspace {
   readonly configPath: string;
   private readonly children = new Set<ChildProcess>();
 
-  private constructor(mqtt: Record<string, number>) {
+  private constructor(mqtt: Record<string, number>, extraYaml: string) {
     this.dir = mkdtempSync(join(tmpdir(), 'wharf-durability-'));
     this.dataDir = join(this.dir, 'data');
     this.configPath = join(this.dir, 'wharf.yaml');
@@ -91,16 +91,18 @@ export class Workspace {
     writeFileSync(
       this.configPath,
       'listeners:\n  - { type: tcp, host: 127.0.0.1, port: 1883 }\n  - { type: ws, host: 127.0.0.1, port: 8083, path: /mqtt }\n' +
-        (limits ? `mqtt:\n${limits}` : ''),
+        (limits ? `mqtt:\n${limits}` : '') +
+        extraYaml,
     );
   }
 
   /**
    * `mqtt` limits go into the config file. The default lifts maxQueuedMessages far above what a test publishes:
    * the in-memory limit of 1000 would otherwise drop acknowledged messages for an offline subscriber.
+   * `extraYaml` is appended to the file as it is: further top-level sections, e.g. `queues:`.
    */
-  static create(mqtt: Record<string, number> = { maxQueuedMessages: 1_000_000 }): Workspace {
-    return new Workspace(mqtt);
+  static create(mqtt: Record<string, number> = { maxQueuedMessages: 1_000_000 }, extraYaml = ''): Workspace {
+    return new Workspace(mqtt, extraYaml.length > 0 && !extraYaml.endsWith('\n') ? extraYaml + '\n' : extraYaml);
   }
 
   /** Lets another user (see SpawnOptions.uid) reach the config file and the data directory's parent. */

@@ -25,8 +25,13 @@ export function handleUnsubscribe(conn: Connection, packet: IUnsubscribePacket):
       continue;
     }
     session.subscriptions.delete(filter);
-    if (sub.queueName !== undefined) broker.queues?.removeConsumer(session, sub.queueName);
-    else broker.trie.remove(sub);
+    if (sub.queueName !== undefined) {
+      // The session may name the same queue through another form ($q/<filter> and $queue/<name>): it stays a consumer.
+      const queueName = sub.queueName;
+      let still = false;
+      for (const other of session.subscriptions.values()) if (other.queueName === queueName) still = true;
+      if (!still) broker.queues?.removeConsumer(session, queueName);
+    } else broker.trie.remove(sub);
     reasonCodes.push(ReasonCode.Success);
   }
   // [MQTT-3.10.4-4] UNSUBACK even when nothing was removed; 3.1.1's carries no reason codes.

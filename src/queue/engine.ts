@@ -10,6 +10,7 @@ import { isValidTopicFilter, topicMatches } from '../protocol/topic.js';
 import { StoreFullError } from '../store/errors.js';
 import type { Store } from '../store/store.js';
 import { Consumer } from './consumer.js';
+import { missingKeyError } from './errors.js';
 import { compileKeySpec, type KeyExtractor } from './key.js';
 import { Queue, type HeldMessage, type RejectReason } from './queue.js';
 import { DEFAULT_QUEUE_SETTINGS, type QueueDefinition } from './types.js';
@@ -180,8 +181,16 @@ export class QueueEngine {
   private append(queue: Queue, keyOf: KeyExtractor | undefined, msg: Message): void {
     const bytes = msg.payload.length;
     const lastValue = queue.definition.type === 'lastvalue';
-    // A last-value message without a key is kept under the empty key (one such message at a time).
-    const key = keyOf === undefined ? (lastValue ? '' : undefined) : (keyOf(msg) ?? (lastValue ? '' : undefined));
+    let key = keyOf?.(msg);
+    if (lastValue && key === undefined) {
+      // missingKey: reject answers 0x99 Payload format invalid; fallback keeps it under the empty key.
+      if (queue.definition.missingKey === 'reject') {
+        queue.counters.publishRejected++;
+        if (msg.qos > 0) this.track(Promise.reject(missingKeyError(queue.name, queue.definition.key)));
+        return;
+      }
+      key = '';
+    }
     // Replacing a key's value does not grow a last-value queue: maxMessages counts keys.
     const refusal = queue.replaces(key) ? null : queue.admit(bytes);
     if (refusal !== null) {

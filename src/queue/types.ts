@@ -3,6 +3,8 @@
 export type QueueType = 'standard' | 'lastvalue';
 export type DispatchName = 'random' | 'round_robin' | 'least_inflight' | 'hash_key';
 export type OverflowPolicy = 'reject' | 'drop_oldest';
+/** Last-value queues: a message without a key is refused (PUBACK 0x99) or kept under the empty key. */
+export type MissingKeyPolicy = 'reject' | 'fallback';
 
 /** A queue as declared (configuration, admin API, or auto-created by a consuming subscription). */
 export interface QueueDefinition {
@@ -17,6 +19,8 @@ export interface QueueDefinition {
    */
   key: string | undefined;
   dispatch: DispatchName;
+  /** Last-value queues: what happens to a message whose key is missing. */
+  missingKey: MissingKeyPolicy;
   /** Unacknowledged messages per consumer (also bounded by the consumer's Receive Maximum). */
   consumerInflight: number;
   /** Messages older than this are expired; 0 = kept until consumed. */
@@ -39,6 +43,7 @@ export const DEFAULT_QUEUE_SETTINGS: Omit<QueueDefinition, 'name' | 'topicFilter
   type: 'standard',
   key: undefined,
   dispatch: 'least_inflight',
+  missingKey: 'reject',
   consumerInflight: 32,
   retentionMs: 0,
   maxMessages: 0,

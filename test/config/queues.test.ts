@@ -43,7 +43,7 @@ function one(def: Record<string, unknown>, defaults?: Record<string, unknown>): 
 }
 
 const SETTING_KEYS =
-  'type, key, dispatch, consumerInflight, retention, maxMessages, maxBytes, overflow, maxDeliveries, deadLetter, ' +
+  'type, key, dispatch, missingKey, consumerInflight, retention, maxMessages, maxBytes, overflow, maxDeliveries, deadLetter, ' +
   'redeliveryDelay, ackTimeout';
 const KEY_FORMS = 'allowed: userProperty:<name>, topicLevel:<n> (0-based integer), topic, clientId, json:<dot.path>';
 const DAY = 24 * 60 * 60 * 1000;
@@ -91,6 +91,7 @@ section('the full example declares a queue with every field, durations in millis
       type: 'standard',
       key: 'userProperty:command_type',
       dispatch: 'hash_key',
+      missingKey: 'reject',
       consumerInflight: 1,
       retentionMs: 7 * DAY,
       maxMessages: 100000,

@@ -7,6 +7,7 @@ import { ProtocolViolation, ReasonCode } from '../../protocol/reason-codes.js';
 import type { Connection } from '../connection.js';
 import { messageFromPublish } from '../message.js';
 import { StoreFullError } from '../../store/errors.js';
+import { MessageRefusedError } from '../../queue/errors.js';
 
 export function handlePublish(conn: Connection, packet: IPublishPacket): void {
   const broker = conn.broker;
@@ -60,12 +61,18 @@ export function handlePublish(conn: Connection, packet: IPublishPacket): void {
       conn.write({ cmd: qos === 1 ? 'puback' : 'pubrec', messageId: packetId, reasonCode: success });
       return;
     }
-    broker.persistence?.failed('publish', err);
+    if (!(err instanceof MessageRefusedError)) broker.persistence?.failed('publish', err);
     if (qos === 2) session.incomingQos2.delete(packetId);
     if (conn.protocolVersion === 5) {
-      // Never "stored" for what was not stored: 0x97 when the store is full, 0x80 otherwise.
-      const reasonCode = err instanceof StoreFullError ? ReasonCode.QuotaExceeded : ReasonCode.UnspecifiedError;
+      // Never "stored" for what was not stored: 0x97 when the store or a queue is full, the queue's own code
+      // when it refuses the message (0x99 for a last-value message without a key), 0x80 otherwise.
+      const reasonCode =
+        err instanceof StoreFullError ? ReasonCode.QuotaExceeded : err instanceof MessageRefusedError ? err.reasonCode : ReasonCode.UnspecifiedError;
       conn.write({ cmd: qos === 1 ? 'puback' : 'pubrec', messageId: packetId, reasonCode });
+    } else if (err instanceof MessageRefusedError) {
+      // Resending cannot help a message a queue will never take: 3.1.1 gets its acknowledgement, the queue counted it.
+      if (qos === 2) session.incomingQos2.add(packetId);
+      conn.write({ cmd: qos === 1 ? 'puback' : 'pubrec', messageId: packetId });
     } else {
       // 3.1.1 has no failure acknowledgement: the connection is closed and the client resends on reconnect.
       conn.close();

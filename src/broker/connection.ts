@@ -52,7 +52,8 @@ export class Connection implements SessionLink {
   /** Outgoing topic aliases we assigned, by topic. */
   private aliasesOut: Map<string, number> | null = null;
 
-  private corked = false;
+  private outgoing: Buffer[] = [];
+  private outgoingBytes = 0;
   /** Packets that arrived while CONNACK waits for the session's commit; handled in order once it is sent. */
   private held: Packet[] | null = null;
   /** Acknowledgements waiting for a commit; later ones queue behind them to keep their order [MQTT-4.6.0-2]. */
@@ -166,22 +167,48 @@ export class Connection implements SessionLink {
     this.writeBuffer(buf);
   }
 
+  /**
+   * Queues bytes for the socket; everything queued in one tick leaves together. Small packets are copied into one
+   * buffer (one write, none of the stream's per-chunk bookkeeping, which costs more than the copy for PUBACKs and
+   * small PUBLISHes); payloads above PAYLOAD_COPY_MAX are handed to the socket as they are, without a copy.
+   */
   writeBuffer(buf: Buffer): void {
-    if (!this.corked) {
-      this.corked = true;
-      this.stream.cork();
-      process.nextTick(uncork, this);
-    }
-    this.stream.write(buf);
+    if (this.outgoing.length === 0) process.nextTick(flushConnection, this);
+    this.outgoing.push(buf);
+    this.outgoingBytes += buf.length;
   }
 
-  uncork(): void {
-    this.corked = false;
+  flush(): void {
+    const list = this.outgoing;
+    if (list.length === 0) return;
+    const total = this.outgoingBytes;
+    this.outgoing = [];
+    this.outgoingBytes = 0;
+    if (this.stream.destroyed || this.stream.writableEnded) return;
+    if (list.length === 1) {
+      this.stream.write(list[0]!);
+      return;
+    }
+    this.stream.cork();
+    let start = 0;
+    let runBytes = 0;
+    for (let i = 0; i < list.length; i++) {
+      const b = list[i]!;
+      if (b.length <= PAYLOAD_COPY_MAX) {
+        runBytes += b.length;
+        continue;
+      }
+      if (i > start) this.stream.write(i - start === 1 ? list[start]! : Buffer.concat(list.slice(start, i), runBytes));
+      this.stream.write(b);
+      start = i + 1;
+      runBytes = 0;
+    }
+    if (start < list.length) this.stream.write(start === 0 ? Buffer.concat(list, total) : list.length - start === 1 ? list[start]! : Buffer.concat(list.slice(start), runBytes));
     this.stream.uncork();
   }
 
   writable(): boolean {
-    return !this.closed && this.stream.writableLength < this.broker.config.mqtt.maxSocketBufferBytes;
+    return !this.closed && this.stream.writableLength + this.outgoingBytes < this.broker.config.mqtt.maxSocketBufferBytes;
   }
 
   sendPublish(out: Outgoing, dup: boolean): void {
@@ -254,6 +281,7 @@ export class Connection implements SessionLink {
       const properties = reasonString && this.requestProblemInformation ? { reasonString: reasonString.slice(0, 200) } : undefined;
       this.write({ cmd: 'disconnect', reasonCode, properties });
     }
+    this.flush();
     this.stream.end();
     // Do not wait for a peer that never reads: the socket is torn down shortly after the final write.
     setTimeout(() => this.stream.destroy(), 1000).unref();
@@ -298,6 +326,6 @@ export class Connection implements SessionLink {
   }
 }
 
-function uncork(conn: Connection): void {
-  conn.uncork();
+function flushConnection(conn: Connection): void {
+  conn.flush();
 }

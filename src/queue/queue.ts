@@ -53,6 +53,8 @@ export class Queue {
   private readCursor = 0;
   private inflightCount = 0;
   private delayed = 0;
+  /** Last-value: replaced messages still in flight or waiting for redelivery (in inflightCount/delayed, not in depth). */
+  private supersededHeld = 0;
   /** Oldest messages to drop when they come off the disk (drop_oldest while nothing was in memory). */
   private pendingEvictions = 0;
   private filling = false;
@@ -100,9 +102,11 @@ export class Queue {
     for (let i = this.readyHead; i < this.ready.length; i++) {
       if (this.ready[i] === held) {
         this.removeAt(i);
-        break;
+        return;
       }
     }
+    // In flight or waiting for redelivery: it stays in memory until that ends, but no longer counts in depth.
+    this.supersededHeld++;
   }
 
   private forgetLastValue(held: HeldMessage): void {
@@ -161,13 +165,31 @@ export class Queue {
       this.remove(held, 'dropped');
       return true;
     }
-    const unread = this.depth - this.inflightCount - this.delayed - this.pendingEvictions;
+    if (this.lastValues !== null) return this.evictOldestKeyOnDisk();
+    const unread = this.depth - (this.inflightCount + this.delayed - this.supersededHeld) - this.pendingEvictions;
     if (unread <= 0) return false;
     // The oldest is still on disk: it is dropped as it is read, and stops counting now.
     this.pendingEvictions++;
     this.depth--;
     this.counters.dropped++;
     return true;
+  }
+
+  /**
+   * Last-value: drops the oldest message still on disk. The live message of every key is known, in append order
+   * (a replaced key moves to the end), so it goes at once, by its sequence.
+   */
+  private evictOldestKeyOnDisk(): boolean {
+    for (const [key, lv] of this.lastValues!) {
+      if (lv.held !== undefined) continue;
+      this.lastValues!.delete(key);
+      this.depth--;
+      this.depthBytes -= lv.bytes;
+      this.counters.dropped++;
+      this.engine.store.removeQueueMessage(this.id, lv.seq).catch((err) => this.engine.storeFailed('queue drop', err));
+      return true;
+    }
+    return false;
   }
 
   /** A message was appended to the store with sequence `seq`. */
@@ -189,8 +211,9 @@ export class Queue {
     this.scheduleDispatch();
   }
 
+  /** Messages of `depth` held in memory (a replaced message still out for delivery is not one of them). */
   private inMemory(): number {
-    return this.readyLength() + this.inflightCount + this.delayed;
+    return this.readyLength() + this.inflightCount + this.delayed - this.supersededHeld;
   }
 
   private readyLength(): number {
@@ -250,7 +273,9 @@ export class Queue {
       i = this.removeAt(i);
       consumer.deliver(held);
     }
-    this.fillIfLow();
+    // A last-value queue without consumers reads nothing ahead: its backlog keeps being replaced, and what the
+    // window read would only be dropped again (eviction finds the oldest key without it; expiry reads for itself).
+    if (this.consumers.length > 0 || this.lastValues === null) this.fillIfLow();
   }
 
   /** Takes the ready message at index `i` out; returns the index of the one that follows it now. */
@@ -300,6 +325,9 @@ export class Queue {
     for (const m of batch) {
       if (m.seq <= this.readCursor) continue;
       this.readCursor = m.seq;
+      // Last-value: a record read before the commit that replaced it (its key now has a newer live message) is
+      // gone already; it was never counted in depth since.
+      if (this.lastValues !== null && m.key !== undefined && this.lastValues.get(m.key)?.seq !== m.seq) continue;
       const held: HeldMessage = {
         seq: m.seq,
         message: m.message,
@@ -312,6 +340,7 @@ export class Queue {
       if (this.pendingEvictions > 0) {
         this.pendingEvictions--;
         this.depthBytes -= held.bytes;
+        this.forgetLastValue(held);
         this.engine.store.removeQueueMessage(this.id, held.seq).catch((err) => this.engine.storeFailed('queue drop', err));
         continue;
       }
@@ -337,6 +366,7 @@ export class Queue {
 
   private deliveryEnded(held: HeldMessage): void {
     this.inflightCount--;
+    if (held.superseded) this.supersededHeld--;
     if (this.keysInFlight !== null && held.key !== undefined && this.keysInFlight.delete(held.key)) this.scheduleDispatch();
   }
 
@@ -382,6 +412,7 @@ export class Queue {
     this.delayed++;
     setTimeout(() => {
       this.delayed--;
+      if (held.superseded) this.supersededHeld--;
       if (this.engine.queueById(this.id) !== this || held.superseded) return;
       this.requeue(held);
       this.scheduleDispatch();

@@ -1672,12 +1672,23 @@ const OCR_WORKER_MS = [2, 4, 6, 8] as const;
 const OCR_TOPIC = 'images/process';
 const OCR_WHARF_FILTER = 'images/+';
 
-function ocrMetrics(v: { completion: number | null; ideal: number | null; processed: number | null; dups: number | null; perWorker: (number | null)[]; publishMs: number | null }): Metric[] {
+function ocrMetrics(v: {
+  completion: number | null;
+  ideal: number | null;
+  processed: number | null;
+  dups: number | null;
+  perWorker: (number | null)[];
+  publishMs: number | null;
+  turnaround: number | null;
+  cpuPerJob: number | null;
+}): Metric[] {
   return [
     { key: 'ocr.completion', label: 'completion ms (workers start -> last job done)', unit: 'ms', value: v.completion, better: 'lower', digits: 0, target: { op: 'beats-peers' } },
     { key: 'ocr.vsIdeal', label: 'completion / ideal (diag; ideal = jobs ÷ Σ 1/job time)', unit: '×', value: v.completion !== null && v.ideal ? v.completion / v.ideal : null, better: 'none', digits: 2 },
     ...OCR_WORKER_MS.map<Metric>((ms, i) => ({ key: `ocr.w${ms}`, label: `jobs done by the ${ms} ms worker`, unit: 'jobs', value: v.perWorker[i] ?? null, better: 'none', digits: 0 })),
     { key: 'ocr.processed', label: 'distinct jobs done', unit: 'jobs', value: v.processed, better: 'none', digits: 0 },
+    { key: 'ocr.turnaround', label: 'worker idle per job ms (PUBACK -> next job, mean)', unit: 'ms', value: v.turnaround, better: 'lower', digits: 2 },
+    { key: 'ocr.cpu', label: 'broker CPU µs/job (consuming)', unit: 'µs', value: v.cpuPerJob, better: 'lower', digits: 0 },
     { key: 'ocr.dups', label: 'jobs done twice (diag)', unit: 'jobs', value: v.dups, better: 'none', digits: 0 },
     { key: 'ocr.publishMs', label: 'publish 2,000 jobs ms (diag)', unit: 'ms', value: v.publishMs, better: 'none', digits: 0 },
   ];
@@ -1687,7 +1698,7 @@ async function scenarioOcr(ctx: ScenarioContext): Promise<ScenarioResult> {
   const { peer, quick, log } = ctx;
   const jobs = quick ? OCR_JOBS / 10 : OCR_JOBS;
   const ideal = jobs / OCR_WORKER_MS.reduce((a, ms) => a + 1 / ms, 0);
-  const empty = { completion: null, ideal, processed: null, dups: null, perWorker: [], publishMs: null };
+  const empty = { completion: null, ideal, processed: null, dups: null, perWorker: [], publishMs: null, turnaround: null, cpuPerJob: null };
   if (peer.name !== 'wharf' && !(await sharedSubscriptionsWork(peer.port))) return notApplicable(ocrMetrics(empty), NO_SHARED_SUBS);
   const notes: string[] = [];
   const clients: (LoadClient | undefined)[] = [];
@@ -1719,21 +1730,29 @@ async function scenarioOcr(ctx: ScenarioContext): Promise<ScenarioResult> {
     const done = new Uint16Array(jobs);
     const perWorker = OCR_WORKER_MS.map(() => 0);
     const busyMs = OCR_WORKER_MS.map(() => 0);
+    /** time each worker sat with nothing to do between jobs (PUBACK sent -> next job arrived): the broker's turnaround */
+    const waitMs = OCR_WORKER_MS.map(() => 0);
+    const waits = OCR_WORKER_MS.map(() => 0);
+    const firstJobMs: (number | null)[] = OCR_WORKER_MS.map(() => null);
     let unique = 0;
     let dups = 0;
     let foreign = 0;
     let lastDone = -1;
     let lastProgress = performance.now();
+    const mon = startMonitor(peer);
+    const mono0 = monoUs();
     const t0 = performance.now();
     const workers: (LoadClient | null)[] = OCR_WORKER_MS.map(() => null);
     const start = (wi: number) => {
       const ms = OCR_WORKER_MS[wi]!;
       const queue: { job: number; mid: number }[] = [];
       let busy = false;
+      let idleSince = -1;
       const next = () => {
         const j = queue.shift();
         if (j === undefined) {
           busy = false;
+          idleSince = performance.now();
           return;
         }
         busy = true;
@@ -1760,7 +1779,15 @@ async function scenarioOcr(ctx: ScenarioContext): Promise<ScenarioResult> {
           return;
         }
         queue.push({ job: payload.readUInt32LE(1), mid });
-        if (!busy) next();
+        if (!busy) {
+          const now = performance.now();
+          if (firstJobMs[wi] === null) firstJobMs[wi] = now - t0;
+          else if (idleSince >= 0 && unique < jobs) {
+            waitMs[wi]! += now - idleSince;
+            waits[wi]!++;
+          }
+          next();
+        }
       };
     };
     await Promise.all(
@@ -1801,6 +1828,8 @@ async function scenarioOcr(ctx: ScenarioContext): Promise<ScenarioResult> {
       }
     }
     const completion = unique > 0 ? lastDone - t0 : null;
+    const m = mon.stop();
+    log(`${peer.name}: CLOCK_MONOTONIC µs window of the workers (for cpuprofile-top.js --window): ${mono0},${monoUs()}`);
     const meanJobMs = OCR_WORKER_MS.map((_, i) => (perWorker[i]! > 0 ? busyMs[i]! / perWorker[i]! : null));
     const idealMeasured = meanJobMs.every((x) => x !== null) ? jobs / meanJobMs.reduce<number>((a, x) => a + 1 / x!, 0) : null;
     log(
@@ -1809,11 +1838,24 @@ async function scenarioOcr(ctx: ScenarioContext): Promise<ScenarioResult> {
     if (error) notes.push(`ocr: ${error}`);
     if (timedOut) notes.push(`ocr: hit the 60 s bound (${unique}/${jobs} done)`);
     if (dups > 0) notes.push(`ocr: ${dups} jobs done more than once`);
+    const meanWait = OCR_WORKER_MS.map((_, i) => (waits[i]! > 0 ? waitMs[i]! / waits[i]! : null));
+    notes.push(
+      `ocr: first job after ${firstJobMs.map((x) => x?.toFixed(0) ?? '-').join(' / ')} ms; workers idle between jobs (PUBACK -> next job) ${waitMs.map((x) => x.toFixed(0)).join(' / ')} ms in total, ${meanWait.map((x) => x?.toFixed(2) ?? '-').join(' / ')} ms per wait`,
+    );
     notes.push(
       `ocr: per worker (2/4/6/8 ms) ${perWorker.join(' / ')}; measured job times ${meanJobMs.map((x) => x?.toFixed(2)).join(' / ')} ms (timer overshoot), ideal ${ideal.toFixed(0)} ms nominal, ${idealMeasured?.toFixed(0) ?? 'n/a'} ms with the measured job times`,
     );
     return {
-      metrics: ocrMetrics({ completion, ideal, processed: unique, dups, perWorker, publishMs }),
+      metrics: ocrMetrics({
+        completion,
+        ideal,
+        processed: unique,
+        dups,
+        perWorker,
+        publishMs,
+        turnaround: waits.reduce((a, b) => a + b, 0) > 0 ? waitMs.reduce((a, b) => a + b, 0) / waits.reduce((a, b) => a + b, 0) : null,
+        cpuPerJob: unique > 0 ? (m.brokerCpuS * 1e6) / unique : null,
+      }),
       notes,
       raw: {
         jobs,
@@ -1823,6 +1865,10 @@ async function scenarioOcr(ctx: ScenarioContext): Promise<ScenarioResult> {
         idealMs: ideal,
         idealMeasuredMs: idealMeasured,
         meanJobMs,
+        firstJobMs,
+        idleBetweenJobsMs: waitMs,
+        idleWaits: waits,
+        monitor: m,
         perWorker,
         unique,
         duplicates: dups,

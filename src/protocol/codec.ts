@@ -2,6 +2,7 @@
 // before buffering a packet's body, and a generator bound to the connection's protocol version.
 
 import { isUtf8 } from 'node:buffer';
+import './quiet-debug.js'; // before mqtt-packet loads
 import mqtt from 'mqtt-packet';
 import type { Packet } from 'mqtt-packet';
 import { ProtocolViolation, ReasonCode } from './reason-codes.js';

@@ -461,7 +461,8 @@ export async function startPeer(name: PeerName, opts: StartOptions = {}): Promis
             '',
           ].join('\n'),
         );
-        const nodeFlags: string[] = [];
+        // Extra V8/Node flags for the Wharf child only, for experiments (e.g. WHARF_BENCH_NODE_FLAGS=--max-semi-space-size=4).
+        const nodeFlags: string[] = (process.env.WHARF_BENCH_NODE_FLAGS ?? '').split(/\s+/).filter((f) => f !== '');
         if (process.env.WHARF_BENCH_CPU_PROF === '1') {
           // Opt-in CPU profile of the Wharf child, written when it exits cleanly (not after a SIGKILL).
           const profDir = path.join(REPO_ROOT, '.bench-tmp');

@@ -1,0 +1,567 @@
+// Native half of Wharf's payload store: segment files written with one pwritev + one fdatasync per commit
+// window (on a libuv worker thread, so the event loop never waits for the disk), and read back as Buffers that
+// view a read-only shared memory map of the segment, without copying.
+//
+// Lifetime (why the reference counts): a segment's file descriptor and path live as long as anything uses them:
+// the JavaScript handle (until retire), each write in progress, and each mapping. A mapping lives while it is its
+// segment's current mapping or any Buffer viewing it is alive (the Buffer's finalizer drops that reference).
+// So a retired segment is unmapped, closed and unlinked only after the last Buffer viewing it was collected,
+// and a Buffer handed to a socket stays valid however long the write takes. All counts change on the JavaScript
+// thread only (finalizers and async completions run there); worker threads touch nothing but fd and iovecs.
+
+#define NAPI_VERSION 8
+#include <node_api.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#ifndef IOV_MAX
+#define IOV_MAX 1024
+#endif
+
+typedef struct mapping mapping_t;
+
+typedef struct segment {
+  int fd;
+  char* path;
+  uint32_t refs;     // users of fd and path: 1 until retired, + each mapping, + each write in progress
+  uint32_t handles;  // 1 while the JavaScript handle object exists, + 1 while refs > 0: frees the struct at 0
+  int retired;       // JavaScript called retire() (or dropped the handle)
+  int unlink_on_release;
+  size_t map_hint;   // map at least this many bytes, so a growing segment is not remapped per commit
+  mapping_t* current;
+} segment_t;
+
+struct mapping {
+  uint8_t* addr;
+  size_t length;
+  uint32_t refs;
+  segment_t* segment;
+};
+
+// Counters for tests and metrics: what is still held (a leak shows up here).
+static int64_t g_segments_open = 0;
+static int64_t g_mappings = 0;
+static int64_t g_mapped_bytes = 0;
+static int64_t g_views = 0;
+static size_t g_page_size = 4096;
+
+#define CHECK(call)                                                   \
+  do {                                                                \
+    if ((call) != napi_ok) {                                          \
+      napi_throw_error(env, "ERR_WHARF_NAPI", "Node-API call failed: " #call); \
+      return NULL;                                                    \
+    }                                                                 \
+  } while (0)
+
+static napi_value throw_errno(napi_env env, const char* what, const char* path, int err) {
+  char message[512];
+  snprintf(message, sizeof message, "%s %s: %s", what, path ? path : "", strerror(err));
+  napi_value code, msg, error;
+  const char* name = err == ENOSPC ? "ENOSPC" : err == EDQUOT ? "EDQUOT" : err == ENOENT ? "ENOENT" : err == EIO ? "EIO" : "ESYSCALL";
+  napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &code);
+  napi_create_string_utf8(env, message, NAPI_AUTO_LENGTH, &msg);
+  napi_create_error(env, code, msg, &error);
+  napi_value errno_value;
+  napi_create_int32(env, err, &errno_value);
+  napi_set_named_property(env, error, "errno", errno_value);
+  napi_throw(env, error);
+  return NULL;
+}
+
+static void segment_free_struct(segment_t* s) {
+  if (--s->handles == 0) free(s);
+}
+
+static void segment_unref(segment_t* s) {
+  if (--s->refs > 0) return;
+  close(s->fd);
+  s->fd = -1;
+  if (s->unlink_on_release) unlink(s->path);
+  free(s->path);
+  s->path = NULL;
+  g_segments_open--;
+  segment_free_struct(s);
+}
+
+static void mapping_unref(mapping_t* m) {
+  if (--m->refs > 0) return;
+  munmap(m->addr, m->length);
+  g_mappings--;
+  g_mapped_bytes -= (int64_t)m->length;
+  segment_unref(m->segment);
+  free(m);
+}
+
+static void segment_retire(segment_t* s, int unlink_file) {
+  if (s->retired) return;
+  s->retired = 1;
+  s->unlink_on_release = unlink_file;
+  if (s->current != NULL) {
+    mapping_t* m = s->current;
+    s->current = NULL;
+    mapping_unref(m);
+  }
+  segment_unref(s);  // the "not retired" reference
+}
+
+static void finalize_segment_handle(napi_env env, void* data, void* hint) {
+  (void)env;
+  (void)hint;
+  segment_t* s = data;
+  s->handles--;  // the handle object's share; while refs > 0 their share keeps the struct
+  if (!s->retired) segment_retire(s, 0);  // dropped without retire(): keep the file
+  else if (s->handles == 0) free(s);
+}
+
+// ---- argument helpers ------------------------------------------------------------------------------------
+
+static segment_t* get_segment(napi_env env, napi_value value) {
+  napi_valuetype type;
+  if (napi_typeof(env, value, &type) != napi_ok || type != napi_external) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "expected a segment handle from open()");
+    return NULL;
+  }
+  void* data;
+  if (napi_get_value_external(env, value, &data) != napi_ok) return NULL;
+  segment_t* s = (segment_t*)data;
+  if (s->retired) {
+    napi_throw_error(env, "ERR_WHARF_SEGMENT_RETIRED", "the segment was retired");
+    return NULL;
+  }
+  return s;
+}
+
+/** A non-negative integer below 2^53; -1 (with an exception pending) otherwise. */
+static int64_t get_offset(napi_env env, napi_value value, const char* name) {
+  double d;
+  if (napi_get_value_double(env, value, &d) != napi_ok || !(d >= 0) || d > 9007199254740991.0 || d != (double)(int64_t)d) {
+    char message[128];
+    snprintf(message, sizeof message, "%s must be a non-negative integer", name);
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", message);
+    return -1;
+  }
+  return (int64_t)d;
+}
+
+static char* get_path(napi_env env, napi_value value) {
+  size_t length;
+  if (napi_get_value_string_utf8(env, value, NULL, 0, &length) != napi_ok || length == 0) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "path must be a non-empty string");
+    return NULL;
+  }
+  char* path = malloc(length + 1);
+  if (path == NULL) return NULL;
+  napi_get_value_string_utf8(env, value, path, length + 1, &length);
+  return path;
+}
+
+// ---- open(path, create, mapHintBytes) -> handle -------------------------------------------------------------
+
+static napi_value segment_open(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 3) {
+    napi_throw_type_error(env, "ERR_MISSING_ARGS", "open(path, create, mapHintBytes)");
+    return NULL;
+  }
+  char* path = get_path(env, argv[0]);
+  if (path == NULL) return NULL;
+  bool create = false;
+  napi_get_value_bool(env, argv[1], &create);
+  int64_t hint = get_offset(env, argv[2], "mapHintBytes");
+  if (hint < 0) {
+    free(path);
+    return NULL;
+  }
+  // O_EXCL on create: a segment number is never reused, so an existing file means two writers.
+  int fd = open(path, create ? O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC : O_RDWR | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    int err = errno;
+    throw_errno(env, create ? "cannot create segment" : "cannot open segment", path, err);
+    free(path);
+    return NULL;
+  }
+  segment_t* s = calloc(1, sizeof *s);
+  if (s == NULL) {
+    close(fd);
+    free(path);
+    napi_throw_error(env, "ENOMEM", "out of memory");
+    return NULL;
+  }
+  s->fd = fd;
+  s->path = path;
+  s->refs = 1;
+  s->handles = 2;
+  s->map_hint = (size_t)hint;
+  g_segments_open++;
+  napi_value handle;
+  if (napi_create_external(env, s, finalize_segment_handle, NULL, &handle) != napi_ok) {
+    close(fd);
+    free(path);
+    free(s);
+    g_segments_open--;
+    napi_throw_error(env, "ERR_WHARF_NAPI", "cannot create the segment handle");
+    return NULL;
+  }
+  return handle;
+}
+
+// ---- size(handle) -> bytes -----------------------------------------------------------------------------------
+
+static napi_value segment_size(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  segment_t* s = argc < 1 ? NULL : get_segment(env, argv[0]);
+  if (s == NULL) return NULL;
+  struct stat st;
+  if (fstat(s->fd, &st) != 0) return throw_errno(env, "cannot stat segment", s->path, errno);
+  napi_value result;
+  CHECK(napi_create_double(env, (double)st.st_size, &result));
+  return result;
+}
+
+// ---- view(handle, offset, length) -> Buffer over the mapped file --------------------------------------------
+
+static void finalize_view(napi_env env, void* data, void* hint) {
+  (void)env;
+  (void)data;
+  g_views--;
+  mapping_unref((mapping_t*)hint);
+}
+
+static napi_value segment_view(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 3) {
+    napi_throw_type_error(env, "ERR_MISSING_ARGS", "view(handle, offset, length)");
+    return NULL;
+  }
+  segment_t* s = get_segment(env, argv[0]);
+  if (s == NULL) return NULL;
+  int64_t offset = get_offset(env, argv[1], "offset");
+  if (offset < 0) return NULL;
+  int64_t length = get_offset(env, argv[2], "length");
+  if (length < 0) return NULL;
+  if (length == 0) {
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "length must be positive");
+    return NULL;
+  }
+  // Never hand out bytes past the end of the file: touching them would raise SIGBUS.
+  struct stat st;
+  if (fstat(s->fd, &st) != 0) return throw_errno(env, "cannot stat segment", s->path, errno);
+  if (offset + length > (int64_t)st.st_size) {
+    char message[160];
+    snprintf(message, sizeof message, "range %lld+%lld is past the end of the segment (%lld bytes)", (long long)offset,
+             (long long)length, (long long)st.st_size);
+    napi_throw_range_error(env, "ERR_WHARF_PAST_END", message);
+    return NULL;
+  }
+  size_t end = (size_t)(offset + length);
+  if (s->current == NULL || end > s->current->length) {
+    // A larger mapping replaces the current one; Buffers viewing the old one keep it alive until collected.
+    size_t want = end > s->map_hint ? end : s->map_hint;
+    want = (want + g_page_size - 1) / g_page_size * g_page_size;
+    void* addr = mmap(NULL, want, PROT_READ, MAP_SHARED, s->fd, 0);
+    if (addr == MAP_FAILED) return throw_errno(env, "cannot map segment", s->path, errno);
+    mapping_t* m = calloc(1, sizeof *m);
+    if (m == NULL) {
+      munmap(addr, want);
+      napi_throw_error(env, "ENOMEM", "out of memory");
+      return NULL;
+    }
+    m->addr = addr;
+    m->length = want;
+    m->refs = 1;  // as the segment's current mapping
+    m->segment = s;
+    s->refs++;
+    g_mappings++;
+    g_mapped_bytes += (int64_t)want;
+    if (s->current != NULL) mapping_unref(s->current);
+    s->current = m;
+  }
+  mapping_t* m = s->current;
+  napi_value buffer;
+  m->refs++;
+  g_views++;
+  if (napi_create_external_buffer(env, (size_t)length, m->addr + offset, finalize_view, m, &buffer) != napi_ok) {
+    g_views--;
+    mapping_unref(m);
+    napi_throw_error(env, "ERR_WHARF_NAPI", "cannot create an external buffer");
+    return NULL;
+  }
+  return buffer;
+}
+
+// ---- write(handle, position, buffers, sync) / truncate(handle, length) -> Promise ----------------------------
+
+typedef enum { OP_WRITE, OP_TRUNCATE } io_op;
+
+typedef struct {
+  io_op op;
+  segment_t* segment;
+  int fd;
+  int64_t position;  // write: file offset; truncate: new length
+  struct iovec* iov;
+  int iovcnt;
+  int sync;
+  napi_ref buffers;  // keeps the Buffers (and so the memory the iovecs point at) alive while the write runs
+  napi_deferred deferred;
+  napi_async_work work;
+  int64_t written;
+  int err;
+  const char* failed;
+} io_task;
+
+static void io_execute(napi_env env, void* data) {
+  (void)env;
+  io_task* t = data;
+  if (t->op == OP_TRUNCATE) {
+    if (ftruncate(t->fd, (off_t)t->position) != 0) {
+      t->err = errno;
+      t->failed = "ftruncate";
+      return;
+    }
+  } else {
+    struct iovec* iov = t->iov;
+    int left = t->iovcnt;
+    off_t position = (off_t)t->position;
+    while (left > 0) {
+      ssize_t n = pwritev(t->fd, iov, left > IOV_MAX ? IOV_MAX : left, position);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        t->err = errno;
+        t->failed = "pwritev";
+        return;
+      }
+      if (n == 0) {
+        t->err = EIO;
+        t->failed = "pwritev";
+        return;
+      }
+      position += n;
+      t->written += n;
+      // A short write (signal, quota) continues where it stopped.
+      while (left > 0 && (size_t)n >= iov->iov_len) {
+        n -= (ssize_t)iov->iov_len;
+        iov++;
+        left--;
+      }
+      if (left > 0 && n > 0) {
+        iov->iov_base = (uint8_t*)iov->iov_base + n;
+        iov->iov_len -= (size_t)n;
+      }
+    }
+  }
+  if (t->sync && fdatasync(t->fd) != 0) {
+    t->err = errno;
+    t->failed = "fdatasync";
+  }
+}
+
+static void io_complete(napi_env env, napi_status status, void* data) {
+  io_task* t = data;
+  napi_value result;
+  if (status != napi_ok && t->err == 0) {
+    t->err = ECANCELED;
+    t->failed = "async work";
+  }
+  if (t->err != 0) {
+    char message[512];
+    snprintf(message, sizeof message, "%s %s: %s", t->failed, t->segment->path, strerror(t->err));
+    napi_value code, msg, errno_value;
+    const char* name = t->err == ENOSPC ? "ENOSPC" : t->err == EDQUOT ? "EDQUOT" : t->err == EIO ? "EIO" : "ESYSCALL";
+    napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &code);
+    napi_create_string_utf8(env, message, NAPI_AUTO_LENGTH, &msg);
+    napi_create_error(env, code, msg, &result);
+    napi_create_int32(env, t->err, &errno_value);
+    napi_set_named_property(env, result, "errno", errno_value);
+    napi_reject_deferred(env, t->deferred, result);
+  } else {
+    napi_create_double(env, (double)t->written, &result);
+    napi_resolve_deferred(env, t->deferred, result);
+  }
+  if (t->buffers != NULL) napi_delete_reference(env, t->buffers);
+  napi_delete_async_work(env, t->work);
+  segment_unref(t->segment);
+  free(t->iov);
+  free(t);
+}
+
+static napi_value queue_task(napi_env env, io_task* t) {
+  napi_value promise, name;
+  t->fd = t->segment->fd;
+  t->segment->refs++;  // the fd stays open until the task completes, even if the segment is retired meanwhile
+  if (napi_create_promise(env, &t->deferred, &promise) != napi_ok ||
+      napi_create_string_utf8(env, "wharf:segment-io", NAPI_AUTO_LENGTH, &name) != napi_ok ||
+      napi_create_async_work(env, NULL, name, io_execute, io_complete, t, &t->work) != napi_ok ||
+      napi_queue_async_work(env, t->work) != napi_ok) {
+    segment_unref(t->segment);
+    if (t->buffers != NULL) napi_delete_reference(env, t->buffers);
+    free(t->iov);
+    free(t);
+    napi_throw_error(env, "ERR_WHARF_NAPI", "cannot queue the write");
+    return NULL;
+  }
+  return promise;
+}
+
+static napi_value segment_write(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 4) {
+    napi_throw_type_error(env, "ERR_MISSING_ARGS", "write(handle, position, buffers, sync)");
+    return NULL;
+  }
+  segment_t* s = get_segment(env, argv[0]);
+  if (s == NULL) return NULL;
+  int64_t position = get_offset(env, argv[1], "position");
+  if (position < 0) return NULL;
+  bool is_array = false;
+  napi_is_array(env, argv[2], &is_array);
+  if (!is_array) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "buffers must be an array of Buffers");
+    return NULL;
+  }
+  bool sync = false;
+  napi_get_value_bool(env, argv[3], &sync);
+  uint32_t count;
+  CHECK(napi_get_array_length(env, argv[2], &count));
+  io_task* t = calloc(1, sizeof *t);
+  struct iovec* iov = calloc(count > 0 ? count : 1, sizeof *iov);
+  if (t == NULL || iov == NULL) {
+    free(t);
+    free(iov);
+    napi_throw_error(env, "ENOMEM", "out of memory");
+    return NULL;
+  }
+  for (uint32_t i = 0; i < count; i++) {
+    napi_value element;
+    bool is_buffer = false;
+    if (napi_get_element(env, argv[2], i, &element) != napi_ok || napi_is_buffer(env, element, &is_buffer) != napi_ok ||
+        !is_buffer) {
+      free(t);
+      free(iov);
+      napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "buffers must be an array of Buffers");
+      return NULL;
+    }
+    void* base;
+    size_t length;
+    napi_get_buffer_info(env, element, &base, &length);
+    iov[i].iov_base = base;
+    iov[i].iov_len = length;
+  }
+  t->op = OP_WRITE;
+  t->segment = s;
+  t->position = position;
+  t->iov = iov;
+  t->iovcnt = (int)count;
+  t->sync = sync;
+  if (napi_create_reference(env, argv[2], 1, &t->buffers) != napi_ok) {
+    free(t);
+    free(iov);
+    napi_throw_error(env, "ERR_WHARF_NAPI", "cannot hold the buffers");
+    return NULL;
+  }
+  return queue_task(env, t);
+}
+
+static napi_value segment_truncate(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 2) {
+    napi_throw_type_error(env, "ERR_MISSING_ARGS", "truncate(handle, length)");
+    return NULL;
+  }
+  segment_t* s = get_segment(env, argv[0]);
+  if (s == NULL) return NULL;
+  int64_t length = get_offset(env, argv[1], "length");
+  if (length < 0) return NULL;
+  // Pages past the new end must not stay reachable through the current mapping (SIGBUS); old views are never
+  // over the cut tail, which was not referenced by any record.
+  if (s->current != NULL) {
+    mapping_t* m = s->current;
+    s->current = NULL;
+    mapping_unref(m);
+  }
+  io_task* t = calloc(1, sizeof *t);
+  if (t == NULL) {
+    napi_throw_error(env, "ENOMEM", "out of memory");
+    return NULL;
+  }
+  t->op = OP_TRUNCATE;
+  t->segment = s;
+  t->position = length;
+  t->sync = 1;
+  return queue_task(env, t);
+}
+
+// ---- retire(handle, unlink) ------------------------------------------------------------------------------------
+
+static napi_value segment_retire_js(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 2) {
+    napi_throw_type_error(env, "ERR_MISSING_ARGS", "retire(handle, unlink)");
+    return NULL;
+  }
+  segment_t* s = get_segment(env, argv[0]);
+  if (s == NULL) return NULL;
+  bool unlink_file = false;
+  napi_get_value_bool(env, argv[1], &unlink_file);
+  segment_retire(s, unlink_file);
+  return NULL;
+}
+
+// ---- stats() -> { segments, mappings, mappedBytes, views } ----------------------------------------------------
+
+static napi_value segment_stats(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value result, v;
+  CHECK(napi_create_object(env, &result));
+  CHECK(napi_create_double(env, (double)g_segments_open, &v));
+  CHECK(napi_set_named_property(env, result, "segments", v));
+  CHECK(napi_create_double(env, (double)g_mappings, &v));
+  CHECK(napi_set_named_property(env, result, "mappings", v));
+  CHECK(napi_create_double(env, (double)g_mapped_bytes, &v));
+  CHECK(napi_set_named_property(env, result, "mappedBytes", v));
+  CHECK(napi_create_double(env, (double)g_views, &v));
+  CHECK(napi_set_named_property(env, result, "views", v));
+  return result;
+}
+
+static napi_value init(napi_env env, napi_value exports) {
+  long page = sysconf(_SC_PAGESIZE);
+  if (page > 0) g_page_size = (size_t)page;
+  napi_property_descriptor props[] = {
+      {"open", NULL, segment_open, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"size", NULL, segment_size, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"view", NULL, segment_view, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"write", NULL, segment_write, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"truncate", NULL, segment_truncate, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"retire", NULL, segment_retire_js, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"stats", NULL, segment_stats, NULL, NULL, NULL, napi_enumerable, NULL},
+  };
+  CHECK(napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
+  napi_value page_size;
+  CHECK(napi_create_uint32(env, (uint32_t)g_page_size, &page_size));
+  CHECK(napi_set_named_property(env, exports, "pageSize", page_size));
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)

@@ -7,6 +7,8 @@
 //   WHARF_WS_PORT     port of the first ws listener           (flag --ws-port)
 //   WHARF_DATA_DIR    storage.dataDir                         (flag --data)
 //   WHARF_LOG_LEVEL   log.level: debug|info|warn|error|silent (flag --log-level)
+//   WHARF_ADMIN       admin.listen, HOST:PORT                 (flag --admin)
+//   WHARF_ADMIN_TOKEN admin.token                             (no flag: a token on a command line shows in ps)
 
 import { readFileSync } from 'node:fs';
 import { parse, YAMLParseError } from 'yaml';
@@ -15,6 +17,7 @@ import { defaultConfig } from './types.js';
 import { PORT_RULE, intFromText, type Rule } from './rules.js';
 import { DATA_DIR_RULE, LOG_LEVEL_RULE, conflictMessage, findListenerConflicts } from './sections.js';
 import { validateConfig } from './validate.js';
+import { ADMIN_LISTEN_RULE, ADMIN_TOKEN_RULE, adminTokenProblem } from './monitoring.js';
 
 export class ConfigError extends Error {
   readonly errors: string[];
@@ -40,6 +43,8 @@ export interface ConfigOverrides {
   wsPort?: number;
   dataDir?: string;
   logLevel?: string;
+  admin?: string;
+  adminToken?: string;
 }
 
 export interface LoadOptions {
@@ -104,6 +109,21 @@ export const OVERRIDES: readonly OverrideSpec[] = [
     fromText: (t) => t,
     apply: setting(LOG_LEVEL_RULE, (c, v) => (c.log.level = v)),
   },
+  {
+    key: 'admin',
+    env: 'WHARF_ADMIN',
+    flag: '--admin',
+    fromText: (t) => t,
+    // Naming an address asks for the API, even where the file turned it off.
+    apply: setting(ADMIN_LISTEN_RULE, (c, v) => ((c.admin.listen = v), (c.admin.enabled = true))),
+  },
+  {
+    key: 'adminToken',
+    env: 'WHARF_ADMIN_TOKEN',
+    flag: '--admin-token',
+    fromText: (t) => t,
+    apply: setting(ADMIN_TOKEN_RULE, (c, v) => (c.admin.token = v)),
+  },
 ];
 
 function readYaml(file: string): unknown {
@@ -148,14 +168,21 @@ export function loadConfig(opts: LoadOptions = {}): WharfConfig {
   const config = fileOk ? result.config : defaultConfig();
 
   const ports: PortSources = new Map();
+  let adminSource = 'admin.listen';
   for (const spec of OVERRIDES) {
     const text = env[spec.env];
-    if (text !== undefined && text !== '') spec.apply(config, spec.fromText(text), spec.env, errors, ports);
+    if (text === undefined || text === '') continue;
+    spec.apply(config, spec.fromText(text), spec.env, errors, ports);
+    if (spec.key === 'admin') adminSource = spec.env;
   }
   for (const spec of OVERRIDES) {
     const value = overrides[spec.key];
-    if (value !== undefined) spec.apply(config, value, spec.flag, errors, ports);
+    if (value === undefined) continue;
+    spec.apply(config, value, spec.flag, errors, ports);
+    if (spec.key === 'admin') adminSource = spec.flag;
   }
+  const tokenProblem = adminTokenProblem(config.admin, adminSource);
+  if (tokenProblem !== undefined) errors.push(tokenProblem);
 
   if (fileOk && ports.size > 0) {
     for (const pair of findListenerConflicts(config.listeners)) {

@@ -72,6 +72,28 @@ export interface QueuesConfig {
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
 
+export interface AdminConfig {
+  /** Serve the admin HTTP API (/metrics, /healthz, /api/v1/). */
+  enabled: boolean;
+  /** `HOST:PORT` (`[::1]:18083` for IPv6); loopback by default, so the API is not on the site network unasked. */
+  listen: string;
+  /** Bearer token required on every request but /healthz; mandatory when `listen` is not a loopback address. */
+  token: string | undefined;
+}
+
+export interface SysConfig {
+  /** How often the $SYS/ topics are published, in ms; 0 = not published. */
+  intervalMs: number;
+}
+
+export interface MetricsConfig {
+  /**
+   * Event-loop lag sampling, rate windows, GET /metrics and $SYS. The hot-path counters are plain number fields
+   * and always kept (the JSON API reads them); this switch is what the metrics-cost benchmark turns off.
+   */
+  enabled: boolean;
+}
+
 export interface WharfConfig {
   listeners: ListenerConfig[];
   storage: StorageConfig;
@@ -80,7 +102,12 @@ export interface WharfConfig {
     level: LogLevel;
   };
   queues: QueuesConfig;
+  admin: AdminConfig;
+  sys: SysConfig;
+  metrics: MetricsConfig;
 }
+
+export const DEFAULT_ADMIN_LISTEN = '127.0.0.1:18083';
 
 export const DEFAULT_MQTT_LIMITS: MqttLimits = {
   maxPacketSize: 1024 * 1024,
@@ -115,5 +142,8 @@ export function defaultConfig(): WharfConfig {
     mqtt: { ...DEFAULT_MQTT_LIMITS },
     log: { level: 'info' },
     queues: { autoCreate: true, defaults: { ...DEFAULT_QUEUE_SETTINGS }, definitions: [] },
+    admin: { enabled: true, listen: DEFAULT_ADMIN_LISTEN, token: undefined },
+    sys: { intervalMs: 10_000 },
+    metrics: { enabled: true },
   };
 }

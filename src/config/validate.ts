@@ -17,6 +17,7 @@ import { defaultConfig, type WharfConfig } from './types.js';
 import { checkKeys, describe, isMapping } from './rules.js';
 import { validateListeners, validateLog, validateMqtt, validateStorage, type SectionValidator } from './sections.js';
 import { validateQueues } from './queues.js';
+import { validateAdmin, validateMetrics, validateSys } from './monitoring.js';
 import { loadBoard, overlayProfile } from './boards.js';
 
 export type ValidationResult = { config: WharfConfig } | { errors: string[] };
@@ -30,6 +31,9 @@ export const SECTIONS: SectionTable = {
   mqtt: validateMqtt,
   log: validateLog,
   queues: validateQueues,
+  admin: validateAdmin,
+  sys: validateSys,
+  metrics: validateMetrics,
 };
 
 export const TOP_LEVEL_KEYS = Object.keys(SECTIONS) as (keyof WharfConfig)[];

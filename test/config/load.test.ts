@@ -64,6 +64,9 @@ log:
     mqtt: { ...defaultConfig().mqtt, maxPacketSize: 262144, receiveMaximum: 50 },
     log: { level: 'warn' },
     queues: defaultConfig().queues,
+    admin: defaultConfig().admin,
+    sys: defaultConfig().sys,
+    metrics: defaultConfig().metrics,
   });
 });
 

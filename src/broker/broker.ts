@@ -134,6 +134,16 @@ export class Broker {
     return bound;
   }
 
+  /** True from start() until stop() begins: every configured listener is bound (readiness for /healthz). */
+  isListening(): boolean {
+    return !this.stopping && this.listeners.length > 0 && this.listeners.length === this.config.listeners.length;
+  }
+
+  /** True while the broker is not stopping and its store (if it has one) is open. */
+  storeOpen(): boolean {
+    return this.persistence !== null && !this.stopping;
+  }
+
   boundListeners(): BoundListener[] {
     return this.listeners.map((l) => ({
       type: l.config.type,

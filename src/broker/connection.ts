@@ -24,6 +24,8 @@ let connectionCounter = 0;
 
 export class Connection implements SessionLink {
   readonly id = ++connectionCounter;
+  /** When the socket was accepted (ms since the epoch), for the admin API's client list. */
+  readonly connectedAt = Date.now();
   readonly parser: PacketParser;
   protocolVersion: ProtocolVersion = 4;
   /** Set once CONNACK with success has been sent. */
@@ -251,7 +253,10 @@ export class Connection implements SessionLink {
       if (out.qos > 0) this.session?.complete(out.packetId, out.owner !== undefined ? ReasonCode.PacketTooLarge : ReasonCode.Success);
       return;
     }
-    this.broker.stats.messagesOut++;
+    const stats = this.broker.stats;
+    stats.messagesOut++;
+    stats.messagesOutByQos[out.qos]++;
+    stats.bytesOutByQos[out.qos] += msg.payload.length;
     this.writeBuffer(head);
     if (payloadSeparate) this.writeBuffer(msg.payload);
   }

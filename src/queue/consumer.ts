@@ -12,6 +12,11 @@ interface Delivery {
 
 export class Consumer implements ConsumerView, DeliveryOwner {
   readonly deliveries = new Map<number, Delivery>();
+  /** Per-consumer counters for the admin API and /metrics; they start at 0 each time the session (re)connects. */
+  delivered = 0;
+  acknowledged = 0;
+  /** Deliveries that came back: PUBACK >= 0x80 or ackTimeout (not a disconnect, which is not this consumer's verdict). */
+  rejected = 0;
 
   constructor(
     readonly queue: Queue,
@@ -36,6 +41,7 @@ export class Consumer implements ConsumerView, DeliveryOwner {
   deliver(held: HeldMessage): void {
     const queue = this.queue;
     queue.deliveryStarted(held);
+    this.delivered++;
     const out: Outgoing = {
       msg: held.message,
       qos: this.qos,
@@ -49,6 +55,7 @@ export class Consumer implements ConsumerView, DeliveryOwner {
     const link = this.session.link!;
     if (this.qos === 0) {
       link.sendPublish(out, false);
+      this.acknowledged++;
       queue.acknowledged(held);
       return;
     }
@@ -63,8 +70,13 @@ export class Consumer implements ConsumerView, DeliveryOwner {
     const d = this.deliveries.get(out.packetId);
     if (d === undefined) return;
     this.deliveries.delete(out.packetId);
-    if (reasonCode < 0x80) this.queue.acknowledged(d.held);
-    else this.queue.failed(d.held, this.id, 'rejected');
+    if (reasonCode < 0x80) {
+      this.acknowledged++;
+      this.queue.acknowledged(d.held);
+    } else {
+      this.rejected++;
+      this.queue.failed(d.held, this.id, 'rejected');
+    }
   }
 
   /** Deliveries past ackTimeout count as rejected; a late PUBACK for them is then ignored. */
@@ -73,6 +85,7 @@ export class Consumer implements ConsumerView, DeliveryOwner {
       if (d.deadline === 0 || d.deadline > now) continue;
       this.deliveries.delete(id);
       this.session.inflight.delete(id);
+      this.rejected++;
       this.queue.failed(d.held, this.id, 'ack_timeout');
     }
   }

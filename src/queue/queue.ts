@@ -123,6 +123,16 @@ export class Queue {
     return this.inflightCount;
   }
 
+  /** Messages waiting for their redelivery delay: in depth, neither ready nor in flight (admin purge skips them). */
+  get waitingRedelivery(): number {
+    return this.delayed;
+  }
+
+  /** Admin purge: reads the next part of the backlog into the window now, even while no consumer asks for it. */
+  loadMore(): void {
+    this.fillIfLow();
+  }
+
   redefine(definition: QueueDefinition): void {
     if (definition.dispatch !== this.definition.dispatch) this.strategy = createStrategy(definition.dispatch);
     this.definition = definition;

@@ -131,6 +131,7 @@ export function handleConnect(conn: Connection, packet: IConnectPacket): void {
 
 /** Refuses a CONNECT with a reason code and closes the connection [MQTT-3.2.2-6] [MQTT-3.2.2-7]. */
 function refuse(conn: Connection, reasonCode: number, why: string): void {
+  conn.broker.stats.connectsRefused++;
   conn.broker.log.info('connect refused', { clientId: conn.clientId || undefined, remote: conn.remoteAddress, reason: `0x${reasonCode.toString(16)}`, detail: why });
   if (conn.protocolVersion === 5) {
     const properties = conn.requestProblemInformation ? { reasonString: why } : undefined;

@@ -14,8 +14,11 @@ export function handlePublish(conn: Connection, packet: IPublishPacket): void {
   const topic = resolveTopic(conn, packet);
   if (!isValidTopicName(topic)) throw new ProtocolViolation(ReasonCode.TopicNameInvalid, `invalid topic name "${topic}"`);
   const qos = packet.qos;
-  broker.stats.messagesIn++;
-  broker.stats.bytesIn += packet.payload.length;
+  const stats = broker.stats;
+  stats.messagesIn++;
+  stats.bytesIn += packet.payload.length;
+  stats.messagesInByQos[qos]++;
+  stats.bytesInByQos[qos] += packet.payload.length;
   const now = Date.now();
 
   const persistence = broker.persistence;

@@ -1,0 +1,95 @@
+// What GET /metrics serves: every broker, store, process, queue and consumer figure as a wharf_* family.
+
+import type { BrokerFigures, ConsumerFigures, PerQos, QueueFigures } from './figures.js';
+import type { QueueCounters } from '../queue/counters.js';
+import { ExpositionWriter, type Labels } from './prometheus.js';
+
+const perQos = (values: PerQos): [Labels, number][] => values.map((v, qos) => [{ qos: String(qos) }, v] as [Labels, number]);
+
+const QUEUE_COUNTERS: readonly [keyof QueueCounters, string, string][] = [
+  ['enqueued', 'wharf_queue_enqueued_total', 'Messages appended to the queue.'],
+  ['delivered', 'wharf_queue_delivered_total', 'Deliveries to consumers, redeliveries included.'],
+  ['acknowledged', 'wharf_queue_acknowledged_total', 'Deliveries acknowledged (PUBACK < 0x80, or sent at QoS 0).'],
+  ['rejected', 'wharf_queue_rejected_total', 'Deliveries rejected by a consumer (PUBACK >= 0x80).'],
+  ['ackTimeouts', 'wharf_queue_ack_timeouts_total', 'Deliveries not acknowledged within ackTimeout.'],
+  ['redelivered', 'wharf_queue_redelivered_total', 'Messages put back to be offered again.'],
+  ['expired', 'wharf_queue_expired_total', 'Messages removed by retention or message expiry.'],
+  ['dropped', 'wharf_queue_dropped_total', 'Messages dropped by overflow drop_oldest or by a purge.'],
+  ['deadLettered', 'wharf_queue_dead_lettered_total', 'Messages that reached maxDeliveries.'],
+  ['superseded', 'wharf_queue_superseded_total', 'Last-value queues: values replaced by a newer one with the same key.'],
+  ['publishRejected', 'wharf_queue_publish_rejected_total', 'Publishes the queue refused (limit reached, store full, no key).'],
+];
+
+export interface ExpositionInput {
+  broker: BrokerFigures;
+  queues: QueueFigures[];
+  consumers: { queue: string; figures: ConsumerFigures[] }[];
+}
+
+export function renderExposition({ broker: b, queues, consumers }: ExpositionInput): string {
+  const w = new ExpositionWriter();
+  const m = b.messages;
+  w.family('wharf_info', 'gauge', 'Wharf version (always 1).', [[{ version: b.version }, 1]]);
+  w.single('wharf_uptime_seconds', 'gauge', 'Seconds since the broker started.', b.uptimeSeconds);
+  w.single('wharf_connections', 'gauge', 'Open network connections.', b.connections);
+  w.single('wharf_connections_accepted_total', 'counter', 'Network connections accepted.', b.connectionsAccepted);
+  w.single('wharf_connects_refused_total', 'counter', 'CONNECT packets refused.', b.connectsRefused);
+  w.single('wharf_sessions', 'gauge', 'Sessions, connected or kept for a disconnected client.', b.sessions);
+  w.single('wharf_sessions_connected', 'gauge', 'Sessions with a connected client.', b.sessionsConnected);
+  w.single('wharf_subscriptions', 'gauge', 'Subscriptions of all sessions, queue consumers included.', b.subscriptions);
+  w.single('wharf_retained_messages', 'gauge', 'Retained messages held.', b.retained);
+  w.single('wharf_queues', 'gauge', 'Durable queues.', b.queues);
+  w.family('wharf_messages_received_total', 'counter', 'PUBLISH packets received from clients, by QoS.', perQos(m.received));
+  w.family('wharf_messages_sent_total', 'counter', 'PUBLISH packets sent to clients, by QoS.', perQos(m.sent));
+  w.family('wharf_received_bytes_total', 'counter', 'Payload bytes of PUBLISH packets received, by QoS.', perQos(m.receivedBytes));
+  w.family('wharf_sent_bytes_total', 'counter', 'Payload bytes of PUBLISH packets sent, by QoS.', perQos(m.sentBytes));
+  w.single('wharf_messages_dropped_total', 'counter', 'Messages not delivered: QoS 0 to a slow or offline client, or a full session queue.', m.dropped);
+  w.single('wharf_messages_dropped_too_large_total', 'counter', "Messages over a client's Maximum Packet Size.", m.droppedTooLarge);
+  w.single('wharf_session_queue_full_total', 'counter', 'QoS 1/2 messages refused by a session queue at mqtt.maxQueuedMessages.', m.sessionQueueFull);
+  w.single('wharf_retained_rejected_total', 'counter', 'Retained messages not kept because the retained store was full.', m.retainedRejected);
+
+  const s = b.store;
+  if (s !== null) {
+    w.single('wharf_store_commits_total', 'counter', 'Store commits (one per commit window).', s.commits);
+    w.single('wharf_store_syncs_total', 'counter', 'Durable flushes (fsync/fdatasync) requested by the store.', s.syncs);
+    w.single('wharf_store_ops_committed_total', 'counter', 'Store operations made durable.', s.opsCommitted);
+    w.single('wharf_store_ops_failed_total', 'counter', 'Store operations refused or failed.', s.opsFailed);
+    w.single('wharf_store_written_bytes_total', 'counter', 'Bytes the store wrote to the data directory.', s.bytesWritten);
+    w.single('wharf_store_payload_bytes_total', 'counter', 'Payload bytes of messages made durable.', s.payloadBytesAccepted);
+    w.single('wharf_store_write_amplification', 'gauge', 'Bytes written per payload byte made durable.', s.writeAmplification);
+    w.single('wharf_store_commit_latency_p50_seconds', 'gauge', 'Median commit latency since start.', s.commitLatencyMs.p50 / 1000);
+    w.single('wharf_store_commit_latency_p99_seconds', 'gauge', '99th percentile commit latency since start.', s.commitLatencyMs.p99 / 1000);
+    w.single('wharf_store_commit_latency_max_seconds', 'gauge', 'Longest commit since start.', s.commitLatencyMs.max / 1000);
+    w.single('wharf_store_pending_bytes', 'gauge', 'Bytes accepted and not yet durable.', s.pendingBytes);
+    w.single('wharf_store_used_bytes', 'gauge', 'Space in use by live LMDB pages.', s.usedBytes);
+    w.single('wharf_store_capacity_bytes', 'gauge', 'Cap on the space of live LMDB pages (storage.mapSizeBytes).', s.capacityBytes);
+    w.single('wharf_store_full', 'gauge', '1 while writes that add data are refused for lack of space.', s.full ? 1 : 0);
+  }
+
+  const p = b.process;
+  w.single('wharf_heap_used_bytes', 'gauge', 'V8 heap in use.', p.heapUsedBytes);
+  w.single('wharf_heap_total_bytes', 'gauge', 'V8 heap allocated.', p.heapTotalBytes);
+  w.single('wharf_resident_memory_bytes', 'gauge', 'Resident set size of the process.', p.rssBytes);
+  if (p.eventLoopLag !== null) {
+    const lag = p.eventLoopLag;
+    w.single('wharf_eventloop_lag_mean_seconds', 'gauge', 'Mean event-loop lag over the last sampling window.', lag.meanMs / 1000);
+    w.single('wharf_eventloop_lag_p99_seconds', 'gauge', '99th percentile event-loop lag over the last sampling window.', lag.p99Ms / 1000);
+    w.single('wharf_eventloop_lag_max_seconds', 'gauge', 'Longest event-loop lag in the last sampling window.', lag.maxMs / 1000);
+  }
+
+  const byQueue = (f: (q: QueueFigures) => number): [Labels, number][] => queues.map((q) => [{ queue: q.name }, f(q)]);
+  w.family('wharf_queue_depth_messages', 'gauge', 'Messages stored and not yet acknowledged, in flight included.', byQueue((q) => q.depth));
+  w.family('wharf_queue_depth_bytes', 'gauge', 'Payload bytes of the messages in depth.', byQueue((q) => q.depthBytes));
+  w.family('wharf_queue_inflight_messages', 'gauge', 'Messages delivered and not yet acknowledged.', byQueue((q) => q.inflight));
+  w.family('wharf_queue_consumers', 'gauge', 'Connected consumers.', byQueue((q) => q.consumers));
+  w.family('wharf_queue_oldest_message_age_seconds', 'gauge', 'Age of the oldest unacknowledged message (consumer lag).', byQueue((q) => q.oldestAgeMs / 1000));
+  for (const [key, name, help] of QUEUE_COUNTERS) w.family(name, 'counter', help, byQueue((q) => q.counters[key]));
+
+  const byConsumer = (f: (c: ConsumerFigures) => number): [Labels, number][] =>
+    consumers.flatMap(({ queue, figures }) => figures.map((c) => [{ queue, client: c.clientId }, f(c)] as [Labels, number]));
+  w.family('wharf_consumer_inflight_messages', 'gauge', 'Messages in flight to this consumer.', byConsumer((c) => c.inflight));
+  w.family('wharf_consumer_delivered_total', 'counter', 'Deliveries to this consumer since it connected.', byConsumer((c) => c.delivered));
+  w.family('wharf_consumer_acknowledged_total', 'counter', 'Deliveries this consumer acknowledged since it connected.', byConsumer((c) => c.acknowledged));
+  w.family('wharf_consumer_rejected_total', 'counter', 'Deliveries this consumer rejected or let time out since it connected.', byConsumer((c) => c.rejected));
+  return w.text();
+}

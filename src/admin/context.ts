@@ -1,0 +1,13 @@
+// What the admin routes work with: the broker, its monitor, the configuration and the log.
+
+import type { Broker } from '../broker/broker.js';
+import type { WharfConfig } from '../config/types.js';
+import type { Logger } from '../log/logger.js';
+import type { BrokerMonitor } from '../metrics/monitor.js';
+
+export interface AdminContext {
+  broker: Broker;
+  monitor: BrokerMonitor;
+  config: WharfConfig;
+  log: Logger;
+}

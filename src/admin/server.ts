@@ -1,0 +1,106 @@
+// The admin HTTP listener (node:http, no framework): bearer-token check, routing, JSON errors, and the bound
+// address. It runs in the broker's process and event loop, so handlers stay short and never block.
+
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { parseHostPort } from '../config/monitoring.js';
+import type { AdminContext } from './context.js';
+import { ApiError, sendJson } from './http.js';
+import { Router } from './router.js';
+import { healthRoutes } from './routes/health.js';
+import { queueRoutes } from './routes/queues.js';
+import { retainedRoutes } from './routes/retained.js';
+import { sessionRoutes } from './routes/sessions.js';
+
+/** Paths served without the token: a liveness probe (systemd, a load balancer) has no secret to send. */
+const OPEN_PATHS = new Set(['/healthz']);
+
+const digest = (s: string) => createHash('sha256').update(s).digest();
+
+export class AdminServer {
+  private readonly router: Router;
+  private readonly tokenDigest: Buffer | null;
+  private readonly sockets = new Set<Socket>();
+  private server: Server | null = null;
+
+  constructor(private readonly ctx: AdminContext) {
+    this.router = new Router().add([...healthRoutes(ctx), ...queueRoutes(ctx), ...sessionRoutes(ctx), ...retainedRoutes(ctx)]);
+    const token = ctx.config.admin.token;
+    this.tokenDigest = token === undefined ? null : digest(token);
+  }
+
+  /** Binds admin.listen (or `listen`); throws with the address and the reason when it cannot. */
+  async start(listen = this.ctx.config.admin.listen): Promise<{ host: string; port: number }> {
+    const hp = parseHostPort(listen);
+    if (hp === undefined) throw new Error(`admin.listen: not HOST:PORT: ${listen}`);
+    const server = createServer((req, res) => this.handle(req, res));
+    server.on('connection', (s: Socket) => {
+      this.sockets.add(s);
+      s.on('close', () => this.sockets.delete(s));
+    });
+    // A slow or stuck client must not hold a request open forever.
+    server.requestTimeout = 30_000;
+    server.headersTimeout = 10_000;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', (err: NodeJS.ErrnoException) => {
+        const why = err.code === 'EADDRINUSE' ? 'the port is already in use' : err.code === 'EACCES' ? 'permission denied' : err.code === 'EADDRNOTAVAIL' ? 'no such local address' : err.message;
+        reject(new Error(`admin.listen (${listen}): ${why}`));
+      });
+      server.listen(hp.port, hp.host, () => resolve());
+    });
+    this.server = server;
+    const addr = server.address() as AddressInfo;
+    this.ctx.log.info('admin listening', { host: addr.address, port: addr.port, token: this.tokenDigest !== null });
+    return { host: addr.address, port: addr.port };
+  }
+
+  port(): number {
+    return (this.server?.address() as AddressInfo | null)?.port ?? 0;
+  }
+
+  async stop(): Promise<void> {
+    const server = this.server;
+    if (server === null) return;
+    this.server = null;
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    for (const s of this.sockets) s.destroy();
+    await closed;
+  }
+
+  private authorized(req: IncomingMessage): boolean {
+    if (this.tokenDigest === null) return true;
+    const m = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '');
+    // Compared as digests: equal length, constant time, no hint of the token's length.
+    return m !== null && timingSafeEqual(digest(m[1]!), this.tokenDigest);
+  }
+
+  private handle(req: IncomingMessage, res: ServerResponse): void {
+    const url = new URL(req.url ?? '/', 'http://admin');
+    const method = req.method ?? 'GET';
+    const remote = `${req.socket.remoteAddress}:${req.socket.remotePort}`;
+    const run = async () => {
+      if (!OPEN_PATHS.has(url.pathname) && !this.authorized(req)) {
+        this.ctx.log.info('admin auth failed', { remote, method, path: url.pathname, reason: req.headers.authorization ? 'wrong token' : 'no token' });
+        throw new ApiError(401, 'missing or wrong bearer token (Authorization: Bearer <admin.token>)', { 'www-authenticate': 'Bearer realm="wharf"' });
+      }
+      const { route, params } = this.router.match(method, url.pathname);
+      this.ctx.log.debug('admin request', { remote, method, path: url.pathname });
+      await route.handle({ req, res, url, params });
+    };
+    run().catch((err: unknown) => {
+      if (res.headersSent) {
+        // A streaming answer already started: all that is left is to cut it, which the client sees.
+        this.ctx.log.error('admin request failed mid-answer', { method, path: url.pathname, error: (err as Error)?.message ?? String(err) });
+        res.destroy();
+        return;
+      }
+      if (err instanceof ApiError) {
+        sendJson(res, err.status, { error: err.message, ...err.details }, err.headers);
+        return;
+      }
+      this.ctx.log.error('admin request failed', { method, path: url.pathname, error: (err as Error)?.stack ?? String(err) });
+      sendJson(res, 500, { error: `internal error: ${(err as Error)?.message ?? String(err)}` });
+    });
+  }
+}

@@ -457,6 +457,8 @@ export async function startPeer(name: PeerName, opts: StartOptions = {}): Promis
             ...(durable ? [`  commitIntervalMs: ${WHARF_DURABLE.commitIntervalMs}`, 'mqtt:', `  maxQueuedMessages: ${WHARF_DURABLE.maxQueuedMessages}`] : []),
             'log:',
             '  level: warn',
+            // Any free port for the admin API, so benchmark runs side by side do not fight over 18083.
+            ...((opts.wharfYaml ?? []).some((l) => l.startsWith('admin:')) ? [] : ['admin:', '  listen: 127.0.0.1:0']),
             ...(opts.wharfYaml ?? []),
             '',
           ].join('\n'),

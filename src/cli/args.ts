@@ -1,9 +1,12 @@
 // Command-line parsing for the `wharf` executable. Hand-parsed to keep the messages plain.
 
 import { PORT_RULE, intFromText } from '../config/rules.js';
+import { isResource, parseClientArgs, type ClientArgs } from './client-args.js';
+import { EXIT_CODES_TEXT } from './exit-codes.js';
 
 export type ParsedArgs =
-  | { command: 'start'; config?: string; port?: number; wsPort?: number; data?: string; logLevel?: string }
+  | { command: 'start'; config?: string; port?: number; wsPort?: number; data?: string; logLevel?: string; admin?: string }
+  | ClientArgs
   | { command: 'help'; text: string }
   | { command: 'version' }
   | { command: 'error'; message: string };
@@ -12,6 +15,13 @@ export const HELP_TEXT = `wharf - MQTT broker for edge gateways
 
 Usage:
   wharf start [options]     run the broker
+  wharf status              a running broker's figures and health
+  wharf queues [ACTION]     list (default), show NAME, create NAME key=value...,
+                            update NAME key=value..., delete NAME, purge NAME,
+                            peek NAME [-n N]
+  wharf clients [ACTION]    list (default), show ID, disconnect ID
+  wharf sessions [ACTION]   list (default), show ID, delete ID
+  wharf retained [ACTION]   list [--filter F] (default), delete TOPIC
   wharf help                show this help (also: wharf --help, wharf start --help)
   wharf --version           print the version
 
@@ -24,15 +34,31 @@ Options for "wharf start":
       --data DIR          directory for sessions, queued and retained messages
                           (storage.dataDir). Must be writable and should survive reboots.
       --log-level LEVEL   debug, info, warn, error or silent (log.level).
+      --admin HOST:PORT   address of the admin HTTP API (admin.listen; default
+                          127.0.0.1:18083). Off loopback it needs admin.token.
   -h, --help              show this help.
 Options also take the form --port=1884.
 
+Options of status, queues, clients, sessions, retained (they use the admin API):
+      --admin HOST:PORT   where the broker's admin API listens (default
+                          127.0.0.1:18083, or WHARF_ADMIN).
+      --token TOKEN       bearer token (admin.token; or WHARF_ADMIN_TOKEN).
+      --json              print the API's JSON answer instead of a table.
+  -n, --limit N           peek: messages to show (default 10); retained list: topics.
+      --filter F          retained list: topic filter (default #).
+Queue settings are written as in the configuration file, e.g.
+  wharf queues create orders topicFilter=orders/# maxMessages=100000 retention=7d
+  wharf queues update orders consumerInflight=4 ackTimeout=30s
+
+${EXIT_CODES_TEXT}
 Environment variables (same meaning as the options; an empty value is ignored):
   WHARF_PORT         like --port
   WHARF_WS_PORT      like --ws-port
   WHARF_DATA_DIR     like --data
   WHARF_LOG_LEVEL    like --log-level
   WHARF_CONFIG       like --config
+  WHARF_ADMIN        like --admin (start and the commands using the admin API)
+  WHARF_ADMIN_TOKEN  admin.token for start; the token the other commands send
 
 Precedence: configuration file < environment variables < command-line options.
 
@@ -49,7 +75,7 @@ Examples:
 `;
 
 interface OptionSpec {
-  key: 'config' | 'port' | 'wsPort' | 'data' | 'logLevel';
+  key: 'config' | 'port' | 'wsPort' | 'data' | 'logLevel' | 'admin';
   long: string;
   short?: string;
   /** Describes the expected value in "needs a value" messages. */
@@ -62,6 +88,7 @@ const OPTIONS: readonly OptionSpec[] = [
   { key: 'wsPort', long: '--ws-port', value: 'a port number' },
   { key: 'data', long: '--data', value: 'DIR' },
   { key: 'logLevel', long: '--log-level', value: 'LEVEL' },
+  { key: 'admin', long: '--admin', value: 'HOST:PORT' },
 ];
 
 const HELP_FLAGS = ['--help', '-h'];
@@ -117,10 +144,15 @@ export function parseArgs(argv: string[]): ParsedArgs {
   if (first === undefined || first === 'help' || HELP_FLAGS.includes(first)) return { command: 'help', text: HELP_TEXT };
   if (first === 'version' || VERSION_FLAGS.includes(first)) return { command: 'version' };
   if (first === 'start') return parseStart(rest);
+  if (isResource(first)) {
+    if (rest.some((a) => HELP_FLAGS.includes(a))) return { command: 'help', text: HELP_TEXT };
+    const parsed = parseClientArgs(first, rest);
+    return parsed.command === 'error' ? error(parsed.message) : parsed;
+  }
   if (first.startsWith('-')) {
     const name = first.split('=')[0]!;
     if (findOption(name)) return error(`option ${name} must come after the command, as in "wharf start ${first} ..."`);
     return error(`unknown option "${name}"`);
   }
-  return error(`unknown command "${first}" (commands: start, help)`);
+  return error(`unknown command "${first}" (commands: start, status, queues, clients, sessions, retained, help)`);
 }

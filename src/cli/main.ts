@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { HELP_TEXT, parseArgs } from './args.js';
 import { runStart } from './start.js';
+import { runClient } from './client.js';
 
 function packageVersion(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -24,6 +25,8 @@ async function main(argv: string[]): Promise<number> {
       return 2;
     case 'start':
       return runStart(args, packageVersion());
+    case 'client':
+      return runClient(args);
   }
 }
 

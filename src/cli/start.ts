@@ -9,6 +9,7 @@ import { StoreError } from '../store/errors.js';
 import { Store } from '../store/store.js';
 import { lockDataDir } from '../store/data-dir-lock.js';
 import type { StorageConfig } from '../config/types.js';
+import { startMonitoring, type Monitoring } from '../admin/monitoring.js';
 
 /** Exit code for a data directory that cannot be used as it is (corrupt, foreign, unreadable). */
 export const EXIT_STORE_UNUSABLE = 3;
@@ -30,6 +31,7 @@ export interface StartOptions {
   wsPort?: number;
   data?: string;
   logLevel?: string;
+  admin?: string;
 }
 
 export async function runStart(opts: StartOptions, version: string): Promise<number> {
@@ -37,7 +39,7 @@ export async function runStart(opts: StartOptions, version: string): Promise<num
   try {
     config = loadConfig({
       file: opts.config ?? process.env.WHARF_CONFIG,
-      overrides: { port: opts.port, wsPort: opts.wsPort, dataDir: opts.data, logLevel: opts.logLevel },
+      overrides: { port: opts.port, wsPort: opts.wsPort, dataDir: opts.data, logLevel: opts.logLevel, admin: opts.admin },
     });
   } catch (err) {
     if (err instanceof ConfigError) {
@@ -101,9 +103,19 @@ export async function runStart(opts: StartOptions, version: string): Promise<num
     await store.close().catch(() => undefined);
     return 1;
   }
+  let monitoring: Monitoring;
+  try {
+    monitoring = await startMonitoring(broker, config, log, version);
+  } catch (err) {
+    log.error('cannot start admin listener', { error: (err as Error).message });
+    process.stderr.write(`wharf: ${(err as Error).message}\n`);
+    await broker.stop().catch(() => undefined);
+    return 1;
+  }
   const signal = await signalled;
   log.info('shutting down', { signal });
   try {
+    await monitoring.stop();
     await broker.stop();
     return 0;
   } catch (err) {

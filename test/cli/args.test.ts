@@ -95,7 +95,7 @@ test('a port that is not an integer 1-65535 is an error', () => {
 });
 
 test('an unknown command is an error naming it', () => {
-  assert.equal(parseArgs(['stop']), { command: 'error', message: `unknown command "stop" (commands: start, help)${HINT}` });
+  assert.equal(parseArgs(['stop']), { command: 'error', message: `unknown command "stop" (commands: start, status, queues, clients, sessions, retained, help)${HINT}` });
 });
 
 test('a stray argument after start is an error', () => {

@@ -100,7 +100,7 @@ function workspace(yaml: (dataDir: string) => string) {
 }
 
 const loopbackConfig = (tcp: number, ws: number) => (dataDir: string) =>
-  `listeners:\n  - { type: tcp, host: 127.0.0.1, port: ${tcp} }\n  - { type: ws, host: 127.0.0.1, port: ${ws}, path: /mqtt }\nstorage:\n  dataDir: ${JSON.stringify(dataDir)}\nlog:\n  level: info\n`;
+  `listeners:\n  - { type: tcp, host: 127.0.0.1, port: ${tcp} }\n  - { type: ws, host: 127.0.0.1, port: ${ws}, path: /mqtt }\nstorage:\n  dataDir: ${JSON.stringify(dataDir)}\nlog:\n  level: info\nadmin:\n  listen: 127.0.0.1:0\n`;
 
 test('--help exits 0 and documents every option and environment variable', async () => {
   const r = await cliRun(['--help']);

@@ -47,6 +47,8 @@ export interface WharfProcess {
   readonly child: ChildProcess;
   readonly port: number;
   readonly wsPort: number;
+  /** The admin HTTP API's port (127.0.0.1). */
+  readonly adminPort: number;
   readonly url: string;
   output(): string;
   readonly exited: Promise<Exit>;
@@ -111,9 +113,10 @@ export class Workspace {
     chmodSync(this.configPath, 0o644);
   }
 
-  args(port: number, wsPort: number, dataDir = this.dataDir): string[] {
+  /** Without an admin port the admin API takes any free one: brokers of parallel test runs never clash on 18083. */
+  args(port: number, wsPort: number, dataDir = this.dataDir, adminPort = 0): string[] {
     const level = process.env.WHARF_TEST_LOG ? 'debug' : 'warn';
-    return ['start', '--config', this.configPath, '--port', String(port), '--ws-port', String(wsPort), '--data', dataDir, '--log-level', level];
+    return ['start', '--config', this.configPath, '--port', String(port), '--ws-port', String(wsPort), '--data', dataDir, '--log-level', level, '--admin', `127.0.0.1:${adminPort}`];
   }
 
   private spawnWharf(args: string[], opts: SpawnOptions) {
@@ -141,13 +144,13 @@ export class Workspace {
   /** Starts `wharf start` on fresh free ports and resolves once its MQTT port accepts connections. */
   async start(opts: SpawnOptions = {}): Promise<WharfProcess> {
     for (let attempt = 1; ; attempt++) {
-      const [port, wsPort] = [await freePort(), await freePort()];
-      const p = this.spawnWharf(this.args(port, wsPort, opts.dataDir), opts);
+      const [port, wsPort, adminPort] = [await freePort(), await freePort(), await freePort()];
+      const p = this.spawnWharf(this.args(port, wsPort, opts.dataDir, adminPort), opts);
       let done = false;
       p.exited.then(() => (done = true));
       const deadline = Date.now() + START_TIMEOUT_MS;
       while (!done && Date.now() < deadline && !(await portAccepts(port))) await new Promise((r) => setTimeout(r, 20));
-      if (!done && Date.now() < deadline) return this.handle(p, port, wsPort);
+      if (!done && Date.now() < deadline) return this.handle(p, port, wsPort, adminPort);
       if (!done) p.child.kill('SIGKILL');
       const exit = await p.exited;
       // Another process may have taken a port between freePort() and the broker's bind: try new ones.
@@ -157,13 +160,14 @@ export class Workspace {
     }
   }
 
-  private handle(p: ReturnType<Workspace['spawnWharf']>, port: number, wsPort: number): WharfProcess {
+  private handle(p: ReturnType<Workspace['spawnWharf']>, port: number, wsPort: number, adminPort: number): WharfProcess {
     const { child, exited, output } = p;
     const running = () => child.exitCode === null && child.signalCode === null;
     return {
       child,
       port,
       wsPort,
+      adminPort,
       url: `mqtt://127.0.0.1:${port}`,
       output,
       exited,

@@ -142,7 +142,10 @@ export class Queue {
   /** Age in ms of the oldest message not yet acknowledged (consumer lag); 0 when empty. */
   oldestAgeMs(now: number): number {
     if (this.depth === 0) return 0;
-    let oldest = this.readyHead < this.ready.length ? this.ready[this.readyHead]!.enqueuedAt : this.oldestOnDisk;
+    // oldestOnDisk only stands for messages still unread on disk: once everything left is in flight, a stale value
+    // would keep reporting a message that was acknowledged long ago.
+    const unread = this.depth + this.pendingEvictions - this.inMemory() > 0;
+    let oldest = this.readyHead < this.ready.length ? this.ready[this.readyHead]!.enqueuedAt : unread ? this.oldestOnDisk : 0;
     for (const c of this.consumers) for (const d of c.deliveries.values()) if (d.held.enqueuedAt < oldest || oldest === 0) oldest = d.held.enqueuedAt;
     return oldest === 0 ? 0 : Math.max(0, now - oldest);
   }

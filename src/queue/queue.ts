@@ -8,6 +8,7 @@ import type { Consumer } from './consumer.js';
 import { createStrategy } from './dispatch/index.js';
 import type { QueueEngine } from './engine.js';
 import { newQueueCounters, type QueueCounters } from './counters.js';
+import { ReadyWindow } from './ready-window.js';
 import type { DispatchStrategy, QueueDefinition } from './types.js';
 
 /** Messages kept in memory ahead of dispatch; the rest of the backlog stays on disk. */
@@ -46,9 +47,8 @@ export class Queue {
   depth = 0;
   depthBytes = 0;
   private strategy: DispatchStrategy;
-  /** Ready messages in sequence order (a window of the backlog); `readyHead` is the first live one. */
-  private ready: HeldMessage[] = [];
-  private readyHead = 0;
+  /** Ready messages in sequence order: a window of the backlog. */
+  private readonly ready = new ReadyWindow();
   /** Highest sequence loaded into memory (or accounted for); the store is read after it. */
   private readCursor = 0;
   private inflightCount = 0;
@@ -99,12 +99,7 @@ export class Queue {
     const held = prev.held;
     if (held === undefined) return;
     held.superseded = true;
-    for (let i = this.readyHead; i < this.ready.length; i++) {
-      if (this.ready[i] === held) {
-        this.removeAt(i);
-        return;
-      }
-    }
+    if (this.ready.remove(held)) return;
     // In flight or waiting for redelivery: it stays in memory until that ends, but no longer counts in depth.
     this.supersededHeld++;
   }
@@ -145,7 +140,7 @@ export class Queue {
     // oldestOnDisk only stands for messages still unread on disk: once everything left is in flight, a stale value
     // would keep reporting a message that was acknowledged long ago.
     const unread = this.depth + this.pendingEvictions - this.inMemory() > 0;
-    let oldest = this.readyHead < this.ready.length ? this.ready[this.readyHead]!.enqueuedAt : unread ? this.oldestOnDisk : 0;
+    let oldest = this.ready.first()?.enqueuedAt ?? (unread ? this.oldestOnDisk : 0);
     for (const c of this.consumers) for (const d of c.deliveries.values()) if (d.held.enqueuedAt < oldest || oldest === 0) oldest = d.held.enqueuedAt;
     return oldest === 0 ? 0 : Math.max(0, now - oldest);
   }
@@ -173,8 +168,8 @@ export class Queue {
   }
 
   private evictOldest(): boolean {
-    if (this.readyHead < this.ready.length) {
-      const held = this.takeReady();
+    if (this.ready.length > 0) {
+      const held = this.ready.take();
       this.remove(held, 'dropped');
       return true;
     }
@@ -215,7 +210,7 @@ export class Queue {
     this.counters.enqueued++;
     if (this.depth === 1) this.oldestOnDisk = enqueuedAt;
     let held: HeldMessage | undefined;
-    if (caughtUp && this.readyLength() < READ_AHEAD) {
+    if (caughtUp && this.ready.length < READ_AHEAD) {
       held = { seq, message, key, deliveryCount: 0, enqueuedAt, bytes, lastConsumer: undefined };
       this.ready.push(held);
       this.readCursor = seq;
@@ -226,29 +221,7 @@ export class Queue {
 
   /** Messages of `depth` held in memory (a replaced message still out for delivery is not one of them). */
   private inMemory(): number {
-    return this.readyLength() + this.inflightCount + this.delayed - this.supersededHeld;
-  }
-
-  private readyLength(): number {
-    return this.ready.length - this.readyHead;
-  }
-
-  private takeReady(): HeldMessage {
-    const held = this.ready[this.readyHead]!;
-    this.ready[this.readyHead++] = undefined as unknown as HeldMessage;
-    if (this.readyHead > 512 && this.readyHead * 2 > this.ready.length) {
-      this.ready = this.ready.slice(this.readyHead);
-      this.readyHead = 0;
-    }
-    return held;
-  }
-
-  /** Puts a message back among the ready ones, in sequence order (a redelivery is usually the oldest). */
-  private requeue(held: HeldMessage): void {
-    let i = this.ready.length;
-    while (i > this.readyHead && this.ready[i - 1]!.seq > held.seq) i--;
-    if (i === this.readyHead && this.readyHead > 0) this.ready[--this.readyHead] = held;
-    else this.ready.splice(i, 0, held);
+    return this.ready.length + this.inflightCount + this.delayed - this.supersededHeld;
   }
 
   scheduleDispatch(): void {
@@ -266,11 +239,12 @@ export class Queue {
   dispatch(): void {
     const now = Date.now();
     let blocked = 0;
-    let i = this.readyHead;
-    while (i < this.ready.length && this.consumers.length > 0) {
-      const held = this.ready[i]!;
+    const ready = this.ready;
+    let i = ready.start();
+    while (i < ready.end() && this.consumers.length > 0) {
+      const held = ready.at(i);
       if (isExpired(held.message, now)) {
-        i = this.removeAt(i);
+        i = ready.removeAt(i);
         this.remove(held, 'expired');
         continue;
       }
@@ -283,22 +257,12 @@ export class Queue {
         i++;
         continue;
       }
-      i = this.removeAt(i);
+      i = ready.removeAt(i);
       consumer.deliver(held);
     }
     // A last-value queue without consumers reads nothing ahead: its backlog keeps being replaced, and what the
     // window read would only be dropped again (eviction finds the oldest key without it; expiry reads for itself).
     if (this.consumers.length > 0 || this.lastValues === null) this.fillIfLow();
-  }
-
-  /** Takes the ready message at index `i` out; returns the index of the one that follows it now. */
-  private removeAt(i: number): number {
-    if (i === this.readyHead) {
-      this.takeReady();
-      return this.readyHead; // takeReady may have compacted the array
-    }
-    this.ready.splice(i, 1);
-    return i;
   }
 
   private anyRoom(): boolean {
@@ -318,12 +282,12 @@ export class Queue {
 
   /** Reads the next part of the backlog from the store when the window runs low. */
   private fillIfLow(): void {
-    if (this.filling || this.readyLength() >= READ_AHEAD / 2) return;
+    if (this.filling || this.ready.length >= READ_AHEAD / 2) return;
     const unread = this.depth + this.pendingEvictions - this.inMemory();
     if (unread <= 0) return;
     this.filling = true;
     const store = this.engine.store;
-    store.readQueueMessages(this.id, { afterSeq: this.readCursor, limit: READ_AHEAD - this.readyLength() }).then(
+    store.readQueueMessages(this.id, { afterSeq: this.readCursor, limit: READ_AHEAD - this.ready.length }).then(
       (batch) => this.filled(batch),
       (err) => {
         this.filling = false;
@@ -361,7 +325,8 @@ export class Queue {
       if (lv !== undefined && lv.seq === held.seq) lv.held = held;
       this.ready.push(held);
     }
-    if (this.readyLength() > 0) this.oldestOnDisk = this.ready[this.readyHead]!.enqueuedAt;
+    const first = this.ready.first();
+    if (first !== undefined) this.oldestOnDisk = first.enqueuedAt;
     if (batch.length === 0) {
       // Appended but not committed yet: look again after the next commit window.
       setTimeout(() => this.scheduleDispatch(), 10).unref();
@@ -399,7 +364,7 @@ export class Queue {
     if (held.superseded) return;
     // A broker shutdown is not the consumer's failure: nothing is counted or written.
     if (reason === 'consumer_lost' && this.engine.stopping) {
-      this.requeue(held);
+      this.ready.requeue(held);
       return;
     }
     held.deliveryCount++;
@@ -418,7 +383,7 @@ export class Queue {
     // A lost consumer's messages are offered again at once; a rejection waits redeliveryDelay.
     const delay = reason === 'consumer_lost' ? 0 : d.redeliveryDelayMs;
     if (delay === 0) {
-      this.requeue(held);
+      this.ready.requeue(held);
       this.scheduleDispatch();
       return;
     }
@@ -427,7 +392,7 @@ export class Queue {
       this.delayed--;
       if (held.superseded) this.supersededHeld--;
       if (this.engine.queueById(this.id) !== this || held.superseded) return;
-      this.requeue(held);
+      this.ready.requeue(held);
       this.scheduleDispatch();
     }, delay).unref();
   }
@@ -447,17 +412,15 @@ export class Queue {
     if (retention <= 0) return;
     const cutoff = now - retention;
     let n = 0;
-    while (this.readyHead < this.ready.length && this.ready[this.readyHead]!.enqueuedAt <= cutoff && n++ < 10_000) {
-      this.remove(this.takeReady(), 'expired');
-    }
-    if (this.readyLength() === 0) this.fillIfLow();
+    while ((this.ready.first()?.enqueuedAt ?? Infinity) <= cutoff && n++ < 10_000) this.remove(this.ready.take(), 'expired');
+    if (this.ready.length === 0) this.fillIfLow();
   }
 
   /** Drops everything not in flight (purge) or everything (delete); returns how many messages were removed. */
   clearReady(): number {
     let n = 0;
-    while (this.readyHead < this.ready.length) {
-      this.remove(this.takeReady(), 'dropped');
+    while (this.ready.length > 0) {
+      this.remove(this.ready.take(), 'dropped');
       n++;
     }
     return n;

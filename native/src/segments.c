@@ -1,6 +1,6 @@
 // Native half of Wharf's payload store: segment files written with one pwritev + one fdatasync per commit
 // window (on a libuv worker thread, so the event loop never waits for the disk), and read back as Buffers that
-// view a read-only shared memory map of the segment, without copying.
+// view a memory map of the segment, without copying.
 //
 // Lifetime (why the reference counts): a segment's file descriptor and path live as long as anything uses them:
 // the JavaScript handle (until retire), each write in progress, and each mapping. A mapping lives while it is its
@@ -274,7 +274,11 @@ static napi_value segment_view(napi_env env, napi_callback_info info) {
     // A larger mapping replaces the current one; Buffers viewing the old one keep it alive until collected.
     size_t want = end > s->map_hint ? end : s->map_hint;
     want = (want + g_page_size - 1) / g_page_size * g_page_size;
-    void* addr = mmap(NULL, want, PROT_READ, MAP_SHARED, s->fd, 0);
+    // Private and writable, though nothing should write: a stray write into a payload Buffer then copies one
+    // page instead of killing the process with SIGSEGV, and never reaches the file. Unwritten pages are the page
+    // cache's, so reads cost no copy. Flushes never rewrite a block that was written (FLUSH_ALIGN_BYTES), so a
+    // mapped page never changes underneath.
+    void* addr = mmap(NULL, want, PROT_READ | PROT_WRITE, MAP_PRIVATE, s->fd, 0);
     if (addr == MAP_FAILED) return throw_errno(env, "cannot map segment", s->path, errno);
     mapping_t* m = calloc(1, sizeof *m);
     if (m == NULL) {

@@ -13,6 +13,10 @@ import type { PayloadRef, PayloadStore } from './payload/payload-store.js';
 export interface TxnScope {
   /** Frees a payload once this transaction is durable: the record that referred to it is then gone for good. */
   freeAfterCommit(ref: PayloadRef): void;
+  /** Payloads of `segment` freed by operations applied before in this transaction: offset -> count. */
+  pendingFrees(segment: number): Map<number, number>;
+  /** Runs `fn` once this transaction is durable, before its payloads are freed (dropped if the operation fails). */
+  afterCommit(fn: () => void): void;
 }
 
 /** One durable change, applied inside the window's write transaction. */
@@ -50,6 +54,7 @@ export class CommitScheduler implements TxnScope {
   private committing: Promise<void> | undefined;
   private closed = false;
   private frees: PayloadRef[] = [];
+  private committed: (() => void)[] = [];
 
   constructor(
     private readonly env: StoreEnvironment,
@@ -112,6 +117,16 @@ export class CommitScheduler implements TxnScope {
     this.frees.push(ref);
   }
 
+  pendingFrees(segment: number): Map<number, number> {
+    const counts = new Map<number, number>();
+    for (const ref of this.frees) if (ref.segment === segment) counts.set(ref.offset, (counts.get(ref.offset) ?? 0) + 1);
+    return counts;
+  }
+
+  afterCommit(fn: () => void): void {
+    this.committed.push(fn);
+  }
+
   private readonly onWindowElapsed = (): void => {
     this.timer = undefined;
     this.windowDue = true;
@@ -163,6 +178,7 @@ export class CommitScheduler implements TxnScope {
 
   private async runTransaction(batch: Pending[], retryShrinking: boolean): Promise<void> {
     this.frees = [];
+    this.committed = [];
     try {
       await this.env.transaction(() => this.applyAll(batch));
     } catch (err) {
@@ -198,6 +214,10 @@ export class CommitScheduler implements TxnScope {
       this.metrics.payloadBytesAccepted += pending.op.payloadBytes;
       pending.resolve();
     }
+    // Compaction hands payload owners to their copies first: a record removed later in this window already
+    // referred to the copy, so its free must find the copy owned.
+    for (const fn of this.committed) fn();
+    this.committed = [];
     for (const ref of this.frees) this.payloads.free(ref);
     this.frees = [];
     this.capacity.refresh(grew);
@@ -214,12 +234,15 @@ export class CommitScheduler implements TxnScope {
       // Some operation threw and the child transaction rolled the window back: isolate it.
     }
     this.frees = [];
+    this.committed = [];
     for (const pending of batch) {
       const mark = this.frees.length;
+      const committedMark = this.committed.length;
       try {
         this.env.atomically(() => pending.op.apply(this));
       } catch (err) {
         this.frees.length = mark;
+        this.committed.length = committedMark;
         pending.failure = writeFailure(err, 'operation');
       }
     }

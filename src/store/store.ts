@@ -12,8 +12,9 @@ import { idPrefixRange } from './keys.js';
 import type { StoreContext } from './message-records.js';
 import { StoreMetrics, type StoreMetricsSnapshot } from './metrics.js';
 import { CompositeOp, RangeRemoveOp } from './ops.js';
-import { FilePayloadStore } from './payload/file-payload-store.js';
+import { openPayloadStore, type PayloadStoreChoice } from './payload/open-payload-store.js';
 import type { PayloadRef, PayloadStore, ReconcileReport } from './payload/payload-store.js';
+import { PayloadCompactor, type CompactionReport, type CompactorOptions } from './payload-compactor.js';
 import { QueueTable } from './queue-table.js';
 import { scanForRecovery } from './recovery.js';
 import { RetainedTable } from './retained-table.js';
@@ -38,7 +39,11 @@ export interface StoreOptions {
   payloadSegmentBytes?: number;
   /** Cap on payload segment files. Default 0 (bounded by minFreeDiskBytes only). */
   payloadMaxBytes?: number;
-  /** Another PayloadStore implementation (the native one); default: FilePayloadStore in <dataDir>/payloads. */
+  /** storage.payloadStore: native (addon), js (file I/O) or auto (native when it loads). Default auto. */
+  payloadStoreKind?: PayloadStoreChoice;
+  /** Compaction of mostly-dead payload segments (ratio 0.25, 16 MiB per round, every 2000 ms by default). */
+  payloadCompaction?: Partial<CompactorOptions>;
+  /** A PayloadStore to use instead of opening one in <dataDir>/payloads (tests). */
   payloadStore?: PayloadStore;
 }
 
@@ -47,6 +52,10 @@ export interface OpenReport {
   payloads: ReconcileReport;
   /** Sessions whose leftover messages were removed (their record was gone). */
   orphanSessionsRemoved: number;
+  /** Which payload store is in use: 'native' (addon) or 'js' (file I/O). */
+  payloadStore: 'native' | 'js';
+  /** Set when storage.payloadStore auto fell back to the TypeScript store: why the addon did not load. */
+  payloadStoreFallbackReason: string | undefined;
 }
 
 export class Store {
@@ -58,6 +67,7 @@ export class Store {
     private readonly sessionMessages: SessionMessageTable,
     private readonly retained: RetainedTable,
     private readonly queues: QueueTable,
+    private readonly compactor: PayloadCompactor,
     readonly openReport: OpenReport,
   ) {}
 
@@ -67,12 +77,16 @@ export class Store {
     let payloads: PayloadStore | undefined;
     let capacity: CapacityGuard | undefined;
     try {
-      payloads =
-        options.payloadStore ??
-        (await FilePayloadStore.open(join(options.dataDir, 'payloads'), {
+      let fallbackReason: string | undefined;
+      if (options.payloadStore !== undefined) payloads = options.payloadStore;
+      else {
+        const opened = await openPayloadStore(join(options.dataDir, 'payloads'), options.payloadStoreKind ?? 'auto', {
           segmentMaxBytes: options.payloadSegmentBytes,
           maxBytes: options.payloadMaxBytes,
-        }));
+        });
+        payloads = opened.store;
+        fallbackReason = opened.fallbackReason;
+      }
       const metrics = new StoreMetrics(() => env.bytesWritten());
       const staged = payloads;
       capacity = new CapacityGuard(() => env.space(), () => staged.pendingBytes(), {
@@ -96,7 +110,12 @@ export class Store {
       sessions.buildIndex();
       const scan = scanForRecovery(env.dbs, sessions.sessionIds());
       const reconciled = await payloads.reconcile(scan.liveRefs);
-      const report: OpenReport = { payloads: reconciled, orphanSessionsRemoved: scan.orphanSessionIds.size };
+      const report: OpenReport = {
+        payloads: reconciled,
+        orphanSessionsRemoved: scan.orphanSessionIds.size,
+        payloadStore: payloads.kind,
+        payloadStoreFallbackReason: fallbackReason,
+      };
       await capacity.start();
       for (const sid of scan.orphanSessionIds) {
         const range = idPrefixRange(sid);
@@ -105,7 +124,13 @@ export class Store {
         await scheduler.enqueue(new CompositeOp(leftovers));
       }
       const tables = [new SessionMessageTable(ctx, sessions), new RetainedTable(ctx), new QueueTable(ctx)] as const;
-      return new Store(ctx, capacity, metrics, sessions, ...tables, report);
+      const compactor = new PayloadCompactor(ctx, {
+        ratio: options.payloadCompaction?.ratio ?? 0.25,
+        maxBytesPerRound: options.payloadCompaction?.maxBytesPerRound ?? 16 * 1024 * 1024,
+        intervalMs: options.payloadCompaction?.intervalMs ?? 2000,
+      });
+      compactor.start();
+      return new Store(ctx, capacity, metrics, sessions, ...tables, compactor, report);
     } catch (err) {
       capacity?.stop();
       await payloads?.close().catch(() => undefined);
@@ -118,6 +143,7 @@ export class Store {
 
   /** Waits for every queued write to be durable, then closes LMDB and the payload store. */
   async close(): Promise<void> {
+    await this.compactor.stop();
     await this.ctx.scheduler.close();
     this.capacity.stop();
     await this.ctx.payloads.close();
@@ -127,6 +153,19 @@ export class Store {
   /** Closes the current commit window now and waits until what was queued is durable. */
   flush(): Promise<void> {
     return this.ctx.scheduler.flush();
+  }
+
+  /**
+   * Compacts payload segments whose live payloads fill less than the compaction ratio now (the store also does
+   * this every payloadCompaction.intervalMs); resolves when the rewritten references are durable.
+   */
+  compactPayloads(): Promise<CompactionReport> {
+    return this.compactor.compact();
+  }
+
+  /** Payload-store figures: bytes of segment files, and what compaction did since open. */
+  payloadStats(): { kind: 'native' | 'js'; diskBytes: number; compaction: CompactionReport } {
+    return { kind: this.ctx.payloads.kind, diskBytes: this.ctx.payloads.diskBytes(), compaction: { ...this.compactor.totals } };
   }
 
   /** Bytes accepted but not yet durable: stop reading from publishers while this is high. */

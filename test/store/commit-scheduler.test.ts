@@ -169,6 +169,12 @@ scheduler('a failed payload flush fails its window with StoreFullError and commi
     free: () => undefined,
     reconcile: () => Promise.resolve({ segmentsDeleted: 0, tailBytesTruncated: 0, tornTail: false, missingRefs: 0 }),
     diskBytes: () => 0,
+    kind: 'js',
+    beginCompaction: () => [],
+    owners: () => 0,
+    copyForward: () => Promise.reject(new Error('unused')),
+    moveOwners: () => undefined,
+    endCompaction: () => undefined,
     close: () => Promise.resolve(),
   };
   const r = await rig({ commitIntervalMs: 5, commitMaxBytes: 64 << 20 }, failing);

@@ -1,6 +1,6 @@
 // The payload-store interface: where payloads larger than storage.inlineMaxBytes live, outside LMDB records.
-// The TypeScript file implementation (file-payload-store.ts) is the reference; a native zero-copy store with the
-// same interface replaces it later (DESIGN.md, "Storage").
+// Implemented by SegmentPayloadStore over two kinds of file access: the native addon (zero-copy reads from
+// memory-mapped segments) and plain file I/O, the fallback and the reference in tests (DESIGN.md, "Storage").
 
 /** Where a payload lives. Stored inside the LMDB record that owns the payload. */
 export interface PayloadRef {
@@ -33,6 +33,12 @@ export interface ReconcileReport {
  *    commit whose records refer to it, so a durable record never points at a payload that is not durable;
  * 3. `free` is called only after the commit that dropped the last record referring to it is durable.
  * References can be shared (one payload, many subscribers' records): `addRef` counts one more owner.
+ *
+ * Compaction (driven by the store's PayloadCompactor, which knows the records): `beginCompaction` picks sealed
+ * segments with few live bytes and stops them taking new owners; `copyForward` stages a copy of each live payload
+ * (flushed before the commit, like an append); the commit rewrites every record's reference and, once durable,
+ * `moveOwners` hands the owners to the copy. The old segment then has no live payload and is deleted (the native
+ * store waits for the last Buffer viewing it).
  */
 export interface PayloadStore {
   /** Stages a payload for the next flush and returns its reference. Throws StoreFullError over the cap. */
@@ -51,6 +57,24 @@ export interface PayloadStore {
   reconcile(liveRefs: Iterable<PayloadRef>): Promise<ReconcileReport>;
   /** Bytes of segment files on disk (live and dead payloads). */
   diskBytes(): number;
+  /** 'native' (addon, zero-copy reads) or 'js' (plain file I/O). */
+  readonly kind: 'native' | 'js';
+  /**
+   * Sealed segments whose live payload bytes are below `ratio` of their size, oldest first, together holding at
+   * most `maxLiveBytes` (at least one segment); each stops taking new owners (addRef false) until endCompaction.
+   */
+  beginCompaction(ratio: number, maxLiveBytes: number): number[];
+  /** Owners of a payload (0 when it is not live). */
+  owners(ref: PayloadRef): number;
+  /** Reads a live payload (checksum verified) and stages a copy like `append`, owned once until moveOwners. */
+  copyForward(ref: PayloadRef): Promise<PayloadRef>;
+  /**
+   * After the commit that made `owners` records refer to `to` instead of `from`: `to` has those owners and `from`
+   * is no longer live. With 0 owners (every record went away meanwhile) the copy is dropped instead.
+   */
+  moveOwners(from: PayloadRef, to: PayloadRef, owners: number): void;
+  /** Compaction of these segments is over (done or given up): they take new owners again, if still there. */
+  endCompaction(segments: readonly number[]): void;
   close(): Promise<void>;
 }
 

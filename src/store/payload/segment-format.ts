@@ -1,14 +1,43 @@
-// On-disk format of payload segment files: a 16-byte file header, then records of a 12-byte header and the
-// payload bytes. Every record carries its length and CRC-32 so torn or rotten records are recognised.
+// On-disk format of payload segment files (the same for the native and the TypeScript store, so either can open
+// a data directory the other wrote): a 16-byte file header, then records of a 12-byte header and the payload
+// bytes. Every record carries its length and CRC-32 so torn or rotten records are recognised. Each flush ends on a
+// FLUSH_ALIGN_BYTES boundary, filled with a padding record, so the next flush never rewrites a block (flash page)
+// that is already on disk.
 
 import { open, type FileHandle } from 'node:fs/promises';
 import { crc32 } from './crc32.js';
 
 export const FILE_HEADER_BYTES = 16;
 export const RECORD_HEADER_BYTES = 12;
+/**
+ * Flushes end on this boundary. 4 KiB is the page size of eMMC/SD flash translation layers and of ext4 blocks:
+ * rewriting a partly written block costs a read-modify-write of a whole flash page, and the page written before
+ * can be lost with it on power cut. The price is at most one block of padding per commit window
+ * (2 KiB on average): 3% for one 64 KiB payload per window, up to 2x for one 2 KiB payload per window.
+ */
+export const FLUSH_ALIGN_BYTES = 4096;
 const FILE_MAGIC = 0x57505347; // "WPSG"
 const RECORD_MAGIC = 0x57505231; // "WPR1"
+const PAD_MAGIC = 0x57504144; // "WPAD"
 const FORMAT_VERSION = 1;
+const ZEROES = Buffer.alloc(FLUSH_ALIGN_BYTES + RECORD_HEADER_BYTES);
+
+/** Reads `length` bytes at `position` (fewer at the end of the file). */
+export type ReadAt = (position: number, length: number) => Promise<Buffer>;
+
+/**
+ * The padding record that takes a flush ending at `end` to the next FLUSH_ALIGN_BYTES boundary, or undefined if
+ * `end` is on one. A gap too small for a record header is padded to the boundary after the next.
+ */
+export function paddingAfter(end: number): Buffer | undefined {
+  let gap = (FLUSH_ALIGN_BYTES - (end % FLUSH_ALIGN_BYTES)) % FLUSH_ALIGN_BYTES;
+  if (gap === 0) return undefined;
+  if (gap < RECORD_HEADER_BYTES) gap += FLUSH_ALIGN_BYTES;
+  const pad = Buffer.from(ZEROES.subarray(0, gap));
+  pad.writeUInt32BE(PAD_MAGIC, 0);
+  pad.writeUInt32BE(gap - RECORD_HEADER_BYTES, 4);
+  return pad;
+}
 
 const NAME_PATTERN = /^seg-(\d{10})\.wps$/;
 
@@ -53,21 +82,34 @@ export function checkRecord(record: Buffer, length: number, checksum: number): s
  * Walks the records of a segment from `from` (a record boundary) to the first one that is incomplete or fails its checksum:
  * the end of the valid prefix. A power cut during a flush leaves a torn tail after it.
  */
-export async function findValidEnd(fh: FileHandle, from: number, fileSize: number): Promise<number> {
+export async function findValidEnd(readAt: ReadAt, from: number, fileSize: number): Promise<number> {
   let position = Math.max(from, FILE_HEADER_BYTES);
-  const header = Buffer.allocUnsafe(RECORD_HEADER_BYTES);
   while (position + RECORD_HEADER_BYTES <= fileSize) {
-    const { bytesRead } = await fh.read(header, 0, RECORD_HEADER_BYTES, position);
-    if (bytesRead < RECORD_HEADER_BYTES || header.readUInt32BE(0) !== RECORD_MAGIC) break;
+    const header = await readAt(position, RECORD_HEADER_BYTES);
+    if (header.length < RECORD_HEADER_BYTES) break;
+    const magic = header.readUInt32BE(0);
     const length = header.readUInt32BE(4);
     const end = position + RECORD_HEADER_BYTES + length;
     if (end > fileSize) break;
-    const record = Buffer.allocUnsafe(RECORD_HEADER_BYTES + length);
-    await fh.read(record, 0, record.length, position);
-    if (checkRecord(record, length, header.readUInt32BE(8)) !== undefined) break;
+    if (magic === PAD_MAGIC) {
+      // Padding ends on a boundary and is all zeroes; anything else is not a padding record.
+      const body = await readAt(position + RECORD_HEADER_BYTES, length);
+      if (end % FLUSH_ALIGN_BYTES !== 0 || body.length < length || body.some((b) => b !== 0)) break;
+    } else if (magic !== RECORD_MAGIC || checkRecord(await readAt(position, end - position), length, header.readUInt32BE(8)) !== undefined) {
+      break;
+    }
     position = end;
   }
   return Math.min(position, fileSize);
+}
+
+/** A ReadAt over a FileHandle (copies into new Buffers). */
+export function fileReader(fh: FileHandle): ReadAt {
+  return async (position, length) => {
+    const buffer = Buffer.allocUnsafe(length);
+    const { bytesRead } = await fh.read(buffer, 0, length, position);
+    return buffer.subarray(0, bytesRead);
+  };
 }
 
 /** Creates a segment file and fsyncs its directory, so the new entry survives a power cut. */

@@ -1,0 +1,47 @@
+// Loads the payload-store addon (native/, built by node-gyp at `npm ci` or taken from native/prebuilds/) through
+// node-gyp-build. Never throws: a machine without a compiler gets the reason, and Wharf the TypeScript fallback.
+
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** A segment file held open by the addon. Opaque to JavaScript. */
+export type NativeSegmentHandle = { readonly __nativeSegment: unique symbol };
+
+/** The addon's exports (native/src/segments.c). */
+export interface SegmentsAddon {
+  /** Opens (create: O_CREAT|O_EXCL) a segment; reads map at least mapHintBytes so a growing file is mapped once. */
+  open(path: string, create: boolean, mapHintBytes: number): NativeSegmentHandle;
+  size(handle: NativeSegmentHandle): number;
+  /** A Buffer viewing [offset, offset + length) of the mapped file; throws past the end of the file. */
+  view(handle: NativeSegmentHandle, offset: number, length: number): Buffer;
+  /** pwritev of all buffers at position (continuing short writes), then fdatasync when sync; on a worker thread. */
+  write(handle: NativeSegmentHandle, position: number, buffers: Buffer[], sync: boolean): Promise<number>;
+  truncate(handle: NativeSegmentHandle, length: number): Promise<number>;
+  /** Stops using the handle; fd, mapping and (with unlink) the file go once no Buffer views them any more. */
+  retire(handle: NativeSegmentHandle, unlink: boolean): void;
+  /** Resources still held: open segments, mappings, mapped bytes, live Buffers (views). */
+  stats(): { segments: number; mappings: number; mappedBytes: number; views: number };
+  readonly pageSize: number;
+}
+
+/** native/ at the repository root: dist/src/store/payload -> ../../../../native, src/store/payload likewise. */
+export const NATIVE_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..', 'native');
+
+let loaded: { addon: SegmentsAddon } | { error: string } | undefined;
+
+/** The addon, or why it could not be loaded (cached: loading is attempted once per process). */
+export function loadSegmentsAddon(): { addon: SegmentsAddon } | { error: string } {
+  if (loaded !== undefined) return loaded;
+  try {
+    const require = createRequire(import.meta.url);
+    const build = require('node-gyp-build') as (dir: string) => SegmentsAddon;
+    const addon = build(NATIVE_DIR);
+    if (typeof addon.open !== 'function' || typeof addon.view !== 'function') throw new Error('not the segments addon');
+    loaded = { addon };
+  } catch (err) {
+    const first = String((err as Error).message ?? err).split('\n')[0];
+    loaded = { error: first ?? 'unknown error' };
+  }
+  return loaded;
+}

@@ -1,0 +1,393 @@
+// The payload store's bookkeeping over append-only segment files in <dataDir>/payloads/: which payloads are live
+// and how many records own each, staging and flushing a commit window's appends, segment rotation and deletion,
+// recovery after a crash, and the payload side of compaction. File access is a SegmentIo: the native addon
+// (zero-copy reads) or plain file I/O (the fallback); both write the same files.
+
+import { mkdir, readdir } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { PayloadCorruptError, StoreFullError } from '../errors.js';
+import { crc32 } from './crc32.js';
+import type { PayloadRef, PayloadStore, ReconcileReport } from './payload-store.js';
+import type { SegmentFile, SegmentIo } from './segment-io.js';
+import {
+  FILE_HEADER_BYTES,
+  RECORD_HEADER_BYTES,
+  checkRecord,
+  encodeFileHeader,
+  encodeRecordHeader,
+  findValidEnd,
+  paddingAfter,
+  parseSegmentFileName,
+  segmentFileName,
+  syncDirectory,
+} from './segment-format.js';
+
+export interface SegmentPayloadStoreOptions {
+  /** A segment is sealed and a new one started once it holds this many bytes. */
+  segmentMaxBytes?: number;
+  /** Cap on the bytes of all segment files; appends beyond it throw StoreFullError. 0 = no cap. */
+  maxBytes?: number;
+}
+
+/** A live payload: how many records own it, and its length (for the segment's live bytes). */
+interface Live {
+  owners: number;
+  readonly length: number;
+}
+
+interface Segment {
+  readonly id: number;
+  readonly path: string;
+  /** End of the last reserved record (staged or written), padding included. */
+  size: number;
+  /** End of the data made durable by a flush (or found on open). */
+  durableSize: number;
+  /** Live payloads by record offset. */
+  readonly live: Map<number, Live>;
+  /** Bytes of the live payloads' records (headers included): what compaction would have to copy. */
+  liveBytes: number;
+  file: Promise<SegmentFile> | undefined;
+  created: boolean;
+  /** Being compacted: its payloads take no new owners until the compaction ends. */
+  compacting: boolean;
+}
+
+/** Records staged for one segment: contiguous, written with one vectored write. */
+interface StagedRun {
+  segment: Segment;
+  position: number;
+  /** [record header, payload] pairs. */
+  buffers: Buffer[];
+  bytes: number;
+  /** Padding to the next flush boundary, added when the run is flushed. */
+  pad: Buffer | undefined;
+}
+
+const DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024;
+
+export class SegmentPayloadStore implements PayloadStore {
+  private readonly segments = new Map<number, Segment>();
+  private active: Segment | undefined;
+  private nextId: number;
+  private staged: StagedRun[] = [];
+  private stagedBytes = 0;
+  /** Runs being written by the current flush (still readable from memory until durable). */
+  private flushingRuns: StagedRun[] = [];
+  private flushChain: Promise<unknown> = Promise.resolve();
+  private readonly deletions = new Set<Promise<void>>();
+  private readonly segmentMaxBytes: number;
+  private readonly maxBytes: number;
+
+  protected constructor(
+    private readonly dir: string,
+    private readonly io: SegmentIo,
+    options: SegmentPayloadStoreOptions,
+    existing: Segment[],
+  ) {
+    this.segmentMaxBytes = options.segmentMaxBytes ?? DEFAULT_SEGMENT_BYTES;
+    this.maxBytes = options.maxBytes ?? 0;
+    for (const segment of existing) this.segments.set(segment.id, segment);
+    this.nextId = existing.reduce((max, s) => Math.max(max, s.id), 0) + 1;
+  }
+
+  get kind(): 'native' | 'js' {
+    return this.io.kind;
+  }
+
+  /** Opens (creating) the directory; existing segments are sealed, new payloads go to a new segment. */
+  static async openWith(dir: string, io: SegmentIo, options: SegmentPayloadStoreOptions = {}): Promise<SegmentPayloadStore> {
+    if ((await mkdir(dir, { recursive: true })) !== undefined) await syncDirectory(dirname(dir));
+    const existing: Segment[] = [];
+    for (const name of await readdir(dir)) {
+      const id = parseSegmentFileName(name);
+      if (id === undefined) continue;
+      const path = join(dir, name);
+      const file = await io.open(path);
+      const size = await file.size();
+      existing.push({ id, path, size, durableSize: size, live: new Map(), liveBytes: 0, file: Promise.resolve(file), created: true, compacting: false });
+    }
+    return new SegmentPayloadStore(dir, io, options, existing);
+  }
+
+  append(payload: Buffer): PayloadRef {
+    const recordBytes = RECORD_HEADER_BYTES + payload.length;
+    if (this.maxBytes > 0 && this.diskBytes() + recordBytes > this.maxBytes) {
+      throw new StoreFullError(`payload store cap of ${this.maxBytes} bytes reached`);
+    }
+    return this.stage(payload, crc32(payload));
+  }
+
+  addRef(ref: PayloadRef): boolean {
+    const segment = this.segments.get(ref.segment);
+    const live = segment?.live.get(ref.offset);
+    if (segment === undefined || live === undefined || segment.compacting) return false;
+    live.owners++;
+    return true;
+  }
+
+  owners(ref: PayloadRef): number {
+    return this.segments.get(ref.segment)?.live.get(ref.offset)?.owners ?? 0;
+  }
+
+  pendingBytes(): number {
+    return this.stagedBytes;
+  }
+
+  diskBytes(): number {
+    let total = 0;
+    for (const segment of this.segments.values()) total += segment.size;
+    return total;
+  }
+
+  flush(): Promise<number> {
+    const runs = this.staged;
+    if (runs.length === 0) return Promise.resolve(0);
+    this.staged = [];
+    this.stagedBytes = 0;
+    // The active segment's run ends on a flush boundary, so the next flush starts on a fresh block.
+    const last = runs[runs.length - 1]!;
+    if (last.segment === this.active) {
+      last.pad = paddingAfter(last.segment.size);
+      if (last.pad !== undefined) last.segment.size += last.pad.length;
+    }
+    // Flushes run one after another: a segment's file must exist before a later run appends to it.
+    const result = this.flushChain.then(async () => {
+      this.flushingRuns = runs;
+      try {
+        return await this.writeRuns(runs);
+      } finally {
+        this.flushingRuns = [];
+      }
+    });
+    this.flushChain = result.catch(() => undefined);
+    return result;
+  }
+
+  async read(ref: PayloadRef): Promise<Buffer> {
+    const segment = this.segments.get(ref.segment);
+    if (segment === undefined) throw new PayloadCorruptError(`segment ${ref.segment} does not exist`);
+    const stagedCopy = this.findStaged(segment, ref);
+    if (stagedCopy !== undefined) return stagedCopy;
+    const file = await this.fileOf(segment);
+    const record = await file.read(ref.offset, RECORD_HEADER_BYTES + ref.length);
+    const problem = checkRecord(record, ref.length, ref.checksum);
+    if (problem !== undefined) {
+      throw new PayloadCorruptError(`${problem} at ${segment.path} offset ${ref.offset}`);
+    }
+    return record.subarray(RECORD_HEADER_BYTES);
+  }
+
+  free(ref: PayloadRef): void {
+    const segment = this.segments.get(ref.segment);
+    const live = segment?.live.get(ref.offset);
+    if (segment === undefined || live === undefined) return;
+    if (live.owners > 1) {
+      live.owners--;
+      return;
+    }
+    this.dropLive(segment, ref.offset, live);
+  }
+
+  async reconcile(liveRefs: Iterable<PayloadRef>): Promise<ReconcileReport> {
+    const report: ReconcileReport = { segmentsDeleted: 0, tailBytesTruncated: 0, tornTail: false, missingRefs: 0 };
+    const liveEnd = new Map<Segment, number>();
+    for (const ref of liveRefs) {
+      const segment = this.segments.get(ref.segment);
+      const end = ref.offset + RECORD_HEADER_BYTES + ref.length;
+      if (segment === undefined || segment === this.active || end > segment.durableSize) {
+        report.missingRefs++;
+        continue;
+      }
+      const live = segment.live.get(ref.offset);
+      if (live !== undefined) live.owners++;
+      else {
+        segment.live.set(ref.offset, { owners: 1, length: ref.length });
+        segment.liveBytes += RECORD_HEADER_BYTES + ref.length;
+      }
+      liveEnd.set(segment, Math.max(liveEnd.get(segment) ?? 0, end));
+    }
+    let newest: Segment | undefined;
+    for (const segment of [...this.segments.values()]) {
+      if (segment === this.active) continue;
+      if (segment.live.size === 0) {
+        this.deleteSegment(segment);
+        report.segmentsDeleted++;
+      } else if (newest === undefined || segment.id > newest.id) {
+        newest = segment;
+      }
+    }
+    await Promise.all(this.deletions);
+    // Only the newest segment can end in a torn write or in payloads of a window whose commit never happened:
+    // cut it back to the end of its last referenced record, never before it.
+    if (newest !== undefined) {
+      const keepEnd = liveEnd.get(newest)!;
+      const file = await this.fileOf(newest);
+      const readAt = (position: number, length: number): Promise<Buffer> => file.read(position, length);
+      report.tornTail = (await findValidEnd(readAt, keepEnd, newest.durableSize)) < newest.durableSize;
+      if (keepEnd < newest.durableSize) {
+        await file.truncate(keepEnd);
+        report.tailBytesTruncated = newest.durableSize - keepEnd;
+        newest.size = newest.durableSize = keepEnd;
+      }
+    }
+    return report;
+  }
+
+  beginCompaction(ratio: number, maxLiveBytes: number): number[] {
+    const picked: number[] = [];
+    let bytes = 0;
+    const sealed = [...this.segments.values()].filter((s) => s !== this.active && !s.compacting && s.created && s.live.size > 0);
+    sealed.sort((a, b) => a.id - b.id);
+    for (const segment of sealed) {
+      if (segment.liveBytes >= ratio * segment.size) continue;
+      if (picked.length > 0 && bytes + segment.liveBytes > maxLiveBytes) break;
+      segment.compacting = true;
+      picked.push(segment.id);
+      bytes += segment.liveBytes;
+    }
+    return picked;
+  }
+
+  async copyForward(ref: PayloadRef): Promise<PayloadRef> {
+    if (this.owners(ref) === 0) throw new PayloadCorruptError(`payload at segment ${ref.segment} offset ${ref.offset} is not live`);
+    // Not capped by maxBytes: compaction is what gives the space back. The read verified the checksum.
+    return this.stage(await this.read(ref), ref.checksum);
+  }
+
+  moveOwners(from: PayloadRef, to: PayloadRef, owners: number): void {
+    if (owners === 0) {
+      this.free(to);
+      return;
+    }
+    const copy = this.segments.get(to.segment)?.live.get(to.offset);
+    if (copy === undefined) throw new Error(`copy at segment ${to.segment} offset ${to.offset} is not live`);
+    copy.owners = owners;
+    const segment = this.segments.get(from.segment);
+    const live = segment?.live.get(from.offset);
+    if (segment !== undefined && live !== undefined) this.dropLive(segment, from.offset, live);
+  }
+
+  endCompaction(segments: readonly number[]): void {
+    for (const id of segments) {
+      const segment = this.segments.get(id);
+      if (segment !== undefined) segment.compacting = false;
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.flushChain;
+    await Promise.all(this.deletions);
+    for (const segment of this.segments.values()) {
+      const file = segment.file;
+      segment.file = undefined;
+      if (file !== undefined) await (await file).close(false);
+    }
+  }
+
+  /** Reserves the payload's record in the active segment and stages it for the next flush. */
+  private stage(payload: Buffer, checksum: number): PayloadRef {
+    const recordBytes = RECORD_HEADER_BYTES + payload.length;
+    let segment = this.active;
+    if (segment === undefined || (segment.size > FILE_HEADER_BYTES && segment.size + recordBytes > this.segmentMaxBytes)) {
+      segment = this.startSegment();
+    }
+    const position = segment.size;
+    let run = this.staged[this.staged.length - 1];
+    if (run === undefined || run.segment !== segment) {
+      run = { segment, position, buffers: [], bytes: 0, pad: undefined };
+      this.staged.push(run);
+    }
+    run.buffers.push(encodeRecordHeader(payload.length, checksum), payload);
+    run.bytes += recordBytes;
+    segment.size += recordBytes;
+    segment.live.set(position, { owners: 1, length: payload.length });
+    segment.liveBytes += recordBytes;
+    this.stagedBytes += recordBytes;
+    return { segment: segment.id, offset: position, length: payload.length, checksum };
+  }
+
+  private dropLive(segment: Segment, offset: number, live: Live): void {
+    segment.live.delete(offset);
+    segment.liveBytes -= RECORD_HEADER_BYTES + live.length;
+    if (segment.live.size === 0 && segment !== this.active) this.deleteSegment(segment);
+  }
+
+  private startSegment(): Segment {
+    const previous = this.active;
+    const id = this.nextId++;
+    const segment: Segment = {
+      id,
+      path: join(this.dir, segmentFileName(id)),
+      size: FILE_HEADER_BYTES,
+      durableSize: 0,
+      live: new Map(),
+      liveBytes: 0,
+      file: undefined,
+      created: false,
+      compacting: false,
+    };
+    this.segments.set(id, segment);
+    this.active = segment;
+    if (previous !== undefined && previous.live.size === 0) this.deleteSegment(previous);
+    return segment;
+  }
+
+  private async writeRuns(runs: StagedRun[]): Promise<number> {
+    let written = 0;
+    for (const run of runs) {
+      const segment = run.segment;
+      if (!this.segments.has(segment.id)) continue; // every payload of it was freed before the flush
+      const file = await this.fileOf(segment);
+      const buffers = run.pad === undefined ? run.buffers : [...run.buffers, run.pad];
+      const bytes = run.bytes + (run.pad?.length ?? 0);
+      if (run.position === FILE_HEADER_BYTES && segment.durableSize === 0) {
+        await file.write([encodeFileHeader(segment.id), ...buffers], 0);
+        written += FILE_HEADER_BYTES;
+      } else {
+        await file.write(buffers, run.position);
+      }
+      written += bytes;
+      segment.durableSize = Math.max(segment.durableSize, run.position + bytes);
+    }
+    return written;
+  }
+
+  /** Opens a segment's file once; a new file's directory entry is fsync'd so it survives a power cut. */
+  private fileOf(segment: Segment): Promise<SegmentFile> {
+    segment.file ??= segment.created
+      ? this.io.open(segment.path)
+      : this.io.create(this.dir, segment.path).then((file) => ((segment.created = true), file));
+    return segment.file;
+  }
+
+  private findStaged(segment: Segment, ref: PayloadRef): Buffer | undefined {
+    if (ref.offset + RECORD_HEADER_BYTES + ref.length <= segment.durableSize) return undefined;
+    for (const run of [...this.flushingRuns, ...this.staged]) {
+      if (run.segment !== segment) continue;
+      let position = run.position;
+      for (let i = 0; i < run.buffers.length; i += 2) {
+        const payload = run.buffers[i + 1]!;
+        if (position === ref.offset) return Buffer.from(payload);
+        position += RECORD_HEADER_BYTES + payload.length;
+      }
+    }
+    return undefined;
+  }
+
+  private deleteSegment(segment: Segment): void {
+    this.segments.delete(segment.id);
+    // After any flush in progress: it may still be writing to this file.
+    const deletion = this.flushChain.then(async () => {
+      const file = segment.file;
+      segment.file = undefined;
+      try {
+        if (file !== undefined) await (await file).close(true);
+        else if (segment.created) await (await this.io.open(segment.path)).close(true);
+      } catch {
+        // A file that cannot be opened or removed now is unreferenced: the next open's reconcile deletes it.
+      }
+    });
+    this.deletions.add(deletion);
+    void deletion.finally(() => this.deletions.delete(deletion));
+  }
+}

@@ -1,0 +1,130 @@
+// Compaction through the store: live payloads of mostly-dead segments move forward, every record referring to
+// them (queue messages, session messages of several sessions, retained messages) is rewritten in one commit, and
+// the old segments disappear; everything reads back, also after a restart. Runs for each payload store.
+
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { Store, type StoreOptions } from '../../src/store/store.js';
+import { message, outgoing, removeTempDirs, session, tempDir } from './helpers.js';
+import { PAYLOAD_KINDS, collectGarbage, requireNativeInCi } from './payload-impls.js';
+import type { PayloadStoreChoice } from '../../src/store/payload/open-payload-store.js';
+
+requireNativeInCi('payload-compaction.test');
+
+function options(dataDir: string, kind: PayloadStoreChoice): StoreOptions {
+  return {
+    dataDir,
+    commitIntervalMs: 2,
+    inlineMaxBytes: 1024,
+    minFreeDiskBytes: 0,
+    payloadSegmentBytes: 64 * 1024,
+    payloadStoreKind: kind,
+    payloadCompaction: { intervalMs: 0 },
+  };
+}
+
+function segmentFiles(dataDir: string): string[] {
+  return readdirSync(join(dataDir, 'payloads')).filter((n) => n.endsWith('.wps')).sort();
+}
+
+for (const kind of PAYLOAD_KINDS) {
+  const compaction = suite(`payload compaction through the store (${kind})`);
+  compaction.after.each(removeTempDirs);
+
+  compaction('live payloads move out of mostly-dead segments; queue, session and retained records follow them', async () => {
+    const dataDir = tempDir('compact');
+    let s = await Store.open(options(dataDir, kind));
+    assert.is(s.openReport.payloadStore, kind);
+    await s.saveSession(session('a'));
+    await s.saveSession(session('b'));
+    const seqs: number[] = [];
+    for (let i = 0; i < 36; i++) {
+      const { seq, durable } = s.appendQueueMessage(1, message(i, 5000, `q/${i}`));
+      seqs.push(seq);
+      await durable;
+    }
+    const shared = message(100, 6000, 'fan/out');
+    await Promise.all([s.appendSessionMessage('a', outgoing(shared)).durable, s.appendSessionMessage('b', outgoing(shared)).durable]);
+    await s.setRetained({ ...message(101, 7000, 'r/1'), retain: true });
+    for (let i = 0; i < 8; i++) await s.appendQueueMessage(2, message(200 + i, 5000, 'fill')).durable; // later segments
+    const before = segmentFiles(dataDir);
+    assert.ok(before.length >= 4, `${before.length} segments`);
+    // Keep every sixth queue message: 2 of the 12 payloads of a 64 KiB segment stay live.
+    await Promise.all(seqs.filter((_, i) => i % 6 !== 0).map((seq) => s.removeQueueMessage(1, seq)));
+
+    const report = await s.compactPayloads();
+    assert.ok(report.segmentsCompacted >= 2, `compacted ${report.segmentsCompacted}`);
+    assert.is(report.segmentsSkipped, 0);
+    assert.is(report.payloadsMoved, report.segmentsCompacted === 0 ? 0 : report.payloadsMoved);
+    assert.ok(report.bytesCopied >= report.payloadsMoved * 5000);
+    const kept = await s.readQueueMessages(1, { limit: 100 });
+    assert.equal(kept.map((m) => m.message.payload.readUInt32BE(0)), [0, 6, 12, 18, 24, 30]);
+    for (const m of kept) assert.equal(m.message.payload, message(m.message.payload.readUInt32BE(0), 5000).payload);
+    assert.equal((await s.loadSessionMessages('a'))[0]!.message.payload, shared.payload);
+    assert.equal((await s.loadSessionMessages('b'))[0]!.message.payload, shared.payload);
+    assert.equal((await s.loadRetained())[0]!.payload, message(101, 7000).payload);
+    await s.close();
+    await collectGarbage();
+    const after = segmentFiles(dataDir);
+    assert.ok(after.length < before.length, `${before.join(',')} -> ${after.join(',')}`);
+
+    s = await Store.open(options(dataDir, kind));
+    assert.is(s.openReport.payloads.missingRefs, 0);
+    assert.is(s.openReport.payloads.segmentsDeleted, 0, 'nothing was left behind unreferenced');
+    const reread = await s.readQueueMessages(1, { limit: 100 });
+    for (const m of reread) assert.equal(m.message.payload, message(m.message.payload.readUInt32BE(0), 5000).payload);
+    // The shared payload still has two owners: one session's removal must not delete it.
+    await s.deleteSession('a');
+    assert.equal((await s.loadSessionMessages('b'))[0]!.message.payload, shared.payload);
+    await s.close();
+  });
+
+  compaction('a segment whose payloads were all freed meanwhile needs no compaction and is simply deleted', async () => {
+    const dataDir = tempDir('compact');
+    const s = await Store.open(options(dataDir, kind));
+    const seqs: number[] = [];
+    for (let i = 0; i < 15; i++) {
+      const a = s.appendQueueMessage(1, message(i, 5000, 'q'));
+      seqs.push(a.seq);
+      await a.durable;
+    }
+    await Promise.all(seqs.slice(0, 12).map((seq) => s.removeQueueMessage(1, seq)));
+    const report = await s.compactPayloads();
+    assert.is(report.segmentsCompacted, 0);
+    await s.close();
+    await collectGarbage();
+    assert.is(segmentFiles(dataDir).length, 1);
+  });
+
+  compaction('messages removed in the same window as the relocation are freed, not resurrected', async () => {
+    const dataDir = tempDir('compact');
+    let s = await Store.open({ ...options(dataDir, kind), commitIntervalMs: 50 });
+    const seqs: number[] = [];
+    for (let i = 0; i < 24; i++) seqs.push(s.appendQueueMessage(1, message(i, 5000, 'q')).seq);
+    await s.flush();
+    await Promise.all(seqs.filter((_, i) => i % 6 !== 0).map((seq) => s.removeQueueMessage(1, seq)));
+    // Removals queued in the window that will also carry the relocation.
+    const compacted = s.compactPayloads();
+    const removals = [s.removeQueueMessage(1, seqs[0]!), s.removeQueueMessage(1, seqs[6]!)];
+    const [report] = await Promise.all([compacted, ...removals]);
+    assert.ok(report.segmentsCompacted >= 1);
+    assert.is(report.segmentsSkipped, 0);
+    assert.equal((await s.readQueueMessages(1, { limit: 100 })).map((m) => m.message.payload.readUInt32BE(0)), [12, 18]);
+    await s.close();
+    s = await Store.open(options(dataDir, kind));
+    assert.is(s.openReport.payloads.missingRefs, 0);
+    const left: number[] = [];
+    for (const m of await s.readQueueMessages(1, { limit: 100 })) {
+      assert.equal(m.message.payload, message(m.message.payload.readUInt32BE(0), 5000).payload);
+      left.push(m.seq);
+    }
+    await Promise.all(left.map((seq) => s.removeQueueMessage(1, seq)));
+    await s.close();
+    await collectGarbage();
+    assert.ok(segmentFiles(dataDir).length <= 1, segmentFiles(dataDir).join(','));
+  });
+
+  compaction.run();
+}

@@ -22,6 +22,8 @@ function openStore(storage: StorageConfig): Promise<Store> {
     inlineMaxBytes: storage.inlineMaxBytes,
     mapSizeBytes: storage.mapSizeBytes,
     minFreeDiskBytes: storage.minFreeDiskBytes,
+    payloadStoreKind: storage.payloadStore,
+    payloadSegmentBytes: storage.payloadSegmentBytes,
   });
 }
 
@@ -86,6 +88,14 @@ export async function runStart(opts: StartOptions, version: string): Promise<num
       return EXIT_STORE_UNUSABLE;
     }
     throw err;
+  }
+  // Which payload store runs, and why not the native one when auto fell back (a build failure at install).
+  const { payloadStore, payloadStoreFallbackReason } = store.openReport;
+  const payloadFields = { setting: config.storage.payloadStore, segmentBytes: config.storage.payloadSegmentBytes };
+  if (payloadStoreFallbackReason !== undefined) {
+    log.warn('native payload store not available, using the TypeScript fallback', { ...payloadFields, reason: payloadStoreFallbackReason });
+  } else {
+    log.info('payload store', { kind: payloadStore, ...payloadFields });
   }
   const broker = new Broker(config, log, store);
   try {

@@ -2,7 +2,7 @@
 // Each takes the raw YAML value of its section, the default, and the error list, and returns the
 // validated section (defaults filled in). validate.ts lists them in its SECTIONS table.
 
-import type { ListenerConfig, ListenerType, LogLevel, MqttLimits, WharfConfig } from './types.js';
+import type { ListenerConfig, ListenerType, LogLevel, MqttLimits, StorageConfig, WharfConfig } from './types.js';
 import {
   PORT_RULE,
   boolRule,
@@ -41,6 +41,7 @@ export const validateMqtt: SectionValidator<MqttLimits> = (path, raw, base, erro
 // ---- storage ---------------------------------------------------------------------------------
 
 export const DATA_DIR_RULE = stringRule('a directory path');
+export const PAYLOAD_STORES: readonly StorageConfig['payloadStore'][] = ['native', 'js', 'auto'];
 
 export const validateStorage: SectionValidator<WharfConfig['storage']> = (path, raw, base, errors) =>
   validateSection(
@@ -55,6 +56,8 @@ export const validateStorage: SectionValidator<WharfConfig['storage']> = (path, 
       mapSizeBytes: bytesRule(1024 * 1024, 2 ** 40),
       minFreeDiskBytes: bytesRule(0, 2 ** 40),
       maxPendingBytes: bytesRule(64 * 1024, 1024 * 1024 * 1024),
+      payloadStore: enumRule(PAYLOAD_STORES),
+      payloadSegmentBytes: bytesRule(1024 * 1024, 1024 * 1024 * 1024),
     },
     errors,
   );

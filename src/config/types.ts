@@ -56,6 +56,10 @@ export interface StorageConfig {
   minFreeDiskBytes: number;
   /** Publishing sockets stop being read while more than this many bytes wait for their commit. */
   maxPendingBytes: number;
+  /** Payload store: native (addon, zero-copy reads), js (file I/O) or auto (native when the addon loads). */
+  payloadStore: 'native' | 'js' | 'auto';
+  /** Size of a payload segment file; the board profile picks it (smaller on boards with little RAM/flash). */
+  payloadSegmentBytes: number;
 }
 
 /** A queue's settings without its identity: what `queues.defaults` holds. */
@@ -138,6 +142,8 @@ export function defaultConfig(): WharfConfig {
       mapSizeBytes: 1024 * 1024 * 1024,
       minFreeDiskBytes: 16 * 1024 * 1024,
       maxPendingBytes: 8 * 1024 * 1024,
+      payloadStore: 'auto',
+      payloadSegmentBytes: 64 * 1024 * 1024,
     },
     mqtt: { ...DEFAULT_MQTT_LIMITS },
     log: { level: 'info' },

@@ -23,4 +23,29 @@ storage('out-of-range storage values name the key and the range', () => {
   assert.match(r.errors.join('\n'), /storage\.mapSizeBytes: /);
 });
 
+storage('payloadStore is native, js or auto (default auto); payloadSegmentBytes takes units', () => {
+  const d = validateConfig({});
+  assert.ok('config' in d);
+  if (!('config' in d)) return;
+  assert.is(d.config.storage.payloadStore, 'auto');
+  assert.is(d.config.storage.payloadSegmentBytes, 64 * 1024 * 1024);
+  const r = validateConfig({ storage: { payloadStore: 'js', payloadSegmentBytes: '16MiB' } });
+  assert.ok('config' in r);
+  if (!('config' in r)) return;
+  assert.is(r.config.storage.payloadStore, 'js');
+  assert.is(r.config.storage.payloadSegmentBytes, 16 * 1024 * 1024);
+  const bad = validateConfig({ storage: { payloadStore: 'fast', payloadSegmentBytes: '4KiB' } });
+  assert.ok('errors' in bad);
+  if (!('errors' in bad)) return;
+  assert.match(bad.errors.join('\n'), /storage\.payloadStore: expected one of native, js, auto; got "fast"/);
+  assert.match(bad.errors.join('\n'), /storage\.payloadSegmentBytes: /);
+});
+
+storage('a board profile sets the payload segment size', () => {
+  const r = validateConfig({ board: 'rpi-zero-2w' });
+  assert.ok('config' in r);
+  if (!('config' in r)) return;
+  assert.is(r.config.storage.payloadSegmentBytes, 16 * 1024 * 1024);
+});
+
 storage.run();

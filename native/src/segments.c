@@ -3,8 +3,9 @@
 // view a memory map of the segment, without copying.
 //
 // Lifetime (why the reference counts): a segment's file descriptor and path live as long as anything uses them:
-// the JavaScript handle (until retire), each write in progress, and each mapping. A mapping lives while it is its
-// segment's current mapping or any Buffer viewing it is alive (the Buffer's finalizer drops that reference).
+// the JavaScript handle (until retire), each write in progress, and each mapping. A mapping lives while its
+// ArrayBuffer is reachable: the segment's JavaScript object holds it until retire, payload Buffers cut from it
+// hold it as long as they live (the ArrayBuffer's finalizer drops the mapping).
 // So a retired segment is unmapped, closed and unlinked only after the last Buffer viewing it was collected,
 // and a Buffer handed to a socket stays valid however long the write takes. All counts change on the JavaScript
 // thread only (finalizers and async completions run there); worker threads touch nothing but fd and iovecs.
@@ -38,7 +39,6 @@ typedef struct segment {
   int retired;       // JavaScript called retire() (or dropped the handle)
   int unlink_on_release;
   size_t map_hint;   // map at least this many bytes, so a growing segment is not remapped per commit
-  mapping_t* current;
 } segment_t;
 
 struct mapping {
@@ -52,7 +52,6 @@ struct mapping {
 static int64_t g_segments_open = 0;
 static int64_t g_mappings = 0;
 static int64_t g_mapped_bytes = 0;
-static int64_t g_views = 0;
 static size_t g_page_size = 4096;
 
 #define CHECK(call)                                                   \
@@ -106,11 +105,6 @@ static void segment_retire(segment_t* s, int unlink_file) {
   if (s->retired) return;
   s->retired = 1;
   s->unlink_on_release = unlink_file;
-  if (s->current != NULL) {
-    mapping_t* m = s->current;
-    s->current = NULL;
-    mapping_unref(m);
-  }
   segment_unref(s);  // the "not retired" reference
 }
 
@@ -232,78 +226,56 @@ static napi_value segment_size(napi_env env, napi_callback_info info) {
   return result;
 }
 
-// ---- view(handle, offset, length) -> Buffer over the mapped file --------------------------------------------
+// ---- map(handle, length) -> ArrayBuffer over the mapped file ---------------------------------------------------
 
-static void finalize_view(napi_env env, void* data, void* hint) {
+// One external ArrayBuffer per mapping, not one per payload: JavaScript cuts payload Buffers out of it as plain
+// views, which costs no finalizer and no weak handle per read (those made the garbage collector the drain's
+// largest cost). The mapping lives while the ArrayBuffer is reachable, i.e. while any payload Buffer cut from it is.
+static void finalize_mapping(napi_env env, void* data, void* hint) {
   (void)env;
   (void)data;
-  g_views--;
   mapping_unref((mapping_t*)hint);
 }
 
-static napi_value segment_view(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3];
+static napi_value segment_map(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 3) {
-    napi_throw_type_error(env, "ERR_MISSING_ARGS", "view(handle, offset, length)");
+  if (argc < 2) {
+    napi_throw_type_error(env, "ERR_MISSING_ARGS", "map(handle, length)");
     return NULL;
   }
   segment_t* s = get_segment(env, argv[0]);
   if (s == NULL) return NULL;
-  int64_t offset = get_offset(env, argv[1], "offset");
-  if (offset < 0) return NULL;
-  int64_t length = get_offset(env, argv[2], "length");
+  int64_t length = get_offset(env, argv[1], "length");
   if (length < 0) return NULL;
-  if (length == 0) {
-    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "length must be positive");
+  size_t want = (size_t)length > s->map_hint ? (size_t)length : s->map_hint;
+  want = (want + g_page_size - 1) / g_page_size * g_page_size;
+  if (want == 0) want = g_page_size;
+  // Private and writable, though nothing should write: a stray write into a payload Buffer then copies one
+  // page instead of killing the process with SIGSEGV, and never reaches the file. Unwritten pages are the page
+  // cache's, so reads cost no copy. Flushes never rewrite a block that was written (FLUSH_ALIGN_BYTES), so a
+  // mapped page never changes underneath. Pages past the end of the file must not be touched (SIGBUS): the
+  // JavaScript side only cuts Buffers out of the durable part.
+  void* addr = mmap(NULL, want, PROT_READ | PROT_WRITE, MAP_PRIVATE, s->fd, 0);
+  if (addr == MAP_FAILED) return throw_errno(env, "cannot map segment", s->path, errno);
+  mapping_t* m = calloc(1, sizeof *m);
+  if (m == NULL) {
+    munmap(addr, want);
+    napi_throw_error(env, "ENOMEM", "out of memory");
     return NULL;
   }
-  // Never hand out bytes past the end of the file: touching them would raise SIGBUS.
-  struct stat st;
-  if (fstat(s->fd, &st) != 0) return throw_errno(env, "cannot stat segment", s->path, errno);
-  if (offset + length > (int64_t)st.st_size) {
-    char message[160];
-    snprintf(message, sizeof message, "range %lld+%lld is past the end of the segment (%lld bytes)", (long long)offset,
-             (long long)length, (long long)st.st_size);
-    napi_throw_range_error(env, "ERR_WHARF_PAST_END", message);
-    return NULL;
-  }
-  size_t end = (size_t)(offset + length);
-  if (s->current == NULL || end > s->current->length) {
-    // A larger mapping replaces the current one; Buffers viewing the old one keep it alive until collected.
-    size_t want = end > s->map_hint ? end : s->map_hint;
-    want = (want + g_page_size - 1) / g_page_size * g_page_size;
-    // Private and writable, though nothing should write: a stray write into a payload Buffer then copies one
-    // page instead of killing the process with SIGSEGV, and never reaches the file. Unwritten pages are the page
-    // cache's, so reads cost no copy. Flushes never rewrite a block that was written (FLUSH_ALIGN_BYTES), so a
-    // mapped page never changes underneath.
-    void* addr = mmap(NULL, want, PROT_READ | PROT_WRITE, MAP_PRIVATE, s->fd, 0);
-    if (addr == MAP_FAILED) return throw_errno(env, "cannot map segment", s->path, errno);
-    mapping_t* m = calloc(1, sizeof *m);
-    if (m == NULL) {
-      munmap(addr, want);
-      napi_throw_error(env, "ENOMEM", "out of memory");
-      return NULL;
-    }
-    m->addr = addr;
-    m->length = want;
-    m->refs = 1;  // as the segment's current mapping
-    m->segment = s;
-    s->refs++;
-    g_mappings++;
-    g_mapped_bytes += (int64_t)want;
-    if (s->current != NULL) mapping_unref(s->current);
-    s->current = m;
-  }
-  mapping_t* m = s->current;
+  m->addr = addr;
+  m->length = want;
+  m->refs = 1;  // the ArrayBuffer's
+  m->segment = s;
+  s->refs++;
+  g_mappings++;
+  g_mapped_bytes += (int64_t)want;
   napi_value buffer;
-  m->refs++;
-  g_views++;
-  if (napi_create_external_buffer(env, (size_t)length, m->addr + offset, finalize_view, m, &buffer) != napi_ok) {
-    g_views--;
+  if (napi_create_external_arraybuffer(env, addr, want, finalize_mapping, m, &buffer) != napi_ok) {
     mapping_unref(m);
-    napi_throw_error(env, "ERR_WHARF_NAPI", "cannot create an external buffer");
+    napi_throw_error(env, "ERR_WHARF_NAPI", "cannot create an external ArrayBuffer");
     return NULL;
   }
   return buffer;
@@ -495,13 +467,7 @@ static napi_value segment_truncate(napi_env env, napi_callback_info info) {
   if (s == NULL) return NULL;
   int64_t length = get_offset(env, argv[1], "length");
   if (length < 0) return NULL;
-  // Pages past the new end must not stay reachable through the current mapping (SIGBUS); old views are never
-  // over the cut tail, which was not referenced by any record.
-  if (s->current != NULL) {
-    mapping_t* m = s->current;
-    s->current = NULL;
-    mapping_unref(m);
-  }
+  // The JavaScript side drops its mapping first and never cut a Buffer out of the tail (nothing referred to it).
   io_task* t = calloc(1, sizeof *t);
   if (t == NULL) {
     napi_throw_error(env, "ENOMEM", "out of memory");
@@ -532,7 +498,7 @@ static napi_value segment_retire_js(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-// ---- stats() -> { segments, mappings, mappedBytes, views } ----------------------------------------------------
+// ---- stats() -> { segments, mappings, mappedBytes } ----------------------------------------------------
 
 static napi_value segment_stats(napi_env env, napi_callback_info info) {
   (void)info;
@@ -544,8 +510,6 @@ static napi_value segment_stats(napi_env env, napi_callback_info info) {
   CHECK(napi_set_named_property(env, result, "mappings", v));
   CHECK(napi_create_double(env, (double)g_mapped_bytes, &v));
   CHECK(napi_set_named_property(env, result, "mappedBytes", v));
-  CHECK(napi_create_double(env, (double)g_views, &v));
-  CHECK(napi_set_named_property(env, result, "views", v));
   return result;
 }
 
@@ -555,7 +519,7 @@ static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"open", NULL, segment_open, NULL, NULL, NULL, napi_enumerable, NULL},
       {"size", NULL, segment_size, NULL, NULL, NULL, napi_enumerable, NULL},
-      {"view", NULL, segment_view, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"map", NULL, segment_map, NULL, NULL, NULL, napi_enumerable, NULL},
       {"write", NULL, segment_write, NULL, NULL, NULL, napi_enumerable, NULL},
       {"truncate", NULL, segment_truncate, NULL, NULL, NULL, napi_enumerable, NULL},
       {"retire", NULL, segment_retire_js, NULL, NULL, NULL, napi_enumerable, NULL},

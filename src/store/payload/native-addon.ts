@@ -13,15 +13,18 @@ export interface SegmentsAddon {
   /** Opens (create: O_CREAT|O_EXCL) a segment; reads map at least mapHintBytes so a growing file is mapped once. */
   open(path: string, create: boolean, mapHintBytes: number): NativeSegmentHandle;
   size(handle: NativeSegmentHandle): number;
-  /** A Buffer viewing [offset, offset + length) of the mapped file; throws past the end of the file. */
-  view(handle: NativeSegmentHandle, offset: number, length: number): Buffer;
+  /**
+   * Maps the file (at least `length` and mapHintBytes bytes) and returns the mapping as an ArrayBuffer; it is
+   * unmapped when the ArrayBuffer is collected. Bytes past the end of the file must not be read (SIGBUS).
+   */
+  map(handle: NativeSegmentHandle, length: number): ArrayBuffer;
   /** pwritev of all buffers at position (continuing short writes), then fdatasync when sync; on a worker thread. */
   write(handle: NativeSegmentHandle, position: number, buffers: Buffer[], sync: boolean): Promise<number>;
   truncate(handle: NativeSegmentHandle, length: number): Promise<number>;
   /** Stops using the handle; fd, mapping and (with unlink) the file go once no Buffer views them any more. */
   retire(handle: NativeSegmentHandle, unlink: boolean): void;
-  /** Resources still held: open segments, mappings, mapped bytes, live Buffers (views). */
-  stats(): { segments: number; mappings: number; mappedBytes: number; views: number };
+  /** Resources still held: open segments (fd, path), mappings and their bytes. */
+  stats(): { segments: number; mappings: number; mappedBytes: number };
   readonly pageSize: number;
 }
 
@@ -37,7 +40,7 @@ export function loadSegmentsAddon(): { addon: SegmentsAddon } | { error: string 
     const require = createRequire(import.meta.url);
     const build = require('node-gyp-build') as (dir: string) => SegmentsAddon;
     const addon = build(NATIVE_DIR);
-    if (typeof addon.open !== 'function' || typeof addon.view !== 'function') throw new Error('not the segments addon');
+    if (typeof addon.open !== 'function' || typeof addon.map !== 'function') throw new Error('not the segments addon');
     loaded = { addon };
   } catch (err) {
     const first = String((err as Error).message ?? err).split('\n')[0];

@@ -1,5 +1,5 @@
 // SegmentIo over the native addon: writes go out with pwritev + fdatasync on a libuv worker thread, reads are
-// Buffers viewing the memory-mapped segment (no copy into the JavaScript heap, none on the way to a socket).
+// Buffers cut out of the memory-mapped segment (no copy into the JavaScript heap, none on the way to a socket).
 
 import type { NativeSegmentHandle, SegmentsAddon } from './native-addon.js';
 import type { SegmentFile, SegmentIo } from './segment-io.js';
@@ -7,6 +7,10 @@ import { syncDirectory } from './segment-format.js';
 
 class NativeSegment implements SegmentFile {
   private handle: NativeSegmentHandle | undefined;
+  /** The current mapping; payload Buffers are views of it and keep it (and so the mapping) alive. */
+  private mapped: ArrayBuffer | undefined;
+  /** Length of the file as last seen: reads within it need no fstat. */
+  private knownSize = 0;
 
   constructor(
     private readonly addon: SegmentsAddon,
@@ -21,26 +25,31 @@ class NativeSegment implements SegmentFile {
 
   async read(position: number, length: number): Promise<Buffer> {
     const handle = this.open();
-    const available = Math.min(length, this.addon.size(handle) - position);
-    return available > 0 ? this.addon.view(handle, position, available) : Buffer.alloc(0);
-  }
-
-  /** The read of the hot path: a view, without a promise per payload when the caller is synchronous. */
-  view(position: number, length: number): Buffer {
-    return this.addon.view(this.open(), position, length);
+    let end = position + length;
+    if (end > this.knownSize) {
+      // Never cut a Buffer past the end of the file: touching such a page raises SIGBUS.
+      this.knownSize = this.addon.size(handle);
+      end = Math.min(end, this.knownSize);
+      if (end <= position) return Buffer.alloc(0);
+    }
+    if (this.mapped === undefined || end > this.mapped.byteLength) this.mapped = this.addon.map(handle, end);
+    return Buffer.from(this.mapped, position, end - position);
   }
 
   async size(): Promise<number> {
-    return this.addon.size(this.open());
+    return (this.knownSize = this.addon.size(this.open()));
   }
 
   async truncate(length: number): Promise<void> {
+    this.mapped = undefined;
+    this.knownSize = 0;
     await this.addon.truncate(this.open(), length);
   }
 
   async close(unlink: boolean): Promise<void> {
     const handle = this.handle;
     this.handle = undefined;
+    this.mapped = undefined;
     if (handle !== undefined) this.addon.retire(handle, unlink);
   }
 

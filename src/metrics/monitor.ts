@@ -97,7 +97,8 @@ export class BrokerMonitor {
         retainedRejected: stats.retainedRejected,
       },
       rates: this.enabled && rates !== null ? { receivedPerSec: rates[0]!, sentPerSec: rates[1]! } : null,
-      store: broker.persistence?.store.metrics() ?? null,
+      // A closed store (shutting down) has no figures to read.
+      store: broker.storeOpen() ? broker.persistence!.store.metrics() : null,
       process: {
         heapUsedBytes: mem.heapUsed,
         heapTotalBytes: mem.heapTotal,

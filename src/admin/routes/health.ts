@@ -63,7 +63,8 @@ export function healthRoutes(ctx: AdminContext): Route[] {
         sendJson(res, 200, {
           ...ctx.monitor.brokerFigures(),
           health: h,
-          listeners: ctx.broker.boundListeners(),
+          // Closed listeners have no address left to show.
+          listeners: ctx.broker.isListening() ? ctx.broker.boundListeners() : [],
           metricsEnabled: ctx.monitor.enabled,
           sysIntervalMs: ctx.monitor.enabled ? ctx.config.sys.intervalMs : 0,
           pid: process.pid,

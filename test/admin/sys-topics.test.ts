@@ -1,0 +1,105 @@
+// $SYS/ topics: published every sys.interval, retained for new subscribers, per-queue JSON, received by MQTT.js
+// and by mosquitto_sub, and not matched by a leading wildcard.
+
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import type { MqttClient } from 'mqtt';
+import { startAdminBroker, type AdminBroker } from '../helpers/admin.js';
+import { collect, connectClient, endClient } from '../helpers/mqttjs.js';
+import { hasTool, run } from '../helpers/tools.js';
+
+const test = suite('admin: $SYS topics');
+
+let tb: AdminBroker | undefined;
+let clients: MqttClient[] = [];
+
+test.after.each(async () => {
+  await Promise.all(clients.map((c) => endClient(c, true)));
+  clients = [];
+  await tb?.stop();
+  tb = undefined;
+});
+
+async function client(clientId: string): Promise<MqttClient> {
+  const c = await connectClient(tb!.url, { clientId });
+  clients.push(c);
+  return c;
+}
+
+function withQueue(intervalMs: number) {
+  return (c: import('../../src/config/types.js').WharfConfig) => {
+    c.sys.intervalMs = intervalMs;
+    c.queues.definitions = [{ ...c.queues.defaults, name: 'jobs', topicFilter: 'jobs/#' }];
+  };
+}
+
+test('broker figures and queue JSON arrive on $SYS every interval, with current values', async () => {
+  tb = await startAdminBroker(withQueue(1000));
+  const pub = await client('sys-pub');
+  for (let i = 0; i < 3; i++) await pub.publishAsync('jobs/x', `j${i}`, { qos: 1 });
+  const sub = await client('sys-sub');
+  const got = collect(sub);
+  await sub.subscribeAsync('$SYS/#', { qos: 0 });
+  // Retained: the first values arrive at once; the next tick (within 1 s) brings the current ones.
+  const first = Date.now();
+  await got.waitCount(2, 3000);
+  const waitFor = async (pred: () => boolean, what: string) => {
+    const deadline = Date.now() + 3000;
+    while (!pred()) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  };
+  const latest = (topic: string) => [...got.messages].reverse().find((m) => m.topic === topic)?.payload;
+  await waitFor(() => latest('$SYS/wharf/queues/jobs') !== undefined && JSON.parse(latest('$SYS/wharf/queues/jobs')!).depth === 3, 'queue JSON with depth 3');
+  const q = JSON.parse(latest('$SYS/wharf/queues/jobs')!);
+  assert.is(q.name, 'jobs');
+  assert.is(q.counters.enqueued, 3);
+  await waitFor(() => latest('$SYS/broker/clients/connected') === '2', 'two connected clients');
+  assert.is(latest('$SYS/broker/version'), 'wharf 0.0.0-test');
+  assert.match(latest('$SYS/broker/uptime')!, /^\d+ seconds$/);
+  await waitFor(() => latest('$SYS/broker/publish/messages/received') === '3', 'three messages received');
+  // Besides the retained copy sent on SUBSCRIBE, a live tick follows within the 1 s interval.
+  await waitFor(() => got.messages.some((m) => m.topic === '$SYS/broker/uptime' && !m.packet.retain), 'a live (not retained) tick');
+  assert.ok(Date.now() - first < 2500, 'the tick came within the interval');
+});
+
+test('a deleted queue has its $SYS topic cleared', async () => {
+  tb = await startAdminBroker(withQueue(1000));
+  assert.ok(tb.broker.retained.get('$SYS/wharf/queues/jobs') !== undefined, 'published at start');
+  await tb.api('DELETE', '/api/v1/queues/jobs');
+  tb.monitoring.sys!.publishAll();
+  assert.is(tb.broker.retained.get('$SYS/wharf/queues/jobs'), undefined);
+});
+
+test('a # subscription does not receive $SYS topics [MQTT-4.7.2-1]', async () => {
+  tb = await startAdminBroker(withQueue(1000));
+  const sub = await client('hash-sub');
+  const got = collect(sub);
+  await sub.subscribeAsync('#', { qos: 0 });
+  tb.monitoring.sys!.publishAll();
+  const pub = await client('hash-pub');
+  await pub.publishAsync('plain/topic', 'x', { qos: 1 });
+  await got.waitCount(1);
+  await new Promise((r) => setTimeout(r, 100));
+  assert.equal(got.messages.map((m) => m.topic), ['plain/topic']);
+});
+
+test('sys.interval 0 publishes nothing', async () => {
+  tb = await startAdminBroker(withQueue(0));
+  assert.is(tb.monitoring.sys, null);
+  assert.is(tb.broker.retained.get('$SYS/broker/uptime'), undefined);
+});
+
+test('mosquitto_sub receives $SYS/broker/version and the queue JSON', async () => {
+  if (!hasTool('mosquitto_sub')) return;
+  tb = await startAdminBroker(withQueue(1000));
+  const r = await run('mosquitto_sub', ['-h', '127.0.0.1', '-p', String(tb.port), '-t', '$SYS/broker/version', '-t', '$SYS/wharf/queues/jobs', '-C', '2', '-W', '5', '-v']);
+  assert.is(r.code, 0, r.stderr);
+  const lines = r.stdout.trim().split('\n').sort();
+  assert.is(lines[0], '$SYS/broker/version wharf 0.0.0-test');
+  assert.ok(lines[1]!.startsWith('$SYS/wharf/queues/jobs {'), lines[1]);
+  assert.is(JSON.parse(lines[1]!.slice('$SYS/wharf/queues/jobs '.length)).depth, 0);
+});
+
+test.run();

@@ -8,7 +8,7 @@ import { queuesCommand } from './commands/queues.js';
 import { statusCommand } from './commands/status.js';
 import { CommandFailure, ExitCode } from './exit-codes.js';
 
-export async function runClient(args: ClientArgs, io: CommandIo = processIo, writeError = (t: string) => process.stderr.write(t)): Promise<number> {
+export async function runClient(args: ClientArgs, io: CommandIo = processIo, writeError: (t: string) => void = (t) => process.stderr.write(t)): Promise<number> {
   try {
     const target = resolveTarget(args.admin, args.token);
     switch (args.resource) {

@@ -30,7 +30,8 @@ export async function purgeQueue(
   stillWanted: () => boolean = () => true,
 ): Promise<PurgeProgress> {
   let purged = 0;
-  let lastProgress = Date.now();
+  // The first report comes after the first window, so even a quick purge of a large queue shows it is moving.
+  let lastProgress = 0;
   let lastGain = Date.now();
   while (stillWanted()) {
     const n = queue.clearReady();
@@ -38,7 +39,7 @@ export async function purgeQueue(
     const now = Date.now();
     if (n > 0) lastGain = now;
     if (purgeable(queue) === 0 || now - lastGain > STALL_MS) break;
-    if (now - lastProgress >= PROGRESS_EVERY_MS) {
+    if (n > 0 && now - lastProgress >= PROGRESS_EVERY_MS) {
       lastProgress = now;
       onProgress({ purged, remaining: purgeable(queue) });
     }

@@ -172,6 +172,8 @@ test('purge removes a backlog larger than the in-memory window, streaming progre
   const lines = (await res.text()).trim().split('\n').map((l) => JSON.parse(l) as { purged: number; remaining: number; done: boolean });
   const last = lines[lines.length - 1]!;
   assert.equal(last, { queue: 'big', purged: 1500, remaining: 0, inflight: 0, done: true });
+  assert.ok(lines.length >= 2, 'at least one progress line before the result');
+  assert.is(lines[0]!.purged > 0 && lines[0]!.purged < 1500, true, `progress after the first window: ${JSON.stringify(lines[0])}`);
   for (const l of lines.slice(0, -1)) assert.is(l.done, false);
   const q = (await tb!.api('GET', '/api/v1/queues/big')).body;
   assert.is(q.depth, 0);

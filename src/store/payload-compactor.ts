@@ -134,6 +134,13 @@ export class PayloadCompactor {
     const { payloads } = this.ctx;
     const segments = payloads.beginCompaction(this.options.ratio, this.options.maxBytesPerRound);
     if (segments.length === 0) return report;
+    const count = (key: keyof CompactionReport, n: number): void => {
+      report[key] += n;
+      this.totals[key] += n;
+    };
+    // Each segment's relocation is its own operation (a mismatch gives up one segment only); they are queued as
+    // their copies are staged, without waiting for each other, so they share commit windows.
+    const relocations: Promise<void>[] = [];
     try {
       const owners = await this.scanOwners(new Set(segments));
       for (const segment of segments) {
@@ -146,21 +153,25 @@ export class PayloadCompactor {
           }
         } catch {
           for (const move of moves) payloads.free(move.to);
-          report.segmentsSkipped++;
+          count('segmentsSkipped', 1);
           continue;
         }
-        try {
-          await this.ctx.scheduler.enqueue(new RelocateOp(this.ctx, segment, moves));
-          report.segmentsCompacted++;
-          report.payloadsMoved += moves.length;
-          report.bytesCopied += moves.reduce((sum, m) => sum + m.to.length, 0);
-        } catch {
-          report.segmentsSkipped++;
-        }
+        const bytes = moves.reduce((sum, m) => sum + m.to.length, 0);
+        relocations.push(
+          this.ctx.scheduler.enqueue(new RelocateOp(this.ctx, segment, moves)).then(
+            () => {
+              count('segmentsCompacted', 1);
+              count('payloadsMoved', moves.length);
+              count('bytesCopied', bytes);
+            },
+            () => count('segmentsSkipped', 1),
+          ),
+        );
       }
+      await Promise.all(relocations);
     } finally {
+      await Promise.all(relocations);
       payloads.endCompaction(segments);
-      for (const key of Object.keys(report) as (keyof CompactionReport)[]) this.totals[key] += report[key];
     }
     return report;
   }

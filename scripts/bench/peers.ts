@@ -44,6 +44,8 @@ export interface StartOptions {
   traceSyncs?: boolean;
   /** Wharf: extra top-level YAML lines appended to its configuration file (e.g. a `queues:` section). */
   wharfYaml?: string[];
+  /** Wharf: extra lines inside its `storage:` section, indented (e.g. `  payloadStore: js`). */
+  wharfStorage?: string[];
   /**
    * Mosquitto: the settings after `allow_anonymous true`, replacing the plain/durable ones. Gets the
    * persistence directory (created beforehand) and the `user root` line needed when run as root (or []).
@@ -454,6 +456,7 @@ export async function startPeer(name: PeerName, opts: StartOptions = {}): Promis
             `  - { type: tcp, host: 127.0.0.1, port: ${port} }`,
             'storage:',
             `  dataDir: ${JSON.stringify(path.join(tmpDir, 'data'))}`,
+            ...(opts.wharfStorage ?? []),
             ...(durable ? [`  commitIntervalMs: ${WHARF_DURABLE.commitIntervalMs}`, 'mqtt:', `  maxQueuedMessages: ${WHARF_DURABLE.maxQueuedMessages}`] : []),
             'log:',
             '  level: warn',

@@ -67,6 +67,7 @@ Embedded default (no --config):
   MQTT over WebSocket  port 8083 on all interfaces, URL path /mqtt
   data directory       ./data (relative to the directory wharf is started in)
   log level            info
+  admin HTTP API       127.0.0.1:18083 (loopback only): /metrics, /healthz, /api/v1
 
 Examples:
   wharf start

@@ -5,6 +5,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { parseHostPort } from '../config/monitoring.js';
+import { StoreError } from '../store/errors.js';
 import type { AdminContext } from './context.js';
 import { ApiError, sendJson } from './http.js';
 import { Router } from './router.js';
@@ -97,6 +98,11 @@ export class AdminServer {
       }
       if (err instanceof ApiError) {
         sendJson(res, err.status, { error: err.message, ...err.details }, err.headers);
+        return;
+      }
+      if (err instanceof StoreError) {
+        // Full disk, closed store: the request was fine, the broker cannot carry it out now.
+        sendJson(res, 503, { error: err.message });
         return;
       }
       this.ctx.log.error('admin request failed', { method, path: url.pathname, error: (err as Error)?.stack ?? String(err) });

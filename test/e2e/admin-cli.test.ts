@@ -6,7 +6,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn } from 'node:child_process';
 import type { MqttClient } from 'mqtt';
-import { freePort, WHARF_MAIN, Workspace, type WharfProcess } from '../helpers/broker-process.js';
+import { freePort, portAccepts, WHARF_MAIN, Workspace, type WharfProcess } from '../helpers/broker-process.js';
 import { connectClient, endClient } from '../helpers/mqttjs.js';
 
 const test = suite('e2e: wharf client commands');
@@ -174,6 +174,19 @@ test('wharf start refuses an admin API off loopback without a token: exit 2 and 
     const r = await wharf(args);
     assert.is(r.code, 2);
     assert.match(r.stderr, /admin\.token: required because --admin \(0\.0\.0\.0:\d+\) is not a loopback address/);
+  } finally {
+    await w.dispose();
+  }
+});
+
+test('wharf start with its admin port taken exits 1 naming admin.listen, and leaves nothing listening', async () => {
+  const w = Workspace.create();
+  try {
+    const port = await freePort();
+    const r = await wharf(w.args(port, await freePort(), undefined, broker.adminPort));
+    assert.is(r.code, 1);
+    assert.match(r.stderr, new RegExp(`admin\\.listen \\(127\\.0\\.0\\.1:${broker.adminPort}\\): the port is already in use`));
+    assert.is(await portAccepts(port), false, 'the MQTT listener was closed again');
   } finally {
     await w.dispose();
   }

@@ -31,10 +31,6 @@ export function definitionView(d: QueueDefinition): Record<string, unknown> {
   };
 }
 
-export function queueSummary(f: QueueFigures): Record<string, unknown> {
-  return { ...f };
-}
-
 export function queueDetail(f: QueueFigures, d: QueueDefinition, consumers: ConsumerFigures[]): Record<string, unknown> {
   return { ...f, settings: definitionView(d), consumerList: consumers };
 }

@@ -64,6 +64,38 @@ test('purge off a terminal writes no progress, and --json prints the result obje
   }
 });
 
+test('clients, sessions and retained print tables and details; not found is exit 3', async () => {
+  const tb = await startAdminBroker();
+  const sensor = await connectClient(tb.url, { clientId: 'sensor-7', clean: false, properties: { sessionExpiryInterval: 600 } });
+  try {
+    await sensor.subscribeAsync('site/cmd/#', { qos: 1 });
+    await sensor.publishAsync('site/state', 'online', { qos: 1, retain: true });
+    const admin = `127.0.0.1:${tb.monitoring.adminAddress!.port}`;
+    const run = async (argv: string[]) => {
+      const c = capture(false);
+      const code = await runClient(args([...argv, '--admin', admin]), c.io, c.writeError);
+      return { code, out: c.out.join(''), err: c.errors.join('') };
+    };
+    const clients = await run(['clients']);
+    assert.is(clients.code, 0);
+    assert.match(clients.out, /^CLIENT ID\s+REMOTE\s+PROTOCOL\s+CONNECTED FOR\s+SUBS\s+INFLIGHT\s+QUEUED\nsensor-7\s+127\.0\.0\.1:\d+\s+5\.0\s+\S+\s+1\s+0\s+0\n$/);
+    const show = await run(['clients', 'show', 'sensor-7']);
+    assert.match(show.out, /  clientId: sensor-7\n/);
+    assert.match(show.out, /site\/cmd\/#\s+1/);
+    const sessions = await run(['sessions']);
+    assert.match(sessions.out, /sensor-7\s+yes\s+5\.0\s+600s\s+1/);
+    const retained = await run(['retained', '--filter', 'site/#']);
+    assert.match(retained.out, /^TOPIC\s+QOS\s+BYTES\s+PAYLOAD\nsite\/state\s+1\s+6\s+online\n$/);
+    assert.equal(await run(['retained', 'delete', 'site/state']), { code: 0, out: 'deleted the retained message of site/state\n', err: '' });
+    assert.equal(await run(['retained', 'delete', 'site/state']), { code: 3, out: '', err: 'wharf: no retained message on topic "site/state"\n' });
+    assert.equal(await run(['sessions', 'delete', 'sensor-7']), { code: 0, out: 'deleted session sensor-7\n', err: '' });
+    assert.is((await run(['sessions', 'show', 'sensor-7'])).code, 3);
+  } finally {
+    await endClient(sensor, true);
+    await tb.stop();
+  }
+});
+
 test('client command arguments: actions, targets, settings typed as in YAML, options', () => {
   assert.equal(parseArgs(['queues']), { command: 'client', resource: 'queues', action: 'list', settings: {}, json: false });
   assert.equal(parseArgs(['queues', 'create', 'orders', 'topicFilter=orders/#', 'maxMessages=100', 'retention=7d', 'deadLetter=null', '--json', '--admin', '10.0.0.2:18083', '--token=abc']), {

@@ -416,6 +416,10 @@ static napi_value segment_write(napi_env env, napi_callback_info info) {
   napi_get_value_bool(env, argv[3], &sync);
   uint32_t count;
   CHECK(napi_get_array_length(env, argv[2], &count));
+  // A private array of the same Buffers is what the task holds on to: the caller may change its own array
+  // while the worker thread writes, but cannot let a Buffer being written be collected.
+  napi_value held;
+  CHECK(napi_create_array_with_length(env, count, &held));
   io_task* t = calloc(1, sizeof *t);
   struct iovec* iov = calloc(count > 0 ? count : 1, sizeof *iov);
   if (t == NULL || iov == NULL) {
@@ -436,7 +440,12 @@ static napi_value segment_write(napi_env env, napi_callback_info info) {
     }
     void* base;
     size_t length;
-    napi_get_buffer_info(env, element, &base, &length);
+    if (napi_get_buffer_info(env, element, &base, &length) != napi_ok || napi_set_element(env, held, i, element) != napi_ok) {
+      free(t);
+      free(iov);
+      napi_throw_error(env, "ERR_WHARF_NAPI", "cannot read the buffers");
+      return NULL;
+    }
     iov[i].iov_base = base;
     iov[i].iov_len = length;
   }
@@ -446,7 +455,7 @@ static napi_value segment_write(napi_env env, napi_callback_info info) {
   t->iov = iov;
   t->iovcnt = (int)count;
   t->sync = sync;
-  if (napi_create_reference(env, argv[2], 1, &t->buffers) != napi_ok) {
+  if (napi_create_reference(env, held, 1, &t->buffers) != napi_ok) {
     free(t);
     free(iov);
     napi_throw_error(env, "ERR_WHARF_NAPI", "cannot hold the buffers");

@@ -3,7 +3,8 @@
 # node-gyp-build finds it before trying a local build, so a gateway image needs no compiler:
 #   native/prebuilds/linux-arm64/node.napi.armv8.node   (aarch64-linux-gnu: Pi 3/4/5, CM4, Zero 2 W on 64-bit OS)
 #   native/prebuilds/linux-arm/node.napi.armv7.node     (arm-linux-gnueabihf: the same boards on 32-bit Raspberry Pi OS)
-# Node-API keeps the binary valid across Node versions (napi tag). Needs Debian's cross compilers:
+# Node-API keeps the binary valid across Node versions (napi tag); the addon avoids glibc symbols newer than 2.17
+# (arm64) and 2.10 (arm), so the binaries load on Raspberry Pi OS Buster and later. Needs Debian's cross compilers:
 #   apt-get install g++-aarch64-linux-gnu g++-arm-linux-gnueabihf
 # Usage: scripts/build-prebuilds.sh [arm64] [arm]      (default: both)
 # Node headers: $NODEDIR, else npm's nodedir setting, else node-gyp downloads them.

@@ -21,7 +21,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -219,10 +218,12 @@ static napi_value segment_size(napi_env env, napi_callback_info info) {
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   segment_t* s = argc < 1 ? NULL : get_segment(env, argv[0]);
   if (s == NULL) return NULL;
-  struct stat st;
-  if (fstat(s->fd, &st) != 0) return throw_errno(env, "cannot stat segment", s->path, errno);
+  // lseek rather than fstat: glibc 2.33 turned fstat into a new versioned symbol, and prebuilt binaries using it
+  // would not load on older systems (Raspberry Pi OS Bullseye has glibc 2.31). The offset is never used for I/O.
+  off_t end = lseek(s->fd, 0, SEEK_END);
+  if (end < 0) return throw_errno(env, "cannot find the end of segment", s->path, errno);
   napi_value result;
-  CHECK(napi_create_double(env, (double)st.st_size, &result));
+  CHECK(napi_create_double(env, (double)end, &result));
   return result;
 }
 

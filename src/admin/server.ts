@@ -19,11 +19,16 @@ const OPEN_PATHS = new Set(['/healthz']);
 
 const digest = (s: string) => createHash('sha256').update(s).digest();
 
+/** A client guessing tokens must not flood the log (and the flash under journald): one line per address per window. */
+const AUTH_LOG_WINDOW_MS = 10_000;
+
 export class AdminServer {
   private readonly router: Router;
   private readonly tokenDigest: Buffer | null;
   private readonly sockets = new Set<Socket>();
   private server: Server | null = null;
+  /** Per remote address: when its last failure was logged, and failures since then not logged. */
+  private readonly authFailures = new Map<string, { loggedAt: number; suppressed: number }>();
 
   constructor(private readonly ctx: AdminContext) {
     this.router = new Router().add([...healthRoutes(ctx), ...queueRoutes(ctx), ...sessionRoutes(ctx), ...retainedRoutes(ctx)]);
@@ -76,13 +81,27 @@ export class AdminServer {
     return m !== null && timingSafeEqual(digest(m[1]!), this.tokenDigest);
   }
 
+  private logAuthFailure(req: IncomingMessage, remote: string, method: string, path: string): void {
+    const address = req.socket.remoteAddress ?? '';
+    const now = Date.now();
+    const seen = this.authFailures.get(address);
+    if (seen !== undefined && now - seen.loggedAt < AUTH_LOG_WINDOW_MS) {
+      seen.suppressed++;
+      return;
+    }
+    if (this.authFailures.size > 1000) this.authFailures.clear(); // bounded: a scan from many addresses
+    this.authFailures.set(address, { loggedAt: now, suppressed: 0 });
+    const reason = req.headers.authorization ? 'wrong token' : 'no token';
+    this.ctx.log.info('admin auth failed', { remote, method, path, reason, suppressedBefore: seen?.suppressed || undefined });
+  }
+
   private handle(req: IncomingMessage, res: ServerResponse): void {
     const url = new URL(req.url ?? '/', 'http://admin');
     const method = req.method ?? 'GET';
     const remote = `${req.socket.remoteAddress}:${req.socket.remotePort}`;
     const run = async () => {
       if (!OPEN_PATHS.has(url.pathname) && !this.authorized(req)) {
-        this.ctx.log.info('admin auth failed', { remote, method, path: url.pathname, reason: req.headers.authorization ? 'wrong token' : 'no token' });
+        this.logAuthFailure(req, remote, method, url.pathname);
         throw new ApiError(401, 'missing or wrong bearer token (Authorization: Bearer <admin.token>)', { 'www-authenticate': 'Bearer realm="wharf"' });
       }
       const { route, params } = this.router.match(method, url.pathname);

@@ -4,6 +4,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { startAdminBroker, type AdminBroker } from '../helpers/admin.js';
+import { createLogger } from '../../src/log/logger.js';
 
 const test = suite('admin: token and health');
 
@@ -31,6 +32,15 @@ test('with admin.token, requests without it or with a wrong one get 401; with it
   assert.is((await tb.api('POST', '/api/v1/queues', { body: { topicFilter: 'x/#' } })).status, 401, 'no change without the token');
   assert.is(tb.broker.queues!.queues().length, 0);
   assert.is((await tb.api('GET', '/healthz')).status, 200, 'health needs no token');
+});
+
+test('failed authentications are logged at info, at most once per address per 10 s', async () => {
+  const lines: string[] = [];
+  tb = await startAdminBroker((c) => (c.admin.token = TOKEN), { log: createLogger('info', (l) => lines.push(l)) });
+  for (let i = 0; i < 5; i++) await tb.api('GET', '/api/v1/status', { token: 'wrong-token-0123456789' });
+  const failures = lines.filter((l) => l.includes(' info admin auth failed '));
+  assert.is(failures.length, 1, lines.join(''));
+  assert.match(failures[0]!, /remote=127\.0\.0\.1:\d+ method=GET path=\/api\/v1\/status reason="wrong token"/);
 });
 
 test('without a token configured on loopback, no Authorization is needed', async () => {

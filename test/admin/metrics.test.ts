@@ -209,6 +209,21 @@ test('rates are the growth of the counters between two samples', async () => {
   assert.is(s.rates.receivedPerSec, 2);
 });
 
+test('event-loop lag shows a loop blocked for 150 ms', async () => {
+  tb = await startAdminBroker();
+  // The sampler measures between its own ticks: let it tick once before the loop is blocked.
+  await new Promise((r) => setTimeout(r, 50));
+  const until = Date.now() + 150;
+  while (Date.now() < until) {
+    // Busy: timers (the lag sampler's too) cannot run.
+  }
+  await new Promise((r) => setTimeout(r, 60)); // the sampler's next tick records how late it was
+  tb.monitoring.monitor.sample();
+  const m = await tb.scrape();
+  const max = sampleValue(m, 'wharf_eventloop_lag_max_seconds');
+  assert.ok(max >= 0.1 && max < 1, `max lag ${max} s`);
+});
+
 test('metrics.enabled false: /metrics answers 404 with the reason, the JSON API still works', async () => {
   tb = await startAdminBroker((c) => (c.metrics.enabled = false));
   const r = await tb.api('GET', '/metrics');

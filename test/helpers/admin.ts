@@ -3,7 +3,7 @@
 
 import type { WharfConfig } from '../../src/config/types.js';
 import { startMonitoring, type Monitoring } from '../../src/admin/monitoring.js';
-import { silentLogger } from '../../src/log/logger.js';
+import { silentLogger, type Logger } from '../../src/log/logger.js';
 import { startBroker, type TestBroker } from './broker.js';
 import { checkExposition, checkWharfConventions, type Family } from './prom-checker.js';
 
@@ -22,7 +22,7 @@ export interface AdminBroker extends TestBroker {
   scrape(): Promise<Map<string, Family>>;
 }
 
-export async function startAdminBroker(tweak?: (c: WharfConfig) => void, opts: { sampleIntervalMs?: number } = {}): Promise<AdminBroker> {
+export async function startAdminBroker(tweak?: (c: WharfConfig) => void, opts: { sampleIntervalMs?: number; log?: Logger } = {}): Promise<AdminBroker> {
   const tb = await startBroker({}, (c) => {
     c.admin.listen = '127.0.0.1:0';
     c.sys.intervalMs = 0; // tests that want $SYS turn it on
@@ -30,7 +30,7 @@ export async function startAdminBroker(tweak?: (c: WharfConfig) => void, opts: {
   }, { durable: true });
   let monitoring: Monitoring;
   try {
-    monitoring = await startMonitoring(tb.broker, tb.config, silentLogger, '0.0.0-test', { sampleIntervalMs: opts.sampleIntervalMs ?? 60_000 });
+    monitoring = await startMonitoring(tb.broker, tb.config, opts.log ?? silentLogger, '0.0.0-test', { sampleIntervalMs: opts.sampleIntervalMs ?? 60_000 });
   } catch (err) {
     await tb.stop();
     throw err;

@@ -8,7 +8,7 @@ import { startAdminBroker, type AdminBroker } from '../helpers/admin.js';
 import { collect, connectClient, endClient } from '../helpers/mqttjs.js';
 import { waitFor } from '../helpers/tools.js';
 import { RawClient } from '../helpers/raw-client.js';
-import type { IPubackPacket, Packet } from 'mqtt-packet';
+import type { IPubackPacket, IPublishPacket, Packet } from 'mqtt-packet';
 
 const test = suite('admin: queues API');
 
@@ -188,6 +188,47 @@ test('purge removes a backlog larger than the in-memory window, streaming progre
   await waitFor(() => tb!.broker.queues!.queueByName('big')!.depth === 0, 3000, 'the new messages consumed');
   const again = await tb!.api('POST', '/api/v1/queues/big/purge');
   assert.equal(again.body, { queue: 'big', purged: 0, remaining: 0, inflight: 0, done: true });
+});
+
+test('purge of a last-value queue without consumers reads its keys off the disk window by window', async () => {
+  await tb!.api('POST', '/api/v1/queues', { body: { name: 'latest', topicFilter: 'latest/+', type: 'lastvalue', key: 'topicLevel:1' } });
+  const pub = await client('pub');
+  for (let at = 0; at < 700; at += 200) {
+    await Promise.all(Array.from({ length: Math.min(200, 700 - at) }, (_, i) => pub.publishAsync(`latest/k${at + i}`, 'v1', { qos: 1 })));
+  }
+  await pub.publishAsync('latest/k0', 'v2', { qos: 1 });
+  let q = (await tb!.api('GET', '/api/v1/queues/latest')).body;
+  assert.is(q.depth, 700, 'one message per key');
+  assert.is(q.counters.superseded, 1);
+  const r = await tb!.api('POST', '/api/v1/queues/latest/purge');
+  assert.equal(r.body, { queue: 'latest', purged: 700, remaining: 0, inflight: 0, done: true });
+  q = (await tb!.api('GET', '/api/v1/queues/latest')).body;
+  assert.is(q.depth, 0);
+  await pub.publishAsync('latest/k0', 'v3', { qos: 1 });
+  assert.is((await tb!.api('GET', '/api/v1/queues/latest')).body.depth, 1, 'a purged key starts again');
+});
+
+test('purge leaves deliveries in flight to their consumer', async () => {
+  await tb!.api('POST', '/api/v1/queues', { body: { name: 'busy', topicFilter: 'busy/#', consumerInflight: 2 } });
+  const pub = await client('pub');
+  await publishMany(pub, 'busy/x', 10);
+  const { client: worker } = await RawClient.connected(tb!.port, { clientId: 'slow-worker' });
+  try {
+    worker.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: '$queue/busy', qos: 1 }] } as Packet);
+    const held: IPublishPacket[] = [];
+    while (held.length < 2) {
+      const p = await worker.next();
+      if (p.cmd === 'publish') held.push(p as IPublishPacket);
+    }
+    const r = await tb!.api('POST', '/api/v1/queues/busy/purge');
+    assert.equal(r.body, { queue: 'busy', purged: 8, remaining: 0, inflight: 2, done: true });
+    assert.is((await tb!.api('GET', '/api/v1/queues/busy')).body.depth, 2);
+    for (const p of held) worker.send({ cmd: 'puback', messageId: p.messageId!, reasonCode: 0 } as Packet);
+    await waitFor(() => tb!.broker.queues!.queueByName('busy')!.depth === 0, 3000, 'acknowledged');
+    assert.equal(held.map((p) => p.payload.toString()), ['m0', 'm1']);
+  } finally {
+    worker.end();
+  }
 });
 
 test('delete removes the queue and its messages; its topic is no longer captured', async () => {

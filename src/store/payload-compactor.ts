@@ -156,6 +156,8 @@ export class PayloadCompactor {
           count('segmentsSkipped', 1);
           continue;
         }
+        // No record found for any live payload: their owners are not committed yet; the next round sees them.
+        if (moves.length === 0) continue;
         const bytes = moves.reduce((sum, m) => sum + m.to.length, 0);
         relocations.push(
           this.ctx.scheduler.enqueue(new RelocateOp(this.ctx, segment, moves)).then(

@@ -10,6 +10,8 @@ import { Store, type StoreOptions } from '../../src/store/store.js';
 import { message, outgoing, removeTempDirs, session, tempDir } from './helpers.js';
 import { PAYLOAD_KINDS, collectGarbage, requireNativeInCi } from './payload-impls.js';
 import type { PayloadStoreChoice } from '../../src/store/payload/open-payload-store.js';
+import { seqKey } from '../../src/store/keys.js';
+import { refOf, type StoreContext } from '../../src/store/message-records.js';
 
 requireNativeInCi('payload-compaction.test');
 
@@ -124,6 +126,31 @@ for (const kind of PAYLOAD_KINDS) {
     await s.close();
     await collectGarbage();
     assert.ok(segmentFiles(dataDir).length <= 1, segmentFiles(dataDir).join(','));
+  });
+
+  compaction('an owner the scan cannot see makes the relocation give up that segment, references untouched', async () => {
+    const dataDir = tempDir('compact');
+    const s = await Store.open(options(dataDir, kind));
+    const seqs: number[] = [];
+    for (let i = 0; i < 24; i++) seqs.push(s.appendQueueMessage(1, message(i, 5000, 'q')).seq);
+    await s.flush();
+    await Promise.all(seqs.filter((_, i) => i % 6 !== 0).map((seq) => s.removeQueueMessage(1, seq)));
+    // An owner without a committed record, as an append in flight that shares the payload would be.
+    const ctx = (s as unknown as { ctx: StoreContext }).ctx;
+    const held = refOf(ctx.dbs.queueMessages.get(seqKey(1, seqs[0]!)))!;
+    assert.ok(ctx.payloads.addRef(held));
+    const first = await s.compactPayloads();
+    assert.ok(first.segmentsSkipped >= 1, 'the segment holding it was given up');
+    assert.equal(refOf(ctx.dbs.queueMessages.get(seqKey(1, seqs[0]!))), held, 'its record still refers to the old place');
+    assert.is(ctx.payloads.owners(held), 2);
+    ctx.payloads.free(held);
+    const second = await s.compactPayloads();
+    assert.ok(second.segmentsCompacted >= 1);
+    assert.is(second.segmentsSkipped, 0);
+    const moved = refOf(ctx.dbs.queueMessages.get(seqKey(1, seqs[0]!)))!;
+    assert.is.not(moved.segment, held.segment);
+    assert.equal((await s.readQueueMessages(1, { limit: 1 }))[0]!.message.payload, message(0, 5000).payload);
+    await s.close();
   });
 
   compaction.run();

@@ -100,6 +100,15 @@ export interface StoreMetricsSnapshot {
   capacityBytes: number;
   /** True while writes that add data are being refused for lack of space. */
   full: boolean;
+  /** The payload store: which one runs, its segment files' bytes, and what compaction did since open. */
+  payloads: {
+    kind: 'native' | 'js';
+    diskBytes: number;
+    segmentsCompacted: number;
+    payloadsMoved: number;
+    bytesCopied: number;
+    segmentsSkipped: number;
+  };
 }
 
 /** Mutable counters; the commit scheduler adds to them. */
@@ -120,7 +129,9 @@ export class StoreMetrics {
     this.lmdbBaseline = lmdbBytesWritten();
   }
 
-  snapshot(state: { pendingBytes: number; usedBytes: number; capacityBytes: number; full: boolean }): StoreMetricsSnapshot {
+  snapshot(
+    state: Pick<StoreMetricsSnapshot, 'pendingBytes' | 'usedBytes' | 'capacityBytes' | 'full' | 'payloads'>,
+  ): StoreMetricsSnapshot {
     const written = this.lmdbBytesWritten() - this.lmdbBaseline + this.payloadFileBytes;
     const proc = readProcWriteBytes();
     return {

@@ -184,6 +184,7 @@ export class Store {
       usedBytes: this.capacity.usedBytes,
       capacityBytes: this.capacity.capacityBytes,
       full: this.capacity.full,
+      payloads: { kind: this.ctx.payloads.kind, diskBytes: this.ctx.payloads.diskBytes(), ...this.compactor.totals },
     });
   }
 

@@ -32,7 +32,8 @@ metrics('the histogram handles small, huge and negative values, and resets', () 
 metrics('write amplification is bytes written over payload bytes accepted', () => {
   let lmdbBytes = 1000;
   const m = new StoreMetrics(() => lmdbBytes);
-  const state = { pendingBytes: 0, usedBytes: 0, capacityBytes: 1, full: false };
+  const payloads = { kind: 'js' as const, diskBytes: 0, segmentsCompacted: 0, payloadsMoved: 0, bytesCopied: 0, segmentsSkipped: 0 };
+  const state = { pendingBytes: 0, usedBytes: 0, capacityBytes: 1, full: false, payloads };
   assert.is(m.snapshot(state).writeAmplification, 0);
   lmdbBytes += 3000;
   m.payloadFileBytes = 1000;

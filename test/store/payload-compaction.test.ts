@@ -61,6 +61,9 @@ for (const kind of PAYLOAD_KINDS) {
     assert.is(report.segmentsSkipped, 0);
     assert.is(report.payloadsMoved, report.segmentsCompacted === 0 ? 0 : report.payloadsMoved);
     assert.ok(report.bytesCopied >= report.payloadsMoved * 5000);
+    const metrics = s.metrics().payloads;
+    assert.equal([metrics.segmentsCompacted, metrics.bytesCopied], [report.segmentsCompacted, report.bytesCopied], 'in the store metrics too');
+    assert.ok(metrics.diskBytes > 0);
     const kept = await s.readQueueMessages(1, { limit: 100 });
     assert.equal(kept.map((m) => m.message.payload.readUInt32BE(0)), [0, 6, 12, 18, 24, 30]);
     for (const m of kept) assert.equal(m.message.payload, message(m.message.payload.readUInt32BE(0), 5000).payload);

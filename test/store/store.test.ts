@@ -204,6 +204,8 @@ store('metrics count commits, syncs and the bytes behind each accepted payload b
   assert.ok(m.commitLatencyMs.count === m.commits && m.commitLatencyMs.p99 >= m.commitLatencyMs.p50);
   assert.is(m.pendingBytes, 0);
   assert.is(m.full, false);
+  assert.is(m.payloads.kind, s.openReport.payloadStore);
+  assert.is(m.payloads.diskBytes, 0, '256-byte payloads stay inline');
   await s.close();
 });
 

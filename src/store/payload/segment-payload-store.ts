@@ -9,14 +9,13 @@ import { PayloadCorruptError, StoreFullError } from '../errors.js';
 import { crc32 } from './crc32.js';
 import type { PayloadRef, PayloadStore, ReconcileReport } from './payload-store.js';
 import type { SegmentFile, SegmentIo } from './segment-io.js';
+import { StagedRuns, type StagedRun } from './staged-runs.js';
 import {
   FILE_HEADER_BYTES,
   RECORD_HEADER_BYTES,
   checkRecord,
   encodeFileHeader,
-  encodeRecordHeader,
   findValidEnd,
-  paddingAfter,
   parseSegmentFileName,
   segmentFileName,
   syncDirectory,
@@ -52,27 +51,13 @@ interface Segment {
   compacting: boolean;
 }
 
-/** Records staged for one segment: contiguous, written with one vectored write. */
-interface StagedRun {
-  segment: Segment;
-  position: number;
-  /** [record header, payload] pairs. */
-  buffers: Buffer[];
-  bytes: number;
-  /** Padding to the next flush boundary, added when the run is flushed. */
-  pad: Buffer | undefined;
-}
-
 const DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024;
 
 export class SegmentPayloadStore implements PayloadStore {
   private readonly segments = new Map<number, Segment>();
   private active: Segment | undefined;
   private nextId: number;
-  private staged: StagedRun[] = [];
-  private stagedBytes = 0;
-  /** Runs being written by the current flush (still readable from memory until durable). */
-  private flushingRuns: StagedRun[] = [];
+  private readonly staged = new StagedRuns<Segment>();
   private flushChain: Promise<unknown> = Promise.resolve();
   private readonly deletions = new Set<Promise<void>>();
   private readonly segmentMaxBytes: number;
@@ -130,7 +115,7 @@ export class SegmentPayloadStore implements PayloadStore {
   }
 
   pendingBytes(): number {
-    return this.stagedBytes;
+    return this.staged.bytes;
   }
 
   diskBytes(): number {
@@ -140,23 +125,15 @@ export class SegmentPayloadStore implements PayloadStore {
   }
 
   flush(): Promise<number> {
-    const runs = this.staged;
+    const runs = this.staged.take(this.active);
     if (runs.length === 0) return Promise.resolve(0);
-    this.staged = [];
-    this.stagedBytes = 0;
-    // The active segment's run ends on a flush boundary, so the next flush starts on a fresh block.
-    const last = runs[runs.length - 1]!;
-    if (last.segment === this.active) {
-      last.pad = paddingAfter(last.segment.size);
-      if (last.pad !== undefined) last.segment.size += last.pad.length;
-    }
     // Flushes run one after another: a segment's file must exist before a later run appends to it.
     const result = this.flushChain.then(async () => {
-      this.flushingRuns = runs;
+      this.staged.setFlushing(runs);
       try {
         return await this.writeRuns(runs);
       } finally {
-        this.flushingRuns = [];
+        this.staged.setFlushing([]);
       }
     });
     this.flushChain = result.catch(() => undefined);
@@ -166,7 +143,7 @@ export class SegmentPayloadStore implements PayloadStore {
   async read(ref: PayloadRef): Promise<Buffer> {
     const segment = this.segments.get(ref.segment);
     if (segment === undefined) throw new PayloadCorruptError(`segment ${ref.segment} does not exist`);
-    const stagedCopy = this.findStaged(segment, ref);
+    const stagedCopy = this.staged.find(segment, ref.offset, ref.length);
     if (stagedCopy !== undefined) return stagedCopy;
     const file = await this.fileOf(segment);
     const record = await file.read(ref.offset, RECORD_HEADER_BYTES + ref.length);
@@ -291,18 +268,9 @@ export class SegmentPayloadStore implements PayloadStore {
     if (segment === undefined || (segment.size > FILE_HEADER_BYTES && segment.size + recordBytes > this.segmentMaxBytes)) {
       segment = this.startSegment();
     }
-    const position = segment.size;
-    let run = this.staged[this.staged.length - 1];
-    if (run === undefined || run.segment !== segment) {
-      run = { segment, position, buffers: [], bytes: 0, pad: undefined };
-      this.staged.push(run);
-    }
-    run.buffers.push(encodeRecordHeader(payload.length, checksum), payload);
-    run.bytes += recordBytes;
-    segment.size += recordBytes;
+    const position = this.staged.add(segment, payload, checksum);
     segment.live.set(position, { owners: 1, length: payload.length });
     segment.liveBytes += recordBytes;
-    this.stagedBytes += recordBytes;
     return { segment: segment.id, offset: position, length: payload.length, checksum };
   }
 
@@ -332,7 +300,7 @@ export class SegmentPayloadStore implements PayloadStore {
     return segment;
   }
 
-  private async writeRuns(runs: StagedRun[]): Promise<number> {
+  private async writeRuns(runs: StagedRun<Segment>[]): Promise<number> {
     let written = 0;
     for (const run of runs) {
       const segment = run.segment;
@@ -358,20 +326,6 @@ export class SegmentPayloadStore implements PayloadStore {
       ? this.io.open(segment.path)
       : this.io.create(this.dir, segment.path).then((file) => ((segment.created = true), file));
     return segment.file;
-  }
-
-  private findStaged(segment: Segment, ref: PayloadRef): Buffer | undefined {
-    if (ref.offset + RECORD_HEADER_BYTES + ref.length <= segment.durableSize) return undefined;
-    for (const run of [...this.flushingRuns, ...this.staged]) {
-      if (run.segment !== segment) continue;
-      let position = run.position;
-      for (let i = 0; i < run.buffers.length; i += 2) {
-        const payload = run.buffers[i + 1]!;
-        if (position === ref.offset) return Buffer.from(payload);
-        position += RECORD_HEADER_BYTES + payload.length;
-      }
-    }
-    return undefined;
   }
 
   private deleteSegment(segment: Segment): void {

@@ -4,8 +4,7 @@
       "target_name": "wharf_segments",
       "sources": ["src/segments.c"],
       "cflags": ["-O2", "-Wall", "-Wextra", "-std=gnu11"],
-      "defines": ["_FILE_OFFSET_BITS=64", "_GNU_SOURCE"],
-      "conditions": [["OS!='linux'", {"defines": ["WHARF_NOT_LINUX"]}]]
+      "defines": ["_FILE_OFFSET_BITS=64", "_GNU_SOURCE"]
     }
   ]
 }

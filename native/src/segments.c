@@ -52,6 +52,8 @@ static int64_t g_segments_open = 0;
 static int64_t g_mappings = 0;
 static int64_t g_mapped_bytes = 0;
 static size_t g_page_size = 4096;
+// Marks the externals this addon made, so a foreign external passed as a handle is refused, not dereferenced.
+static const napi_type_tag SEGMENT_TAG = {0x7768617266736567ULL, 0x6d656e7473763031ULL};
 
 #define CHECK(call)                                                   \
   do {                                                                \
@@ -121,6 +123,11 @@ static void finalize_segment_handle(napi_env env, void* data, void* hint) {
 static segment_t* get_segment(napi_env env, napi_value value) {
   napi_valuetype type;
   if (napi_typeof(env, value, &type) != napi_ok || type != napi_external) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "expected a segment handle from open()");
+    return NULL;
+  }
+  bool ours = false;
+  if (napi_check_object_type_tag(env, value, &SEGMENT_TAG, &ours) != napi_ok || !ours) {
     napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "expected a segment handle from open()");
     return NULL;
   }
@@ -205,6 +212,11 @@ static napi_value segment_open(napi_env env, napi_callback_info info) {
     free(s);
     g_segments_open--;
     napi_throw_error(env, "ERR_WHARF_NAPI", "cannot create the segment handle");
+    return NULL;
+  }
+  if (napi_type_tag_object(env, handle, &SEGMENT_TAG) != napi_ok) {
+    segment_retire(s, 0);  // the handle's finalizer frees the struct
+    napi_throw_error(env, "ERR_WHARF_NAPI", "cannot tag the segment handle");
     return NULL;
   }
   return handle;

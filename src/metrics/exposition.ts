@@ -64,6 +64,13 @@ export function renderExposition({ broker: b, queues, consumers }: ExpositionInp
     w.single('wharf_store_used_bytes', 'gauge', 'Space in use by live LMDB pages.', s.usedBytes);
     w.single('wharf_store_capacity_bytes', 'gauge', 'Cap on the space of live LMDB pages (storage.mapSizeBytes).', s.capacityBytes);
     w.single('wharf_store_full', 'gauge', '1 while writes that add data are refused for lack of space.', s.full ? 1 : 0);
+    const ps = s.payloads;
+    w.family('wharf_store_payload_store_info', 'gauge', 'Which payload store runs (kind native or js; always 1).', [[{ kind: ps.kind }, 1]]);
+    w.single('wharf_store_payload_disk_bytes', 'gauge', 'Bytes of the payload segment files.', ps.diskBytes);
+    w.single('wharf_store_compaction_segments_total', 'counter', 'Payload segments compacted.', ps.segmentsCompacted);
+    w.single('wharf_store_compaction_payloads_moved_total', 'counter', 'Live payloads copied out of compacted segments.', ps.payloadsMoved);
+    w.single('wharf_store_compaction_copied_bytes_total', 'counter', 'Bytes copied by compaction.', ps.bytesCopied);
+    w.single('wharf_store_compaction_segments_skipped_total', 'counter', 'Segments compaction left for a later round.', ps.segmentsSkipped);
   }
 
   const p = b.process;

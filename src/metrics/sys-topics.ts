@@ -39,7 +39,7 @@ export function brokerSysTopics(f: BrokerFigures): [string, string][] {
   }
   if (f.store !== null) {
     const s = f.store;
-    out.push(['$SYS/wharf/store', JSON.stringify({ commits: s.commits, syncs: s.syncs, bytesWritten: s.bytesWritten, writeAmplification: s.writeAmplification, commitLatencyMs: s.commitLatencyMs, pendingBytes: s.pendingBytes, usedBytes: s.usedBytes, capacityBytes: s.capacityBytes, full: s.full })]);
+    out.push(['$SYS/wharf/store', JSON.stringify({ commits: s.commits, syncs: s.syncs, bytesWritten: s.bytesWritten, writeAmplification: s.writeAmplification, commitLatencyMs: s.commitLatencyMs, pendingBytes: s.pendingBytes, usedBytes: s.usedBytes, capacityBytes: s.capacityBytes, full: s.full, payloads: s.payloads })]);
   }
   return out;
 }

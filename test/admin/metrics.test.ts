@@ -178,6 +178,8 @@ test('broker counters match the messages, QoS levels and bytes sent', async () =
   assert.is(sampleValue(m, 'wharf_retained_messages'), 1);
   assert.is(sampleValue(m, 'wharf_messages_dropped_total'), 0);
   assert.ok(sampleValue(m, 'wharf_store_commits_total') > 0, 'the retained message was committed');
+  const kind = tb.broker.persistence!.store.metrics().payloads.kind;
+  assert.is(sampleValue(m, 'wharf_store_payload_store_info', { kind }), 1);
   assert.ok(sampleValue(m, 'wharf_resident_memory_bytes') > 0);
   const status = (await tb.api('GET', '/api/v1/status')).body;
   assert.equal(status.messages.received, [3, 3, 1]);

@@ -10,6 +10,7 @@ import { Workspace, type WharfProcess } from '../helpers/broker-process.js';
 import { DrainSubscriber, packetsUntilQuiet, type DrainResult } from '../helpers/drain-subscriber.js';
 import { LeanPublisher, decodeSeqPayload, type PublishResult } from '../helpers/lean-publisher.js';
 import { RawClient } from '../helpers/raw-client.js';
+import { prng, seedFrom } from '../helpers/prng.js';
 
 const test = suite('e2e durability: SIGKILL loses nothing that was acknowledged');
 
@@ -23,19 +24,7 @@ const MAX_MESSAGES = 60_000;
 const QUIET_MS = 1000;
 const DRAIN_MAX_MS = 20_000;
 const ROUNDS = 3;
-const SEED = Number(process.env.WHARF_CRASH_SEED ?? Date.now() % 0x1_0000_0000) >>> 0;
-
-/** mulberry32: a small seeded PRNG, so a failing run's kill moments can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const SEED = seedFrom('WHARF_CRASH_SEED');
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -9,6 +9,7 @@ import * as assert from 'uvu/assert';
 import type { IPublishPacket, Packet } from 'mqtt-packet';
 import { Workspace, type WharfProcess } from '../helpers/broker-process.js';
 import { RawClient } from '../helpers/raw-client.js';
+import { prng, seedFrom } from '../helpers/prng.js';
 
 const test = suite('e2e last-value queues: SIGKILL between replacements');
 
@@ -24,19 +25,7 @@ const QUEUES_YAML = `queues:
       consumerInflight: 64
 `;
 const KILL_AFTER_MS: [number, number] = [200, 500];
-const SEED = Number(process.env.WHARF_LASTVALUE_CRASH_SEED ?? Date.now() % 0x1_0000_0000) >>> 0;
-
-/** mulberry32, so a failing run's kill moment can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const SEED = seedFrom('WHARF_LASTVALUE_CRASH_SEED');
 
 const topicOf = (k: number) => `lights/l${k}/commands`;
 

@@ -12,6 +12,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Workspace, type WharfProcess } from '../helpers/broker-process.js';
 import { JobPublisher, QueueWorker, until, type JobPublishResult } from '../helpers/queue-clients.js';
+import { prng, seedFrom } from '../helpers/prng.js';
 
 const test = suite('e2e queues: SIGKILL in the middle of the job scenario loses no acknowledged job');
 
@@ -32,7 +33,7 @@ const MAX_DUPLICATE_AGE_MS = 250;
 const FINISH_LIMIT_MS = 20_000;
 /** No delivery for this long with nothing held, after every acknowledged job is done: the queue is drained. */
 const QUIET_MS = 300;
-const SEED = Number(process.env.WHARF_QUEUE_CRASH_SEED ?? Date.now() % 0x1_0000_0000) >>> 0;
+const SEED = seedFrom('WHARF_QUEUE_CRASH_SEED');
 const QUEUES_YAML = `queues:
   definitions:
     - name: images
@@ -40,18 +41,6 @@ const QUEUES_YAML = `queues:
       dispatch: least_inflight
       consumerInflight: 1
 `;
-
-/** mulberry32: a small seeded PRNG, so a failing run's kill moments can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const sorted = (xs: Iterable<number>) => [...xs].sort((a, b) => a - b);

@@ -8,6 +8,7 @@ import { LeastInflightStrategy } from '../../src/queue/dispatch/least-inflight.j
 import { RandomStrategy } from '../../src/queue/dispatch/random.js';
 import { RoundRobinStrategy } from '../../src/queue/dispatch/round-robin.js';
 import type { ConsumerView, DispatchStrategy } from '../../src/queue/types.js';
+import { prng as seeded } from '../helpers/prng.js';
 
 class FakeConsumer implements ConsumerView {
   room = true;
@@ -35,18 +36,6 @@ function tally(ids: readonly string[]): Record<string, number> {
   const t: Record<string, number> = {};
   for (const id of ids) t[id] = (t[id] ?? 0) + 1;
   return t;
-}
-
-/** Deterministic RNG (mulberry32). */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 // ---------------------------------------------------------------------------------------------------------------

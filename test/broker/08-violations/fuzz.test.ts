@@ -10,20 +10,9 @@ import { startBroker } from '../../helpers/broker.js';
 import { RawClient } from '../../helpers/raw-client.js';
 import { waitFor } from '../../helpers/tools.js';
 import { withWitnesses } from '../../helpers/witness.js';
+import { prng } from '../../helpers/prng.js';
 
 const test = suite('08-violations: fuzz');
-
-/** mulberry32: a small deterministic PRNG, so a failure can be replayed with the same seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const SEED = 0x5eed2024;
 const CASES = 200;

@@ -5,42 +5,16 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { IPublishPacket } from 'mqtt-packet';
-import type { WharfConfig } from '../../../src/config/types.js';
-import { newDataDir, removeDataDir, startBrokerOn, type DurableBroker } from '../../helpers/durable-broker.js';
-import { Harness } from '../../helpers/sub-harness.js';
+import { onDataDir } from '../../helpers/restartable.js';
 import { ack, declare, flushed, queueOf, rawConsumer, send, sendAll, sendMany, subscribeCodes, text, until } from '../../helpers/queue-kit.js';
 
 const test = suite('11-queues: restart and deletion');
 
-/** Runs `fn` with a data directory and a `boot` that starts brokers on it; every broker, client and the directory go at the end. */
-async function onDataDir(fn: (boot: (tweak?: (c: WharfConfig) => void) => Promise<Harness>) => Promise<void>): Promise<void> {
-  const dataDir = newDataDir('wharf-queues-');
-  const running: Array<{ db: DurableBroker; h: Harness }> = [];
-  const boot = async (tweak?: (c: WharfConfig) => void): Promise<Harness> => {
-    for (const r of running.splice(0)) {
-      await r.h.close();
-      await r.db.stop();
-    }
-    const db = await startBrokerOn(dataDir, {}, tweak);
-    const h = new Harness({ ...db, wsPort: 0, wsUrl: '' });
-    running.push({ db, h });
-    return h;
-  };
-  try {
-    await fn(boot);
-  } finally {
-    for (const r of running) {
-      await r.h.close();
-      await r.db.stop();
-    }
-    removeDataDir(dataDir);
-  }
-}
 
 const range = (n: number) => Array.from({ length: n }, (_, i) => `m${String(i).padStart(4, '0')}`);
 
 test('a declared queue survives a restart: depth, bytes, order and properties intact; acknowledged messages stay gone, unacknowledged ones come back', async () => {
-  await onDataDir(async (boot) => {
+  await onDataDir('wharf-queues-', async (boot) => {
     const tweak = declare({ name: 'jobs', topicFilter: 'jobs/+' });
     let h = await boot(tweak);
     const pub = await h.raw();
@@ -72,7 +46,7 @@ test('a declared queue survives a restart: depth, bytes, order and properties in
 });
 
 test('an auto-created queue survives a restart without being in the configuration, and keeps capturing its filter', async () => {
-  await onDataDir(async (boot) => {
+  await onDataDir('wharf-queues-', async (boot) => {
     let h = await boot();
     const c = await h.raw();
     assert.equal(await subscribeCodes(c, ['$queue/made/made/+']), [1]);
@@ -93,7 +67,7 @@ test('an auto-created queue survives a restart without being in the configuratio
 });
 
 test('a backlog of 600 (over the read-ahead window) comes back after a restart complete and in order', async () => {
-  await onDataDir(async (boot) => {
+  await onDataDir('wharf-queues-', async (boot) => {
     const tweak = declare({ name: 'bulk', topicFilter: 'bulk/#' });
     let h = await boot(tweak);
     await sendMany(await h.raw(), 'bulk/t', range(600));
@@ -116,7 +90,7 @@ test('a backlog of 600 (over the read-ahead window) comes back after a restart c
 });
 
 test('after a restart, drop_oldest evicts the oldest message still on disk', async () => {
-  await onDataDir(async (boot) => {
+  await onDataDir('wharf-queues-', async (boot) => {
     const tweak = declare({ name: 'jobs', topicFilter: 'jobs/+', maxMessages: 3, overflow: 'drop_oldest' });
     let h = await boot(tweak);
     await sendAll(await h.raw(), 'jobs/a', ['m1', 'm2', 'm3']);
@@ -134,7 +108,7 @@ test('after a restart, drop_oldest evicts the oldest message still on disk', asy
 });
 
 test('deleting a queue deletes its messages (in flight or not): its consumer gets nothing more, and it does not come back after a restart', async () => {
-  await onDataDir(async (boot) => {
+  await onDataDir('wharf-queues-', async (boot) => {
     let h = await boot();
     const c = await rawConsumer(h, '$queue/jobs/jobs/+', { qos: 1, connect: { properties: { receiveMaximum: 2 } } });
     const pub = await h.raw();
@@ -167,7 +141,7 @@ test('deleting a queue deletes its messages (in flight or not): its consumer get
 });
 
 test('a persistent session stays a consumer: after reconnecting, and after a restart, it gets what was queued meanwhile without subscribing again', async () => {
-  await onDataDir(async (boot) => {
+  await onDataDir('wharf-queues-', async (boot) => {
     const tweak = declare({ name: 'jobs', topicFilter: 'jobs/+' });
     const persistent = { clientId: 'worker', clean: false, properties: { sessionExpiryInterval: 3600 } };
     let h = await boot(tweak);

@@ -5,8 +5,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { IPublishPacket } from 'mqtt-packet';
-import type { WharfConfig } from '../../../src/config/types.js';
-import { newDataDir, removeDataDir, startBrokerOn, type DurableBroker } from '../../helpers/durable-broker.js';
+import { onDataDir } from '../../helpers/restartable.js';
 import type { RawClient } from '../../helpers/raw-client.js';
 import { Harness } from '../../helpers/sub-harness.js';
 import { ack, declare, flushed, queueOf, rawConsumer, send, text, until, withQueues } from '../../helpers/queue-kit.js';
@@ -51,33 +50,9 @@ test('maxMessages 2, overflow drop_oldest: a new value replaces its key without 
   });
 });
 
-/** Runs `fn` with a data directory and a `boot` that (re)starts a broker on it; everything goes at the end. */
-async function onDataDir(fn: (boot: (tweak?: (c: WharfConfig) => void) => Promise<Harness>) => Promise<void>): Promise<void> {
-  const dataDir = newDataDir('wharf-lastvalue-');
-  const running: Array<{ db: DurableBroker; h: Harness }> = [];
-  const boot = async (tweak?: (c: WharfConfig) => void): Promise<Harness> => {
-    for (const r of running.splice(0)) {
-      await r.h.close();
-      await r.db.stop();
-    }
-    const db = await startBrokerOn(dataDir, {}, tweak);
-    const h = new Harness({ ...db, wsPort: 0, wsUrl: '' });
-    running.push({ db, h });
-    return h;
-  };
-  try {
-    await fn(boot);
-  } finally {
-    for (const r of running) {
-      await r.h.close();
-      await r.db.stop();
-    }
-    removeDataDir(dataDir);
-  }
-}
 
 test('after a restart, maxMessages still counts the keys on disk: replacing one is taken at the limit, a new key is refused', async () => {
-  await onDataDir(async (boot) => {
+  await onDataDir('wharf-lastvalue-', async (boot) => {
     const tweak = byDevice({ maxMessages: 2, overflow: 'reject' });
     let h = await boot(tweak);
     let pub = await h.raw();
@@ -92,7 +67,7 @@ test('after a restart, maxMessages still counts the keys on disk: replacing one 
 });
 
 test('after a restart, drop_oldest evicts the oldest key on disk; publishing that key again is a new key and evicts the next oldest', async () => {
-  await onDataDir(async (boot) => {
+  await onDataDir('wharf-lastvalue-', async (boot) => {
     const tweak = byDevice({ maxMessages: 3, overflow: 'drop_oldest' });
     let h = await boot(tweak);
     let pub = await h.raw();

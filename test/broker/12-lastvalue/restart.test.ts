@@ -5,10 +5,8 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { IPublishPacket } from 'mqtt-packet';
-import type { WharfConfig } from '../../../src/config/types.js';
-import { newDataDir, removeDataDir, startBrokerOn, type DurableBroker } from '../../helpers/durable-broker.js';
+import { onDataDir } from '../../helpers/restartable.js';
 import type { RawClient } from '../../helpers/raw-client.js';
-import { Harness } from '../../helpers/sub-harness.js';
 import { ack, declare, flushed, queueOf, rawConsumer, send, text, until } from '../../helpers/queue-kit.js';
 
 const test = suite('12-lastvalue: replacement across a restart');
@@ -23,33 +21,9 @@ async function cmd(pub: RawClient, payload: string, type: string): Promise<void>
 
 const label = (p: IPublishPacket) => `${p.properties?.userProperties?.command_type}=${text(p)}`;
 
-/** Runs `fn` with a `boot` that (re)starts a broker on one data directory (gracefully stopping the previous one). */
-async function onDataDir(fn: (boot: (tweak?: (c: WharfConfig) => void) => Promise<Harness>) => Promise<void>): Promise<void> {
-  const dataDir = newDataDir('wharf-lastvalue-');
-  const running: Array<{ db: DurableBroker; h: Harness }> = [];
-  const boot = async (tweak?: (c: WharfConfig) => void): Promise<Harness> => {
-    for (const r of running.splice(0)) {
-      await r.h.close();
-      await r.db.stop();
-    }
-    const db = await startBrokerOn(dataDir, {}, tweak);
-    const h = new Harness({ ...db, wsPort: 0, wsUrl: '' });
-    running.push({ db, h });
-    return h;
-  };
-  try {
-    await fn(boot);
-  } finally {
-    for (const r of running) {
-      await r.h.close();
-      await r.db.stop();
-    }
-    removeDataDir(dataDir);
-  }
-}
 
 test('a value published after a restart replaces the one stored before it; the light gets only the newest per key', async () => {
-  await onDataDir(async (boot) => {
+  await onDataDir('wharf-lastvalue-', async (boot) => {
     let h = await boot(commands);
     let pub = await h.raw();
     await cmd(pub, 'blue', 'set-color');
@@ -77,7 +51,7 @@ test('a value published after a restart replaces the one stored before it; the l
 });
 
 test('a consumer back after a restart gets exactly the keys whose latest value it has not acknowledged', async () => {
-  await onDataDir(async (boot) => {
+  await onDataDir('wharf-lastvalue-', async (boot) => {
     let h = await boot(commands);
     let pub = await h.raw();
     const light = await rawConsumer(h, '$queue/cmds', { clientId: 'light-123' });
@@ -106,7 +80,7 @@ test('a consumer back after a restart gets exactly the keys whose latest value i
 });
 
 test('a value read back from disk after a restart and out for delivery: a newer value waits for its acknowledgement, then follows', async () => {
-  await onDataDir(async (boot) => {
+  await onDataDir('wharf-lastvalue-', async (boot) => {
     let h = await boot(commands);
     let pub = await h.raw();
     await cmd(pub, 'blue', 'set-color');

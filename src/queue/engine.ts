@@ -204,7 +204,9 @@ export class QueueEngine {
     let appended;
     try {
       // Only a last-value queue replaces by key on disk; hash_key uses the key for dispatch alone.
-      appended = this.store.appendQueueMessage(queue.id, stored, lastValue ? key : undefined);
+      appended = lastValue
+        ? this.store.appendQueueMessage(queue.id, stored, key, queue.lastValueOf(key))
+        : this.store.appendQueueMessage(queue.id, stored);
     } catch (err) {
       queue.counters.publishRejected++;
       this.track(Promise.reject(err));

@@ -80,6 +80,12 @@ export class Queue {
     this.lastValues?.set(key, { seq, bytes, held: undefined });
   }
 
+  /** The stored message a new value with this key replaces, if any (last-value queues). */
+  lastValueOf(key: string | undefined): { seq: number; bytes: number } | undefined {
+    const lv = key === undefined || this.lastValues === null ? undefined : this.lastValues.get(key);
+    return lv === undefined ? undefined : { seq: lv.seq, bytes: lv.bytes };
+  }
+
   /** True when appending a message with this key replaces one (so the queue does not grow by a message). */
   replaces(key: string | undefined): boolean {
     return key !== undefined && this.lastValues !== null && this.lastValues.has(key);

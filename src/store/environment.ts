@@ -34,8 +34,6 @@ export interface Databases {
   queues: Database;
   /** seqKey(queue id, seq) -> queue message record. */
   queueMessages: Database;
-  /** idTextKey(queue id, key) -> seq of the message holding that key (last-value queues). */
-  queueKeys: Database;
   /** idTextKey(queue id, consumer id) -> consumer state. */
   consumers: Database;
 }
@@ -48,7 +46,6 @@ const NAMES: Record<keyof Databases, string> = {
   retained: 'retained',
   queues: 'queues',
   queueMessages: 'queue-messages',
-  queueKeys: 'queue-keys',
   consumers: 'consumers',
 };
 

@@ -1,5 +1,6 @@
-// Primitives for the durable queues (the queue engine comes in its own issue): definitions, messages keyed by
-// queue id + sequence, the last-value key index and consumer state. Reads come in bounded batches.
+// Primitives for the durable queues: definitions, messages keyed by queue id + sequence, and consumer state.
+// A last-value record carries its key; which record holds a key is known to the queue in memory (rebuilt from
+// the records at start), so replacing a value costs no index lookup in the commit. Reads come in bounded batches.
 
 import type { TxnScope, WriteOp } from './commit-scheduler.js';
 import { idKey, idPrefixRange, idTextKey, readKeyId, readKeySeq, seqKey, seqRangeAfter } from './keys.js';
@@ -7,12 +8,15 @@ import { decodeMessage, encodeMessage, type MessageRecord, type StoreContext } f
 import { CompositeOp, PutOp, RangeRemoveOp, RemoveOp, freeHeldPayload } from './ops.js';
 import type { PayloadRef } from './payload/payload-store.js';
 import { lastSeq } from './sequences.js';
-import type { Appended, ConsumerState, QueueDefinition, QueueMessage, StoredMessage } from './types.js';
+import type { Appended, ConsumerState, QueueDefinition, QueueMessage, ReplacedMessage, StoredMessage } from './types.js';
 
 /** [message, delivery count, enqueued at (ms since the epoch), last-value key?] */
 type QueueMessageRecord = [m: MessageRecord, deliveryCount: number, enqueuedAt: number, key?: string];
 
-/** Appends a message; with a last-value key, the message holding that key before is removed in the same commit. */
+/**
+ * Appends a message; the message it replaces (last-value: the key's previous value, which the queue knows) is
+ * removed in the same commit. Its record is read only when it may hold a payload-store reference to free.
+ */
 class AppendQueueMessageOp implements WriteOp {
   readonly grows = true;
   readonly stagedRefs: readonly PayloadRef[] | undefined;
@@ -25,27 +29,24 @@ class AppendQueueMessageOp implements WriteOp {
     readonly bytes: number,
     readonly payloadBytes: number,
     stagedRef: PayloadRef | undefined,
+    private readonly replaces: ReplacedMessage | undefined,
   ) {
     this.stagedRefs = stagedRef === undefined ? undefined : [stagedRef];
   }
 
   apply(scope: TxnScope): void {
-    const { queueMessages, queueKeys } = this.ctx.dbs;
-    if (this.record[3] !== undefined) {
-      const keyKey = idTextKey(this.queueId, this.record[3]);
-      const previous = queueKeys.get(keyKey) as number | undefined;
-      if (previous !== undefined) {
-        const previousKey = seqKey(this.queueId, previous);
-        freeHeldPayload(queueMessages.get(previousKey), scope);
-        queueMessages.remove(previousKey);
-      }
-      queueKeys.put(keyKey, this.seq);
+    const { queueMessages } = this.ctx.dbs;
+    const previous = this.replaces;
+    if (previous !== undefined) {
+      const previousKey = seqKey(this.queueId, previous.seq);
+      if (previous.bytes > this.ctx.inlineMaxBytes) freeHeldPayload(queueMessages.get(previousKey), scope);
+      queueMessages.remove(previousKey);
     }
     queueMessages.put(seqKey(this.queueId, this.seq), this.record);
   }
 }
 
-/** Removes a message (acknowledged, expired, dropped) and its last-value key if the key still points at it. */
+/** Removes a message (acknowledged, expired, dropped). */
 class RemoveQueueMessageOp implements WriteOp {
   readonly grows = false;
   readonly bytes = 16;
@@ -59,14 +60,10 @@ class RemoveQueueMessageOp implements WriteOp {
   ) {}
 
   apply(scope: TxnScope): void {
-    const { queueMessages, queueKeys } = this.ctx.dbs;
+    const { queueMessages } = this.ctx.dbs;
     const key = seqKey(this.queueId, this.seq);
     const record = queueMessages.get(key) as QueueMessageRecord | undefined;
     if (record === undefined) return;
-    if (record[3] !== undefined) {
-      const keyKey = idTextKey(this.queueId, record[3]);
-      if (queueKeys.get(keyKey) === this.seq) queueKeys.remove(keyKey);
-    }
     freeHeldPayload(record, scope);
     queueMessages.remove(key);
   }
@@ -102,7 +99,7 @@ export class QueueTable {
     return this.ctx.scheduler.enqueue(new PutOp(this.ctx.dbs.queues, idKey(queueId), definition, 256));
   }
 
-  /** Removes a queue with all its messages, keys and consumers, in one commit. */
+  /** Removes a queue with all its messages and consumers, in one commit. */
   deleteQueue(queueId: number): Promise<void> {
     const { dbs } = this.ctx;
     const range = idPrefixRange(queueId);
@@ -111,7 +108,6 @@ export class QueueTable {
       new CompositeOp([
         new RemoveOp(dbs.queues, idKey(queueId)),
         new RangeRemoveOp(dbs.queueMessages, range, true),
-        new RangeRemoveOp(dbs.queueKeys, range),
         new RangeRemoveOp(dbs.consumers, range),
       ]),
     );
@@ -125,8 +121,8 @@ export class QueueTable {
     return queues;
   }
 
-  /** Appends with the next sequence of the queue; `key` makes it replace the last message with that key. */
-  append(queueId: number, message: StoredMessage, key?: string): Appended {
+  /** Appends with the next sequence of the queue, recording its last-value `key` and removing what it `replaces`. */
+  append(queueId: number, message: StoredMessage, key?: string, replaces?: ReplacedMessage): Appended {
     let seq = this.nextSeq.get(queueId);
     if (seq === undefined) seq = lastSeq(this.ctx.dbs.queueMessages, queueId) + 1;
     this.nextSeq.set(queueId, seq + 1);
@@ -137,7 +133,7 @@ export class QueueTable {
       if (key !== undefined) record.push(key);
       const bytes = encoded.bytes + 16 + (key === undefined ? 0 : 2 * key.length + 24);
       durable = this.ctx.scheduler.enqueue(
-        new AppendQueueMessageOp(this.ctx, queueId, seq, record, bytes, message.payload.length, encoded.ref),
+        new AppendQueueMessageOp(this.ctx, queueId, seq, record, bytes, message.payload.length, encoded.ref, replaces),
       );
     } catch (err) {
       durable = Promise.reject(err);

@@ -268,8 +268,8 @@ export class Store {
   }
 
   /** Appends with the queue's next sequence; with `key`, replaces the queue's message holding that key. */
-  appendQueueMessage(queueId: number, message: T.StoredMessage, key?: string): T.Appended {
-    return this.queues.append(queueId, message, key);
+  appendQueueMessage(queueId: number, message: T.StoredMessage, key?: string, replaces?: T.ReplacedMessage): T.Appended {
+    return this.queues.append(queueId, message, key, replaces);
   }
 
   /** Up to `limit` messages after `afterSeq` (0: from the start), in sequence order. */

@@ -72,6 +72,12 @@ export interface Appended {
   durable: Promise<void>;
 }
 
+/** The stored message an append replaces (a last-value queue's previous value of the key): its sequence and payload size. */
+export interface ReplacedMessage {
+  readonly seq: number;
+  readonly bytes: number;
+}
+
 /** A message in a durable queue. */
 export interface QueueMessage {
   seq: number;

@@ -151,7 +151,8 @@ store('queue primitives: ordered append, bounded reads, last-value replacement, 
   await s.saveQueue(3, { name: 'commands', topicFilter: 'cmd/#', type: 'lastvalue' });
   const plain = [1, 2, 3, 4, 5].map((i) => s.appendQueueMessage(3, message(i)));
   const keyed1 = s.appendQueueMessage(3, message(10), 'setpoint');
-  const keyed2 = s.appendQueueMessage(3, message(11), 'setpoint'); // replaces keyed1 in the same window
+  // Replaces keyed1 in the same window (the queue tells the store which record a new value replaces).
+  const keyed2 = s.appendQueueMessage(3, message(11), 'setpoint', { seq: keyed1.seq, bytes: 32 });
   await Promise.all([...plain, keyed1, keyed2].map((a) => a.durable));
   await s.removeQueueMessage(3, plain[1]!.seq);
   await s.setQueueDeliveryCount(3, plain[0]!.seq, 2);
@@ -174,12 +175,13 @@ store('queue primitives: ordered append, bounded reads, last-value replacement, 
     ],
   );
   assert.equal(await s.loadConsumers(3), [{ consumerId: 'consumer-1', state: { inflight: [1] } }]);
-  const next = s.appendQueueMessage(3, message(12), 'setpoint');
+  const next = s.appendQueueMessage(3, message(12), 'setpoint', { seq: 7, bytes: 32 });
   assert.is(next.seq, 8);
   await next.durable;
   assert.equal(
-    (await s.readQueueMessages(3, { afterSeq: 5, limit: 10 })).map((m) => m.seq),
-    [8],
+    (await s.readQueueMessages(3, { afterSeq: 5, limit: 10 })).map((m) => [m.seq, m.key]),
+    [[8, 'setpoint']],
+    'the value stored before the restart is replaced',
   );
   await s.deleteConsumer(3, 'consumer-1');
   await s.deleteQueue(3);
@@ -187,6 +189,36 @@ store('queue primitives: ordered append, bounded reads, last-value replacement, 
   assert.equal(await s.readQueueMessages(3, { limit: 10 }), []);
   assert.equal(await s.loadConsumers(3), []);
   assert.equal(await s.loadConsumers(4), [{ consumerId: 'consumer-x', state: {} }]);
+  await s.close();
+});
+
+store('a last-value replacement frees the replaced payload from the payload store', async () => {
+  const dataDir = tempDir('store');
+  const opts = { ...options(dataDir), inlineMaxBytes: 64, payloadSegmentBytes: 4096 };
+  let s = await Store.open(opts);
+  const segmentDir = join(dataDir, 'payloads');
+  const first = s.appendQueueMessage(5, message(1, 5000, 'fw/lock-1'), 'update-firmware');
+  await first.durable;
+  const before = readdirSync(segmentDir).sort();
+  const second = s.appendQueueMessage(5, message(2, 6000, 'fw/lock-1'), 'update-firmware', { seq: first.seq, bytes: 5000 });
+  await second.durable;
+  // Freed once the replacing commit is durable, not at the next start: the segment goes while the store runs.
+  const gone = async () => {
+    for (let i = 0; i < 50; i++) {
+      await collectGarbage();
+      if (!readdirSync(segmentDir).includes(before[0]!)) return true;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    return false;
+  };
+  assert.ok(await gone(), `the replaced payload's segment ${before[0]} is deleted (left: ${readdirSync(segmentDir).join(', ')})`);
+  await s.close();
+  s = await Store.open(opts);
+  assert.equal(
+    (await s.readQueueMessages(5, { limit: 10 })).map((m) => [m.seq, m.key, m.message.payload.readUInt32BE(0), m.message.payload.length]),
+    [[second.seq, 'update-firmware', 2, 6000]],
+  );
+  assert.is(s.openReport.payloads.missingRefs, 0);
   await s.close();
 });
 

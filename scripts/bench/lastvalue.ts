@@ -11,6 +11,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { LoadClient, PublishTemplate } from './load-client.js';
+import { drainQueue } from './queue-drain.js';
 import { peerUnavailableReason, startPeer, type RunningPeer } from './peers.js';
 
 const PUBLISHERS = 4;
@@ -124,7 +125,6 @@ function monoUs(): number {
   return Number(process.hrtime.bigint() / 1000n);
 }
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 interface PublishResult {
   acked: number;
@@ -225,27 +225,19 @@ async function drain(port: number, total: number, keys: number, expected: number
     lastRecv = performance.now();
     lastProgress = lastRecv;
   };
-  const t0 = performance.now();
-  const consumer = await LoadClient.connect({ port, clientId: 'bench-lv-consumer', protocolVersion: 4, onPublish });
-  try {
-    await consumer.subscribe([{ topic: `$q/${FILTER}`, qos: 1 }]);
-    for (;;) {
-      await sleep(20);
-      const now = performance.now();
-      if (unique >= expected && now - lastProgress >= SETTLE_MS) break;
-      if (now - lastProgress >= IDLE_MS) break;
-      if (now - t0 > DRAIN_LIMIT_MS) {
-        error ??= `not drained within ${DRAIN_LIMIT_MS / 1000} s`;
-        break;
-      }
-      if (consumer.isClosed) {
-        error ??= 'consumer connection closed by the broker';
-        break;
-      }
-    }
-  } finally {
-    await consumer.end(2000).catch(() => undefined);
-  }
+  const run = await drainQueue({
+    port,
+    filter: FILTER,
+    clientId: 'bench-lv-consumer',
+    onPublish,
+    // Done once the expected count arrived and nothing more came for SETTLE_MS (more would be a bug).
+    done: () => unique >= expected && performance.now() - lastProgress >= SETTLE_MS,
+    lastReceived: () => lastRecv,
+    idleMs: IDLE_MS,
+    limitMs: DRAIN_LIMIT_MS,
+  });
+  const t0 = run.t0;
+  error ??= run.error;
   const durationS = lastRecv > t0 ? (lastRecv - t0) / 1000 : 0;
   return { unique, duplicates, stale, durationS, rate: durationS > 0 ? unique / durationS : 0, error };
 }

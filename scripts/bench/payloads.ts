@@ -15,6 +15,7 @@ import { statfsSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { LoadClient, PublishTemplate } from './load-client.js';
+import { drainQueue } from './queue-drain.js';
 import { peerUnavailableReason, startPeer, type MemorySample, type RunningPeer } from './peers.js';
 
 const PUBLISHERS = 4;
@@ -156,30 +157,19 @@ async function drain(port: number, total: number): Promise<PhaseResult & { dupli
     }
     lastRecv = performance.now();
   };
-  const t0 = performance.now();
   const cpu0 = process.cpuUsage();
-  const consumer = await LoadClient.connect({ port, clientId: 'bench-payload-consumer', protocolVersion: 4, onPublish });
-  try {
-    await consumer.subscribe([{ topic: `$q/${FILTER}`, qos: 1 }]);
-    while (unique < total) {
-      await sleep(20);
-      const now = performance.now();
-      if (now - (lastRecv < 0 ? t0 : lastRecv) > IDLE_MS) {
-        error ??= `nothing received for ${IDLE_MS / 1000} s (${unique}/${total})`;
-        break;
-      }
-      if (now - t0 > DRAIN_LIMIT_MS) {
-        error ??= `not drained within ${DRAIN_LIMIT_MS / 1000} s`;
-        break;
-      }
-      if (consumer.isClosed) {
-        error ??= 'consumer connection closed by the broker';
-        break;
-      }
-    }
-  } finally {
-    await consumer.end(2000).catch(() => undefined);
-  }
+  const run = await drainQueue({
+    port,
+    filter: FILTER,
+    clientId: 'bench-payload-consumer',
+    onPublish,
+    done: () => unique >= total,
+    lastReceived: () => lastRecv,
+    idleMs: IDLE_MS,
+    limitMs: DRAIN_LIMIT_MS,
+  });
+  const t0 = run.t0;
+  if (run.error !== null) error ??= `${run.error} (${unique}/${total})`;
   const seconds = lastRecv > t0 ? (lastRecv - t0) / 1000 : 0;
   const cpu = process.cpuUsage(cpu0);
   const clientCpuPct = seconds > 0 ? ((cpu.user + cpu.system) / 1e6 / seconds) * 100 : NaN;

@@ -116,5 +116,30 @@ export function createPacketParser(
 }
 
 export function encodePacket(packet: Packet, protocolVersion: ProtocolVersion): Buffer {
-  return mqtt.generate(packet, { protocolVersion });
+  return encodeAck(packet, protocolVersion) ?? mqtt.generate(packet, { protocolVersion });
+}
+
+/** First byte of the four acknowledgements (PUBREL has the fixed flags 0010) [MQTT-3.6.1-1]. */
+const ACK_TYPE: Partial<Record<Packet['cmd'], number>> = { puback: 0x40, pubrec: 0x50, pubrel: 0x62, pubcomp: 0x70 };
+
+/**
+ * PUBACK/PUBREC/PUBREL/PUBCOMP without properties, the one packet per QoS 1/2 message the broker sends most:
+ * 4 bytes, or 5 with a reason code other than Success on 5.0 (section 3.4.2.1: the reason code and property
+ * length may be omitted). Written directly; mqtt-packet's generator builds them through a stream accumulator.
+ * Anything else (properties, unusual fields) goes to mqtt-packet.
+ */
+function encodeAck(packet: Packet, protocolVersion: ProtocolVersion): Buffer | undefined {
+  const type = ACK_TYPE[packet.cmd];
+  if (type === undefined) return undefined;
+  const ack = packet as { messageId?: number; reasonCode?: number; properties?: object };
+  const id = ack.messageId;
+  if (id === undefined || id < 1 || id > 0xffff || ack.properties !== undefined) return undefined;
+  const code = protocolVersion === 5 ? (ack.reasonCode ?? 0) : 0;
+  const buf = Buffer.allocUnsafe(code === 0 ? 4 : 5);
+  buf[0] = type;
+  buf[1] = code === 0 ? 2 : 3;
+  buf[2] = id >> 8;
+  buf[3] = id & 0xff;
+  if (code !== 0) buf[4] = code;
+  return buf;
 }

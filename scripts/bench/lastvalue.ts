@@ -7,9 +7,10 @@
 // consumer drains it. The same publishes go into a standard queue on the same filter for the ratio. Each run starts
 // a fresh broker process per queue type (durable configuration: storage.commitIntervalMs 5), standard first.
 
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
+import { deviceWriteBytes } from './disk-stats.js';
 import { LoadClient, PublishTemplate } from './load-client.js';
 import { drainQueue } from './queue-drain.js';
 import { peerUnavailableReason, startPeer, type RunningPeer } from './peers.js';
@@ -105,26 +106,10 @@ function queueYaml(type: QueueType): string[] {
   ];
 }
 
-/** Bytes written to the machine's disks (sectors written, /proc/diskstats; all processes; NaN if unknown). */
-function deviceWriteBytes(): number {
-  try {
-    let sum = NaN;
-    for (const l of readFileSync('/proc/diskstats', 'utf8').split('\n')) {
-      const f = l.trim().split(/\s+/);
-      if (f.length < 10 || !/^(vd[a-z]+|sd[a-z]+|xvd[a-z]+|nvme\d+n\d+|mmcblk\d+)$/.test(f[2]!)) continue;
-      sum = (Number.isNaN(sum) ? 0 : sum) + Number(f[9]) * 512;
-    }
-    return sum;
-  } catch {
-    return NaN;
-  }
-}
-
 /** CLOCK_MONOTONIC in µs: the clock of V8 .cpuprofile timestamps on Linux. */
 function monoUs(): number {
   return Number(process.hrtime.bigint() / 1000n);
 }
-
 
 interface PublishResult {
   acked: number;

@@ -10,6 +10,7 @@
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
+import { exitWithUsage, readFlags } from './cli-args.js';
 import { deviceWriteBytes } from './disk-stats.js';
 import { LoadClient, PublishTemplate } from './load-client.js';
 import { drainQueue } from './queue-drain.js';
@@ -29,7 +30,8 @@ const IDLE_MS = 5_000;
 /** Target of issue 5: the last-value publish rate within 20% of the standard queue's. */
 const TARGET_RATIO = 0.8;
 
-type QueueType = 'standard' | 'lastvalue';
+const QUEUE_TYPES = ['standard', 'lastvalue'] as const;
+type QueueType = (typeof QUEUE_TYPES)[number];
 
 interface Args {
   messages: number;
@@ -39,58 +41,28 @@ interface Args {
   json: string | undefined;
 }
 
-function usage(msg?: string): never {
-  if (msg) console.error(`error: ${msg}`);
-  console.error(
-    'usage: node dist/scripts/bench/lastvalue.js [--messages N] [--keys K] [--runs R] [--types standard,lastvalue] [--json FILE]\n' +
-      '  --messages  publishes per run and queue type (default 100000)\n' +
-      `  --keys      distinct keys, a multiple of ${PUBLISHERS} (default 1000)\n` +
-      '  --runs      runs per queue type; the table shows medians (default 3)\n' +
-      '  --types     queue types to run (default both; one alone, e.g. for a CPU profile, gives no ratio)\n' +
-      '  --json      also write the results as JSON to FILE',
-  );
-  process.exit(msg ? 2 : 0);
-}
+const USAGE =
+  'usage: node dist/scripts/bench/lastvalue.js [--messages N] [--keys K] [--runs R] [--types standard,lastvalue] [--json FILE]\n' +
+  '  --messages  publishes per run and queue type (default 100000)\n' +
+  `  --keys      distinct keys, a multiple of ${PUBLISHERS} (default 1000)\n` +
+  '  --runs      runs per queue type; the table shows medians (default 3)\n' +
+  '  --types     queue types to run (default both; one alone, e.g. for a CPU profile, gives no ratio)\n' +
+  '  --json      also write the results as JSON to FILE';
 
 function parseArgs(argv: string[]): Args {
   const a: Args = { messages: 100_000, keys: 1000, runs: 3, types: ['standard', 'lastvalue'], json: undefined };
-  for (let i = 0; i < argv.length; i++) {
-    const flag = argv[i]!;
-    const value = () => argv[++i] ?? usage(`${flag} needs a value`);
-    const int = (min: number) => {
-      const n = Number(value());
-      if (!Number.isInteger(n) || n < min) usage(`${flag} must be an integer >= ${min}`);
-      return n;
-    };
-    switch (flag) {
-      case '--messages':
-        a.messages = int(1);
-        break;
-      case '--keys':
-        a.keys = int(PUBLISHERS);
-        break;
-      case '--runs':
-        a.runs = int(1);
-        break;
-      case '--types': {
-        const types = value().split(',').map((t) => t.trim());
-        if (types.length === 0 || types.some((t) => t !== 'standard' && t !== 'lastvalue')) usage('--types takes standard and/or lastvalue');
-        a.types = types as QueueType[];
-        break;
-      }
-      case '--json':
-        a.json = value();
-        break;
-      case '-h':
-      case '--help':
-        usage();
-      default:
-        usage(`unknown argument ${flag}`);
-    }
-  }
+  readFlags(argv, USAGE, (flag, value) => {
+    if (flag === '--messages') a.messages = value.int(1);
+    else if (flag === '--keys') a.keys = value.int(PUBLISHERS);
+    else if (flag === '--runs') a.runs = value.int(1);
+    else if (flag === '--types') a.types = value.oneOrMoreOf(QUEUE_TYPES);
+    else if (flag === '--json') a.json = value.text();
+    else return false;
+    return true;
+  });
   // Key k is published by publisher k % PUBLISHERS alone, so its last value is known: per-key order holds on one connection.
-  if (a.keys % PUBLISHERS !== 0) usage(`--keys must be a multiple of ${PUBLISHERS}`);
-  if (a.messages < a.keys) usage('--messages must be at least --keys');
+  if (a.keys % PUBLISHERS !== 0) exitWithUsage(USAGE, `--keys must be a multiple of ${PUBLISHERS}`);
+  if (a.messages < a.keys) exitWithUsage(USAGE, '--messages must be at least --keys');
   return a;
 }
 

@@ -14,6 +14,7 @@
 import { statfsSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
+import { readFlags } from './cli-args.js';
 import { LoadClient, PublishTemplate } from './load-client.js';
 import { drainQueue } from './queue-drain.js';
 import { peerUnavailableReason, startPeer, type MemorySample, type RunningPeer } from './peers.js';
@@ -27,7 +28,8 @@ const DRAIN_LIMIT_MS = 300_000;
 const IDLE_MS = 10_000;
 const TARGETS = { drainVsJs: 1.5, heapGrowthVsJs: 0.1, writtenPerPayloadByte: 1.1 } as const;
 
-type Variant = 'native' | 'js' | 'inline';
+const VARIANTS = ['native', 'js', 'inline'] as const;
+type Variant = (typeof VARIANTS)[number];
 
 interface Args {
   messages: number;
@@ -36,51 +38,23 @@ interface Args {
   json: string | undefined;
 }
 
-function usage(msg?: string): never {
-  if (msg) console.error(`error: ${msg}`);
-  console.error(
-    'usage: node dist/scripts/bench/payloads.js [--messages N] [--bytes B] [--variants native,js,inline] [--json FILE]\n' +
-      '  --messages  payloads per variant (default 50000; scale down when the disk is short: N × B bytes per variant)\n' +
-      '  --bytes     payload size (default 65536)\n' +
-      '  --variants  which stores to run (default native,js,inline)\n' +
-      '  --json      also write the results as JSON to FILE',
-  );
-  process.exit(msg ? 2 : 0);
-}
+const USAGE =
+  'usage: node dist/scripts/bench/payloads.js [--messages N] [--bytes B] [--variants native,js,inline] [--json FILE]\n' +
+  '  --messages  payloads per variant (default 50000; scale down when the disk is short: N × B bytes per variant)\n' +
+  '  --bytes     payload size (default 65536)\n' +
+  '  --variants  which stores to run (default native,js,inline)\n' +
+  '  --json      also write the results as JSON to FILE';
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { messages: 50_000, bytes: 64 * 1024, variants: ['native', 'js', 'inline'], json: undefined };
-  for (let i = 0; i < argv.length; i++) {
-    const flag = argv[i]!;
-    const value = () => argv[++i] ?? usage(`${flag} needs a value`);
-    const int = (min: number, max: number) => {
-      const n = Number(value());
-      if (!Number.isInteger(n) || n < min || n > max) usage(`${flag} must be an integer ${min}-${max}`);
-      return n;
-    };
-    switch (flag) {
-      case '--messages':
-        a.messages = int(PUBLISHERS, 10_000_000);
-        break;
-      case '--bytes':
-        a.bytes = int(4096, 1024 * 1024);
-        break;
-      case '--variants': {
-        const vs = value().split(',').map((v) => v.trim());
-        if (vs.length === 0 || vs.some((v) => v !== 'native' && v !== 'js' && v !== 'inline')) usage('--variants takes native, js and/or inline');
-        a.variants = vs as Variant[];
-        break;
-      }
-      case '--json':
-        a.json = value();
-        break;
-      case '-h':
-      case '--help':
-        usage();
-      default:
-        usage(`unknown argument ${flag}`);
-    }
-  }
+  const a: Args = { messages: 50_000, bytes: 64 * 1024, variants: [...VARIANTS], json: undefined };
+  readFlags(argv, USAGE, (flag, value) => {
+    if (flag === '--messages') a.messages = value.int(PUBLISHERS, 10_000_000);
+    else if (flag === '--bytes') a.bytes = value.int(4096, 1024 * 1024);
+    else if (flag === '--variants') a.variants = value.oneOrMoreOf(VARIANTS);
+    else if (flag === '--json') a.json = value.text();
+    else return false;
+    return true;
+  });
   return a;
 }
 

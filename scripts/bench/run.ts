@@ -9,6 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { exitWithUsage } from './cli-args.js';
 import { ALL_PEERS, REPO_ROOT, peerUnavailableReason, startPeer, straceUnavailableReason, type PeerName, type RunningPeer } from './peers.js';
 import { SCENARIOS, type Metric, type ScenarioResult } from './scenarios.js';
 import type { ProtocolVersion } from './load-client.js';
@@ -29,8 +30,7 @@ function randomCrashPoints(n: number): number[] {
 }
 
 function usage(msg?: string): never {
-  if (msg) console.error(`error: ${msg}`);
-  console.error(
+  exitWithUsage(
     'usage: node dist/scripts/bench/run.js [--only wharf,aedes,mosquitto] [--scenarios 1,2,3,4,5,6,7,8] [--quick] [--mqtt5] [--crash-at F,F | --crash-rounds N]\n' +
       '  --only          peers to run (default: all)\n' +
       '  --scenarios     scenario ids (1 = QoS 0 fan-in, 2 = QoS 1 latency, 3 = idle connections RSS,\n' +
@@ -40,8 +40,8 @@ function usage(msg?: string): never {
       '  --mqtt5         use MQTT 5.0 for scenarios 1 and 2 (default 3.1.1; scenarios 3-8 are always 3.1.1)\n' +
       `  --crash-at      scenario 5 kill points, fractions of the messages PUBACKed (default: ${DEFAULT_CRASH_ROUNDS} random in [0.2, 0.8))\n` +
       '  --crash-rounds  scenario 5 number of random kill points',
+    msg,
   );
-  process.exit(msg ? 2 : 0);
 }
 
 function parseArgs(argv: string[]): Args {

@@ -3,9 +3,8 @@
 
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { MqttClient } from 'mqtt';
-import { startAdminBroker, type AdminBroker } from '../helpers/admin.js';
-import { collect, connectClient, endClient } from '../helpers/mqttjs.js';
+import { AdminTestBed } from '../helpers/admin-test-bed.js';
+import { collect } from '../helpers/mqttjs.js';
 import { sampleValue } from '../helpers/prom-checker.js';
 import { waitFor } from '../helpers/tools.js';
 import { RawClient } from '../helpers/raw-client.js';
@@ -13,24 +12,14 @@ import type { IPublishPacket, Packet } from 'mqtt-packet';
 
 const test = suite('admin: metrics');
 
-let tb: AdminBroker | undefined;
-let clients: MqttClient[] = [];
+const bed = new AdminTestBed();
 let raws: RawClient[] = [];
 
 test.after.each(async () => {
-  await Promise.all(clients.map((c) => endClient(c, true)));
-  clients = [];
   for (const r of raws) r.end();
   raws = [];
-  await tb?.stop();
-  tb = undefined;
+  await bed.stop();
 });
-
-async function client(opts: Parameters<typeof connectClient>[1] = {}): Promise<MqttClient> {
-  const c = await connectClient(tb!.url, opts);
-  clients.push(c);
-  return c;
-}
 
 function jobsQueue(consumerInflight: number) {
   return (c: import('../../src/config/types.js').WharfConfig) => {
@@ -40,7 +29,7 @@ function jobsQueue(consumerInflight: number) {
 
 /** A consumer whose PUBACKs wait until the test releases them (a raw client: MQTT.js would stop reading). */
 async function heldConsumer(clientId: string, filter = '$queue/jobs') {
-  const { client: raw } = await RawClient.connected(tb!.port, { clientId });
+  const { client: raw } = await RawClient.connected(bed.tb.port, { clientId });
   raws.push(raw);
   raw.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: filter, qos: 1 }] } as Packet);
   await raw.next('suback');
@@ -64,8 +53,8 @@ async function heldConsumer(clientId: string, filter = '$queue/jobs') {
 }
 
 test('queue depth rises while no consumer is connected and falls as the consumer acknowledges', async () => {
-  tb = await startAdminBroker(jobsQueue(3));
-  const pub = await client({ clientId: 'pub' });
+  const tb = await bed.start(jobsQueue(3));
+  const pub = await bed.client('pub');
   const payloads = Array.from({ length: 10 }, (_, i) => `job-${i}-${'x'.repeat(i)}`);
   const bytes = payloads.reduce((n, p) => n + Buffer.byteLength(p), 0);
   const depths: number[] = [];
@@ -102,7 +91,7 @@ test('queue depth rises while no consumer is connected and falls as the consumer
   while (acked < 10) {
     await waitFor(() => consumer.held.length > 0, 3000, 'a delivery');
     acked += consumer.ackAll();
-    await waitFor(() => tb!.broker.queues!.queueByName('jobs')!.counters.acknowledged === acked, 3000, 'acknowledgements counted');
+    await waitFor(() => bed.tb.broker.queues!.queueByName('jobs')!.counters.acknowledged === acked, 3000, 'acknowledgements counted');
     falling.push((await tb.api('GET', '/api/v1/queues/jobs')).body.depth);
   }
   for (let i = 1; i < falling.length; i++) assert.ok(falling[i]! < falling[i - 1]!, `depth falls with each batch of acks: ${falling.join(' ')}`);
@@ -116,8 +105,8 @@ test('queue depth rises while no consumer is connected and falls as the consumer
 });
 
 test('the oldest message age is the age of the oldest unacknowledged message', async () => {
-  tb = await startAdminBroker(jobsQueue(1));
-  const pub = await client({ clientId: 'pub' });
+  const tb = await bed.start(jobsQueue(1));
+  const pub = await bed.client('pub');
   const t1 = Date.now();
   await pub.publishAsync('jobs/a', 'first', { qos: 1 });
   await new Promise((r) => setTimeout(r, 400));
@@ -145,11 +134,11 @@ test('the oldest message age is the age of the oldest unacknowledged message', a
 });
 
 test('broker counters match the messages, QoS levels and bytes sent', async () => {
-  tb = await startAdminBroker();
-  const sub = await client({ clientId: 'counter-sub' });
+  const tb = await bed.start();
+  const sub = await bed.client('counter-sub');
   const got = collect(sub);
   await sub.subscribeAsync('count/#', { qos: 2 });
-  const pub = await client({ clientId: 'counter-pub' });
+  const pub = await bed.client('counter-pub');
   const sends: Array<[0 | 1 | 2, string]> = [
     [0, 'a'.repeat(10)],
     [0, 'b'.repeat(10)],
@@ -188,10 +177,10 @@ test('broker counters match the messages, QoS levels and bytes sent', async () =
 });
 
 test('consumer identifiers with quotes, backslashes and newlines are escaped in labels', async () => {
-  tb = await startAdminBroker(jobsQueue(1));
+  const tb = await bed.start(jobsQueue(1));
   const nasty = 'worker "one"\\\nsecond line';
   await heldConsumer(nasty);
-  await waitFor(() => tb!.broker.queues!.queueByName('jobs')!.consumers.length === 1, 3000, 'consumer attached');
+  await waitFor(() => bed.tb.broker.queues!.queueByName('jobs')!.consumers.length === 1, 3000, 'consumer attached');
   const r = await tb.api('GET', '/metrics');
   assert.ok(r.text.includes('client="worker \\"one\\"\\\\\\nsecond line"'), 'escaped in the text');
   const m = await tb.scrape();
@@ -199,8 +188,8 @@ test('consumer identifiers with quotes, backslashes and newlines are escaped in 
 });
 
 test('rates are the growth of the counters between two samples', async () => {
-  tb = await startAdminBroker(jobsQueue(1));
-  const pub = await client({ clientId: 'rate-pub' });
+  const tb = await bed.start(jobsQueue(1));
+  const pub = await bed.client('rate-pub');
   const t = Date.now();
   tb.monitoring.monitor.sample(t + 1000);
   for (let i = 0; i < 6; i++) await pub.publishAsync('jobs/r', `r${i}`, { qos: 1 });
@@ -212,7 +201,7 @@ test('rates are the growth of the counters between two samples', async () => {
 });
 
 test('event-loop lag shows a loop blocked for 150 ms', async () => {
-  tb = await startAdminBroker();
+  const tb = await bed.start();
   // The sampler measures between its own ticks: let it tick once before the loop is blocked.
   await new Promise((r) => setTimeout(r, 50));
   const until = Date.now() + 150;
@@ -227,7 +216,7 @@ test('event-loop lag shows a loop blocked for 150 ms', async () => {
 });
 
 test('metrics.enabled false: /metrics answers 404 with the reason, the JSON API still works', async () => {
-  tb = await startAdminBroker((c) => (c.metrics.enabled = false));
+  const tb = await bed.start((c) => (c.metrics.enabled = false));
   const r = await tb.api('GET', '/metrics');
   assert.is(r.status, 404);
   assert.is(r.body.error, 'metrics are disabled (metrics.enabled: false)');

@@ -3,28 +3,14 @@
 
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { MqttClient } from 'mqtt';
-import { startAdminBroker, type AdminBroker } from '../helpers/admin.js';
-import { collect, connectClient, endClient } from '../helpers/mqttjs.js';
+import { AdminTestBed } from '../helpers/admin-test-bed.js';
+import { collect } from '../helpers/mqttjs.js';
 import { hasTool, run } from '../helpers/tools.js';
 
 const test = suite('admin: $SYS topics');
 
-let tb: AdminBroker | undefined;
-let clients: MqttClient[] = [];
-
-test.after.each(async () => {
-  await Promise.all(clients.map((c) => endClient(c, true)));
-  clients = [];
-  await tb?.stop();
-  tb = undefined;
-});
-
-async function client(clientId: string): Promise<MqttClient> {
-  const c = await connectClient(tb!.url, { clientId });
-  clients.push(c);
-  return c;
-}
+const bed = new AdminTestBed();
+test.after.each(() => bed.stop());
 
 function withQueue(intervalMs: number) {
   return (c: import('../../src/config/types.js').WharfConfig) => {
@@ -34,10 +20,10 @@ function withQueue(intervalMs: number) {
 }
 
 test('broker figures and queue JSON arrive on $SYS every interval, with current values', async () => {
-  tb = await startAdminBroker(withQueue(1000));
-  const pub = await client('sys-pub');
+  await bed.start(withQueue(1000));
+  const pub = await bed.client('sys-pub');
   for (let i = 0; i < 3; i++) await pub.publishAsync('jobs/x', `j${i}`, { qos: 1 });
-  const sub = await client('sys-sub');
+  const sub = await bed.client('sys-sub');
   const got = collect(sub);
   await sub.subscribeAsync('$SYS/#', { qos: 0 });
   // Retained: the first values arrive at once; the next tick (within 1 s) brings the current ones.
@@ -65,7 +51,7 @@ test('broker figures and queue JSON arrive on $SYS every interval, with current 
 });
 
 test('a deleted queue has its $SYS topic cleared', async () => {
-  tb = await startAdminBroker(withQueue(1000));
+  const tb = await bed.start(withQueue(1000));
   assert.ok(tb.broker.retained.get('$SYS/wharf/queues/jobs') !== undefined, 'published at start');
   await tb.api('DELETE', '/api/v1/queues/jobs');
   tb.monitoring.sys!.publishAll();
@@ -73,12 +59,12 @@ test('a deleted queue has its $SYS topic cleared', async () => {
 });
 
 test('a # subscription does not receive $SYS topics [MQTT-4.7.2-1]', async () => {
-  tb = await startAdminBroker(withQueue(1000));
-  const sub = await client('hash-sub');
+  const tb = await bed.start(withQueue(1000));
+  const sub = await bed.client('hash-sub');
   const got = collect(sub);
   await sub.subscribeAsync('#', { qos: 0 });
   tb.monitoring.sys!.publishAll();
-  const pub = await client('hash-pub');
+  const pub = await bed.client('hash-pub');
   await pub.publishAsync('plain/topic', 'x', { qos: 1 });
   await got.waitCount(1);
   await new Promise((r) => setTimeout(r, 100));
@@ -86,14 +72,14 @@ test('a # subscription does not receive $SYS topics [MQTT-4.7.2-1]', async () =>
 });
 
 test('sys.interval 0 publishes nothing', async () => {
-  tb = await startAdminBroker(withQueue(0));
+  const tb = await bed.start(withQueue(0));
   assert.is(tb.monitoring.sys, null);
   assert.is(tb.broker.retained.get('$SYS/broker/uptime'), undefined);
 });
 
 test('mosquitto_sub receives $SYS/broker/version and the queue JSON', async () => {
   if (!hasTool('mosquitto_sub')) return;
-  tb = await startAdminBroker(withQueue(1000));
+  const tb = await bed.start(withQueue(1000));
   const r = await run('mosquitto_sub', ['-h', '127.0.0.1', '-p', String(tb.port), '-t', '$SYS/broker/version', '-t', '$SYS/wharf/queues/jobs', '-C', '2', '-W', '5', '-v']);
   assert.is(r.code, 0, r.stderr);
   const lines = r.stdout.trim().split('\n').sort();

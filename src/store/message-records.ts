@@ -75,8 +75,21 @@ export function encodeMessage(msg: StoredMessage, ctx: StoreContext): EncodedMes
 }
 
 export async function decodeMessage(record: MessageRecord, payloads: PayloadStore): Promise<StoredMessage> {
-  const [topic, qos, retain, inline, stored, properties, expiresAt, origin] = record;
-  const payload = inline ?? (stored !== null ? await payloads.read(unpackRef(stored)) : Buffer.alloc(0));
+  return decodeInline(record) ?? withPayload(record, await payloads.read(unpackRef(record[4]!)));
+}
+
+/**
+ * The message of a record whose payload is inline (or empty), without a promise: reading a backlog decodes
+ * hundreds of these per batch. undefined when the payload is in the payload store.
+ */
+export function decodeInline(record: MessageRecord): StoredMessage | undefined {
+  const inline = record[3];
+  if (inline === null && record[4] !== null) return undefined;
+  return withPayload(record, inline ?? Buffer.alloc(0));
+}
+
+function withPayload(record: MessageRecord, payload: Buffer): StoredMessage {
+  const [topic, qos, retain, , , properties, expiresAt, origin] = record;
   return { topic, payload, qos, retain: retain === 1, properties: properties ?? undefined, expiresAt, origin };
 }
 

@@ -4,7 +4,7 @@
 
 import type { TxnScope, WriteOp } from './commit-scheduler.js';
 import { idKey, idPrefixRange, idTextKey, readKeyId, readKeySeq, seqKey, seqRangeAfter } from './keys.js';
-import { decodeMessage, encodeMessage, type MessageRecord, type StoreContext } from './message-records.js';
+import { decodeInline, decodeMessage, encodeMessage, type MessageRecord, type StoreContext } from './message-records.js';
 import { CompositeOp, PutOp, RangeRemoveOp, RemoveOp, freeHeldPayload } from './ops.js';
 import type { PayloadRef } from './payload/payload-store.js';
 import { lastSeq } from './sequences.js';
@@ -151,7 +151,8 @@ export class QueueTable {
     const messages: QueueMessage[] = [];
     for (const { seq, record } of rows) {
       const [m, deliveryCount, enqueuedAt, key] = record;
-      messages.push({ seq, message: await decodeMessage(m, this.ctx.payloads), key, deliveryCount, enqueuedAt });
+      const message = decodeInline(m) ?? (await decodeMessage(m, this.ctx.payloads));
+      messages.push({ seq, message, key, deliveryCount, enqueuedAt });
     }
     return messages;
   }

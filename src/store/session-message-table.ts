@@ -3,7 +3,7 @@
 
 import type { TxnScope, WriteOp } from './commit-scheduler.js';
 import { seqKey, readKeySeq, seqRangeAfter } from './keys.js';
-import { decodeMessage, encodeMessage, type MessageRecord, type StoreContext } from './message-records.js';
+import { decodeInline, decodeMessage, encodeMessage, type MessageRecord, type StoreContext } from './message-records.js';
 import { PutOp, RemoveOp } from './ops.js';
 import type { SessionTable } from './session-table.js';
 import type { Appended, SessionMessage, StoredOutgoing } from './types.js';
@@ -90,7 +90,7 @@ export class SessionMessageTable {
     const messages: SessionMessage[] = [];
     for (const { seq, record } of rows) {
       const [m, qos, retain, packetId, released, subscriptionIds] = record;
-      const message = await decodeMessage(m, this.ctx.payloads);
+      const message = decodeInline(m) ?? (await decodeMessage(m, this.ctx.payloads));
       messages.push({ seq, message, qos, retain: retain === 1, subscriptionIds, packetId, released: released === 1 });
     }
     return messages;

@@ -1,9 +1,9 @@
-import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Store } from '../../src/store/store.js';
 import { removeTempDirs, tempDir } from './helpers.js';
+import { runWriterUntilKilled } from './kill-writer.js';
 
 const WRITER = fileURLToPath(new URL('./fixtures/crash-writer.js', import.meta.url));
 const CLIENT = 'crash-subscriber';
@@ -16,36 +16,15 @@ interface Acknowledged {
   retained: Map<string, number>;
 }
 
-/** Runs the writer until a random moment after its first acknowledgement, then SIGKILLs it. */
-function runAndKill(dataDir: string, round: number, acked: Acknowledged): Promise<{ killAfterMs: number; lines: number }> {
+/** Runs the writer until a random moment after it opened the store, then SIGKILLs it. */
+async function runAndKill(dataDir: string, round: number, acked: Acknowledged): Promise<{ killAfterMs: number; lines: number }> {
   const killAfterMs = 50 + Math.floor(Math.random() * 450);
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [WRITER, dataDir, String(round)], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let buffered = '';
-    let lines = 0;
-    let stderr = '';
-    let timer: NodeJS.Timeout | undefined;
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-      buffered += chunk;
-      const complete = buffered.split('\n');
-      buffered = complete.pop()!;
-      for (const line of complete) {
-        const [kind, a, b] = line.split(' ');
-        lines++;
-        if (kind === 'ack') acked.messages.set(Number(a), Number(b));
-        else if (kind === 'removed') acked.removed.add(Number(a));
-        else if (kind === 'retained') acked.retained.set(a!, Math.max(acked.retained.get(a!) ?? 0, Number(b)));
-        else if (kind === 'ready') timer ??= setTimeout(() => child.kill('SIGKILL'), killAfterMs);
-      }
-    });
-    child.on('error', reject);
-    child.on('exit', (code, signal) => {
-      clearTimeout(timer);
-      if (signal === 'SIGKILL') resolve({ killAfterMs, lines });
-      else reject(new Error(`writer exited with ${code ?? signal} before the kill: ${stderr}`));
-    });
+  const lines = await runWriterUntilKilled(WRITER, [dataDir, String(round)], killAfterMs, ([kind, a, b]) => {
+    if (kind === 'ack') acked.messages.set(Number(a), Number(b));
+    else if (kind === 'removed') acked.removed.add(Number(a));
+    else if (kind === 'retained') acked.retained.set(a!, Math.max(acked.retained.get(a!) ?? 0, Number(b)));
   });
+  return { killAfterMs, lines };
 }
 
 const crash = suite('store crash (SIGKILL)');

@@ -2,12 +2,12 @@
 // the store compacts every few milliseconds; after each kill, every message acknowledged and not removed is
 // there with its exact payload (read back with its checksum) and no reference points at missing data.
 
-import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Store } from '../../src/store/store.js';
 import { removeTempDirs, tempDir } from './helpers.js';
+import { runWriterUntilKilled } from './kill-writer.js';
 import { PAYLOAD_KINDS, requireNativeInCi } from './payload-impls.js';
 
 requireNativeInCi('payload-compaction-crash.test');
@@ -20,33 +20,14 @@ interface Seen {
   compacted: number;
 }
 
-function runAndKill(dataDir: string, round: number, kind: string, seen: Seen): Promise<number> {
+async function runAndKill(dataDir: string, round: number, kind: string, seen: Seen): Promise<number> {
   const killAfterMs = 150 + Math.floor(Math.random() * 500);
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [WRITER, dataDir, String(round), kind], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let buffered = '';
-    let stderr = '';
-    let timer: NodeJS.Timeout | undefined;
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-      buffered += chunk;
-      const complete = buffered.split('\n');
-      buffered = complete.pop()!;
-      for (const line of complete) {
-        const [what, a, b] = line.split(' ');
-        if (what === 'ack') seen.acked.set(Number(a), Number(b));
-        else if (what === 'removed') seen.removed.add(Number(a));
-        else if (what === 'compacted') seen.compacted = Math.max(seen.compacted, Number(a));
-        else if (what === 'ready') timer ??= setTimeout(() => child.kill('SIGKILL'), killAfterMs);
-      }
-    });
-    child.on('error', reject);
-    child.on('exit', (code, signal) => {
-      clearTimeout(timer);
-      if (signal === 'SIGKILL') resolve(killAfterMs);
-      else reject(new Error(`writer exited with ${code ?? signal} before the kill: ${stderr}`));
-    });
+  await runWriterUntilKilled(WRITER, [dataDir, String(round), kind], killAfterMs, ([what, a, b]) => {
+    if (what === 'ack') seen.acked.set(Number(a), Number(b));
+    else if (what === 'removed') seen.removed.add(Number(a));
+    else if (what === 'compacted') seen.compacted = Math.max(seen.compacted, Number(a));
   });
+  return killAfterMs;
 }
 
 for (const kind of PAYLOAD_KINDS) {

@@ -1,26 +1,15 @@
 // `wharf queues`: list (a table), show, create, update, delete, purge (with progress on a terminal), peek.
 
 import { call, type AdminTarget } from '../admin-client.js';
+import type { ConsumerFigures, QueueFigures } from '../../metrics/figures.js';
 import type { ClientArgs } from '../client-args.js';
 import { age, bytes, json, rate, table } from '../format.js';
 import type { CommandIo } from './io.js';
 
-interface QueueFigures {
-  name: string;
-  type: string;
-  topicFilter: string;
-  depth: number;
-  depthBytes: number;
-  inflight: number;
-  consumers: number;
-  oldestAgeMs: number;
-  counters: Record<string, number>;
-  rates: { enqueuedPerSec: number; deliveredPerSec: number; acknowledgedPerSec: number } | null;
-}
-
+/** GET /api/v1/queues/<name>: the monitoring figures, the settings in the configuration file's form and the consumers (src/admin/views.ts). */
 interface QueueDetail extends QueueFigures {
   settings: Record<string, unknown>;
-  consumerList: { clientId: string; qos: number; inflight: number; delivered: number; acknowledged: number; rejected: number }[];
+  consumerList: ConsumerFigures[];
 }
 
 const path = (name: string, rest = '') => `/api/v1/queues/${encodeURIComponent(name)}${rest}`;

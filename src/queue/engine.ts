@@ -85,7 +85,7 @@ export class QueueEngine {
           if (oldest === 0) oldest = m.enqueuedAt;
           depth++;
           bytes += m.message.payload.length;
-          if (m.key !== undefined) queue.restoreLastValue(m.key, m.seq, m.message.payload.length);
+          if (m.key !== undefined) queue.restoreLastValue(m.key, m.seq, m.message.payload.length, m.inline);
         }
         after = batch[batch.length - 1]!.seq;
       }
@@ -217,7 +217,7 @@ export class QueueEngine {
       queue.counters.publishRejected++;
     });
     this.track(durable);
-    queue.appended(appended.seq, stored, key, bytes, enqueuedAt);
+    queue.appended(appended.seq, stored, key, bytes, enqueuedAt, appended.inline);
   }
 
   // Consumers -------------------------------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 
 import type { Message } from '../broker/message.js';
 import { isExpired } from '../broker/message.js';
-import type { QueueMessage } from '../store/types.js';
+import type { QueueMessage, ReplacedMessage } from '../store/types.js';
 import type { Consumer } from './consumer.js';
 import { createStrategy } from './dispatch/index.js';
 import type { QueueEngine } from './engine.js';
@@ -26,6 +26,8 @@ export interface HeldMessage {
   deliveryCount: number;
   enqueuedAt: number;
   bytes: number;
+  /** Its payload is inside its store record (removing it needs no read to free a payload-store reference). */
+  inline: boolean;
   /** Consumer of the last delivery: a redelivery prefers another one. */
   lastConsumer: string | undefined;
   /** Last-value queues: a newer message with the same key replaced this one (its record is gone). */
@@ -36,6 +38,7 @@ export interface HeldMessage {
 interface LastValue {
   seq: number;
   bytes: number;
+  inline: boolean;
   /** Set while the message is in memory (ready, in flight or waiting for redelivery). */
   held: HeldMessage | undefined;
 }
@@ -76,14 +79,14 @@ export class Queue {
   }
 
   /** Start-up: a key's live message found on disk. */
-  restoreLastValue(key: string, seq: number, bytes: number): void {
-    this.lastValues?.set(key, { seq, bytes, held: undefined });
+  restoreLastValue(key: string, seq: number, bytes: number, inline: boolean): void {
+    this.lastValues?.set(key, { seq, bytes, inline, held: undefined });
   }
 
   /** The stored message a new value with this key replaces, if any (last-value queues). */
-  lastValueOf(key: string | undefined): { seq: number; bytes: number } | undefined {
+  lastValueOf(key: string | undefined): ReplacedMessage | undefined {
     const lv = key === undefined || this.lastValues === null ? undefined : this.lastValues.get(key);
-    return lv === undefined ? undefined : { seq: lv.seq, bytes: lv.bytes };
+    return lv === undefined ? undefined : { seq: lv.seq, inline: lv.inline };
   }
 
   /** True when appending a message with this key replaces one (so the queue does not grow by a message). */
@@ -200,14 +203,14 @@ export class Queue {
       this.depth--;
       this.depthBytes -= lv.bytes;
       this.counters.dropped++;
-      this.engine.store.removeQueueMessage(this.id, lv.seq).catch((err) => this.engine.storeFailed('queue drop', err));
+      this.engine.store.removeQueueMessage(this.id, lv.seq, lv.inline).catch((err) => this.engine.storeFailed('queue drop', err));
       return true;
     }
     return false;
   }
 
   /** A message was appended to the store with sequence `seq`. */
-  appended(seq: number, message: Message, key: string | undefined, bytes: number, enqueuedAt: number): void {
+  appended(seq: number, message: Message, key: string | undefined, bytes: number, enqueuedAt: number, inline: boolean): void {
     // Caught up: nothing of the backlog is left unread on disk, so the new message can join the window directly.
     const caughtUp = !this.filling && this.depth + this.pendingEvictions === this.inMemory();
     if (this.lastValues !== null && key !== undefined) this.supersede(key);
@@ -217,11 +220,11 @@ export class Queue {
     if (this.depth === 1) this.oldestOnDisk = enqueuedAt;
     let held: HeldMessage | undefined;
     if (caughtUp && this.ready.length < READ_AHEAD) {
-      held = { seq, message, key, deliveryCount: 0, enqueuedAt, bytes, lastConsumer: undefined };
+      held = { seq, message, key, deliveryCount: 0, enqueuedAt, bytes, inline, lastConsumer: undefined };
       this.ready.push(held);
       this.readCursor = seq;
     }
-    if (this.lastValues !== null && key !== undefined) this.lastValues.set(key, { seq, bytes, held });
+    if (this.lastValues !== null && key !== undefined) this.lastValues.set(key, { seq, bytes, inline, held });
     this.scheduleDispatch();
   }
 
@@ -318,13 +321,14 @@ export class Queue {
         deliveryCount: m.deliveryCount,
         enqueuedAt: m.enqueuedAt,
         bytes: m.message.payload.length,
+        inline: m.inline,
         lastConsumer: undefined,
       };
       if (this.pendingEvictions > 0) {
         this.pendingEvictions--;
         this.depthBytes -= held.bytes;
         this.forgetLastValue(held);
-        this.engine.store.removeQueueMessage(this.id, held.seq).catch((err) => this.engine.storeFailed('queue drop', err));
+        this.engine.store.removeQueueMessage(this.id, held.seq, held.inline).catch((err) => this.engine.storeFailed('queue drop', err));
         continue;
       }
       const lv = held.key === undefined ? undefined : this.lastValues?.get(held.key);
@@ -409,7 +413,7 @@ export class Queue {
     this.depth--;
     this.depthBytes -= held.bytes;
     if (why !== undefined) this.counters[why]++;
-    this.engine.store.removeQueueMessage(this.id, held.seq).catch((err) => this.engine.storeFailed('queue remove', err));
+    this.engine.store.removeQueueMessage(this.id, held.seq, held.inline).catch((err) => this.engine.storeFailed('queue remove', err));
   }
 
   /** Retention: messages older than `retentionMs` are expired, oldest first, a bounded number per sweep. */

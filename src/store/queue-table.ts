@@ -39,7 +39,7 @@ class AppendQueueMessageOp implements WriteOp {
     const previous = this.replaces;
     if (previous !== undefined) {
       const previousKey = seqKey(this.queueId, previous.seq);
-      if (previous.bytes > this.ctx.inlineMaxBytes) freeHeldPayload(queueMessages.get(previousKey), scope);
+      if (!previous.inline) freeHeldPayload(queueMessages.get(previousKey), scope);
       queueMessages.remove(previousKey);
     }
     queueMessages.put(seqKey(this.queueId, this.seq), this.record);
@@ -57,11 +57,17 @@ class RemoveQueueMessageOp implements WriteOp {
     private readonly ctx: StoreContext,
     private readonly queueId: number,
     private readonly seq: number,
+    private readonly inline: boolean | undefined,
   ) {}
 
   apply(scope: TxnScope): void {
     const { queueMessages } = this.ctx.dbs;
     const key = seqKey(this.queueId, this.seq);
+    // A record known to hold its payload inline has no payload-store reference: no need to read it to free one.
+    if (this.inline === true) {
+      queueMessages.remove(key);
+      return;
+    }
     const record = queueMessages.get(key) as QueueMessageRecord | undefined;
     if (record === undefined) return;
     freeHeldPayload(record, scope);
@@ -127,8 +133,10 @@ export class QueueTable {
     if (seq === undefined) seq = lastSeq(this.ctx.dbs.queueMessages, queueId) + 1;
     this.nextSeq.set(queueId, seq + 1);
     let durable: Promise<void>;
+    let inline = true;
     try {
       const encoded = encodeMessage(message, this.ctx);
+      inline = encoded.record[4] === null;
       const record: QueueMessageRecord = [encoded.record, 0, Date.now()];
       if (key !== undefined) record.push(key);
       const bytes = encoded.bytes + 16 + (key === undefined ? 0 : 2 * key.length + 24);
@@ -138,7 +146,7 @@ export class QueueTable {
     } catch (err) {
       durable = Promise.reject(err);
     }
-    return { seq, durable };
+    return { seq, durable, inline };
   }
 
   /** Up to `limit` messages of a queue with a sequence above `afterSeq`, in order. */
@@ -152,13 +160,14 @@ export class QueueTable {
     for (const { seq, record } of rows) {
       const [m, deliveryCount, enqueuedAt, key] = record;
       const message = decodeInline(m) ?? (await decodeMessage(m, this.ctx.payloads));
-      messages.push({ seq, message, key, deliveryCount, enqueuedAt });
+      messages.push({ seq, message, key, deliveryCount, enqueuedAt, inline: m[4] === null });
     }
     return messages;
   }
 
-  remove(queueId: number, seq: number): Promise<void> {
-    return this.ctx.scheduler.enqueue(new RemoveQueueMessageOp(this.ctx, queueId, seq));
+  /** Removes a message; `inline` (known from its append or read) spares reading a record without a reference. */
+  remove(queueId: number, seq: number, inline?: boolean): Promise<void> {
+    return this.ctx.scheduler.enqueue(new RemoveQueueMessageOp(this.ctx, queueId, seq, inline));
   }
 
   setDeliveryCount(queueId: number, seq: number, deliveryCount: number): Promise<void> {

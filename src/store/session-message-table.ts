@@ -53,8 +53,10 @@ export class SessionMessageTable {
     const entry = this.sessions.entry(clientId);
     const seq = this.sessions.takeSeq(entry);
     let durable: Promise<void>;
+    let inline = true;
     try {
       const encoded = encodeMessage(out.message, this.ctx);
+      inline = encoded.record[4] === null;
       const record: OutgoingRecord = [encoded.record, out.qos, out.retain ? 1 : 0, out.packetId, out.released ? 1 : 0];
       if (out.subscriptionIds !== undefined) record.push(out.subscriptionIds);
       const key = seqKey(entry.sid, seq);
@@ -63,7 +65,7 @@ export class SessionMessageTable {
     } catch (err) {
       durable = Promise.reject(err); // the payload store refused the payload (StoreFullError)
     }
-    return { seq, durable };
+    return { seq, durable, inline };
   }
 
   /** Removes a message: PUBACK, PUBCOMP, or expiry. Its payload is freed once the removal is durable. */

@@ -277,8 +277,9 @@ export class Store {
     return this.queues.read(queueId, options.afterSeq ?? 0, options.limit);
   }
 
-  removeQueueMessage(queueId: number, seq: number): Promise<void> {
-    return this.queues.remove(queueId, seq);
+  /** Removes a queue message; `inline` (from its append or read) spares reading back a record without a reference. */
+  removeQueueMessage(queueId: number, seq: number, inline?: boolean): Promise<void> {
+    return this.queues.remove(queueId, seq, inline);
   }
 
   setQueueDeliveryCount(queueId: number, seq: number, deliveryCount: number): Promise<void> {

@@ -70,12 +70,15 @@ export interface SessionMessage extends StoredOutgoing {
 export interface Appended {
   seq: number;
   durable: Promise<void>;
+  /** The payload went into the record itself (no payload-store reference to free when it goes). */
+  inline: boolean;
 }
 
-/** The stored message an append replaces (a last-value queue's previous value of the key): its sequence and payload size. */
+/** The stored message an append replaces (a last-value queue's previous value of the key). */
 export interface ReplacedMessage {
   readonly seq: number;
-  readonly bytes: number;
+  /** Its payload is in its record: nothing to free, so the record need not be read. */
+  readonly inline: boolean;
 }
 
 /** A message in a durable queue. */
@@ -87,6 +90,8 @@ export interface QueueMessage {
   deliveryCount: number;
   /** ms since the epoch. */
   enqueuedAt: number;
+  /** The payload is in the record (no payload-store reference). */
+  inline: boolean;
 }
 
 /** Queue definitions and consumer state are owned by the queue engine; the store keeps them as given. */

@@ -152,7 +152,7 @@ store('queue primitives: ordered append, bounded reads, last-value replacement, 
   const plain = [1, 2, 3, 4, 5].map((i) => s.appendQueueMessage(3, message(i)));
   const keyed1 = s.appendQueueMessage(3, message(10), 'setpoint');
   // Replaces keyed1 in the same window (the queue tells the store which record a new value replaces).
-  const keyed2 = s.appendQueueMessage(3, message(11), 'setpoint', { seq: keyed1.seq, bytes: 32 });
+  const keyed2 = s.appendQueueMessage(3, message(11), 'setpoint', { seq: keyed1.seq, inline: keyed1.inline });
   await Promise.all([...plain, keyed1, keyed2].map((a) => a.durable));
   await s.removeQueueMessage(3, plain[1]!.seq);
   await s.setQueueDeliveryCount(3, plain[0]!.seq, 2);
@@ -175,7 +175,7 @@ store('queue primitives: ordered append, bounded reads, last-value replacement, 
     ],
   );
   assert.equal(await s.loadConsumers(3), [{ consumerId: 'consumer-1', state: { inflight: [1] } }]);
-  const next = s.appendQueueMessage(3, message(12), 'setpoint', { seq: 7, bytes: 32 });
+  const next = s.appendQueueMessage(3, message(12), 'setpoint', { seq: 7, inline: true });
   assert.is(next.seq, 8);
   await next.durable;
   assert.equal(
@@ -199,8 +199,9 @@ store('a last-value replacement frees the replaced payload from the payload stor
   const segmentDir = join(dataDir, 'payloads');
   const first = s.appendQueueMessage(5, message(1, 5000, 'fw/lock-1'), 'update-firmware');
   await first.durable;
+  assert.is(first.inline, false, 'a 5000-byte payload goes to the payload store');
   const before = readdirSync(segmentDir).sort();
-  const second = s.appendQueueMessage(5, message(2, 6000, 'fw/lock-1'), 'update-firmware', { seq: first.seq, bytes: 5000 });
+  const second = s.appendQueueMessage(5, message(2, 6000, 'fw/lock-1'), 'update-firmware', { seq: first.seq, inline: first.inline });
   await second.durable;
   // Freed once the replacing commit is durable, not at the next start: the segment goes while the store runs.
   const gone = async () => {
@@ -219,6 +220,34 @@ store('a last-value replacement frees the replaced payload from the payload stor
     [[second.seq, 'update-firmware', 2, 6000]],
   );
   assert.is(s.openReport.payloads.missingRefs, 0);
+  await s.close();
+});
+
+store('removing queue messages frees their payload-store payloads, whether or not the caller says where the payload is', async () => {
+  const dataDir = tempDir('store');
+  const s = await Store.open({ ...options(dataDir), inlineMaxBytes: 64, payloadSegmentBytes: 4096 });
+  const segmentDir = join(dataDir, 'payloads');
+  const told = s.appendQueueMessage(6, message(1, 5000, 'img/1'));
+  const untold = s.appendQueueMessage(6, message(2, 5000, 'img/2'));
+  const small = s.appendQueueMessage(6, message(3, 10, 'img/3'));
+  await Promise.all([told.durable, untold.durable, small.durable]);
+  const segments = readdirSync(segmentDir).sort(); // one per 5000-byte payload (segments of 4096)
+  // A later payload opens a new segment: the two above are sealed, and go once nothing in them is live.
+  const kept = s.appendQueueMessage(6, message(4, 5000, 'img/4'));
+  await kept.durable;
+  assert.equal([told.inline, untold.inline, small.inline, kept.inline], [false, false, true, false]);
+  assert.is(segments.length, 2);
+  await s.removeQueueMessage(6, told.seq, told.inline);
+  await s.removeQueueMessage(6, untold.seq);
+  await s.removeQueueMessage(6, small.seq, small.inline);
+  let left = readdirSync(segmentDir);
+  for (let i = 0; i < 50 && segments.some((f) => left.includes(f)); i++) {
+    await collectGarbage();
+    await new Promise((r) => setTimeout(r, 20));
+    left = readdirSync(segmentDir);
+  }
+  assert.equal(segments.filter((f) => left.includes(f)), [], `segments of removed payloads are deleted (left: ${left.join(', ')})`);
+  assert.equal((await s.readQueueMessages(6, { limit: 10 })).map((m) => [m.seq, m.inline]), [[kept.seq, false]]);
   await s.close();
 });
 

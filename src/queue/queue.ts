@@ -8,6 +8,7 @@ import type { Consumer } from './consumer.js';
 import { createStrategy } from './dispatch/index.js';
 import type { QueueEngine } from './engine.js';
 import { newQueueCounters, type QueueCounters } from './counters.js';
+import { LastValues } from './last-values.js';
 import { ReadyWindow } from './ready-window.js';
 import type { DispatchStrategy, QueueDefinition } from './types.js';
 
@@ -34,15 +35,6 @@ export interface HeldMessage {
   superseded?: boolean;
 }
 
-/** The live message of one key in a last-value queue. */
-interface LastValue {
-  seq: number;
-  bytes: number;
-  inline: boolean;
-  /** Set while the message is in memory (ready, in flight or waiting for redelivery). */
-  held: HeldMessage | undefined;
-}
-
 export class Queue {
   readonly consumers: Consumer[] = [];
   readonly counters: QueueCounters = newQueueCounters();
@@ -64,8 +56,7 @@ export class Queue {
   private dispatchScheduled = false;
   private oldestOnDisk = 0;
   /** Last-value queues: the live message per key, and the keys out for delivery (a newer value waits for them). */
-  private readonly lastValues: Map<string, LastValue> | null;
-  private readonly keysInFlight: Set<string> | null;
+  private readonly lastValues: LastValues | null;
 
   constructor(
     readonly id: number,
@@ -74,8 +65,7 @@ export class Queue {
   ) {
     this.strategy = createStrategy(definition.dispatch);
     const lastValue = definition.type === 'lastvalue';
-    this.lastValues = lastValue ? new Map() : null;
-    this.keysInFlight = lastValue ? new Set() : null;
+    this.lastValues = lastValue ? new LastValues() : null;
   }
 
   /** Start-up: a key's live message found on disk. */
@@ -85,8 +75,7 @@ export class Queue {
 
   /** The stored message a new value with this key replaces, if any (last-value queues). */
   lastValueOf(key: string | undefined): ReplacedMessage | undefined {
-    const lv = key === undefined || this.lastValues === null ? undefined : this.lastValues.get(key);
-    return lv === undefined ? undefined : { seq: lv.seq, inline: lv.inline };
+    return key === undefined ? undefined : this.lastValues?.replaced(key);
   }
 
   /** True when appending a message with this key replaces one (so the queue does not grow by a message). */
@@ -99,9 +88,8 @@ export class Queue {
    * commit as the append). One in flight finishes its delivery but is not offered again.
    */
   private supersede(key: string): void {
-    const prev = this.lastValues!.get(key);
+    const prev = this.lastValues!.take(key);
     if (prev === undefined) return;
-    this.lastValues!.delete(key);
     this.depth--;
     this.depthBytes -= prev.bytes;
     this.counters.superseded++;
@@ -114,8 +102,7 @@ export class Queue {
   }
 
   private forgetLastValue(held: HeldMessage): void {
-    if (this.lastValues === null || held.key === undefined) return;
-    if (this.lastValues.get(held.key)?.seq === held.seq) this.lastValues.delete(held.key);
+    this.lastValues?.forget(held);
   }
 
   get name(): string {
@@ -197,16 +184,13 @@ export class Queue {
    * (a replaced key moves to the end), so it goes at once, by its sequence.
    */
   private evictOldestKeyOnDisk(): boolean {
-    for (const [key, lv] of this.lastValues!) {
-      if (lv.held !== undefined) continue;
-      this.lastValues!.delete(key);
-      this.depth--;
-      this.depthBytes -= lv.bytes;
-      this.counters.dropped++;
-      this.engine.store.removeQueueMessage(this.id, lv.seq, lv.inline).catch((err) => this.engine.storeFailed('queue drop', err));
-      return true;
-    }
-    return false;
+    const lv = this.lastValues!.takeOldestOnDisk();
+    if (lv === undefined) return false;
+    this.depth--;
+    this.depthBytes -= lv.bytes;
+    this.counters.dropped++;
+    this.engine.store.removeQueueMessage(this.id, lv.seq, lv.inline).catch((err) => this.engine.storeFailed('queue drop', err));
+    return true;
   }
 
   /** A message was appended to the store with sequence `seq`. */
@@ -258,7 +242,7 @@ export class Queue {
         continue;
       }
       // Last-value: a newer value of a key out for delivery waits until that delivery is settled.
-      const keyBusy = this.keysInFlight !== null && held.key !== undefined && this.keysInFlight.has(held.key);
+      const keyBusy = this.lastValues !== null && held.key !== undefined && this.lastValues.keyInFlight(held.key);
       const consumer = keyBusy ? undefined : this.choose(held);
       if (consumer === undefined) {
         // hash_key keeps a key on its consumer: look past a blocked key, a bounded distance.
@@ -313,7 +297,7 @@ export class Queue {
       this.readCursor = m.seq;
       // Last-value: a record read before the commit that replaced it (its key now has a newer live message) is
       // gone already; it was never counted in depth since.
-      if (this.lastValues !== null && m.key !== undefined && this.lastValues.get(m.key)?.seq !== m.seq) continue;
+      if (this.lastValues !== null && m.key !== undefined && !this.lastValues.isLive(m.key, m.seq)) continue;
       const held: HeldMessage = {
         seq: m.seq,
         message: m.message,
@@ -349,13 +333,13 @@ export class Queue {
   deliveryStarted(held: HeldMessage): void {
     this.inflightCount++;
     this.counters.delivered++;
-    if (this.keysInFlight !== null && held.key !== undefined) this.keysInFlight.add(held.key);
+    if (this.lastValues !== null && held.key !== undefined) this.lastValues.deliveryStarted(held.key);
   }
 
   private deliveryEnded(held: HeldMessage): void {
     this.inflightCount--;
     if (held.superseded) this.supersededHeld--;
-    if (this.keysInFlight !== null && held.key !== undefined && this.keysInFlight.delete(held.key)) this.scheduleDispatch();
+    if (this.lastValues !== null && held.key !== undefined && this.lastValues.deliveryEnded(held.key)) this.scheduleDispatch();
   }
 
   /** The consumer acknowledged (PUBACK < 0x80) or the delivery was at QoS 0: the message is done. */

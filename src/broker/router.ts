@@ -11,13 +11,26 @@ export class Router {
   // Reused between calls: routing is synchronous, so one scratch result is enough.
   private readonly scratch: MatchResult = { subs: [], groups: [] };
 
+  // The levels of the last topic routed: a device usually publishes on the same topic again and again, and a
+  // string comparison is cheaper than splitting (an array and a string per level, per message).
+  private lastTopic = '';
+  private lastLevels: readonly string[] = [''];
+
   constructor(private readonly trie: TopicTrie) {}
+
+  private levelsOf(topic: string): readonly string[] {
+    if (topic !== this.lastTopic) {
+      this.lastLevels = topic.split('/');
+      this.lastTopic = topic;
+    }
+    return this.lastLevels;
+  }
 
   /** Delivers `msg` to every matching subscription; returns how many sessions it was handed to. */
   route(msg: Message): number {
     const result = this.scratch;
     // Emptied after every use (finally), so it is empty here: setting .length costs a builtin call per message.
-    this.trie.match(msg.topic.split('/'), result);
+    this.trie.match(this.levelsOf(msg.topic), result);
     const subs = result.subs;
     const groups = result.groups;
     let delivered = 0;

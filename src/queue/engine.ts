@@ -192,7 +192,8 @@ export class QueueEngine {
       key = '';
     }
     // Replacing a key's value does not grow a last-value queue: maxMessages counts keys.
-    const refusal = queue.replaces(key) ? null : queue.admit(bytes);
+    const replaces = lastValue ? queue.lastValueOf(key) : undefined;
+    const refusal = replaces !== undefined ? null : queue.admit(bytes);
     if (refusal !== null) {
       queue.counters.publishRejected++;
       if (msg.qos > 0) this.track(Promise.reject(new StoreFullError(`queue ${queue.name} is at its ${refusal} limit`)));
@@ -204,9 +205,7 @@ export class QueueEngine {
     let appended;
     try {
       // Only a last-value queue replaces by key on disk; hash_key uses the key for dispatch alone.
-      appended = lastValue
-        ? this.store.appendQueueMessage(queue.id, stored, key, queue.lastValueOf(key))
-        : this.store.appendQueueMessage(queue.id, stored);
+      appended = lastValue ? this.store.appendQueueMessage(queue.id, stored, key, replaces) : this.store.appendQueueMessage(queue.id, stored);
     } catch (err) {
       queue.counters.publishRejected++;
       this.track(Promise.reject(err));

@@ -23,10 +23,6 @@ export class LastValues {
     return this.live.get(key);
   }
 
-  has(key: string): boolean {
-    return this.live.has(key);
-  }
-
   /** A new live value of `key` (its previous one, if any, must have been taken out with `take`). */
   set(key: string, value: LastValue): void {
     this.live.set(key, value);

@@ -78,11 +78,6 @@ export class Queue {
     return key === undefined ? undefined : this.lastValues?.replaced(key);
   }
 
-  /** True when appending a message with this key replaces one (so the queue does not grow by a message). */
-  replaces(key: string | undefined): boolean {
-    return key !== undefined && this.lastValues !== null && this.lastValues.has(key);
-  }
-
   /**
    * Last-value queues: the stored message with this key is replaced (the store removes its record in the same
    * commit as the append). One in flight finishes its delivery but is not offered again.

@@ -17,6 +17,11 @@ export interface TxnScope {
   pendingFrees(segment: number): Map<number, number>;
   /** Runs `fn` once this transaction is durable, before its payloads are freed (dropped if the operation fails). */
   afterCommit(fn: () => void): void;
+  /**
+   * True while the window's operations are applied one by one after one of them failed: an operation must then
+   * not count on a later one of the window taking effect.
+   */
+  readonly isolating: boolean;
 }
 
 /** One durable change, applied inside the window's write transaction. */
@@ -55,6 +60,7 @@ export class CommitScheduler implements TxnScope {
   private closed = false;
   private frees: PayloadRef[] = [];
   private committed: (() => void)[] = [];
+  isolating = false;
 
   constructor(
     private readonly env: StoreEnvironment,
@@ -81,6 +87,16 @@ export class CommitScheduler implements TxnScope {
         this.timer = setTimeout(this.onWindowElapsed, this.options.commitIntervalMs);
       }
     });
+  }
+
+  /**
+   * enqueue(), also telling which commit window the operation joined (an opaque token; undefined when it was
+   * refused). Operations that joined the same window are applied in one transaction, in the order enqueued.
+   */
+  enqueueJoining(op: WriteOp): { durable: Promise<void>; window: object | undefined } {
+    const window = this.queue;
+    const durable = this.enqueue(op);
+    return { durable, window: window[window.length - 1]?.op === op ? window : undefined };
   }
 
   /** The error a growing write of about `bytes` would be refused with now, without queuing anything. */
@@ -235,6 +251,15 @@ export class CommitScheduler implements TxnScope {
     }
     this.frees = [];
     this.committed = [];
+    this.isolating = true;
+    try {
+      this.applyEach(batch);
+    } finally {
+      this.isolating = false;
+    }
+  }
+
+  private applyEach(batch: Pending[]): void {
     for (const pending of batch) {
       const mark = this.frees.length;
       const committedMark = this.committed.length;

@@ -16,15 +16,27 @@ type QueueMessageRecord = [m: MessageRecord, deliveryCount: number, enqueuedAt: 
 /**
  * Appends a message; the message it replaces (last-value: the key's previous value, which the queue knows) is
  * removed in the same commit. Its record is read only when it may hold a payload-store reference to free.
+ *
+ * Last-value values replaced within one commit window are never written: a value whose replacement is in the
+ * same window skips its put, and the replacement then has nothing to remove. Both are in one transaction, so
+ * either both take effect or neither (when the window is applied op by op after a failure, nothing is skipped).
  */
 class AppendQueueMessageOp implements WriteOp {
   readonly grows = true;
   readonly stagedRefs: readonly PayloadRef[] | undefined;
+  /** A later append of the same window replaces this one (set only for inline payloads: nothing to free). */
+  replacedInWindow: AppendQueueMessageOp | undefined;
+  /** The append this one replaces, when it is of the same window. */
+  replacesInWindow: AppendQueueMessageOp | undefined;
+  /** This op's put was skipped in the current attempt at applying the window. */
+  skipped = false;
+  /** The commit window it joined (CommitScheduler.enqueueJoining). */
+  window: object | undefined;
 
   constructor(
     private readonly ctx: StoreContext,
     private readonly queueId: number,
-    private readonly seq: number,
+    readonly seq: number,
     private readonly record: QueueMessageRecord,
     readonly bytes: number,
     readonly payloadBytes: number,
@@ -37,12 +49,14 @@ class AppendQueueMessageOp implements WriteOp {
   apply(scope: TxnScope): void {
     const { queueMessages } = this.ctx.dbs;
     const previous = this.replaces;
-    if (previous !== undefined) {
+    // Not written (skipped earlier in this same attempt): nothing to remove.
+    if (previous !== undefined && this.replacesInWindow?.skipped !== true) {
       const previousKey = seqKey(this.queueId, previous.seq);
       if (!previous.inline) freeHeldPayload(queueMessages.get(previousKey), scope);
       queueMessages.remove(previousKey);
     }
-    queueMessages.put(seqKey(this.queueId, this.seq), this.record);
+    this.skipped = this.replacedInWindow !== undefined && !scope.isolating;
+    if (!this.skipped) queueMessages.put(seqKey(this.queueId, this.seq), this.record);
   }
 }
 
@@ -98,6 +112,9 @@ class SetDeliveryCountOp implements WriteOp {
 
 export class QueueTable {
   private readonly nextSeq = new Map<number, number>();
+  /** The latest last-value append per queue id and key, while its commit window is the newest one joined. */
+  private readonly windowAppends = new Map<string, AppendQueueMessageOp>();
+  private windowToken: object | undefined;
 
   constructor(private readonly ctx: StoreContext) {}
 
@@ -140,13 +157,31 @@ export class QueueTable {
       const record: QueueMessageRecord = [encoded.record, 0, Date.now()];
       if (key !== undefined) record.push(key);
       const bytes = encoded.bytes + 16 + (key === undefined ? 0 : 2 * key.length + 24);
-      durable = this.ctx.scheduler.enqueue(
-        new AppendQueueMessageOp(this.ctx, queueId, seq, record, bytes, message.payload.length, encoded.ref, replaces),
-      );
+      const op = new AppendQueueMessageOp(this.ctx, queueId, seq, record, bytes, message.payload.length, encoded.ref, replaces);
+      const joined = this.ctx.scheduler.enqueueJoining(op);
+      durable = joined.durable;
+      op.window = joined.window;
+      if (key !== undefined && op.window !== undefined) this.coalesce(queueId, key, op, replaces);
     } catch (err) {
       durable = Promise.reject(err);
     }
     return { seq, durable, inline };
+  }
+
+  /** Links a last-value append to the value it replaces when both joined the same commit window. */
+  private coalesce(queueId: number, key: string, op: AppendQueueMessageOp, replaces: ReplacedMessage | undefined): void {
+    if (op.window !== this.windowToken) {
+      this.windowAppends.clear();
+      this.windowToken = op.window;
+    }
+    const slot = `${queueId}/${key}`;
+    const prev = this.windowAppends.get(slot);
+    // Only an inline value is skipped: one in the payload store would have a staged payload to free as well.
+    if (prev !== undefined && replaces !== undefined && prev.seq === replaces.seq && prev.stagedRefs === undefined) {
+      prev.replacedInWindow = op;
+      op.replacesInWindow = prev;
+    }
+    this.windowAppends.set(slot, op);
   }
 
   /** Up to `limit` messages of a queue with a sequence above `afterSeq`, in order. */

@@ -103,7 +103,7 @@ export class Broker {
         session.subscriptions.set(s.topicFilter, sub);
       }
       for (const m of await store.loadSessionMessages(state.clientId)) {
-        session.restoreOutgoing({ msg: m.message, qos: m.qos, retain: m.retain, subscriptionIds: m.subscriptionIds, packetId: m.packetId, released: m.released, seq: m.seq });
+        session.restoreOutgoing({ msg: m.message, qos: m.qos, retain: m.retain, subscriptionIds: m.subscriptionIds, packetId: m.packetId, released: m.released, seq: m.seq, inline: m.inline });
         report.messages++;
       }
       for (const id of await store.loadIncomingQos2(state.clientId)) session.incomingQos2.add(id);

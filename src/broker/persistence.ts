@@ -79,6 +79,7 @@ export class BrokerPersistence implements SessionHooks {
     try {
       const appended = this.store.appendSessionMessage(session.clientId, storedOutgoing(out));
       out.seq = appended.seq;
+      out.inline = appended.inline;
       this.track(appended.durable);
       return true;
     } catch (err) {
@@ -98,7 +99,7 @@ export class BrokerPersistence implements SessionHooks {
   }
 
   done(session: Session, out: Outgoing): void {
-    if (out.seq > 0) this.background('ack', this.store.removeSessionMessage(session.clientId, out.seq));
+    if (out.seq > 0) this.background('ack', this.store.removeSessionMessage(session.clientId, out.seq, out.inline));
   }
 
   // Incoming QoS 2 and retained -------------------------------------------------------------------------------

@@ -18,6 +18,8 @@ export interface Outgoing {
   released: boolean;
   /** Position in the durable store when the session is persistent; 0 when not stored. */
   seq: number;
+  /** Stored with its payload inside its record (set with `seq`): removing it needs no read of the record. */
+  inline?: boolean;
   /** Set for a delivery from a durable queue: the queue, not the session, decides what happens on PUBACK. */
   owner?: DeliveryOwner;
 }

@@ -30,8 +30,6 @@ class AppendQueueMessageOp implements WriteOp {
   replacesInWindow: AppendQueueMessageOp | undefined;
   /** This op's put was skipped in the current attempt at applying the window. */
   skipped = false;
-  /** The commit window it joined (CommitScheduler.enqueueJoining). */
-  window: object | undefined;
 
   constructor(
     private readonly ctx: StoreContext,
@@ -57,35 +55,6 @@ class AppendQueueMessageOp implements WriteOp {
     }
     this.skipped = this.replacedInWindow !== undefined && !scope.isolating;
     if (!this.skipped) queueMessages.put(seqKey(this.queueId, this.seq), this.record);
-  }
-}
-
-/** Removes a message (acknowledged, expired, dropped). */
-class RemoveQueueMessageOp implements WriteOp {
-  readonly grows = false;
-  readonly bytes = 16;
-  readonly payloadBytes = 0;
-  readonly stagedRefs = undefined;
-
-  constructor(
-    private readonly ctx: StoreContext,
-    private readonly queueId: number,
-    private readonly seq: number,
-    private readonly inline: boolean | undefined,
-  ) {}
-
-  apply(scope: TxnScope): void {
-    const { queueMessages } = this.ctx.dbs;
-    const key = seqKey(this.queueId, this.seq);
-    // A record known to hold its payload inline has no payload-store reference: no need to read it to free one.
-    if (this.inline === true) {
-      queueMessages.remove(key);
-      return;
-    }
-    const record = queueMessages.get(key) as QueueMessageRecord | undefined;
-    if (record === undefined) return;
-    freeHeldPayload(record, scope);
-    queueMessages.remove(key);
   }
 }
 
@@ -160,8 +129,7 @@ export class QueueTable {
       const op = new AppendQueueMessageOp(this.ctx, queueId, seq, record, bytes, message.payload.length, encoded.ref, replaces);
       const joined = this.ctx.scheduler.enqueueJoining(op);
       durable = joined.durable;
-      op.window = joined.window;
-      if (key !== undefined && op.window !== undefined) this.coalesce(queueId, key, op, replaces);
+      if (key !== undefined && joined.window !== undefined) this.coalesce(joined.window, queueId, key, op, replaces);
     } catch (err) {
       durable = Promise.reject(err);
     }
@@ -169,10 +137,10 @@ export class QueueTable {
   }
 
   /** Links a last-value append to the value it replaces when both joined the same commit window. */
-  private coalesce(queueId: number, key: string, op: AppendQueueMessageOp, replaces: ReplacedMessage | undefined): void {
-    if (op.window !== this.windowToken) {
+  private coalesce(window: object, queueId: number, key: string, op: AppendQueueMessageOp, replaces: ReplacedMessage | undefined): void {
+    if (window !== this.windowToken) {
       this.windowAppends.clear();
-      this.windowToken = op.window;
+      this.windowToken = window;
     }
     const slot = `${queueId}/${key}`;
     const prev = this.windowAppends.get(slot);
@@ -202,7 +170,8 @@ export class QueueTable {
 
   /** Removes a message; `inline` (known from its append or read) spares reading a record without a reference. */
   remove(queueId: number, seq: number, inline?: boolean): Promise<void> {
-    return this.ctx.scheduler.enqueue(new RemoveQueueMessageOp(this.ctx, queueId, seq, inline));
+    // A record known to hold its payload inline has no payload-store reference: it need not be read to free one.
+    return this.ctx.scheduler.enqueue(new RemoveOp(this.ctx.dbs.queueMessages, seqKey(queueId, seq), inline !== true));
   }
 
   setDeliveryCount(queueId: number, seq: number, deliveryCount: number): Promise<void> {

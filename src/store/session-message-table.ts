@@ -69,9 +69,10 @@ export class SessionMessageTable {
   }
 
   /** Removes a message: PUBACK, PUBCOMP, or expiry. Its payload is freed once the removal is durable. */
-  remove(clientId: string, seq: number): Promise<void> {
+  remove(clientId: string, seq: number, inline?: boolean): Promise<void> {
     const key = seqKey(this.sessions.entry(clientId).sid, seq);
-    return this.ctx.scheduler.enqueue(new RemoveOp(this.ctx.dbs.sessionMessages, key, true));
+    // A record known to hold its payload inline has no payload-store reference: it need not be read to free one.
+    return this.ctx.scheduler.enqueue(new RemoveOp(this.ctx.dbs.sessionMessages, key, inline !== true));
   }
 
   /** Records that a message was sent with a packet identifier, or that its PUBREC arrived (released). */
@@ -93,7 +94,7 @@ export class SessionMessageTable {
     for (const { seq, record } of rows) {
       const [m, qos, retain, packetId, released, subscriptionIds] = record;
       const message = decodeInline(m) ?? (await decodeMessage(m, this.ctx.payloads));
-      messages.push({ seq, message, qos, retain: retain === 1, subscriptionIds, packetId, released: released === 1 });
+      messages.push({ seq, message, qos, retain: retain === 1, subscriptionIds, packetId, released: released === 1, inline: m[4] === null });
     }
     return messages;
   }

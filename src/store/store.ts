@@ -211,8 +211,9 @@ export class Store {
   }
 
   /** Removes a message once completed (PUBACK, PUBCOMP) or expired. */
-  removeSessionMessage(clientId: string, seq: number): Promise<void> {
-    return this.sessionMessages.remove(clientId, seq);
+  /** Removes a session message; `inline` (from its append or load) spares reading back a record without a reference. */
+  removeSessionMessage(clientId: string, seq: number, inline?: boolean): Promise<void> {
+    return this.sessionMessages.remove(clientId, seq, inline);
   }
 
   /** Records the packet identifier a message was sent with, or that it was released (PUBREC received). */

@@ -64,6 +64,8 @@ export interface StoredOutgoing {
 export interface SessionMessage extends StoredOutgoing {
   /** Position in the session's queue; order of delivery. */
   seq: number;
+  /** The payload is in the record (no payload-store reference). */
+  inline: boolean;
 }
 
 /** Result of an append: the sequence number at once, and when the record is durable. */

@@ -251,6 +251,34 @@ store('removing queue messages frees their payload-store payloads, whether or no
   await s.close();
 });
 
+store('removing session messages frees their payload-store payloads, whether or not the caller says where the payload is', async () => {
+  const dataDir = tempDir('store');
+  const s = await Store.open({ ...options(dataDir), inlineMaxBytes: 64, payloadSegmentBytes: 4096 });
+  const segmentDir = join(dataDir, 'payloads');
+  await s.saveSession(session('c'));
+  const told = s.appendSessionMessage('c', outgoing(message(1, 5000)));
+  const untold = s.appendSessionMessage('c', outgoing(message(2, 5000)));
+  const small = s.appendSessionMessage('c', outgoing(message(3, 10)));
+  await Promise.all([told.durable, untold.durable, small.durable]);
+  const segments = readdirSync(segmentDir).sort(); // one per 5000-byte payload (segments of 4096)
+  const kept = s.appendSessionMessage('c', outgoing(message(4, 5000))); // seals the two above
+  await kept.durable;
+  assert.equal([told.inline, untold.inline, small.inline, kept.inline], [false, false, true, false]);
+  assert.is(segments.length, 2);
+  await s.removeSessionMessage('c', told.seq, told.inline);
+  await s.removeSessionMessage('c', untold.seq);
+  await s.removeSessionMessage('c', small.seq, small.inline);
+  let left = readdirSync(segmentDir);
+  for (let i = 0; i < 50 && segments.some((f) => left.includes(f)); i++) {
+    await collectGarbage();
+    await new Promise((r) => setTimeout(r, 20));
+    left = readdirSync(segmentDir);
+  }
+  assert.equal(segments.filter((f) => left.includes(f)), [], `segments of removed payloads are deleted (left: ${left.join(', ')})`);
+  assert.equal((await s.loadSessionMessages('c')).map((m) => [m.seq, m.inline]), [[kept.seq, false]]);
+  await s.close();
+});
+
 store('metrics count commits, syncs and the bytes behind each accepted payload byte', async () => {
   const s = await Store.open(options(tempDir('store')));
   await s.saveSession(session('c'));

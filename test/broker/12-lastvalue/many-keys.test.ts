@@ -6,7 +6,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { IPublishPacket, Packet } from 'mqtt-packet';
 import type { RawClient } from '../../helpers/raw-client.js';
-import { declare, queueOf, rawConsumer, until, withQueues } from '../../helpers/queue-kit.js';
+import { declare, queueOf, rawConsumer, withQueues } from '../../helpers/queue-kit.js';
 
 const test = suite('12-lastvalue: thousands of keys');
 

@@ -1,5 +1,6 @@
 // Small HTTP helpers for the admin API: JSON answers, JSON errors with a status, and bounded request bodies.
 
+import { isUtf8 } from 'node:buffer';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
 /** An expected failure of a request: answered as {"error": message} with this HTTP status. */
@@ -67,8 +68,7 @@ export function intParam(url: URL, name: string, fallback: number, min: number, 
 function utf8Text(buf: Buffer, cut: boolean): string | undefined {
   for (let drop = 0; drop <= (cut ? 3 : 0) && drop <= buf.length; drop++) {
     const part = buf.subarray(0, buf.length - drop);
-    const text = part.toString('utf8');
-    if (Buffer.from(text, 'utf8').equals(part)) return text;
+    if (isUtf8(part)) return part.toString('utf8');
   }
   return undefined;
 }

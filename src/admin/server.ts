@@ -4,7 +4,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { parseHostPort } from '../config/monitoring.js';
+import { isLoopbackHost, parseHostPort } from '../config/monitoring.js';
 import { StoreError } from '../store/errors.js';
 import type { AdminContext } from './context.js';
 import { ApiError, sendJson } from './http.js';
@@ -40,6 +40,11 @@ export class AdminServer {
   async start(listen = this.ctx.config.admin.listen): Promise<{ host: string; port: number }> {
     const hp = parseHostPort(listen);
     if (hp === undefined) throw new Error(`admin.listen: not HOST:PORT: ${listen}`);
+    // Checked here as well as when the configuration loads: whoever builds the configuration, the API is never
+    // reachable from the network without a token.
+    if (this.tokenDigest === null && !isLoopbackHost(hp.host)) {
+      throw new Error(`admin.listen (${listen}): not a loopback address, so admin.token is required`);
+    }
     const server = createServer((req, res) => this.handle(req, res));
     server.on('connection', (s: Socket) => {
       this.sockets.add(s);

@@ -254,7 +254,6 @@ export class Connection implements SessionLink {
       return;
     }
     const stats = this.broker.stats;
-    stats.messagesOut++;
     stats.messagesOutByQos[out.qos]++;
     stats.bytesOutByQos[out.qos] += msg.payload.length;
     this.writeBuffer(head);

@@ -29,12 +29,12 @@ export class Router {
   /** Delivers `msg` to every matching subscription; returns how many sessions it was handed to. */
   route(msg: Message): number {
     const result = this.scratch;
-    // Emptied after every use (finally), so it is empty here: setting .length costs a builtin call per message.
-    this.trie.match(this.levelsOf(msg.topic), result);
     const subs = result.subs;
     const groups = result.groups;
     let delivered = 0;
+    // Emptied after every use (finally), so it is empty here: setting .length costs a builtin call per message.
     try {
+      this.trie.match(this.levelsOf(msg.topic), result);
       if (subs.length === 1) {
         if (deliverTo(subs[0]!, msg)) delivered++;
       } else if (subs.length > 1) {

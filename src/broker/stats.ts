@@ -3,9 +3,6 @@
 
 export interface BrokerStats {
   connectionsAccepted: number;
-  messagesIn: number;
-  bytesIn: number;
-  messagesOut: number;
   /** PUBLISH packets received, by QoS. */
   messagesInByQos: [number, number, number];
   /** Payload bytes of PUBLISH packets received, by QoS. */
@@ -27,9 +24,6 @@ export interface BrokerStats {
 export function newBrokerStats(): BrokerStats {
   return {
     connectionsAccepted: 0,
-    messagesIn: 0,
-    bytesIn: 0,
-    messagesOut: 0,
     messagesInByQos: [0, 0, 0],
     bytesInByQos: [0, 0, 0],
     messagesOutByQos: [0, 0, 0],
@@ -40,4 +34,9 @@ export function newBrokerStats(): BrokerStats {
     retainedRejected: 0,
     connectsRefused: 0,
   };
+}
+
+/** Sum of a per-QoS counter (the totals are derived, not counted a second time on the hot path). */
+export function total(byQos: readonly [number, number, number]): number {
+  return byQos[0] + byQos[1] + byQos[2];
 }

@@ -2,6 +2,7 @@
 // on demand, and (while metrics are enabled) a sampling timer for rates and the event-loop lag window.
 
 import type { Broker } from '../broker/broker.js';
+import { total } from '../broker/stats.js';
 import type { Queue } from '../queue/queue.js';
 import { EventLoopMonitor } from './event-loop.js';
 import type { BrokerFigures, ConsumerFigures, QueueFigures } from './figures.js';
@@ -51,7 +52,7 @@ export class BrokerMonitor {
   sample(now = Date.now()): void {
     this.eventLoop.roll();
     const stats = this.broker.stats;
-    this.brokerRates.sample(now, [stats.messagesIn, stats.messagesOut]);
+    this.brokerRates.sample(now, [total(stats.messagesInByQos), total(stats.messagesOutByQos)]);
     for (const q of this.broker.queues?.queues() ?? []) {
       let tracker = this.queueRates.get(q);
       if (tracker === undefined) this.queueRates.set(q, (tracker = new RateTracker()));

@@ -4,12 +4,12 @@
 
 import type { Broker } from '../broker/broker.js';
 import type { Message } from '../broker/message.js';
+import { total } from '../broker/stats.js';
 import type { BrokerMonitor } from './monitor.js';
 import type { BrokerFigures } from './figures.js';
 
 export const SYS_QUEUE_PREFIX = '$SYS/wharf/queues/';
 
-const sum = (v: readonly number[]): number => v[0]! + v[1]! + v[2]!;
 
 /** Topic → payload text for the broker-wide figures. */
 export function brokerSysTopics(f: BrokerFigures): [string, string][] {
@@ -23,13 +23,13 @@ export function brokerSysTopics(f: BrokerFigures): [string, string][] {
     ['$SYS/broker/subscriptions/count', String(f.subscriptions)],
     ['$SYS/broker/retained messages/count', String(f.retained)],
     // Wharf counts PUBLISH packets; Mosquitto's messages/* count every packet type.
-    ['$SYS/broker/messages/received', String(sum(m.received))],
-    ['$SYS/broker/messages/sent', String(sum(m.sent))],
-    ['$SYS/broker/publish/messages/received', String(sum(m.received))],
-    ['$SYS/broker/publish/messages/sent', String(sum(m.sent))],
+    ['$SYS/broker/messages/received', String(total(m.received))],
+    ['$SYS/broker/messages/sent', String(total(m.sent))],
+    ['$SYS/broker/publish/messages/received', String(total(m.received))],
+    ['$SYS/broker/publish/messages/sent', String(total(m.sent))],
     ['$SYS/broker/publish/messages/dropped', String(m.dropped)],
-    ['$SYS/broker/bytes/received', String(sum(m.receivedBytes))],
-    ['$SYS/broker/bytes/sent', String(sum(m.sentBytes))],
+    ['$SYS/broker/bytes/received', String(total(m.receivedBytes))],
+    ['$SYS/broker/bytes/sent', String(total(m.sentBytes))],
     ['$SYS/broker/heap/current', String(f.process.heapUsedBytes)],
     ['$SYS/wharf/queues/count', String(f.queues)],
   ];

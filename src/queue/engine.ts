@@ -192,7 +192,7 @@ export class QueueEngine {
       key = '';
     }
     // Replacing a key's value does not grow a last-value queue: maxMessages counts keys.
-    const replaces = lastValue ? queue.lastValueOf(key) : undefined;
+    const replaces = queue.lastValueOf(key); // undefined unless a last-value queue holds this key
     const refusal = replaces !== undefined ? null : queue.admit(bytes);
     if (refusal !== null) {
       queue.counters.publishRejected++;
@@ -205,7 +205,7 @@ export class QueueEngine {
     let appended;
     try {
       // Only a last-value queue replaces by key on disk; hash_key uses the key for dispatch alone.
-      appended = lastValue ? this.store.appendQueueMessage(queue.id, stored, key, replaces) : this.store.appendQueueMessage(queue.id, stored);
+      appended = this.store.appendQueueMessage(queue.id, stored, lastValue ? key : undefined, replaces);
     } catch (err) {
       queue.counters.publishRejected++;
       this.track(Promise.reject(err));

@@ -22,7 +22,7 @@ function purgeable(queue: Queue): number {
 
 /**
  * Purges `queue`, reporting progress at most every PROGRESS_EVERY_MS; resolves with the final figures. Stops
- * early when `isGone()` says the queue was deleted meanwhile or `aborted()` says the caller went away.
+ * early once `stillWanted()` says no (the queue was deleted, the caller went away, the broker is stopping).
  */
 export async function purgeQueue(
   queue: Queue,

@@ -60,7 +60,9 @@ export class CommitScheduler implements TxnScope {
   private closed = false;
   private frees: PayloadRef[] = [];
   private committed: (() => void)[] = [];
-  isolating = false;
+  private isolatingNow = false;
+  /** Number of the window operations join now; a new one starts when a window is taken for its commit. */
+  private windowId = 0;
 
   constructor(
     private readonly env: StoreEnvironment,
@@ -90,13 +92,15 @@ export class CommitScheduler implements TxnScope {
   }
 
   /**
-   * enqueue(), also telling which commit window the operation joined (an opaque token; undefined when it was
-   * refused). Operations that joined the same window are applied in one transaction, in the order enqueued.
+   * enqueue(), also telling which commit window the operation joined (undefined when it was refused).
+   * Operations that joined the same window are applied in one transaction, in the order enqueued.
    */
-  enqueueJoining(op: WriteOp): { durable: Promise<void>; window: object | undefined } {
-    const window = this.queue;
+  enqueueJoining(op: WriteOp): { durable: Promise<void>; window: number | undefined } {
+    const queue = this.queue;
+    const window = this.windowId;
     const durable = this.enqueue(op);
-    return { durable, window: window[window.length - 1]?.op === op ? window : undefined };
+    // Refused operations are not queued; a queued one is last in the window's list even if enqueue started its commit.
+    return { durable, window: queue[queue.length - 1]?.op === op ? window : undefined };
   }
 
   /** The error a growing write of about `bytes` would be refused with now, without queuing anything. */
@@ -139,6 +143,10 @@ export class CommitScheduler implements TxnScope {
     return counts;
   }
 
+  get isolating(): boolean {
+    return this.isolatingNow;
+  }
+
   afterCommit(fn: () => void): void {
     this.committed.push(fn);
   }
@@ -163,6 +171,7 @@ export class CommitScheduler implements TxnScope {
     this.timer = undefined;
     const batch = this.queue;
     this.queue = [];
+    this.windowId++;
     this.committingBytes = this.queuedBytes;
     this.queuedBytes = 0;
     this.committing = this.commit(batch).finally(() => {
@@ -251,11 +260,11 @@ export class CommitScheduler implements TxnScope {
     }
     this.frees = [];
     this.committed = [];
-    this.isolating = true;
+    this.isolatingNow = true;
     try {
       this.applyEach(batch);
     } finally {
-      this.isolating = false;
+      this.isolatingNow = false;
     }
   }
 

@@ -132,6 +132,9 @@ export class PayloadCompactor {
   private async round(): Promise<CompactionReport> {
     const report: CompactionReport = { segmentsCompacted: 0, payloadsMoved: 0, bytesCopied: 0, segmentsSkipped: 0 };
     const { payloads } = this.ctx;
+    // Not while the store refuses writes for lack of space: the copies would go into the same payload flush as
+    // the window's other writes (removals that make room among them) and fail it.
+    if (this.ctx.scheduler.refusal(1) !== undefined) return report;
     const segments = payloads.beginCompaction(this.options.ratio, this.options.maxBytesPerRound);
     if (segments.length === 0) return report;
     const count = (key: keyof CompactionReport, n: number): void => {
@@ -170,7 +173,6 @@ export class PayloadCompactor {
           ),
         );
       }
-      await Promise.all(relocations);
     } finally {
       await Promise.all(relocations);
       payloads.endCompaction(segments);

@@ -83,7 +83,7 @@ export class QueueTable {
   private readonly nextSeq = new Map<number, number>();
   /** The latest last-value append per queue id and key, while its commit window is the newest one joined. */
   private readonly windowAppends = new Map<string, AppendQueueMessageOp>();
-  private windowToken: object | undefined;
+  private windowAppendsOf: number | undefined;
 
   constructor(private readonly ctx: StoreContext) {}
 
@@ -137,10 +137,10 @@ export class QueueTable {
   }
 
   /** Links a last-value append to the value it replaces when both joined the same commit window. */
-  private coalesce(window: object, queueId: number, key: string, op: AppendQueueMessageOp, replaces: ReplacedMessage | undefined): void {
-    if (window !== this.windowToken) {
+  private coalesce(window: number, queueId: number, key: string, op: AppendQueueMessageOp, replaces: ReplacedMessage | undefined): void {
+    if (window !== this.windowAppendsOf) {
       this.windowAppends.clear();
-      this.windowToken = window;
+      this.windowAppendsOf = window;
     }
     const slot = `${queueId}/${key}`;
     const prev = this.windowAppends.get(slot);

@@ -163,11 +163,6 @@ export class Store {
     return this.compactor.compact();
   }
 
-  /** Payload-store figures: bytes of segment files, and what compaction did since open. */
-  payloadStats(): { kind: 'native' | 'js'; diskBytes: number; compaction: CompactionReport } {
-    return { kind: this.ctx.payloads.kind, diskBytes: this.ctx.payloads.diskBytes(), compaction: { ...this.compactor.totals } };
-  }
-
   /** Bytes accepted but not yet durable: stop reading from publishers while this is high. */
   pendingBytes(): number {
     return this.ctx.scheduler.pendingBytes() + this.ctx.payloads.pendingBytes();

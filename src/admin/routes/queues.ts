@@ -107,7 +107,8 @@ async function purge(ctx: AdminContext, { req, res, params }: RouteContext): Pro
   const result = await purgeQueue(
     queue,
     (p) => streaming && line({ queue: queue.name, ...p, done: false }),
-    () => engine.queueByName(queue.name) === queue,
+    // Not for a client that went away, a broker shutting down or a queue deleted meanwhile.
+    () => !res.destroyed && !engine.stopping && engine.queueByName(queue.name) === queue,
   );
   ctx.log.info('queue purged', { queue: queue.name, purged: result.purged, remaining: result.remaining, ms: Date.now() - startedAt });
   const final = { queue: queue.name, ...result, inflight: queue.inflight, done: true };

@@ -15,8 +15,6 @@ export function handlePublish(conn: Connection, packet: IPublishPacket): void {
   if (!isValidTopicName(topic)) throw new ProtocolViolation(ReasonCode.TopicNameInvalid, `invalid topic name "${topic}"`);
   const qos = packet.qos;
   const stats = broker.stats;
-  stats.messagesIn++;
-  stats.bytesIn += packet.payload.length;
   stats.messagesInByQos[qos]++;
   stats.bytesInByQos[qos] += packet.payload.length;
   const now = Date.now();

@@ -3,9 +3,8 @@
 
 import { loadSegmentsAddon } from './native-addon.js';
 import { nativeSegmentIo } from './native-segment-io.js';
-import { SegmentPayloadStore, type SegmentPayloadStoreOptions } from './segment-payload-store.js';
+import { DEFAULT_SEGMENT_BYTES, SegmentPayloadStore, type SegmentPayloadStoreOptions } from './segment-payload-store.js';
 
-const DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024;
 
 export const NativePayloadStore = {
   /** True when the addon loads on this machine; `reason` says why not otherwise. */

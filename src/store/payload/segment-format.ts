@@ -103,15 +103,6 @@ export async function findValidEnd(readAt: ReadAt, from: number, fileSize: numbe
   return Math.min(position, fileSize);
 }
 
-/** A ReadAt over a FileHandle (copies into new Buffers). */
-export function fileReader(fh: FileHandle): ReadAt {
-  return async (position, length) => {
-    const buffer = Buffer.allocUnsafe(length);
-    const { bytesRead } = await fh.read(buffer, 0, length, position);
-    return buffer.subarray(0, bytesRead);
-  };
-}
-
 /** Creates a segment file and fsyncs its directory, so the new entry survives a power cut. */
 export async function createSegmentFile(dir: string, path: string): Promise<FileHandle> {
   const handle = await open(path, 'w+');

@@ -51,7 +51,7 @@ interface Segment {
   compacting: boolean;
 }
 
-const DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024;
+export const DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024;
 
 export class SegmentPayloadStore implements PayloadStore {
   private readonly segments = new Map<number, Segment>();

@@ -68,15 +68,19 @@ export class StagedRuns<S extends RunSegment> {
   /** A copy of a payload not yet durable, staged or being flushed; undefined if it is durable. */
   find(segment: S, offset: number, length: number): Buffer | undefined {
     if (offset + RECORD_HEADER_BYTES + length <= segment.durableSize) return undefined;
-    for (const run of [...this.flushing, ...this.staged]) {
-      if (run.segment !== segment) continue;
-      let position = run.position;
-      for (let i = 0; i < run.buffers.length; i += 2) {
-        const payload = run.buffers[i + 1]!;
-        if (position === offset) return Buffer.from(payload);
-        position += RECORD_HEADER_BYTES + payload.length;
-      }
-    }
-    return undefined;
+    return findIn(this.flushing, segment, offset) ?? findIn(this.staged, segment, offset);
   }
+}
+
+function findIn<S extends RunSegment>(runs: readonly StagedRun<S>[], segment: S, offset: number): Buffer | undefined {
+  for (const run of runs) {
+    if (run.segment !== segment) continue;
+    let position = run.position;
+    for (let i = 0; i < run.buffers.length; i += 2) {
+      const payload = run.buffers[i + 1]!;
+      if (position === offset) return Buffer.from(payload);
+      position += RECORD_HEADER_BYTES + payload.length;
+    }
+  }
+  return undefined;
 }

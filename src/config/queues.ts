@@ -326,7 +326,7 @@ function completeDefinition(name: string, topicFilter: string, settings: QueueSe
 }
 
 /** The dead-letter chain starting at `start`, if it comes back to `start`: [start, ..., start]. */
-function deadLetterLoop(start: QueueDefinition, byName: Map<string, QueueDefinition>): string[] | undefined {
+export function deadLetterLoop(start: QueueDefinition, byName: ReadonlyMap<string, QueueDefinition>): string[] | undefined {
   const chain = [start.name];
   let next = start.deadLetter;
   while (next !== undefined && !chain.includes(next)) {

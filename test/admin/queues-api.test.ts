@@ -124,6 +124,21 @@ test('update changes limits that publishers feel at once; identity fields cannot
   assert.is(bad.body.error, 'consumerInflight: must be an integer 1-65535; got 0');
 });
 
+test('dead letters always have somewhere to go: no circles, and a queue others dead-letter into is not deleted', async () => {
+  const post = (body: Record<string, unknown>) => bed.tb.api('POST', '/api/v1/queues', { body });
+  assert.is((await post({ name: 'dl-b', topicFilter: 'dlb/#' })).status, 201);
+  assert.is((await post({ name: 'dl-a', topicFilter: 'dla/#', maxDeliveries: 2, deadLetter: 'dl-b' })).status, 201);
+  const loop = await bed.tb.api('PATCH', '/api/v1/queues/dl-b', { body: { maxDeliveries: 2, deadLetter: 'dl-a' } });
+  assert.is(loop.status, 400);
+  assert.is(loop.body.error, 'deadLetter: dead letters would go round in a circle: dl-b -> dl-a -> dl-b');
+  assert.is((await bed.tb.api('GET', '/api/v1/queues/dl-b')).body.deadLetter, undefined, 'the refused update changed nothing');
+  const del = await bed.tb.api('DELETE', '/api/v1/queues/dl-b');
+  assert.is(del.status, 409);
+  assert.match(del.body.error, /"dl-b" is the deadLetter of "dl-a"/);
+  assert.is((await bed.tb.api('DELETE', '/api/v1/queues/dl-a')).status, 200);
+  assert.is((await bed.tb.api('DELETE', '/api/v1/queues/dl-b')).status, 200, 'deletable once nothing dead-letters into it');
+});
+
 test('peek shows the first messages without consuming them', async () => {
   await bed.tb.api('POST', '/api/v1/queues', { body: { name: 'peeked', topicFilter: 'peek/#', consumerInflight: 1 } });
   const pub = await bed.client('pub');

@@ -1,7 +1,7 @@
 // /api/v1/queues: list, show, create, update settings, delete, purge, peek. Inputs go through the configuration
 // file's validator (src/config/queues.ts), so a queue made here obeys the same rules as one declared in the file.
 
-import { validateQueueDefinition } from '../../config/queues.js';
+import { deadLetterLoop, validateQueueDefinition } from '../../config/queues.js';
 import { isMapping } from '../../config/rules.js';
 import type { QueueSettings } from '../../config/types.js';
 import type { QueueEngine } from '../../queue/engine.js';
@@ -39,11 +39,18 @@ function invalid(errors: string[]): ApiError {
   return new ApiError(400, errors.join('; '), {}, { errors });
 }
 
-/** A dead-letter target must exist, as the configuration file requires it to be declared. */
+/**
+ * A dead-letter target must exist, and dead letters must not go round in a circle: the checks the configuration
+ * file gets (config/queues.ts), against the queues that exist with `def` in place.
+ */
 function checkDeadLetter(engine: QueueEngine, def: QueueDefinition, given: boolean): void {
   if (given && def.deadLetter !== undefined && engine.queueByName(def.deadLetter) === undefined) {
     throw invalid([`deadLetter: no queue named "${def.deadLetter}"`]);
   }
+  const byName = new Map(engine.queues().map((q) => [q.name, q.definition] as const));
+  byName.set(def.name, def);
+  const loop = deadLetterLoop(def, byName);
+  if (loop !== undefined) throw invalid([`deadLetter: dead letters would go round in a circle: ${loop.join(' -> ')}`]);
 }
 
 function detail(ctx: AdminContext, queue: Queue): Record<string, unknown> {
@@ -88,6 +95,11 @@ async function update(ctx: AdminContext, { req, res, params }: RouteContext): Pr
 async function remove(ctx: AdminContext, { res, params }: RouteContext): Promise<void> {
   const engine = engineOf(ctx);
   const queue = queueOf(ctx, params.name!);
+  // As in the configuration file, a dead letter always has somewhere to go.
+  const feeding = engine.queues().filter((q) => q !== queue && q.definition.deadLetter === queue.name);
+  if (feeding.length > 0) {
+    throw conflict(`queue "${queue.name}" is the deadLetter of ${feeding.map((q) => `"${q.name}"`).join(', ')}: change or delete those first`);
+  }
   const depth = queue.depth;
   await engine.delete(queue.name);
   sendJson(res, 200, { name: queue.name, deleted: true, messagesDeleted: depth });

@@ -3,7 +3,7 @@
 
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { isLoopbackHost, parseHostPort } from '../config/monitoring.js';
 import { StoreError } from '../store/errors.js';
 import type { AdminContext } from './context.js';
@@ -25,7 +25,6 @@ const AUTH_LOG_WINDOW_MS = 10_000;
 export class AdminServer {
   private readonly router: Router;
   private readonly tokenDigest: Buffer | null;
-  private readonly sockets = new Set<Socket>();
   private server: Server | null = null;
   /** Per remote address: when its last failure was logged, and failures since then not logged. */
   private readonly authFailures = new Map<string, { loggedAt: number; suppressed: number }>();
@@ -46,10 +45,6 @@ export class AdminServer {
       throw new Error(`admin.listen (${listen}): not a loopback address, so admin.token is required`);
     }
     const server = createServer((req, res) => this.handle(req, res));
-    server.on('connection', (s: Socket) => {
-      this.sockets.add(s);
-      s.on('close', () => this.sockets.delete(s));
-    });
     // A slow or stuck client must not hold a request open forever.
     server.requestTimeout = 30_000;
     server.headersTimeout = 10_000;
@@ -75,7 +70,8 @@ export class AdminServer {
     if (server === null) return;
     this.server = null;
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-    for (const s of this.sockets) s.destroy();
+    // Streaming purges and keep-alive connections would otherwise hold close() open.
+    server.closeAllConnections();
     await closed;
   }
 

@@ -14,6 +14,20 @@ function options(dataDir: string): StoreOptions {
   return { dataDir, commitIntervalMs: 2, minFreeDiskBytes: 0 };
 }
 
+/**
+ * Segment files are deleted once nothing refers to them (the native store also waits for payload Buffers to be
+ * collected): waits up to about a second for `files` to be gone; returns those still there, and the directory.
+ */
+async function segmentsLeft(segmentDir: string, files: readonly string[]): Promise<{ still: string[]; left: string[] }> {
+  let left = readdirSync(segmentDir);
+  for (let i = 0; i < 50 && files.some((f) => left.includes(f)); i++) {
+    await collectGarbage();
+    await new Promise((r) => setTimeout(r, 20));
+    left = readdirSync(segmentDir);
+  }
+  return { still: files.filter((f) => left.includes(f)), left };
+}
+
 const subscription = { topicFilter: 'site/+/sensor/#', qos: 1 as const, noLocal: true, retainAsPublished: false, retainHandling: 2 as const, subscriptionId: 7 };
 
 store('a session with its subscriptions, messages and QoS 2 state survives close and reopen', async () => {
@@ -204,15 +218,8 @@ store('a last-value replacement frees the replaced payload from the payload stor
   const second = s.appendQueueMessage(5, message(2, 6000, 'fw/lock-1'), 'update-firmware', { seq: first.seq, inline: first.inline });
   await second.durable;
   // Freed once the replacing commit is durable, not at the next start: the segment goes while the store runs.
-  const gone = async () => {
-    for (let i = 0; i < 50; i++) {
-      await collectGarbage();
-      if (!readdirSync(segmentDir).includes(before[0]!)) return true;
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    return false;
-  };
-  assert.ok(await gone(), `the replaced payload's segment ${before[0]} is deleted (left: ${readdirSync(segmentDir).join(', ')})`);
+  const { still, left } = await segmentsLeft(segmentDir, [before[0]!]);
+  assert.equal(still, [], `the replaced payload's segment ${before[0]} is deleted (left: ${left.join(', ')})`);
   await s.close();
   s = await Store.open(opts);
   assert.equal(
@@ -240,13 +247,8 @@ store('removing queue messages frees their payload-store payloads, whether or no
   await s.removeQueueMessage(6, told.seq, told.inline);
   await s.removeQueueMessage(6, untold.seq);
   await s.removeQueueMessage(6, small.seq, small.inline);
-  let left = readdirSync(segmentDir);
-  for (let i = 0; i < 50 && segments.some((f) => left.includes(f)); i++) {
-    await collectGarbage();
-    await new Promise((r) => setTimeout(r, 20));
-    left = readdirSync(segmentDir);
-  }
-  assert.equal(segments.filter((f) => left.includes(f)), [], `segments of removed payloads are deleted (left: ${left.join(', ')})`);
+  const { still, left } = await segmentsLeft(segmentDir, segments);
+  assert.equal(still, [], `segments of removed payloads are deleted (left: ${left.join(', ')})`);
   assert.equal((await s.readQueueMessages(6, { limit: 10 })).map((m) => [m.seq, m.inline]), [[kept.seq, false]]);
   await s.close();
 });
@@ -268,13 +270,8 @@ store('removing session messages frees their payload-store payloads, whether or 
   await s.removeSessionMessage('c', told.seq, told.inline);
   await s.removeSessionMessage('c', untold.seq);
   await s.removeSessionMessage('c', small.seq, small.inline);
-  let left = readdirSync(segmentDir);
-  for (let i = 0; i < 50 && segments.some((f) => left.includes(f)); i++) {
-    await collectGarbage();
-    await new Promise((r) => setTimeout(r, 20));
-    left = readdirSync(segmentDir);
-  }
-  assert.equal(segments.filter((f) => left.includes(f)), [], `segments of removed payloads are deleted (left: ${left.join(', ')})`);
+  const { still, left } = await segmentsLeft(segmentDir, segments);
+  assert.equal(still, [], `segments of removed payloads are deleted (left: ${left.join(', ')})`);
   assert.equal((await s.loadSessionMessages('c')).map((m) => [m.seq, m.inline]), [[kept.seq, false]]);
   await s.close();
 });

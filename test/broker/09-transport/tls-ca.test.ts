@@ -4,7 +4,9 @@
 // - its certificates complete the chain the listener presents, so a client that trusts only the root verifies
 //   the server (without `ca` the same client refuses it);
 // - it does not ask clients for a certificate: with or without one, from this CA or another, a client
-//   connects, and the broker sees no client certificate. Requiring one (mutual TLS) is a separate option.
+//   connects, and the broker sees no client certificate. Requiring one (mutual TLS) is a separate option;
+// - a `ca` file holding no PEM certificate (DER, or the key by mistake), which Node would silently ignore, stops
+//   the listener from starting with an error naming it.
 
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -13,7 +15,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import tls from 'node:tls';
 import type { IClientOptions } from 'mqtt';
-import type { ListenerConfig } from '../../../src/config/types.js';
+import { Broker } from '../../../src/broker/broker.js';
+import { defaultConfig, type ListenerConfig } from '../../../src/config/types.js';
+import { silentLogger } from '../../../src/log/logger.js';
 import { startBroker, type TestBroker } from '../../helpers/broker.js';
 import { collect, connectClient, endClient } from '../../helpers/mqttjs.js';
 import { hasTool, run } from '../../helpers/tools.js';
@@ -56,6 +60,7 @@ test.before(async () => {
   await certificate('device', 'device-1', 'inter', LEAF_EXT('clientAuth'));
   await certificate('other-root', 'Someone else', undefined, CA_EXT);
   await certificate('stranger', 'stranger-1', 'other-root', LEAF_EXT('clientAuth'));
+  await openssl(['x509', '-in', file('inter.crt'), '-outform', 'DER', '-out', file('inter.der')]);
 });
 
 test.after(() => {
@@ -152,6 +157,27 @@ maybe('ca does not ask for client certificates: without one, with one from the C
       }
     }
   });
+});
+
+maybe('a ca file with no PEM certificate in it (DER, or the key) stops the start with an error naming the listener and the file', async () => {
+  for (const wrong of ['inter.der', 'server.key']) {
+    for (const type of ['tls', 'wss'] as const) {
+      const config = defaultConfig();
+      config.listeners = [
+        { type: 'tcp', host: '127.0.0.1', port: 0, path: '/mqtt' },
+        { type, host: '127.0.0.1', port: 0, path: '/mqtt', cert: file('server.crt'), key: file('server.key'), ca: file(wrong) },
+      ];
+      const broker = new Broker(config, silentLogger);
+      const err = await broker.start().then(
+        () => undefined,
+        (e: Error) => e,
+      );
+      await broker.stop();
+      assert.ok(err !== undefined, `${type} with ca ${wrong} started`);
+      assert.match(err.message, `listeners[1] (${type} on 127.0.0.1:0): ca: ${file(wrong)} holds no PEM certificate`);
+      assert.equal(broker.boundListeners(), [], 'the tcp listener started before it was closed again');
+    }
+  }
 });
 
 test.run();

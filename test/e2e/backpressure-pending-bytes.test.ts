@@ -40,6 +40,8 @@ if (!haveProcNet) {
 }
 const maybe = haveProcNet ? test : test.skip;
 
+// /proc/net/tcp writes addresses as hex in host byte order: 127.0.0.1 is 0100007F on little-endian machines
+// (x64, arm64, armv7l); ports are plain hex.
 const hexPort = (port: number) => port.toString(16).toUpperCase().padStart(4, '0');
 
 /** Bytes received by the kernel on the broker's end of the connection (127.0.0.1:brokerPort <- clientPort) and not read. */

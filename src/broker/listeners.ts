@@ -36,11 +36,23 @@ export async function startListener(config: ListenerConfig, onStream: StreamHand
   };
 }
 
+const PEM_CERTIFICATE = '-----BEGIN CERTIFICATE-----';
+
+/**
+ * Node ignores whatever in a CA bundle is not a PEM certificate: a DER file or the key by mistake would leave the
+ * served chain incomplete without a word, and clients would fail to verify Wharf. Refused here instead.
+ */
+function readCaBundle(path: string): Buffer {
+  const bundle = readFileSync(path);
+  if (!bundle.includes(PEM_CERTIFICATE)) throw new Error(`ca: ${path} holds no PEM certificate (no "${PEM_CERTIFICATE}" line)`);
+  return bundle;
+}
+
 function createServerFor(config: ListenerConfig, onStream: StreamHandler): net.Server {
   const tlsOptions = () => ({
     cert: readFileSync(config.cert!),
     key: readFileSync(config.key!),
-    ca: config.ca ? readFileSync(config.ca) : undefined,
+    ca: config.ca ? readCaBundle(config.ca) : undefined,
   });
   const onSocket = (socket: net.Socket) => {
     socket.setNoDelay(true);

@@ -4,7 +4,7 @@
 
 import type { DispatchName, OverflowPolicy, QueueDefinition, QueueType } from '../queue/types.js';
 import { isValidTopicFilter } from '../protocol/topic.js';
-import { compileKeySpec } from '../queue/key.js';
+import { compileKeySpec, type KeySpec } from '../queue/key.js';
 import type { QueueSettings, QueuesConfig } from './types.js';
 import type { SectionValidator } from './sections.js';
 import {
@@ -118,9 +118,23 @@ export function queueFilterProblem(filter: string): string | undefined {
 // ---- Key sources -----------------------------------------------------------------------------
 
 /** The key forms, checked by the queue engine's own compiler (src/queue/key.ts) so both agree. */
-const KEY_FORMS = 'userProperty:<name>, topicLevel:<n>, topic, clientId or json:<dot.path>';
+const KEY_FORMS = 'userProperty:<name>, topicLevel:<n>, topic, clientId or json:<dot.path>, or a list of them (a composite key)';
 
-const keyRule: Rule<string> = (path, v, errors) => {
+const keyRule: Rule<KeySpec> = (path, v, errors) => {
+  if (Array.isArray(v)) {
+    // Each part's error names its own path (queues.definitions[2].key[1]).
+    const bad = v.findIndex((part) => typeof part !== 'string' || compileKeySpec(part) instanceof Error);
+    if (bad >= 0) {
+      const part: unknown = v[bad];
+      const why = typeof part === 'string' ? (compileKeySpec(part) as Error).message : `must be one key source; got ${describe(part)}`;
+      errors.push(`${path}[${bad}]: ${why}`);
+      return undefined;
+    }
+    const compiled = compileKeySpec(v as string[]);
+    if (!(compiled instanceof Error)) return [...(v as string[])];
+    errors.push(`${path}: ${compiled.message}`);
+    return undefined;
+  }
   if (typeof v !== 'string') {
     errors.push(`${path}: must be a key source, one of ${KEY_FORMS}; got ${describe(v)}`);
     return undefined;

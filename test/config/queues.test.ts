@@ -496,12 +496,32 @@ keys('a malformed key names the problem and the allowed forms (wording from src/
     assert.ok(e[0]!.endsWith(KEY_FORMS), e[0]);
   }
   assert.equal(defErrs({ topicFilter: 'a', type: 'lastvalue', key: 3 }), [
-    'queues.definitions[0].key: must be a key source, one of userProperty:<name>, topicLevel:<n>, topic, clientId or json:<dot.path>; got 3',
+    'queues.definitions[0].key: must be a key source, one of userProperty:<name>, topicLevel:<n>, topic, clientId or json:<dot.path>, or a list of them (a composite key); got 3',
   ]);
 });
 
+keys('a composite key is a list of key sources; each bad part is reported at its own key path', () => {
+  assert.equal(one({ topicFilter: 'devices/+/commands', type: 'lastvalue', key: ['topicLevel:1', 'userProperty:command_type'] }).key, [
+    'topicLevel:1',
+    'userProperty:command_type',
+  ]);
+  const bad = defErrs({ topicFilter: 'a', type: 'lastvalue', key: ['topicLevel:1', 'header:x'] });
+  assert.is(bad.length, 1);
+  assert.ok(bad[0]!.startsWith('queues.definitions[0].key[1]: invalid key "header:x": unknown form'), bad[0]);
+  assert.equal(defErrs({ topicFilter: 'a', type: 'lastvalue', key: ['topicLevel:1', ['topic']] }), [
+    'queues.definitions[0].key[1]: must be one key source; got a list',
+  ]);
+  assert.equal(defErrs({ topicFilter: 'a', type: 'lastvalue', key: [] }), [
+    'queues.definitions[0].key: a composite key needs at least one part, each one of: userProperty:<name>, topicLevel:<n> (0-based integer), topic, clientId, json:<dot.path>',
+  ]);
+  assert.equal(defErrs({ topicFilter: 'a', type: 'lastvalue', key: ['topic', 'topic'] }), ['queues.definitions[0].key: a composite key names a part twice']);
+  // From YAML, as the README writes it.
+  const fromYaml = ok(parse('definitions:\n  - { topicFilter: devices/+/commands, type: lastvalue, key: [topicLevel:1, userProperty:command_type] }\n'));
+  assert.equal(fromYaml.definitions[0]!.key, ['topicLevel:1', 'userProperty:command_type']);
+});
+
 keys('a lastvalue queue requires a key, from its definition or the defaults', () => {
-  const msg = 'required for lastvalue queues (userProperty:<name>, topicLevel:<n>, topic, clientId or json:<dot.path>)';
+  const msg = 'required for lastvalue queues (userProperty:<name>, topicLevel:<n>, topic, clientId or json:<dot.path>, or a list of them (a composite key))';
   assert.equal(defErrs({ topicFilter: 'a', type: 'lastvalue' }), [`queues.definitions[0].key: ${msg}`]);
   assert.equal(errs({ defaults: { type: 'lastvalue' } }), [`queues.defaults.key: ${msg}`]);
   assert.is(one({ topicFilter: 'a', type: 'lastvalue' }, { key: 'topicLevel:1' }).key, 'topicLevel:1');
@@ -694,6 +714,15 @@ readme('the table gives every setting with the default of DEFAULT_QUEUE_SETTINGS
     const expected = value === undefined ? 'none' : typeof value === 'string' ? `\`${value}\`` : String(value);
     assert.is(row![1]!.trim(), expected, key);
   }
+});
+
+readme('the last-value example keeps devices apart: a composite key of device and command type', () => {
+  const commands = [...README.matchAll(/```yaml\n([\s\S]*?)```/g)]
+    .map((m) => parse(m[1]!) as { queues?: { definitions?: { name?: string; key?: unknown; topicFilter?: string }[] } })
+    .flatMap((doc) => doc?.queues?.definitions ?? [])
+    .filter((d) => d.topicFilter === 'devices/+/commands');
+  assert.ok(commands.length >= 1, 'an example for devices/+/commands');
+  for (const d of commands) assert.equal(d.key, ['topicLevel:1', 'userProperty:command_type']);
 });
 
 readme.run();

@@ -17,8 +17,8 @@ import type { Store } from '../store/store.js';
 import { BrokerPersistence } from './persistence.js';
 import { Session } from './session.js';
 import type { Subscription } from './subscription.js';
-import { parseSharedFilter } from '../protocol/topic.js';
-import { messageBytes, parseQueueFilter, QueueEngine } from '../queue/engine.js';
+import { messageBytes, QueueEngine } from '../queue/engine.js';
+import { queueRefOf, sharedFilterOf } from './subscription-forms.js';
 import { SESSION_QUEUE_FULL, STORE_FULL, type Refusal } from '../queue/errors.js';
 
 export interface BoundListener {
@@ -86,8 +86,9 @@ export class Broker {
       session.protocolVersion = state.protocolVersion;
       session.hooks = this.persistence;
       for (const s of state.subscriptions) {
-        const queueRef = parseQueueFilter(s.topicFilter);
-        const shared = queueRef === null ? parseSharedFilter(s.topicFilter) : null;
+        const dollarQueue = this.config.queues.dollarQueue;
+        const queueRef = queueRefOf(s.topicFilter, dollarQueue);
+        const shared = queueRef === null ? sharedFilterOf(s.topicFilter, dollarQueue) : null;
         const sub: Subscription = {
           session,
           topicFilter: s.topicFilter,

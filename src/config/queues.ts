@@ -5,7 +5,7 @@
 import type { DispatchName, OverflowPolicy, QueueDefinition, QueueType } from '../queue/types.js';
 import { isValidTopicFilter } from '../protocol/topic.js';
 import { compileKeySpec, type KeySpec } from '../queue/key.js';
-import type { QueueSettings, QueuesConfig } from './types.js';
+import type { DollarQueueMeaning, QueueSettings, QueuesConfig } from './types.js';
 import type { SectionValidator } from './sections.js';
 import {
   boolRule,
@@ -203,7 +203,8 @@ const CLEARABLE: readonly (keyof QueueSettings)[] = ['key', 'deadLetter'];
 
 export const QUEUE_SETTING_KEYS: readonly string[] = SETTINGS.map((k) => FILE_KEYS[k]);
 export const QUEUE_DEFINITION_KEYS: readonly string[] = ['name', 'topicFilter', ...QUEUE_SETTING_KEYS];
-const SECTION_KEYS = ['autoCreate', 'defaults', 'definitions'];
+const SECTION_KEYS = ['autoCreate', 'dollarQueue', 'defaults', 'definitions'];
+export const DOLLAR_QUEUE_MEANINGS: readonly DollarQueueMeaning[] = ['named', 'shared'];
 
 function has(raw: Record<string, unknown>, key: string): boolean {
   return Object.prototype.hasOwnProperty.call(raw, key);
@@ -406,6 +407,7 @@ export const validateQueues: SectionValidator<QueuesConfig> = (path, raw, base, 
     autoCreate: base.autoCreate,
     defaults: { ...base.defaults },
     definitions: base.definitions.map((d) => ({ ...d })),
+    dollarQueue: base.dollarQueue,
   };
   if (raw === null || raw === undefined) return out;
   if (!isMapping(raw)) {
@@ -417,6 +419,11 @@ export const validateQueues: SectionValidator<QueuesConfig> = (path, raw, base, 
   if (has(raw, 'autoCreate')) {
     const v = boolRule(keyPath(path, 'autoCreate'), raw.autoCreate, errors);
     if (v !== undefined) out.autoCreate = v;
+  }
+
+  if (has(raw, 'dollarQueue')) {
+    const v = enumRule(DOLLAR_QUEUE_MEANINGS)(keyPath(path, 'dollarQueue'), raw.dollarQueue, errors);
+    if (v !== undefined) out.dollarQueue = v;
   }
 
   const defaultsPath = keyPath(path, 'defaults');

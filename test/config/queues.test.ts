@@ -53,7 +53,7 @@ const DAY = 24 * 60 * 60 * 1000;
 const section = suite('queues section');
 
 section('the default: auto-creation on, DEFAULT_QUEUE_SETTINGS, no declared queues', () => {
-  const expected: QueuesConfig = { autoCreate: true, defaults: { ...DEFAULT_QUEUE_SETTINGS }, definitions: [] };
+  const expected: QueuesConfig = { autoCreate: true, defaults: { ...DEFAULT_QUEUE_SETTINGS }, definitions: [], dollarQueue: 'named' };
   assert.equal(ok(undefined), expected);
   assert.equal(ok(null), expected);
   assert.equal(ok({}), expected);
@@ -131,8 +131,16 @@ section('defaults fill the fields a declared queue omits; its own fields win', (
   });
 });
 
+section('dollarQueue: named (EMQX 6.1, the default) or shared (EMQX 4/5); anything else names the key and the choices', () => {
+  assert.is(ok({}).dollarQueue, 'named');
+  assert.is(ok({ dollarQueue: 'shared' }).dollarQueue, 'shared');
+  assert.is(ok({ dollarQueue: 'named' }).dollarQueue, 'named');
+  assert.equal(errs({ dollarQueue: 'emqx5' }), ['queues.dollarQueue: expected one of named, shared; got "emqx5"']);
+  assert.equal(errs({ dollarQueue: true }), ['queues.dollarQueue: expected one of named, shared; got true']);
+});
+
 section('unknown keys are rejected in the section, the defaults and a definition', () => {
-  assert.equal(errs({ autocreate: true }), ['queues.autocreate: unknown key (allowed: autoCreate, defaults, definitions)']);
+  assert.equal(errs({ autocreate: true }), ['queues.autocreate: unknown key (allowed: autoCreate, dollarQueue, defaults, definitions)']);
   assert.equal(errs({ defaults: { name: 'x', retentionMs: 5 } }), [
     `queues.defaults.name: unknown key (allowed: ${SETTING_KEYS})`,
     `queues.defaults.retentionMs: unknown key (allowed: ${SETTING_KEYS})`,
@@ -143,7 +151,7 @@ section('unknown keys are rejected in the section, the defaults and a definition
 });
 
 section('the section, the defaults and the list must have the right shape', () => {
-  assert.equal(errs(['images/+']), ['queues: expected a mapping with keys autoCreate, defaults, definitions; got a list']);
+  assert.equal(errs(['images/+']), ['queues: expected a mapping with keys autoCreate, dollarQueue, defaults, definitions; got a list']);
   assert.equal(errs({ defaults: 'fast' }), [`queues.defaults: expected a mapping with keys ${SETTING_KEYS}; got "fast"`]);
   assert.equal(errs({ definitions: { topicFilter: 'a' } }), [
     'queues.definitions: must be a list of queues (each with at least topicFilter); got a mapping',

@@ -61,7 +61,7 @@ test('the walk-through as written: blue, red, green and a firmware update publis
   }
 });
 
-test("the README's devices/+/commands queue (composite key) keeps d-17's and d-18's set-color apart", async () => {
+test("the README's devices/+/commands queue (composite key) keeps d-17's and d-18's set-color apart, and d-17's firmware update beside its set-color", async () => {
   if (!hasTool('mosquitto_pub') || !hasTool('mosquitto_sub')) return;
   const config = blocks(section('### Queues'), 'yaml').map((b) => parse(b) as { queues: { definitions: { topicFilter: string }[] } })[0]!;
   const commands = config.queues.definitions.find((d) => d.topicFilter === 'devices/+/commands');
@@ -70,11 +70,18 @@ test("the README's devices/+/commands queue (composite key) keeps d-17's and d-1
   let broker: WharfProcess | undefined;
   try {
     broker = await ws.start();
-    for (const [device, color] of [['d-17', 'blue'], ['d-18', 'red'], ['d-17', 'green']]) {
-      await shell(`mosquitto_pub -V mqttv5 -q 1 -t devices/${device}/commands -m ${color} -D PUBLISH user-property command_type set-color`, broker);
+    const sent = [
+      ['d-17', 'blue', 'set-color'],
+      ['d-18', 'red', 'set-color'],
+      ['d-17', 'green', 'set-color'],
+      ['d-17', 'v2.4.1', 'update-firmware'],
+    ];
+    for (const [device, payload, type] of sent) {
+      await shell(`mosquitto_pub -V mqttv5 -q 1 -t devices/${device}/commands -m ${payload} -D PUBLISH user-property command_type ${type}`, broker);
     }
-    const out = await shell(`mosquitto_sub -V mqttv5 -q 1 -i gateway -t '$queue/commands' -C 2 -F '%t %p'`, broker);
-    assert.equal(out.trim().split('\n').sort(), ['devices/d-17/commands green', 'devices/d-18/commands red']);
+    // One per device and command type: neither the device alone nor the command type alone would keep all three.
+    const out = await shell(`mosquitto_sub -V mqttv5 -q 1 -i gateway -t '$queue/commands' -C 3 -F '%t %p'`, broker);
+    assert.equal(out.trim().split('\n').sort(), ['devices/d-17/commands green', 'devices/d-17/commands v2.4.1', 'devices/d-18/commands red']);
   } finally {
     await broker?.crash();
     await ws.dispose();

@@ -119,4 +119,22 @@ test('MQTT 3.1.1 at QoS 1: the third closes the connection without PUBACK and re
   });
 });
 
+test('MQTT 3.1.1 at QoS 2: the third closes the connection without PUBREC and reaches nobody', async () => {
+  await withFullSessionBed(async (bed) => {
+    const pub = await connectClient(bed.broker.url, { clientId: 'pub4q2', protocolVersion: 4 });
+    bed.clients.push(pub);
+    await pub.publishAsync('sq/t', 'm1', { qos: 2 });
+    await pub.publishAsync('sq/t', 'm2', { qos: 2 });
+    let closed = false;
+    pub.once('close', () => (closed = true));
+    let completed = false;
+    pub.publish('sq/t', 'm3', { qos: 2 }, (err) => (completed = !err));
+    await waitFor(() => closed || completed, 5000, 'the refusal of m3');
+    assert.equal([closed, completed], [true, false]);
+    await bed.sub.marker();
+    assert.equal([bed.sub.count('sq/t|m1'), bed.sub.count('sq/t|m3')], [1, 0]);
+    assert.is(await metric(bed.broker, 'wharf_publish_refused_total', { reason: 'session_queue_full' }), 1);
+  });
+});
+
 test.run();

@@ -4,7 +4,7 @@
 
 import type { DollarQueueMeaning } from '../config/types.js';
 import { isValidTopicFilter, parseSharedFilter, type SharedFilter } from '../protocol/topic.js';
-import { parseQueueFilter, type QueueRef } from '../queue/engine.js';
+import { parseQueueFilter, type QueueRef } from '../queue/queue-filter.js';
 
 const DOLLAR_QUEUE = '$queue/';
 

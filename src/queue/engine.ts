@@ -6,7 +6,8 @@ import type { Message } from '../broker/message.js';
 import type { Session } from '../broker/session.js';
 import type { Subscription } from '../broker/subscription.js';
 import type { Logger } from '../log/logger.js';
-import { isValidTopicFilter, topicMatches } from '../protocol/topic.js';
+import { topicMatches } from '../protocol/topic.js';
+import type { QueueRef } from './queue-filter.js';
 import type { Store } from '../store/store.js';
 import { Consumer } from './consumer.js';
 import { missingKeyRefusal, queueFullRefusal, storeFullRefusal, type Refusal } from './errors.js';
@@ -20,29 +21,7 @@ export interface QueueEngineOptions {
   defaults: Omit<QueueDefinition, 'name' | 'topicFilter'>;
 }
 
-/** What a consuming subscription names: `$q/<filter>` or `$queue/<name>[/<filter>]`. */
-export type QueueRef = { name: string | undefined; topicFilter: string | undefined };
-
-const Q_PREFIX = '$q/';
-const QUEUE_PREFIX = '$queue/';
-
-/** Parses a consuming subscription's filter; null for an ordinary one, 'invalid' for a malformed one. */
-export function parseQueueFilter(filter: string): QueueRef | null | 'invalid' {
-  if (filter.startsWith(Q_PREFIX)) {
-    const topicFilter = filter.slice(Q_PREFIX.length);
-    return isValidTopicFilter(topicFilter) ? { name: undefined, topicFilter } : 'invalid';
-  }
-  if (filter.startsWith(QUEUE_PREFIX)) {
-    const rest = filter.slice(QUEUE_PREFIX.length);
-    const slash = rest.indexOf('/');
-    const name = slash < 0 ? rest : rest.slice(0, slash);
-    const topicFilter = slash < 0 ? undefined : rest.slice(slash + 1);
-    if (!/^[A-Za-z0-9_.-]+$/.test(name)) return 'invalid';
-    if (topicFilter !== undefined && !isValidTopicFilter(topicFilter)) return 'invalid';
-    return { name, topicFilter };
-  }
-  return null;
-}
+export { parseQueueFilter, type QueueRef } from './queue-filter.js';
 
 /** A message's key within a queue (last-value key, hash_key dispatch). */
 interface KeyedQueue {

@@ -79,8 +79,8 @@ export function handlePublish(conn: Connection, packet: IPublishPacket): void {
 }
 
 /**
- * A publish refused at admission: it went nowhere. MQTT 5 hears the reason code (PUBACK, or PUBREC, which ends
- * the exchange [MQTT-4.3.3-?]); 3.1.1 cannot be told, so it is disconnected without PUBACK and resends after
+ * A publish refused at admission: it went nowhere. MQTT 5 hears the reason code (PUBACK, or PUBREC, whose reason
+ * code of 0x80 or more ends the exchange: MQTT 5.0 section 4.3.3); 3.1.1 cannot be told, so it is disconnected without PUBACK and resends after
  * reconnecting, unless resending cannot help (a message without its last-value key), which is acknowledged.
  */
 function refuse(conn: Connection, topic: string, qos: 1 | 2, packetId: number, refusal: Refusal): void {

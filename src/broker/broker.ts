@@ -8,6 +8,7 @@ import { Connection } from './connection.js';
 import { startListener, type Listener } from './listeners.js';
 import type { Message } from './message.js';
 import { RetainedStore } from './retained.js';
+import { RefusalLog } from './refusal-log.js';
 import { Router } from './router.js';
 import { SessionRegistry } from './sessions.js';
 import { newBrokerStats, type BrokerStats } from './stats.js';
@@ -16,8 +17,9 @@ import type { Store } from '../store/store.js';
 import { BrokerPersistence } from './persistence.js';
 import { Session } from './session.js';
 import type { Subscription } from './subscription.js';
-import { parseSharedFilter } from '../protocol/topic.js';
-import { parseQueueFilter, QueueEngine } from '../queue/engine.js';
+import { messageBytes, QueueEngine } from '../queue/engine.js';
+import { queueRefOf, sharedFilterOf } from './subscription-forms.js';
+import { SESSION_QUEUE_FULL, STORE_FULL, type Refusal } from '../queue/errors.js';
 
 export interface BoundListener {
   type: string;
@@ -42,6 +44,7 @@ export class Broker {
   private listeners: Listener[] = [];
   private stopping = false;
   private retainedFullLogged = false;
+  readonly refusalLog: RefusalLog;
 
   constructor(
     readonly config: WharfConfig,
@@ -49,6 +52,7 @@ export class Broker {
     store: Store | null = null,
   ) {
     this.retained = new RetainedStore(config.mqtt.maxRetainedMessages);
+    this.refusalLog = new RefusalLog(log);
     this.persistence = store === null ? null : new BrokerPersistence(store, log);
     this.queues = store === null ? null : new QueueEngine(store, log, { autoCreate: config.queues.autoCreate, defaults: config.queues.defaults });
     if (this.queues !== null) {
@@ -82,8 +86,9 @@ export class Broker {
       session.protocolVersion = state.protocolVersion;
       session.hooks = this.persistence;
       for (const s of state.subscriptions) {
-        const queueRef = parseQueueFilter(s.topicFilter);
-        const shared = queueRef === null ? parseSharedFilter(s.topicFilter) : null;
+        const dollarQueue = this.config.queues.dollarQueue;
+        const queueRef = queueRefOf(s.topicFilter, dollarQueue);
+        const shared = queueRef === null ? sharedFilterOf(s.topicFilter, dollarQueue) : null;
         const sub: Subscription = {
           session,
           topicFilter: s.topicFilter,
@@ -156,21 +161,55 @@ export class Broker {
   /**
    * Routes an application message to subscribers, appends it to matching queues and updates retained state;
    * returns the number of receivers (subscriptions plus queues that took it), so a queued message is not answered
-   * 0x10 No matching subscribers.
+   * 0x10 No matching subscribers. A queue or session that cannot take it just does not (counted): for QoS 0 and
+   * the broker's own messages (wills, $SYS), which nobody could be told about.
    */
   publish(msg: Message): number {
     const queued = this.queues?.capture(msg) ?? 0;
-    if (msg.retain) {
-      if (this.retained.set(msg)) this.persistence?.retain(msg);
-      else {
-        this.stats.retainedRejected++;
-        if (!this.retainedFullLogged) {
-          this.retainedFullLogged = true;
-          this.log.warn('retained store full: new retained topics are not kept', { max: this.config.mqtt.maxRetainedMessages });
-        }
+    this.retain(msg);
+    return this.router.route(msg) + queued;
+  }
+
+  /**
+   * A client's QoS 1/2 publish: admitted everywhere or nowhere. Every matching queue (limits, key), the store (not
+   * full) and every receiving session (queue not at mqtt.maxQueuedMessages) are asked before anything is
+   * delivered, so a refusal means the message reached no subscriber, no queue and no session, and a publisher's
+   * resend after a refusal is never a duplicate. Returns the receivers, as publish() does, or the refusal.
+   */
+  publishOrRefuse(msg: Message): number | Refusal {
+    const queues = this.queues;
+    // Asked once per message: what adding it would need (a queue append, a persistent session's copy, a retained value).
+    const storeFull = this.persistence !== null && this.persistence.store.refuses(messageBytes(msg));
+    const refusedByQueue = queues === null ? null : queues.admit(msg, true, storeFull);
+    if (refusedByQueue !== null) return this.refused(refusedByQueue);
+    // A retained value is written too: a full store refuses it (deleting one, empty payload, frees space).
+    if (storeFull && msg.retain && msg.payload.length > 0) return this.refused(STORE_FULL);
+    const refusedBySession = this.router.admit(msg, storeFull);
+    if (refusedBySession === 'store_full') return this.refused(STORE_FULL);
+    if (refusedBySession !== null) {
+      this.stats.queueFull++;
+      return this.refused(SESSION_QUEUE_FULL);
+    }
+    const queued = queues === null ? 0 : queues.captureAdmitted(msg);
+    this.retain(msg);
+    return this.router.deliverMatched(msg) + queued;
+  }
+
+  private refused(refusal: Refusal): Refusal {
+    this.stats.publishRefused[refusal.reason]++;
+    return refusal;
+  }
+
+  private retain(msg: Message): void {
+    if (!msg.retain) return;
+    if (this.retained.set(msg)) this.persistence?.retain(msg);
+    else {
+      this.stats.retainedRejected++;
+      if (!this.retainedFullLogged) {
+        this.retainedFullLogged = true;
+        this.log.warn('retained store full: new retained topics are not kept', { max: this.config.mqtt.maxRetainedMessages });
       }
     }
-    return this.router.route(msg) + queued;
   }
 
   /** True while the store has more bytes waiting for commit than allowed: publishers should be paused. */

@@ -36,6 +36,8 @@ export class Connection implements SessionLink {
   will: Will | null = null;
   /** A DISCONNECT with reason 0x00 was received: the will is not published [MQTT-3.1.2-10]. */
   graceful = false;
+  /** Why the broker closed this connection (for the disconnect log line); undefined when the client did. */
+  closeReason: string | undefined;
 
   // Limits announced by the client in CONNECT (5.0 properties; 3.1.1 defaults).
   clientReceiveMaximum = 65535;
@@ -281,6 +283,7 @@ export class Connection implements SessionLink {
   /** Close with a reason code: on 5.0, after CONNACK, a DISCONNECT carries it first [MQTT-4.13.1-1]. */
   close(reasonCode?: number, reasonString?: string): void {
     if (this.closed) return;
+    this.closeReason ??= reasonString ?? (reasonCode === undefined ? undefined : `0x${reasonCode.toString(16)}`);
     if (reasonCode !== undefined && this.protocolVersion === 5 && this.connectReceived) {
       const properties = reasonString && this.requestProblemInformation ? { reasonString: reasonString.slice(0, 200) } : undefined;
       this.write({ cmd: 'disconnect', reasonCode, properties });

@@ -5,6 +5,7 @@ import type { QoS } from 'mqtt-packet';
 import type { Message } from './message.js';
 import type { Session } from './session.js';
 import type { Subscription } from './subscription.js';
+import type { RefusalReason } from '../queue/errors.js';
 import type { MatchResult, SharedGroup, TopicTrie } from './topic-trie.js';
 
 export class Router {
@@ -15,6 +16,10 @@ export class Router {
   // string comparison is cheaper than splitting (an array and a string per level, per message).
   private lastTopic = '';
   private lastLevels: readonly string[] = [''];
+
+  /** The member admit() chose per shared group (deliverMatched() delivers to them), while groupsPicked. */
+  private readonly picked: (Subscription | undefined)[] = [];
+  private groupsPicked = false;
 
   constructor(private readonly trie: TopicTrie) {}
 
@@ -28,28 +33,85 @@ export class Router {
 
   /** Delivers `msg` to every matching subscription; returns how many sessions it was handed to. */
   route(msg: Message): number {
-    const result = this.scratch;
-    const subs = result.subs;
-    const groups = result.groups;
-    let delivered = 0;
-    // Emptied after every use (finally), so it is empty here: setting .length costs a builtin call per message.
+    this.match(msg);
+    return this.deliverMatched(msg);
+  }
+
+  /**
+   * Admission for a client's QoS 1/2 publish: matches `msg` and keeps the result for deliverMatched(), which must
+   * follow before the next message. Returns why a receiving session would refuse it (its queue at
+   * mqtt.maxQueuedMessages; a persistent session while the store is full), and then keeps nothing.
+   */
+  admit(msg: Message, storeFull: boolean): RefusalReason | null {
+    this.match(msg);
+    const subs = this.scratch.subs;
+    const groups = this.scratch.groups;
+    const picked = this.picked;
+    for (let i = 0; i < subs.length; i++) {
+      const why = refusalBy(subs[i]!, msg, storeFull);
+      if (why !== null) return this.release(why);
+    }
+    for (let i = 0; i < groups.length; i++) {
+      const member = pickSharedMember(groups[i]!, msg);
+      picked[i] = member;
+      if (member === undefined) continue;
+      const why = refusalBy(member, msg, storeFull);
+      if (why !== null) return this.release(why);
+    }
+    this.groupsPicked = groups.length > 0;
+    return null;
+  }
+
+  private match(msg: Message): void {
+    // Emptied after every use (release), so it is empty here: setting .length costs a builtin call per message.
     try {
-      this.trie.match(this.levelsOf(msg.topic), result);
+      this.trie.match(this.levelsOf(msg.topic), this.scratch);
+    } catch (err) {
+      this.release(null);
+      throw err;
+    }
+  }
+
+  /** Delivers to what match() (or admit()) found, then forgets it. */
+  deliverMatched(msg: Message): number {
+    const subs = this.scratch.subs;
+    const groups = this.scratch.groups;
+    let delivered = 0;
+    try {
       if (subs.length === 1) {
         if (deliverTo(subs[0]!, msg)) delivered++;
       } else if (subs.length > 1) {
         delivered += deliverDeduplicated(subs, msg);
       }
       for (let i = 0; i < groups.length; i++) {
-        const member = pickSharedMember(groups[i]!, msg);
+        const member = this.groupsPicked ? this.picked[i] : pickSharedMember(groups[i]!, msg);
         if (member !== undefined && deliverTo(member, msg)) delivered++;
       }
     } finally {
-      if (subs.length !== 0) subs.length = 0;
-      if (groups.length !== 0) groups.length = 0;
+      this.release(null);
     }
     return delivered;
   }
+
+  private release<T>(result: T): T {
+    const subs = this.scratch.subs;
+    const groups = this.scratch.groups;
+    if (subs.length !== 0) subs.length = 0;
+    if (groups.length !== 0) groups.length = 0;
+    if (this.groupsPicked) {
+      this.groupsPicked = false;
+      this.picked.fill(undefined);
+    }
+    return result;
+  }
+}
+
+/** Why `sub`'s session would not take `msg` (see Router.admit); null when it would or the message skips it. */
+function refusalBy(sub: Subscription, msg: Message, storeFull: boolean): RefusalReason | null {
+  if (sub.qos === 0 || (sub.noLocal && sub.session.clientId === msg.origin)) return null;
+  const session = sub.session;
+  if (storeFull && session.hooks !== null) return 'store_full';
+  return session.canTake(msg.qos) ? null : 'session_queue_full';
 }
 
 function deliverTo(sub: Subscription, msg: Message): boolean {
@@ -88,7 +150,8 @@ function deliverDeduplicated(subs: Subscription[], msg: Message): number {
 /**
  * One member of a shared group receives each message [MQTT-4.8.2-?]: round robin over connected members with
  * inflight room; if all are busy, the connected member with the shortest queue; if none is connected, a
- * member whose session will keep the message for later.
+ * member whose session will keep the message for later. A member whose session queue is full is passed over
+ * while another can take the message.
  */
 export function pickSharedMember(group: SharedGroup, msg: Message): Subscription | undefined {
   const members = group.members;
@@ -108,8 +171,18 @@ export function pickSharedMember(group: SharedGroup, msg: Message): Subscription
   for (const m of members) {
     if (m.session.link !== null && (best === undefined || m.session.pending.length < best.session.pending.length)) best = m;
   }
-  if (best !== undefined) return best;
+  if (best !== undefined && (msg.qos === 0 || best.session.canTake(msg.qos))) return best;
   if (msg.qos === 0) return undefined;
+  // Offline members in turn, the first whose session has room; if none has, the one in turn (which refuses).
+  for (let k = 0; k < n; k++) {
+    const i = (group.cursor + k) % n;
+    const m = members[i]!;
+    if (m.session.link === null && m.session.canTake(msg.qos)) {
+      group.cursor = (i + 1) % n;
+      return m;
+    }
+  }
+  if (best !== undefined) return best;
   const offline = members[group.cursor % n]!;
   group.cursor = (group.cursor + 1) % n;
   return offline;

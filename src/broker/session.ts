@@ -125,6 +125,16 @@ export class Session {
     }
   }
 
+  /**
+   * Admission: false when a QoS 1/2 message would be refused because this session's queue is at its limit
+   * (deliver() would drop it). Sent at once, or QoS 0, it is always taken.
+   */
+  canTake(qos: QoS): boolean {
+    if (qos === 0 || this.pending.length < this.maxQueued) return true;
+    const link = this.link;
+    return link !== null && this.pending.length === 0 && this.unsent.length === 0 && this.inflight.size < link.clientReceiveMaximum;
+  }
+
   /** PUBACK, or PUBREC with a failure code, or PUBCOMP: the slot is free again. */
   complete(packetId: number, reasonCode = 0): boolean {
     const done = this.inflight.get(packetId);

@@ -123,7 +123,7 @@ export class SessionRegistry {
       // The disconnection time makes expiry survive a restart.
       this.broker.persistence?.saveSessionInBackground(session, false);
     }
-    this.broker.log.info('client disconnected', { clientId: session.clientId, graceful: conn.graceful, sessionKept: this.byClientId.get(session.clientId) === session });
+    this.broker.log.info('client disconnected', { clientId: session.clientId, graceful: conn.graceful, reason: conn.closeReason, sessionKept: this.byClientId.get(session.clientId) === session });
   }
 
   private scheduleExpiry(session: Session, afterMs = session.expiryInterval * 1000): void {

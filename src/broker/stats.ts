@@ -1,6 +1,8 @@
 // Broker-wide counters, plain numbers updated on the hot path without allocation. The per-QoS arrays are
 // allocated once with the stats and indexed by QoS (0, 1, 2): an element increment, no branch per QoS.
 
+import type { RefusalReason } from '../queue/errors.js';
+
 export interface BrokerStats {
   connectionsAccepted: number;
   /** PUBLISH packets received, by QoS. */
@@ -14,9 +16,11 @@ export interface BrokerStats {
   /** Messages not delivered: QoS 0 to a slow or offline client, or a session queue at its limit. */
   dropped: number;
   droppedTooLarge: number;
-  /** QoS 1/2 messages a session could not take because its queue was full (publisher told 0x97 on 5.0). */
+  /** QoS 1/2 messages a session could not take because its queue was full (the broker's own messages; a client's publish is refused instead). */
   queueFull: number;
   retainedRejected: number;
+  /** QoS 1/2 publishes refused before they went anywhere, by reason (wharf_publish_refused_total). */
+  publishRefused: Record<RefusalReason, number>;
   /** CONNECTs refused (bad client identifier, protocol errors in CONNECT, unsupported authentication). */
   connectsRefused: number;
 }
@@ -32,6 +36,7 @@ export function newBrokerStats(): BrokerStats {
     droppedTooLarge: 0,
     queueFull: 0,
     retainedRejected: 0,
+    publishRefused: { queue_full: 0, missing_key: 0, store_full: 0, session_queue_full: 0 },
     connectsRefused: 0,
   };
 }

@@ -4,8 +4,8 @@
 
 import type { DispatchName, OverflowPolicy, QueueDefinition, QueueType } from '../queue/types.js';
 import { isValidTopicFilter } from '../protocol/topic.js';
-import { compileKeySpec } from '../queue/key.js';
-import type { QueueSettings, QueuesConfig } from './types.js';
+import { compileKeySpec, type KeySpec } from '../queue/key.js';
+import type { DollarQueueMeaning, QueueSettings, QueuesConfig } from './types.js';
 import type { SectionValidator } from './sections.js';
 import {
   boolRule,
@@ -118,9 +118,23 @@ export function queueFilterProblem(filter: string): string | undefined {
 // ---- Key sources -----------------------------------------------------------------------------
 
 /** The key forms, checked by the queue engine's own compiler (src/queue/key.ts) so both agree. */
-const KEY_FORMS = 'userProperty:<name>, topicLevel:<n>, topic, clientId or json:<dot.path>';
+const KEY_FORMS = 'userProperty:<name>, topicLevel:<n>, topic, clientId or json:<dot.path>, or a list of them (a composite key)';
 
-const keyRule: Rule<string> = (path, v, errors) => {
+const keyRule: Rule<KeySpec> = (path, v, errors) => {
+  if (Array.isArray(v)) {
+    // Each part's error names its own path (queues.definitions[2].key[1]).
+    const bad = v.findIndex((part) => typeof part !== 'string' || compileKeySpec(part) instanceof Error);
+    if (bad >= 0) {
+      const part: unknown = v[bad];
+      const why = typeof part === 'string' ? (compileKeySpec(part) as Error).message : `must be one key source; got ${describe(part)}`;
+      errors.push(`${path}[${bad}]: ${why}`);
+      return undefined;
+    }
+    const compiled = compileKeySpec(v as string[]);
+    if (!(compiled instanceof Error)) return [...(v as string[])];
+    errors.push(`${path}: ${compiled.message}`);
+    return undefined;
+  }
   if (typeof v !== 'string') {
     errors.push(`${path}: must be a key source, one of ${KEY_FORMS}; got ${describe(v)}`);
     return undefined;
@@ -189,7 +203,8 @@ const CLEARABLE: readonly (keyof QueueSettings)[] = ['key', 'deadLetter'];
 
 export const QUEUE_SETTING_KEYS: readonly string[] = SETTINGS.map((k) => FILE_KEYS[k]);
 export const QUEUE_DEFINITION_KEYS: readonly string[] = ['name', 'topicFilter', ...QUEUE_SETTING_KEYS];
-const SECTION_KEYS = ['autoCreate', 'defaults', 'definitions'];
+const SECTION_KEYS = ['autoCreate', 'dollarQueue', 'defaults', 'definitions'];
+export const DOLLAR_QUEUE_MEANINGS: readonly DollarQueueMeaning[] = ['named', 'shared'];
 
 function has(raw: Record<string, unknown>, key: string): boolean {
   return Object.prototype.hasOwnProperty.call(raw, key);
@@ -392,6 +407,7 @@ export const validateQueues: SectionValidator<QueuesConfig> = (path, raw, base, 
     autoCreate: base.autoCreate,
     defaults: { ...base.defaults },
     definitions: base.definitions.map((d) => ({ ...d })),
+    dollarQueue: base.dollarQueue,
   };
   if (raw === null || raw === undefined) return out;
   if (!isMapping(raw)) {
@@ -403,6 +419,11 @@ export const validateQueues: SectionValidator<QueuesConfig> = (path, raw, base, 
   if (has(raw, 'autoCreate')) {
     const v = boolRule(keyPath(path, 'autoCreate'), raw.autoCreate, errors);
     if (v !== undefined) out.autoCreate = v;
+  }
+
+  if (has(raw, 'dollarQueue')) {
+    const v = enumRule(DOLLAR_QUEUE_MEANINGS)(keyPath(path, 'dollarQueue'), raw.dollarQueue, errors);
+    if (v !== undefined) out.dollarQueue = v;
   }
 
   const defaultsPath = keyPath(path, 'defaults');

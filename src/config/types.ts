@@ -65,6 +65,9 @@ export interface StorageConfig {
 /** A queue's settings without its identity: what `queues.defaults` holds. */
 export type QueueSettings = Omit<QueueDefinition, 'name' | 'topicFilter'>;
 
+/** What `$queue/...` subscriptions mean: EMQX 6.1's named queues, or EMQX 4.x/5.x's shared subscriptions. */
+export type DollarQueueMeaning = 'named' | 'shared';
+
 export interface QueuesConfig {
   /** A consuming subscription ($q/<filter>, $queue/<name>/<filter>) to a missing queue creates it with `defaults`. */
   autoCreate: boolean;
@@ -72,6 +75,8 @@ export interface QueuesConfig {
   defaults: QueueSettings;
   /** Queues declared in the file (validated: unique names and filters, dead-letter targets declared). */
   definitions: QueueDefinition[];
+  /** `named`: `$queue/<name>[/<filter>]` consumes a queue (EMQX 6.1); `shared`: `$queue/<filter>` is a shared subscription (EMQX 4/5). */
+  dollarQueue: DollarQueueMeaning;
 }
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
@@ -147,7 +152,7 @@ export function defaultConfig(): WharfConfig {
     },
     mqtt: { ...DEFAULT_MQTT_LIMITS },
     log: { level: 'info' },
-    queues: { autoCreate: true, defaults: { ...DEFAULT_QUEUE_SETTINGS }, definitions: [] },
+    queues: { autoCreate: true, defaults: { ...DEFAULT_QUEUE_SETTINGS }, definitions: [], dollarQueue: 'named' },
     admin: { enabled: true, listen: DEFAULT_ADMIN_LISTEN, token: undefined },
     sys: { intervalMs: 10_000 },
     metrics: { enabled: true },

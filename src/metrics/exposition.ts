@@ -2,6 +2,7 @@
 
 import type { BrokerFigures, ConsumerFigures, PerQos, QueueFigures } from './figures.js';
 import type { QueueCounters } from '../queue/counters.js';
+import { REFUSAL_REASONS } from '../queue/errors.js';
 import { ExpositionWriter, type Labels } from './prometheus.js';
 
 const perQos = (values: PerQos): [Labels, number][] => values.map((v, qos) => [{ qos: String(qos) }, v] as [Labels, number]);
@@ -46,6 +47,12 @@ export function renderExposition({ broker: b, queues, consumers }: ExpositionInp
   w.single('wharf_messages_dropped_total', 'counter', 'Messages not delivered: QoS 0 to a slow or offline client, or a full session queue.', m.dropped);
   w.single('wharf_messages_dropped_too_large_total', 'counter', "Messages over a client's Maximum Packet Size.", m.droppedTooLarge);
   w.single('wharf_session_queue_full_total', 'counter', 'QoS 1/2 messages refused by a session queue at mqtt.maxQueuedMessages.', m.sessionQueueFull);
+  w.family(
+    'wharf_publish_refused_total',
+    'counter',
+    'QoS 1/2 publishes refused before going anywhere (queue full, no last-value key, store full, a session queue full).',
+    REFUSAL_REASONS.map((reason) => [{ reason }, m.publishRefused[reason]] as [Labels, number]),
+  );
   w.single('wharf_retained_rejected_total', 'counter', 'Retained messages not kept because the retained store was full.', m.retainedRejected);
 
   const s = b.store;

@@ -1,6 +1,7 @@
 // The figures monitoring reports, as plain objects: what /metrics, the JSON API and $SYS render. Built on
 // demand from the broker's counters (a scrape, an API call, a $SYS tick), never on the message path.
 
+import type { RefusalReason } from '../queue/errors.js';
 import type { StoreMetricsSnapshot } from '../store/metrics.js';
 import type { QueueCounters } from '../queue/counters.js';
 import type { EventLoopLag } from './event-loop.js';
@@ -29,6 +30,8 @@ export interface BrokerFigures {
     droppedTooLarge: number;
     sessionQueueFull: number;
     retainedRejected: number;
+    /** Client QoS 1/2 publishes refused at admission, by reason. */
+    publishRefused: Record<RefusalReason, number>;
   };
   /** Messages per second over the last sampling window; null while metrics are off or not sampled twice yet. */
   rates: { receivedPerSec: number; sentPerSec: number } | null;

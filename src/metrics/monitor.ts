@@ -96,6 +96,7 @@ export class BrokerMonitor {
         droppedTooLarge: stats.droppedTooLarge,
         sessionQueueFull: stats.queueFull,
         retainedRejected: stats.retainedRejected,
+        publishRefused: { ...stats.publishRefused },
       },
       rates: this.enabled && rates !== null ? { receivedPerSec: rates[0]!, sentPerSec: rates[1]! } : null,
       // A closed store (shutting down) has no figures to read.

@@ -6,11 +6,11 @@ import type { Message } from '../broker/message.js';
 import type { Session } from '../broker/session.js';
 import type { Subscription } from '../broker/subscription.js';
 import type { Logger } from '../log/logger.js';
-import { isValidTopicFilter, topicMatches } from '../protocol/topic.js';
-import { StoreFullError } from '../store/errors.js';
+import { topicMatches } from '../protocol/topic.js';
+import type { QueueRef } from './queue-filter.js';
 import type { Store } from '../store/store.js';
 import { Consumer } from './consumer.js';
-import { missingKeyError } from './errors.js';
+import { missingKeyRefusal, queueFullRefusal, storeFullRefusal, type Refusal } from './errors.js';
 import { compileKeySpec, type KeyExtractor } from './key.js';
 import { Queue, type HeldMessage, type RejectReason } from './queue.js';
 import { DEFAULT_QUEUE_SETTINGS, type QueueDefinition } from './types.js';
@@ -21,29 +21,7 @@ export interface QueueEngineOptions {
   defaults: Omit<QueueDefinition, 'name' | 'topicFilter'>;
 }
 
-/** What a consuming subscription names: `$q/<filter>` or `$queue/<name>[/<filter>]`. */
-export type QueueRef = { name: string | undefined; topicFilter: string | undefined };
-
-const Q_PREFIX = '$q/';
-const QUEUE_PREFIX = '$queue/';
-
-/** Parses a consuming subscription's filter; null for an ordinary one, 'invalid' for a malformed one. */
-export function parseQueueFilter(filter: string): QueueRef | null | 'invalid' {
-  if (filter.startsWith(Q_PREFIX)) {
-    const topicFilter = filter.slice(Q_PREFIX.length);
-    return isValidTopicFilter(topicFilter) ? { name: undefined, topicFilter } : 'invalid';
-  }
-  if (filter.startsWith(QUEUE_PREFIX)) {
-    const rest = filter.slice(QUEUE_PREFIX.length);
-    const slash = rest.indexOf('/');
-    const name = slash < 0 ? rest : rest.slice(0, slash);
-    const topicFilter = slash < 0 ? undefined : rest.slice(slash + 1);
-    if (!/^[A-Za-z0-9_.-]+$/.test(name)) return 'invalid';
-    if (topicFilter !== undefined && !isValidTopicFilter(topicFilter)) return 'invalid';
-    return { name, topicFilter };
-  }
-  return null;
-}
+export { parseQueueFilter, type QueueRef } from './queue-filter.js';
 
 /** A message's key within a queue (last-value key, hash_key dispatch). */
 interface KeyedQueue {
@@ -53,8 +31,19 @@ interface KeyedQueue {
 
 const DEAD_LETTER_PREFIX = '$dead/';
 
+/** About what storing `msg` adds to the store (its record's overhead is small against this). */
+export function messageBytes(msg: Message): number {
+  return msg.topic.length + msg.payload.length + 64;
+}
+
 export class QueueEngine {
   private readonly byName = new Map<string, KeyedQueue>();
+  /** The values of byName as an array: admission walks it per message without an iterator. */
+  private entries: KeyedQueue[] = [];
+  /** What the last admit() chose, for captureAdmitted(): reused, so admission allocates nothing per message. */
+  private readonly admitted: KeyedQueue[] = [];
+  private readonly admittedKeys: (string | undefined)[] = [];
+  private admittedCount = 0;
   private readonly byId = new Map<number, Queue>();
   private readonly consumersBySession = new Map<Session, Consumer[]>();
   private nextId = 1;
@@ -128,6 +117,7 @@ export class QueueEngine {
     const key = def.key === undefined ? undefined : compileKeySpec(def.key);
     this.byName.set(def.name, { queue, key: key instanceof Error ? undefined : key });
     this.byId.set(id, queue);
+    this.entries = [...this.byName.values()];
     return queue;
   }
 
@@ -159,46 +149,81 @@ export class QueueEngine {
     }
     this.byName.delete(name);
     this.byId.delete(queue.id);
+    this.entries = [...this.byName.values()];
     await this.store.deleteQueue(queue.id);
     this.log.info('queue deleted', { queue: name });
     return true;
   }
 
-  // Capture ---------------------------------------------------------------------------------------------------
+  // Admission and capture ----------------------------------------------------------------------------------------
 
-  /** Appends `msg` to every queue whose filter matches its topic; durability goes to `track`. */
-  capture(msg: Message): number {
+  /**
+   * Decides which queues take `msg`, before it goes anywhere, and remembers them (with the message's key) for
+   * captureAdmitted(), which must follow before the next message. `strict` (a client's QoS 1/2 publish): the first
+   * queue that refuses refuses the message as a whole, and nothing is remembered. Otherwise (QoS 0, wills, dead
+   * letters) a refusing queue just does not take it, counted. A topic no queue matches costs a filter comparison
+   * per queue and allocates nothing.
+   */
+  admit(msg: Message, strict: boolean, storeFull?: boolean): Refusal | null {
+    const entries = this.entries;
     let n = 0;
-    for (const entry of this.byName.values()) {
+    for (let i = 0; i < entries.length; i++) {
+      const entry = entries[i]!;
       const queue = entry.queue;
       if (!topicMatches(queue.definition.topicFilter, msg.topic)) continue;
-      this.append(queue, entry.key, msg);
+      const verdict = this.verdict(entry, msg, (storeFull ??= this.store.refuses(messageBytes(msg))));
+      if (typeof verdict === 'object') {
+        queue.counters.publishRejected++;
+        if (strict) {
+          this.admittedCount = 0;
+          return verdict;
+        }
+        continue;
+      }
+      this.admitted[n] = entry;
+      this.admittedKeys[n] = verdict;
       n++;
     }
+    this.admittedCount = n;
+    return null;
+  }
+
+  /** Where `msg` fits in one queue: its key (undefined: no key) or why not. */
+  private verdict(entry: KeyedQueue, msg: Message, storeFull: boolean): string | undefined | Refusal {
+    const queue = entry.queue;
+    const d = queue.definition;
+    let key = entry.key?.(msg);
+    if (d.type === 'lastvalue' && key === undefined) {
+      // missingKey: reject answers 0x99 Payload format invalid; fallback keeps it under the empty key.
+      if (d.missingKey === 'reject') return missingKeyRefusal(queue.name, d.key);
+      key = '';
+    }
+    if (storeFull) return storeFullRefusal(queue.name);
+    // Replacing a key's value does not grow a last-value queue: maxMessages counts keys.
+    if (queue.lastValueOf(key) !== undefined) return key;
+    const limit = queue.limitHit(msg.payload.length);
+    return limit === null ? key : queueFullRefusal(queue.name, limit);
+  }
+
+  /** Appends `msg` to the queues admit() chose; durability goes to `track`. Returns how many took it. */
+  captureAdmitted(msg: Message): number {
+    const n = this.admittedCount;
+    this.admittedCount = 0;
+    for (let i = 0; i < n; i++) this.append(this.admitted[i]!.queue, this.admittedKeys[i], msg);
     return n;
   }
 
-  private append(queue: Queue, keyOf: KeyExtractor | undefined, msg: Message): void {
+  /** Admission and capture in one (nothing refuses the message as a whole). */
+  capture(msg: Message): number {
+    this.admit(msg, false);
+    return this.captureAdmitted(msg);
+  }
+
+  private append(queue: Queue, key: string | undefined, msg: Message): void {
     const bytes = msg.payload.length;
     const lastValue = queue.definition.type === 'lastvalue';
-    let key = keyOf?.(msg);
-    if (lastValue && key === undefined) {
-      // missingKey: reject answers 0x99 Payload format invalid; fallback keeps it under the empty key.
-      if (queue.definition.missingKey === 'reject') {
-        queue.counters.publishRejected++;
-        if (msg.qos > 0) this.track(Promise.reject(missingKeyError(queue.name, queue.definition.key)));
-        return;
-      }
-      key = '';
-    }
-    // Replacing a key's value does not grow a last-value queue: maxMessages counts keys.
     const replaces = queue.lastValueOf(key); // undefined unless a last-value queue holds this key
-    const refusal = replaces !== undefined ? null : queue.admit(bytes);
-    if (refusal !== null) {
-      queue.counters.publishRejected++;
-      if (msg.qos > 0) this.track(Promise.reject(new StoreFullError(`queue ${queue.name} is at its ${refusal} limit`)));
-      return;
-    }
+    if (replaces === undefined) queue.makeRoom(bytes);
     const enqueuedAt = Date.now();
     // A message's RETAIN flag is not part of a queued job.
     const stored: Message = { topic: msg.topic, payload: msg.payload, qos: msg.qos, retain: false, properties: msg.properties, expiresAt: msg.expiresAt, origin: msg.origin };
@@ -217,6 +242,16 @@ export class QueueEngine {
     });
     this.track(durable);
     queue.appended(appended.seq, stored, key, bytes, enqueuedAt, appended.inline);
+  }
+
+  /** One message into one queue (dead letters): admitted as any message is, refused and counted if it does not fit. */
+  private appendOne(entry: KeyedQueue, msg: Message): void {
+    const verdict = this.verdict(entry, msg, this.store.refuses(messageBytes(msg)));
+    if (typeof verdict === 'object') {
+      entry.queue.counters.publishRejected++;
+      return;
+    }
+    this.append(entry.queue, verdict, msg);
   }
 
   // Consumers -------------------------------------------------------------------------------------------------
@@ -307,9 +342,7 @@ export class QueueEngine {
     const dead: Message = { ...msg, properties: { ...msg.properties, userProperties } };
     delete dead.encodedProperties;
     const existing = this.byName.get(target);
-    const send = (entry: KeyedQueue) => {
-      this.append(entry.queue, entry.key, { ...dead, qos: 0 });
-    };
+    const send = (entry: KeyedQueue) => this.appendOne(entry, { ...dead, qos: 0 });
     if (existing !== undefined) send(existing);
     else {
       const def = autoQueueDefinition(`${DEAD_LETTER_PREFIX}${target}`, { ...this.options.defaults, deadLetter: undefined, maxDeliveries: 0 }, target);

@@ -1,21 +1,47 @@
-// Why a queue refused a message, as a reason code for the publisher's acknowledgement.
+// Why a publish was refused, as a reason code for the publisher's acknowledgement. Refusals are decided before the
+// message goes anywhere (admission), so a refused message reaches no subscriber, no queue and no session.
 
 import { ReasonCode } from '../protocol/reason-codes.js';
 
-/**
- * A message a queue will never take as it is (a last-value message without a key): resending cannot help, so a
- * 3.1.1 publisher, which cannot be told, gets its PUBACK and the message is dropped and counted.
- */
-export class MessageRefusedError extends Error {
-  readonly permanent = true;
-  constructor(
-    readonly reasonCode: number,
-    message: string,
-  ) {
-    super(message);
-  }
+/** The refusal kinds, as counted in wharf_publish_refused_total{reason=...}. */
+export type RefusalReason = 'queue_full' | 'missing_key' | 'store_full' | 'session_queue_full';
+
+export const REFUSAL_REASONS: readonly RefusalReason[] = ['queue_full', 'missing_key', 'store_full', 'session_queue_full'];
+
+export interface Refusal {
+  reason: RefusalReason;
+  /** PUBACK/PUBREC reason code for an MQTT 5 publisher. */
+  reasonCode: number;
+  /**
+   * True when resending cannot help (a last-value message without a key): a 3.1.1 publisher, which cannot be told,
+   * gets its PUBACK and the message is dropped and counted. Otherwise a 3.1.1 publisher is disconnected without
+   * PUBACK and resends after reconnecting, which succeeds once there is room.
+   */
+  permanent: boolean;
+  /** The queue that refused, if a queue did. */
+  queue: string | undefined;
+  detail: string;
 }
 
-export function missingKeyError(queue: string, keySpec: string | undefined): MessageRefusedError {
-  return new MessageRefusedError(ReasonCode.PayloadFormatInvalid, `queue ${queue}: message has no key (${keySpec ?? 'no key source'})`);
+export function missingKeyRefusal(queue: string, keySpec: string | readonly string[] | undefined): Refusal {
+  const spec = keySpec === undefined ? 'no key source' : typeof keySpec === 'string' ? keySpec : `[${keySpec.join(', ')}]`;
+  return { reason: 'missing_key', reasonCode: ReasonCode.PayloadFormatInvalid, permanent: true, queue, detail: `message has no key (${spec})` };
 }
+
+export function queueFullRefusal(queue: string, limit: string): Refusal {
+  return { reason: 'queue_full', reasonCode: ReasonCode.QuotaExceeded, permanent: false, queue, detail: `queue is at its ${limit} limit` };
+}
+
+export function storeFullRefusal(queue: string | undefined): Refusal {
+  return { reason: 'store_full', reasonCode: ReasonCode.QuotaExceeded, permanent: false, queue, detail: 'storage limit reached' };
+}
+
+export const SESSION_QUEUE_FULL: Refusal = {
+  reason: 'session_queue_full',
+  reasonCode: ReasonCode.QuotaExceeded,
+  permanent: false,
+  queue: undefined,
+  detail: 'a subscriber session holds mqtt.maxQueuedMessages',
+};
+
+export const STORE_FULL: Refusal = storeFullRefusal(undefined);

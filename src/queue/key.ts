@@ -9,6 +9,10 @@
 //                        true); null, objects and arrays are no key. Payloads over MAX_JSON_KEY_PAYLOAD bytes are
 //                        not parsed (no key).
 //
+//   [a, b, ...]          a composite key: every part must be present; the key is the parts' values as a JSON
+//                        array (["d-17","set-color"]), so no two different combinations can give the same key.
+//                        E.g. [topicLevel:1, userProperty:command_type] keeps one command per device and type.
+//
 // An extractor returns undefined when the message has no key: property absent, topic with fewer levels, empty
 // client identifier, payload not JSON or too large, path missing or not a scalar. An empty user property value or
 // an empty topic level is a key (the empty string): it is present.
@@ -24,13 +28,51 @@ export interface KeySource {
 
 export type KeyExtractor = (msg: KeySource) => string | undefined;
 
+/** A key source as configured: one form, or a list of them (a composite key). */
+export type KeySpec = string | readonly string[];
+
+/** Most parts of a composite key. */
+export const MAX_KEY_PARTS = 8;
+
 /** Largest payload parsed as JSON for a `json:` key. */
 export const MAX_JSON_KEY_PAYLOAD = 64 * 1024;
 
 const FORMS = 'userProperty:<name>, topicLevel:<n> (0-based integer), topic, clientId, json:<dot.path>';
 
 /** Compiles a key spec into an extractor, or an Error saying what is wrong and listing the allowed forms. */
-export function compileKeySpec(spec: string): KeyExtractor | Error {
+export function compileKeySpec(spec: KeySpec): KeyExtractor | Error {
+  if (Array.isArray(spec)) return compileComposite(spec);
+  return compileSingle(spec as string);
+}
+
+/** The key spec as written in the configuration file: `userProperty:x` or `[topicLevel:1, userProperty:x]`. */
+export function keySpecText(spec: KeySpec): string {
+  return typeof spec === 'string' ? spec : `[${spec.join(', ')}]`;
+}
+
+function compileComposite(parts: readonly unknown[]): KeyExtractor | Error {
+  if (parts.length === 0) return new Error(`a composite key needs at least one part, each one of: ${FORMS}`);
+  if (parts.length > MAX_KEY_PARTS) return new Error(`a composite key has at most ${MAX_KEY_PARTS} parts; got ${parts.length}`);
+  const extractors: KeyExtractor[] = [];
+  for (const [i, part] of parts.entries()) {
+    const compiled = typeof part === 'string' ? compileSingle(part) : new Error(`must be one of: ${FORMS}`);
+    if (compiled instanceof Error) return new Error(`part ${i}: ${compiled.message}`);
+    extractors.push(compiled);
+  }
+  if (new Set(parts).size !== parts.length) return new Error('a composite key names a part twice');
+  if (extractors.length === 1) return extractors[0]!;
+  return (msg) => {
+    const values: string[] = [];
+    for (const x of extractors) {
+      const v = x(msg);
+      if (v === undefined) return undefined;
+      values.push(v);
+    }
+    return JSON.stringify(values);
+  };
+}
+
+function compileSingle(spec: string): KeyExtractor | Error {
   if (typeof spec !== 'string') return new Error(`key must be a string, one of: ${FORMS}`);
   if (spec === 'topic') return topicKey;
   if (spec === 'clientId') return clientIdKey;

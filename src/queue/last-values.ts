@@ -61,6 +61,12 @@ export class LastValues {
     return undefined;
   }
 
+  /** True when takeOldestOnDisk() would find a value. */
+  anyOnDisk(): boolean {
+    for (const value of this.live.values()) if (value.held === undefined) return true;
+    return false;
+  }
+
   keyInFlight(key: string): boolean {
     return this.inFlight.has(key);
   }

@@ -143,19 +143,37 @@ export class Queue {
     this.oldestOnDisk = oldestEnqueuedAt;
   }
 
-  /** Limits for one more message of `bytes`: null when it fits (evicting first under drop_oldest), else why not. */
-  admit(bytes: number): string | null {
+  /**
+   * Admission, changing nothing: null when one more message of `bytes` fits (under drop_oldest: once the oldest
+   * messages not out for delivery are evicted), else the limit it hits.
+   */
+  limitHit(bytes: number): 'maxMessages' | 'maxBytes' | null {
     const d = this.definition;
     const overMessages = d.maxMessages > 0 && this.depth + 1 > d.maxMessages;
     const overBytes = d.maxBytes > 0 && this.depthBytes + bytes > d.maxBytes;
     if (!overMessages && !overBytes) return null;
-    if (d.overflow === 'reject') return overMessages ? 'maxMessages' : 'maxBytes';
-    // drop_oldest: evict until it fits, never touching messages in flight.
+    const limit = overMessages ? 'maxMessages' : 'maxBytes';
+    if (d.overflow === 'reject') return limit;
+    // drop_oldest: a message larger than the whole limit never fits; otherwise there must be something to evict.
+    if (d.maxBytes > 0 && bytes > d.maxBytes) return 'maxBytes';
+    return this.hasEvictable() ? null : limit;
+  }
+
+  /** drop_oldest: evicts until one more message of `bytes` fits, never touching messages out for delivery. */
+  makeRoom(bytes: number): void {
+    const d = this.definition;
+    if (d.overflow !== 'drop_oldest') return;
     let guard = this.depth;
     while (guard-- > 0 && ((d.maxMessages > 0 && this.depth + 1 > d.maxMessages) || (d.maxBytes > 0 && this.depthBytes + bytes > d.maxBytes))) {
-      if (!this.evictOldest()) return 'full of messages in flight';
+      if (!this.evictOldest()) return;
     }
-    return null;
+  }
+
+  /** True when evictOldest() would find a message: ready in memory, or still only on disk. */
+  private hasEvictable(): boolean {
+    if (this.ready.length > 0) return true;
+    if (this.lastValues !== null) return this.lastValues.anyOnDisk();
+    return this.depth - (this.inflightCount + this.delayed - this.supersededHeld) - this.pendingEvictions > 0;
   }
 
   private evictOldest(): boolean {

@@ -1,5 +1,7 @@
 // Queue definitions and the contracts between the queue engine and its dispatch strategies.
 
+import type { KeySpec } from './key.js';
+
 export type QueueType = 'standard' | 'lastvalue';
 export type DispatchName = 'random' | 'round_robin' | 'least_inflight' | 'hash_key';
 export type OverflowPolicy = 'reject' | 'drop_oldest';
@@ -15,9 +17,10 @@ export interface QueueDefinition {
   type: QueueType;
   /**
    * Where a message's key comes from (last-value queues, hash_key dispatch): `userProperty:<name>`,
-   * `topicLevel:<n>` (0-based), `topic`, `clientId`, `json:<dot.path>`; undefined = no key.
+   * `topicLevel:<n>` (0-based), `topic`, `clientId`, `json:<dot.path>`, or a list of them (a composite key);
+   * undefined = no key.
    */
-  key: string | undefined;
+  key: KeySpec | undefined;
   dispatch: DispatchName;
   /** Last-value queues: what happens to a message whose key is missing. */
   missingKey: MissingKeyPolicy;

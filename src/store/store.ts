@@ -168,6 +168,14 @@ export class Store {
     return this.ctx.scheduler.pendingBytes() + this.ctx.payloads.pendingBytes();
   }
 
+  /**
+   * True when a write adding about `bytes` would be refused now (StoreFullError): what the broker's admission asks
+   * before routing a message, so that a refused publish goes nowhere.
+   */
+  refuses(bytes: number): boolean {
+    return this.ctx.scheduler.refusal(bytes) !== undefined;
+  }
+
   /** True while writes that add data are refused (StoreFullError); removals still work. */
   isFull(): boolean {
     return this.capacity.full;

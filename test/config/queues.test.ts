@@ -53,7 +53,7 @@ const DAY = 24 * 60 * 60 * 1000;
 const section = suite('queues section');
 
 section('the default: auto-creation on, DEFAULT_QUEUE_SETTINGS, no declared queues', () => {
-  const expected: QueuesConfig = { autoCreate: true, defaults: { ...DEFAULT_QUEUE_SETTINGS }, definitions: [] };
+  const expected: QueuesConfig = { autoCreate: true, defaults: { ...DEFAULT_QUEUE_SETTINGS }, definitions: [], dollarQueue: 'named' };
   assert.equal(ok(undefined), expected);
   assert.equal(ok(null), expected);
   assert.equal(ok({}), expected);
@@ -131,8 +131,16 @@ section('defaults fill the fields a declared queue omits; its own fields win', (
   });
 });
 
+section('dollarQueue: named (EMQX 6.1, the default) or shared (EMQX 4/5); anything else names the key and the choices', () => {
+  assert.is(ok({}).dollarQueue, 'named');
+  assert.is(ok({ dollarQueue: 'shared' }).dollarQueue, 'shared');
+  assert.is(ok({ dollarQueue: 'named' }).dollarQueue, 'named');
+  assert.equal(errs({ dollarQueue: 'emqx5' }), ['queues.dollarQueue: expected one of named, shared; got "emqx5"']);
+  assert.equal(errs({ dollarQueue: true }), ['queues.dollarQueue: expected one of named, shared; got true']);
+});
+
 section('unknown keys are rejected in the section, the defaults and a definition', () => {
-  assert.equal(errs({ autocreate: true }), ['queues.autocreate: unknown key (allowed: autoCreate, defaults, definitions)']);
+  assert.equal(errs({ autocreate: true }), ['queues.autocreate: unknown key (allowed: autoCreate, dollarQueue, defaults, definitions)']);
   assert.equal(errs({ defaults: { name: 'x', retentionMs: 5 } }), [
     `queues.defaults.name: unknown key (allowed: ${SETTING_KEYS})`,
     `queues.defaults.retentionMs: unknown key (allowed: ${SETTING_KEYS})`,
@@ -143,7 +151,7 @@ section('unknown keys are rejected in the section, the defaults and a definition
 });
 
 section('the section, the defaults and the list must have the right shape', () => {
-  assert.equal(errs(['images/+']), ['queues: expected a mapping with keys autoCreate, defaults, definitions; got a list']);
+  assert.equal(errs(['images/+']), ['queues: expected a mapping with keys autoCreate, dollarQueue, defaults, definitions; got a list']);
   assert.equal(errs({ defaults: 'fast' }), [`queues.defaults: expected a mapping with keys ${SETTING_KEYS}; got "fast"`]);
   assert.equal(errs({ definitions: { topicFilter: 'a' } }), [
     'queues.definitions: must be a list of queues (each with at least topicFilter); got a mapping',
@@ -496,12 +504,32 @@ keys('a malformed key names the problem and the allowed forms (wording from src/
     assert.ok(e[0]!.endsWith(KEY_FORMS), e[0]);
   }
   assert.equal(defErrs({ topicFilter: 'a', type: 'lastvalue', key: 3 }), [
-    'queues.definitions[0].key: must be a key source, one of userProperty:<name>, topicLevel:<n>, topic, clientId or json:<dot.path>; got 3',
+    'queues.definitions[0].key: must be a key source, one of userProperty:<name>, topicLevel:<n>, topic, clientId or json:<dot.path>, or a list of them (a composite key); got 3',
   ]);
 });
 
+keys('a composite key is a list of key sources; each bad part is reported at its own key path', () => {
+  assert.equal(one({ topicFilter: 'devices/+/commands', type: 'lastvalue', key: ['topicLevel:1', 'userProperty:command_type'] }).key, [
+    'topicLevel:1',
+    'userProperty:command_type',
+  ]);
+  const bad = defErrs({ topicFilter: 'a', type: 'lastvalue', key: ['topicLevel:1', 'header:x'] });
+  assert.is(bad.length, 1);
+  assert.ok(bad[0]!.startsWith('queues.definitions[0].key[1]: invalid key "header:x": unknown form'), bad[0]);
+  assert.equal(defErrs({ topicFilter: 'a', type: 'lastvalue', key: ['topicLevel:1', ['topic']] }), [
+    'queues.definitions[0].key[1]: must be one key source; got a list',
+  ]);
+  assert.equal(defErrs({ topicFilter: 'a', type: 'lastvalue', key: [] }), [
+    'queues.definitions[0].key: a composite key needs at least one part, each one of: userProperty:<name>, topicLevel:<n> (0-based integer), topic, clientId, json:<dot.path>',
+  ]);
+  assert.equal(defErrs({ topicFilter: 'a', type: 'lastvalue', key: ['topic', 'topic'] }), ['queues.definitions[0].key: a composite key names a part twice']);
+  // From YAML, as the README writes it.
+  const fromYaml = ok(parse('definitions:\n  - { topicFilter: devices/+/commands, type: lastvalue, key: [topicLevel:1, userProperty:command_type] }\n'));
+  assert.equal(fromYaml.definitions[0]!.key, ['topicLevel:1', 'userProperty:command_type']);
+});
+
 keys('a lastvalue queue requires a key, from its definition or the defaults', () => {
-  const msg = 'required for lastvalue queues (userProperty:<name>, topicLevel:<n>, topic, clientId or json:<dot.path>)';
+  const msg = 'required for lastvalue queues (userProperty:<name>, topicLevel:<n>, topic, clientId or json:<dot.path>, or a list of them (a composite key))';
   assert.equal(defErrs({ topicFilter: 'a', type: 'lastvalue' }), [`queues.definitions[0].key: ${msg}`]);
   assert.equal(errs({ defaults: { type: 'lastvalue' } }), [`queues.defaults.key: ${msg}`]);
   assert.is(one({ topicFilter: 'a', type: 'lastvalue' }, { key: 'topicLevel:1' }).key, 'topicLevel:1');
@@ -694,6 +722,15 @@ readme('the table gives every setting with the default of DEFAULT_QUEUE_SETTINGS
     const expected = value === undefined ? 'none' : typeof value === 'string' ? `\`${value}\`` : String(value);
     assert.is(row![1]!.trim(), expected, key);
   }
+});
+
+readme('the last-value example keeps devices apart: a composite key of device and command type', () => {
+  const commands = [...README.matchAll(/```yaml\n([\s\S]*?)```/g)]
+    .map((m) => parse(m[1]!) as { queues?: { definitions?: { name?: string; key?: unknown; topicFilter?: string }[] } })
+    .flatMap((doc) => doc?.queues?.definitions ?? [])
+    .filter((d) => d.topicFilter === 'devices/+/commands');
+  assert.ok(commands.length >= 1, 'an example for devices/+/commands');
+  for (const d of commands) assert.equal(d.key, ['topicLevel:1', 'userProperty:command_type']);
 });
 
 readme.run();

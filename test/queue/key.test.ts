@@ -245,7 +245,52 @@ js('the payload is not parsed for other forms', () => {
   }
 });
 
+// ---------------------------------------------------------------------------------------------------------------
+
+const composite = suite('composite keys: [a, b, ...]');
+
+const compositeOf = (parts: string[]): KeyExtractor => {
+  const x = compileKeySpec(parts);
+  if (x instanceof Error) throw x;
+  return x;
+};
+
+composite('[topicLevel:1, userProperty:command_type] keeps devices apart: one key per device and command type', () => {
+  const x = compositeOf(['topicLevel:1', 'userProperty:command_type']);
+  const cmd = (device: string, type: string) => msg({ topic: `devices/${device}/commands`, properties: { userProperties: { command_type: type } } });
+  assert.is(x(cmd('d-17', 'set-color')), '["d-17","set-color"]');
+  assert.is.not(x(cmd('d-17', 'set-color')), x(cmd('d-18', 'set-color')));
+  assert.is.not(x(cmd('d-17', 'set-color')), x(cmd('d-17', 'update-firmware')));
+});
+
+composite('a message missing any part has no key', () => {
+  const x = compositeOf(['topicLevel:1', 'userProperty:command_type']);
+  assert.is(x(msg({ topic: 'devices/d-17/commands' })), undefined);
+  assert.is(x(msg({ topic: 'devices', properties: { userProperties: { command_type: 'set-color' } } })), undefined);
+});
+
+composite('parts that contain the separator of a naive join cannot collide', () => {
+  const x = compositeOf(['userProperty:a', 'userProperty:b']);
+  const m = (a: string, b: string) => msg({ properties: { userProperties: { a, b } } });
+  assert.is.not(x(m('x|y', 'z')), x(m('x', 'y|z')));
+  assert.is.not(x(m('x","y', 'z')), x(m('x', 'y","z')));
+});
+
+composite('a list of one is the single form', () => {
+  assert.is(compositeOf(['topicLevel:1'])(msg()), 'light-123');
+});
+
+composite('rejects an empty list, a bad part (named by its index), a part that is not a string, a repeated part and too many parts', () => {
+  const message = (spec: unknown[]) => (compileKeySpec(spec as string[]) as Error).message;
+  assert.match(message([]), /composite key needs at least one part/);
+  assert.match(message(['topicLevel:1', 'header:x']), /^part 1: invalid key "header:x": unknown form/);
+  assert.match(message(['topicLevel:1', 3]), /^part 1: must be one of/);
+  assert.match(message(['topicLevel:1', 'topicLevel:1']), /names a part twice/);
+  assert.match(message(Array.from({ length: 9 }, (_, i) => `topicLevel:${i}`)), /at most 8 parts/);
+});
+
 spec.run();
+composite.run();
 simple.run();
 up.run();
 level.run();

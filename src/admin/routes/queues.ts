@@ -80,7 +80,8 @@ async function update(ctx: AdminContext, { req, res, params }: RouteContext): Pr
   const current = queue.definition;
   const errors: string[] = [];
   for (const k of IMMUTABLE) {
-    if (body[k] !== undefined && body[k] !== (current[k] ?? null)) errors.push(`${k}: cannot be changed on an existing queue (delete it and create it again)`);
+    // Compared as JSON: a composite key is a list, equal when its parts are.
+    if (body[k] !== undefined && JSON.stringify(body[k]) !== JSON.stringify(current[k] ?? null)) errors.push(`${k}: cannot be changed on an existing queue (delete it and create it again)`);
   }
   if (errors.length > 0) throw invalid(errors);
   const { name: _n, topicFilter: _t, type: _y, key: _k, ...changes } = body;

@@ -7,7 +7,7 @@ import { ProtocolViolation, ReasonCode } from '../../protocol/reason-codes.js';
 import type { Connection } from '../connection.js';
 import { messageFromPublish } from '../message.js';
 import { StoreFullError } from '../../store/errors.js';
-import { MessageRefusedError } from '../../queue/errors.js';
+import type { Refusal } from '../../queue/errors.js';
 
 export function handlePublish(conn: Connection, packet: IPublishPacket): void {
   const broker = conn.broker;
@@ -44,42 +44,63 @@ export function handlePublish(conn: Connection, packet: IPublishPacket): void {
   // QoS 1 counts until its PUBACK leaves; QoS 2 counts through incomingQos2 until PUBREL.
   if (qos === 1) conn.incomingInflight++;
   persistence?.begin();
-  const queueFullBefore = broker.stats.queueFull;
-  const matched = broker.publish(messageFromPublish(packet, topic, conn.clientId, now));
-  // A subscriber's session queue was full: on 5.0 the publisher learns it with 0x97 (others did get it).
-  const quotaHit = broker.stats.queueFull !== queueFullBefore && conn.protocolVersion === 5;
-  // A PUBREC with a failure code ends the exchange: no PUBREL will come for it.
-  if (qos === 2 && !quotaHit) {
+  const result = broker.publishOrRefuse(messageFromPublish(packet, topic, conn.clientId, now));
+  if (typeof result !== 'number') {
+    persistence?.finish(); // admission wrote nothing; this only ends the collection
+    refuse(conn, topic, qos, packetId, result);
+    return;
+  }
+  if (qos === 2) {
     session.incomingQos2.add(packetId);
     if (session.hooks !== null) persistence?.addIncomingQos2(session.clientId, packetId);
   }
   // The acknowledgement says "stored": it leaves only once every write this message caused is on disk.
   const durable = persistence?.finish();
-  const success = quotaHit ? ReasonCode.QuotaExceeded : matched === 0 && conn.protocolVersion === 5 ? ReasonCode.NoMatchingSubscribers : ReasonCode.Success;
+  const success = result === 0 && conn.protocolVersion === 5 ? ReasonCode.NoMatchingSubscribers : ReasonCode.Success;
   conn.acknowledge(durable, (err) => {
     if (qos === 1) conn.incomingInflight--;
     if (err === undefined) {
       conn.write({ cmd: qos === 1 ? 'puback' : 'pubrec', messageId: packetId, reasonCode: success });
       return;
     }
-    if (!(err instanceof MessageRefusedError)) broker.persistence?.failed('publish', err);
+    // A write failed after admission (an I/O error, or the store reaching its limit within this commit window):
+    // the publisher is never told "stored", though live subscribers may have the message already.
+    broker.persistence?.failed('publish', err);
     if (qos === 2) session.incomingQos2.delete(packetId);
     if (conn.protocolVersion === 5) {
-      // Never "stored" for what was not stored: 0x97 when the store or a queue is full, the queue's own code
-      // when it refuses the message (0x99 for a last-value message without a key), 0x80 otherwise.
-      const reasonCode =
-        err instanceof StoreFullError ? ReasonCode.QuotaExceeded : err instanceof MessageRefusedError ? err.reasonCode : ReasonCode.UnspecifiedError;
+      const reasonCode = err instanceof StoreFullError ? ReasonCode.QuotaExceeded : ReasonCode.UnspecifiedError;
       conn.write({ cmd: qos === 1 ? 'puback' : 'pubrec', messageId: packetId, reasonCode });
-    } else if (err instanceof MessageRefusedError) {
-      // Resending cannot help a message a queue will never take: 3.1.1 gets its acknowledgement, the queue counted it.
-      if (qos === 2) session.incomingQos2.add(packetId);
-      conn.write({ cmd: qos === 1 ? 'puback' : 'pubrec', messageId: packetId });
     } else {
       // 3.1.1 has no failure acknowledgement: the connection is closed and the client resends on reconnect.
-      conn.close();
+      conn.close(undefined, 'store write failed');
     }
   });
   throttleIfBehind(conn);
+}
+
+/**
+ * A publish refused at admission: it went nowhere. MQTT 5 hears the reason code (PUBACK, or PUBREC, whose reason
+ * code of 0x80 or more ends the exchange: MQTT 5.0 section 4.3.3); 3.1.1 cannot be told, so it is disconnected without PUBACK and resends after
+ * reconnecting, unless resending cannot help (a message without its last-value key), which is acknowledged.
+ */
+function refuse(conn: Connection, topic: string, qos: 1 | 2, packetId: number, refusal: Refusal): void {
+  const v5 = conn.protocolVersion === 5;
+  const action = v5
+    ? `answered 0x${refusal.reasonCode.toString(16)}`
+    : refusal.permanent
+      ? 'acknowledged and dropped (MQTT 3.1.1 has no negative acknowledgement; resending cannot help)'
+      : 'connection closed without acknowledgement (MQTT 3.1.1 has no negative acknowledgement; the client resends)';
+  conn.broker.refusalLog.note(conn.clientId, topic, refusal, action);
+  conn.acknowledge(undefined, () => {
+    if (qos === 1) conn.incomingInflight--;
+    const cmd = qos === 1 ? 'puback' : 'pubrec';
+    if (v5) conn.write({ cmd, messageId: packetId, reasonCode: refusal.reasonCode });
+    else if (refusal.permanent) {
+      // A resent QoS 2 PUBLISH of it is answered again without delivery, until PUBREL [MQTT-4.3.3-10].
+      if (qos === 2) conn.session!.incomingQos2.add(packetId);
+      conn.write({ cmd, messageId: packetId });
+    } else conn.close(undefined, `publish refused: ${refusal.reason}`);
+  });
 }
 
 /** Backpressure: while the store's commits lag, this publisher's socket is not read. */

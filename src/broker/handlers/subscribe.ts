@@ -2,17 +2,19 @@
 // filter in SUBACK, then send matching retained messages as Retain Handling asks.
 
 import type { ISubscribePacket, QoS } from 'mqtt-packet';
-import { isValidTopicFilter, parseSharedFilter } from '../../protocol/topic.js';
+import { isValidTopicFilter } from '../../protocol/topic.js';
 import { ProtocolViolation, ReasonCode } from '../../protocol/reason-codes.js';
 import type { Connection } from '../connection.js';
 import type { Subscription } from '../subscription.js';
 import { StoreFullError } from '../../store/errors.js';
-import { parseQueueFilter, type QueueRef } from '../../queue/engine.js';
+import type { QueueRef } from '../../queue/engine.js';
+import { queueRefOf, sharedFilterOf } from '../subscription-forms.js';
 import type { Queue } from '../../queue/queue.js';
 
 export function handleSubscribe(conn: Connection, packet: ISubscribePacket): void {
   const queues = conn.broker.queues;
-  const refs = packet.subscriptions.map((r) => parseQueueFilter(r.topic));
+  const dollarQueue = conn.broker.config.queues.dollarQueue;
+  const refs = packet.subscriptions.map((r) => queueRefOf(r.topic, dollarQueue));
   if (queues === null || !refs.some((r) => r !== null && r !== 'invalid')) {
     subscribeResolved(conn, packet, refs, []);
     return;
@@ -83,7 +85,7 @@ function subscribeResolved(conn: Connection, packet: ISubscribePacket, refs: Arr
       granted.push(qos);
       continue;
     }
-    const shared = parseSharedFilter(filter);
+    const shared = sharedFilterOf(filter, broker.config.queues.dollarQueue);
     if (shared === 'invalid' || (shared === null && !isValidTopicFilter(filter))) {
       granted.push(failure);
       continue;

@@ -1,10 +1,10 @@
 // UNSUBSCRIBE (MQTT 5.0 section 3.10): remove each filter, one reason code per filter in UNSUBACK (5.0).
 
 import type { IUnsubscribePacket } from 'mqtt-packet';
-import { isValidTopicFilter, parseSharedFilter } from '../../protocol/topic.js';
+import { isValidTopicFilter } from '../../protocol/topic.js';
 import { ProtocolViolation, ReasonCode } from '../../protocol/reason-codes.js';
 import type { Connection } from '../connection.js';
-import { parseQueueFilter } from '../../queue/engine.js';
+import { queueRefOf, sharedFilterOf } from '../subscription-forms.js';
 
 export function handleUnsubscribe(conn: Connection, packet: IUnsubscribePacket): void {
   const broker = conn.broker;
@@ -13,8 +13,9 @@ export function handleUnsubscribe(conn: Connection, packet: IUnsubscribePacket):
   // At least one topic filter [MQTT-3.10.3-2].
   if (packet.unsubscriptions.length === 0) throw new ProtocolViolation(ReasonCode.ProtocolError, 'UNSUBSCRIBE without topic filters');
   for (const filter of packet.unsubscriptions) {
-    const shared = parseSharedFilter(filter);
-    const queueRef = parseQueueFilter(filter);
+    const dollarQueue = broker.config.queues.dollarQueue;
+    const shared = sharedFilterOf(filter, dollarQueue);
+    const queueRef = queueRefOf(filter, dollarQueue);
     if (queueRef === 'invalid' || shared === 'invalid' || (shared === null && queueRef === null && !isValidTopicFilter(filter))) {
       reasonCodes.push(ReasonCode.TopicFilterInvalid);
       continue;

@@ -119,8 +119,10 @@ test('mqtt.maxQueuedMessages bounds the offline queue: the oldest are kept, the 
     }
     assert.equal(outcomes, ['ok', 'ok', 'ok', 0x97, 0x97]);
     assert.is(tb.broker.sessions.byClientId.get('bounded')!.pending.length, 3);
-    assert.is(tb.broker.stats.dropped, 2);
+    // Refused before routing (issue 11), not dropped: the publisher still has them.
+    assert.is(tb.broker.stats.dropped, 0);
     assert.is(tb.broker.stats.queueFull, 2);
+    assert.is(tb.broker.stats.publishRefused.session_queue_full, 2);
     const { client } = await RawClient.connected(tb.port, persistent('bounded', false), 5);
     try {
       const payloads: string[] = [];

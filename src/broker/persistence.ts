@@ -8,11 +8,17 @@ import type { Store } from '../store/store.js';
 import type { SessionState, StoredMessage, StoredOutgoing, StoredSubscription } from '../store/types.js';
 import type { Message } from './message.js';
 import type { Outgoing, Session, SessionHooks } from './session.js';
+import { QueueFullError } from '../queue/errors.js';
+import { LogRateLimit } from '../log/rate-limit.js';
+
+/** A full queue is logged at most once a minute per queue, with the count of refusals in between. */
+const QUEUE_FULL_LOG_WINDOW_MS = 60_000;
 
 export class BrokerPersistence implements SessionHooks {
   /** Durability promises of the operation being handled (one PUBLISH, SUBSCRIBE or CONNECT). */
   private collected: Promise<void>[] = [];
   private readonly loggedFailures = new Set<string>();
+  private readonly queueFullLog = new LogRateLimit(QUEUE_FULL_LOG_WINDOW_MS);
 
   constructor(
     readonly store: Store,
@@ -45,6 +51,12 @@ export class BrokerPersistence implements SessionHooks {
   }
 
   failed(what: string, err: unknown): void {
+    if (err instanceof QueueFullError) {
+      // Not a store failure: the queue refuses by its own limit, once per publish. Said once per queue per window.
+      const suppressed = this.queueFullLog.take(err.queue);
+      if (suppressed !== undefined) this.log.warn('queue full: publishes refused', { queue: err.queue, limit: err.limit, overflow: 'reject', refusedSinceLastLine: suppressed || undefined });
+      return;
+    }
     const kind = `${what}:${err instanceof StoreError ? err.code : 'other'}`;
     if (this.loggedFailures.has(kind)) return;
     this.loggedFailures.add(kind);

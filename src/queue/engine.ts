@@ -7,10 +7,9 @@ import type { Session } from '../broker/session.js';
 import type { Subscription } from '../broker/subscription.js';
 import type { Logger } from '../log/logger.js';
 import { isValidTopicFilter, topicMatches } from '../protocol/topic.js';
-import { StoreFullError } from '../store/errors.js';
 import type { Store } from '../store/store.js';
 import { Consumer } from './consumer.js';
-import { missingKeyError } from './errors.js';
+import { missingKeyError, QueueFullError } from './errors.js';
 import { compileKeySpec, type KeyExtractor } from './key.js';
 import { Queue, type HeldMessage, type RejectReason } from './queue.js';
 import { DEFAULT_QUEUE_SETTINGS, type QueueDefinition } from './types.js';
@@ -178,7 +177,11 @@ export class QueueEngine {
     return n;
   }
 
-  private append(queue: Queue, keyOf: KeyExtractor | undefined, msg: Message): void {
+  /**
+   * `publisherWaits`: a QoS 1/2 publisher waits for this append, so a refusal goes to `track` for its
+   * acknowledgement; a dead-lettered message has no publisher waiting (and keeps its own QoS).
+   */
+  private append(queue: Queue, keyOf: KeyExtractor | undefined, msg: Message, publisherWaits = msg.qos > 0): void {
     const bytes = msg.payload.length;
     const lastValue = queue.definition.type === 'lastvalue';
     let key = keyOf?.(msg);
@@ -186,7 +189,7 @@ export class QueueEngine {
       // missingKey: reject answers 0x99 Payload format invalid; fallback keeps it under the empty key.
       if (queue.definition.missingKey === 'reject') {
         queue.counters.publishRejected++;
-        if (msg.qos > 0) this.track(Promise.reject(missingKeyError(queue.name, queue.definition.key)));
+        if (publisherWaits) this.track(Promise.reject(missingKeyError(queue.name, queue.definition.key)));
         return;
       }
       key = '';
@@ -196,7 +199,7 @@ export class QueueEngine {
     const refusal = replaces !== undefined ? null : queue.admit(bytes);
     if (refusal !== null) {
       queue.counters.publishRejected++;
-      if (msg.qos > 0) this.track(Promise.reject(new StoreFullError(`queue ${queue.name} is at its ${refusal} limit`)));
+      if (publisherWaits) this.track(Promise.reject(new QueueFullError(queue.name, refusal)));
       return;
     }
     const enqueuedAt = Date.now();
@@ -308,7 +311,7 @@ export class QueueEngine {
     delete dead.encodedProperties;
     const existing = this.byName.get(target);
     const send = (entry: KeyedQueue) => {
-      this.append(entry.queue, entry.key, { ...dead, qos: 0 });
+      this.append(entry.queue, entry.key, dead, false);
     };
     if (existing !== undefined) send(existing);
     else {

@@ -1,6 +1,7 @@
 // Why a queue refused a message, as a reason code for the publisher's acknowledgement.
 
 import { ReasonCode } from '../protocol/reason-codes.js';
+import { StoreFullError } from '../store/errors.js';
 
 /**
  * A message a queue will never take as it is (a last-value message without a key): resending cannot help, so a
@@ -18,4 +19,18 @@ export class MessageRefusedError extends Error {
 
 export function missingKeyError(queue: string, keySpec: string | undefined): MessageRefusedError {
   return new MessageRefusedError(ReasonCode.PayloadFormatInvalid, `queue ${queue}: message has no key (${keySpec ?? 'no key source'})`);
+}
+
+/**
+ * A queue at its maxMessages or maxBytes limit (overflow: reject): a StoreFullError for the publisher (0x97
+ * Quota exceeded, as a full store), but named for what it is in messages and logs: the store itself is fine.
+ */
+export class QueueFullError extends StoreFullError {
+  constructor(
+    readonly queue: string,
+    readonly limit: string,
+  ) {
+    super(`queue ${queue} is at its ${limit} limit`);
+    this.message = `queue ${queue} is full (${limit} reached, overflow: reject)`;
+  }
 }

@@ -102,6 +102,8 @@ export interface SpawnOptions {
   gid?: number;
   /** Data directory; the workspace's by default. */
   dataDir?: string;
+  /** --log-level; warn by default (debug with WHARF_TEST_LOG), info where a test reads the start-up lines. */
+  logLevel?: string;
 }
 
 /**
@@ -144,8 +146,8 @@ export class Workspace {
   }
 
   /** Without an admin port the admin API takes any free one: brokers of parallel test runs never clash on 18083. */
-  args(port: number, wsPort: number, dataDir = this.dataDir, adminPort = 0): string[] {
-    const level = process.env.WHARF_TEST_LOG ? 'debug' : 'warn';
+  args(port: number, wsPort: number, dataDir = this.dataDir, adminPort = 0, logLevel?: string): string[] {
+    const level = logLevel ?? (process.env.WHARF_TEST_LOG ? 'debug' : 'warn');
     return ['start', '--config', this.configPath, '--port', String(port), '--ws-port', String(wsPort), '--data', dataDir, '--log-level', level, '--admin', `127.0.0.1:${adminPort}`];
   }
 
@@ -175,7 +177,7 @@ export class Workspace {
   async start(opts: SpawnOptions = {}): Promise<WharfProcess> {
     for (let attempt = 1; ; attempt++) {
       const [port, wsPort, adminPort] = [await freePort(), await freePort(), await freePort()];
-      const p = this.spawnWharf(this.args(port, wsPort, opts.dataDir, adminPort), opts);
+      const p = this.spawnWharf(this.args(port, wsPort, opts.dataDir, adminPort, opts.logLevel), opts);
       let done = false;
       p.exited.then(() => (done = true));
       const deadline = Date.now() + START_TIMEOUT_MS;

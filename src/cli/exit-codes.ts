@@ -2,8 +2,8 @@
 // (status, queues, clients, sessions, retained: ExitCode). The README's "Exit codes" table lists both.
 
 /**
- * `wharf start`. 2, 3 and 4 are not fixed by restarting the same configuration on the same machine: a service
- * manager can stop retrying on them (systemd RestartPreventExitStatus=2 3 4).
+ * `wharf start`. 2 and 3 are not fixed by restarting the same configuration on the same machine: a service
+ * manager can stop retrying on them (systemd RestartPreventExitStatus=2 3); 4 may clear once the port is free.
  */
 export const StartExitCode = {
   /** Stopped by SIGTERM/SIGINT after a clean shutdown. */

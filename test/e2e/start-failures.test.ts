@@ -196,4 +196,45 @@ test('stdout closed while running (wharf start | head -1): the broker keeps serv
   }),
 );
 
+test('the literal `wharf start | head -1`: head takes the first line and leaves, the broker serves on and exits 0 on SIGTERM', () =>
+  withWorkspace('', async (ws) => {
+    if (!hasTool('bash') || !hasTool('head')) return;
+    const [port, adminPort] = [await freePort(), await freePort()];
+    const quote = (a: string) => `'${a.replace(/'/g, `'\\''`)}'`;
+    const wharf = [process.execPath, WHARF_MAIN, ...ws.args(port, await freePort(), undefined, adminPort), ...INFO].map(quote).join(' ');
+    // PIPESTATUS[0]: the broker's own exit code, which the pipeline's status (head's) would hide.
+    const shell = spawn('bash', ['-c', `${wharf} | head -1; echo "wharf exit \${PIPESTATUS[0]}" >&2`], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    shell.stdout!.on('data', (d) => (out += d));
+    shell.stderr!.on('data', (d) => (out += d));
+    const exited = new Promise<void>((resolve) => shell.on('close', () => resolve()));
+    const pidFile = join(ws.dataDir, 'wharf.pid');
+    try {
+      const deadline = Date.now() + EXIT_WITHIN_MS;
+      while (!(existsSync(pidFile) && (await fetch(`http://127.0.0.1:${adminPort}/healthz`).then((r) => r.ok, () => false)))) {
+        assert.ok(Date.now() < deadline, `the broker did not become ready; output:\n${out}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      assert.match(out, /^\S+ info starting /, 'head printed the first line');
+      // Log lines (connect, disconnect) now go into a pipe nobody reads.
+      for (let i = 0; i < 3; i++) await endClient(await connectClient(`mqtt://127.0.0.1:${port}`, { clientId: `head-${i}`, reconnectPeriod: 0 }));
+      const metrics = await (await fetch(`http://127.0.0.1:${adminPort}/metrics`)).text();
+      assert.ok(Number(/^wharf_log_write_errors_total (\d+)$/m.exec(metrics)?.[1]) > 0, 'failed writes counted');
+      process.kill(Number(readFileSync(pidFile, 'utf8')), 'SIGTERM');
+      await exited;
+      assert.match(out, /wharf exit 0\n$/, `the broker exited 0; output:\n${out}`);
+    } finally {
+      if (existsSync(pidFile)) {
+        try {
+          process.kill(Number(readFileSync(pidFile, 'utf8')), 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }
+      if (shell.exitCode === null) shell.kill('SIGKILL');
+      await exited;
+    }
+  }),
+);
+
 test.run();

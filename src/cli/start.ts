@@ -12,6 +12,7 @@ import { lockDataDir } from '../store/data-dir-lock.js';
 import { DataDirError, ensureDataDir } from '../store/data-dir.js';
 import { startMonitoring } from '../admin/monitoring.js';
 import { StartExitCode } from './exit-codes.js';
+import type { StartArgs } from './args.js';
 
 function openStore(storage: StorageConfig): Promise<Store> {
   return Store.open({
@@ -26,14 +27,8 @@ function openStore(storage: StorageConfig): Promise<Store> {
   });
 }
 
-export interface StartOptions {
-  config?: string;
-  port?: number;
-  wsPort?: number;
-  data?: string;
-  logLevel?: string;
-  admin?: string;
-}
+/** The options of `wharf start` (and of `wharf config`, which shows what they make). */
+export type StartOptions = StartArgs;
 
 /** The configuration `wharf start` and `wharf config` use: --config or WHARF_CONFIG, then environment and flags. */
 export function loadStartConfig(opts: StartOptions): LoadedConfig {

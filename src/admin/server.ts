@@ -51,7 +51,7 @@ export class AdminServer {
     server.requestTimeout = 30_000;
     server.headersTimeout = 10_000;
     await new Promise<void>((resolve, reject) => {
-      server.once('error', (err) => reject(new ListenError('admin listener (admin.listen)', hp.host, hp.port, bindFailureReason(err), { cause: err })));
+      server.once('error', (err) => reject(new ListenError('admin.listen', 'admin', hp.host, hp.port, bindFailureReason(err), { cause: err })));
       server.listen(hp.port, hp.host, () => resolve());
     });
     server.on('error', (err) => this.ctx.log.error('admin listener error', { error: err.message }));

@@ -121,12 +121,12 @@ export class Broker {
   async start(): Promise<BoundListener[]> {
     try {
       for (const [i, lc] of this.config.listeners.entries()) {
-        const name = `${lc.type} listener (listeners[${i}])`;
-        const onError = (err: Error) => this.log.error('listener error', { listener: name, error: err.message });
+        const name = `listeners[${i}]`;
+        const onError = (err: Error) => this.log.error('listener error', { listener: name, type: lc.type, error: err.message });
         try {
           this.listeners.push(await startListener(lc, (stream, remote) => this.accept(stream, remote), onError));
         } catch (err) {
-          throw new ListenError(name, lc.host, lc.port, bindFailureReason(err), { cause: err });
+          throw new ListenError(name, lc.type, lc.host, lc.port, bindFailureReason(err), { cause: err });
         }
       }
     } catch (err) {

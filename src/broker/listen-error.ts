@@ -1,16 +1,19 @@
-// A listener (MQTT tcp/tls/ws/wss or the admin HTTP API) that could not be bound: which one, where, and why in
-// words a site engineer can act on, so `wharf start` can say it in one line and exit with its own code.
+// A listener (MQTT tcp/tls/ws/wss or the admin HTTP API) that could not be started: which one, where, and why in
+// words a site engineer can act on (a busy port, no permission, an unusable certificate file), so `wharf start`
+// can say it in one line and exit with its own code.
 
 export class ListenError extends Error {
   constructor(
-    /** "tcp listener (listeners[0])", "admin listener (admin.listen)" */
+    /** The configuration key of the listener: "listeners[1]", "admin.listen". */
     readonly listener: string,
+    /** tcp, tls, ws, wss or admin */
+    readonly type: string,
     readonly host: string,
     readonly port: number,
     readonly reason: string,
     options?: { cause?: unknown },
   ) {
-    super(`cannot start the ${listener} on ${host}:${port}: ${reason}`, options);
+    super(`cannot start ${listener} (${type} on ${host}:${port}): ${reason}`, options);
     this.name = 'ListenError';
   }
 }

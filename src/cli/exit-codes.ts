@@ -14,7 +14,7 @@ export const StartExitCode = {
   Config: 2,
   /** The data directory cannot be used: cannot be created or written, damaged, not Wharf's. */
   DataDir: 3,
-  /** A listener (MQTT tcp/tls/ws/wss or the admin API) could not be started: port in use, no permission. */
+  /** A listener (MQTT tcp/tls/ws/wss or the admin API) could not be started: port in use, no permission, bad cert files. */
   Listener: 4,
 } as const;
 
@@ -52,7 +52,8 @@ export const EXIT_CODES_TEXT = `Exit codes of "wharf start":
   1  unexpected failure; another Wharf uses the data directory
   2  invalid configuration or command line
   3  unusable data directory (cannot be created or written, damaged, not Wharf's)
-  4  a listener could not be started (port in use, permission denied)
+  4  a listener could not be started (port in use, permission denied,
+     unusable certificate files)
 
 Exit codes (status, queues, clients, sessions, retained, config):
   0  success

@@ -108,7 +108,7 @@ export async function runStart(opts: StartOptions, version: string): Promise<num
     stopMonitoring = (await startMonitoring(broker, config, log, version)).stop;
   } catch (err) {
     // Nothing half-started stays: listeners already bound are closed and the store is closed cleanly.
-    if (err instanceof ListenError) log.error('cannot start listener', { listener: err.listener, host: err.host, port: err.port, error: err.reason });
+    if (err instanceof ListenError) log.error('cannot start listener', { listener: err.listener, type: err.type, host: err.host, port: err.port, error: err.reason });
     else log.error('cannot start', { error: (err as Error)?.message ?? String(err) });
     say((err as Error)?.message ?? String(err));
     await broker.stop().catch(() => undefined);

@@ -185,7 +185,7 @@ test('wharf start with its admin port taken exits 4 naming admin.listen, and lea
     const port = await freePort();
     const r = await wharf(w.args(port, await freePort(), undefined, broker.adminPort));
     assert.is(r.code, 4);
-    assert.match(r.stderr, new RegExp(`admin listener \\(admin\\.listen\\) on 127\\.0\\.0\\.1:${broker.adminPort}: the port is already in use`));
+    assert.match(r.stderr, new RegExp(`cannot start admin\\.listen \\(admin on 127\\.0\\.0\\.1:${broker.adminPort}\\): the port is already in use`));
     assert.is(await portAccepts(port), false, 'the MQTT listener was closed again');
   } finally {
     await w.dispose();

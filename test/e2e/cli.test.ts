@@ -193,7 +193,7 @@ test('a port already in use exits 4 with one line naming the listener and the ad
   try {
     const r = await cliRun(['start', '--config', w.config]);
     assert.is(r.code, 4, r.stdout + r.stderr);
-    assert.is(r.stderr, `wharf: cannot start the tcp listener (listeners[0]) on 127.0.0.1:${busy}: the port is already in use (another broker, e.g. Mosquitto or EMQX, or a second Wharf?)\n`);
+    assert.is(r.stderr, `wharf: cannot start listeners[0] (tcp on 127.0.0.1:${busy}): the port is already in use (another broker, e.g. Mosquitto or EMQX, or a second Wharf?)\n`);
     assert.not.match(r.stdout, 'listening');
   } finally {
     await new Promise<void>((resolve) => blocker.close(() => resolve()));

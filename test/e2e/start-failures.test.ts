@@ -32,16 +32,16 @@ async function occupy(port: number): Promise<() => Promise<void>> {
   return () => new Promise<void>((resolve) => srv.close(() => resolve()));
 }
 
-/** Refused to start because of `listener` on 127.0.0.1:`port`: one stderr line, exit 4, stopped cleanly. */
-function assertListenerRefused(r: CliRun, listener: string, port: number): void {
+/** Refused to start because of `listener` (listeners[i]) of `type` on 127.0.0.1:`port`: one stderr line, exit 4, stopped cleanly. */
+function assertListenerRefused(r: CliRun, listener: string, type: string, port: number): void {
   const out = `\nstdout:\n${r.stdout}\nstderr:\n${r.stderr}`;
   assert.is(r.timedOut, false, `exits by itself${out}`);
   assert.is(r.signal, null, out);
   assert.is(r.code, EXIT_LISTENER, `exit code of a listener failure${out}`);
-  const line = `wharf: cannot start the ${listener} on 127.0.0.1:${port}: the port is already in use`;
+  const line = `wharf: cannot start ${listener} (${type} on 127.0.0.1:${port}): the port is already in use`;
   assert.ok(r.stderr.startsWith(line), `stderr starts with "${line}"${out}`);
   assert.is(r.stderr.trimEnd().split('\n').length, 1, `one line on stderr, no stack trace${out}`);
-  assert.match(r.stdout, new RegExp(`error cannot start listener listener="${listener.replace(/[()[\]]/g, '\\$&')}" host=127\\.0\\.0\\.1 port=${port} `));
+  assert.match(r.stdout, new RegExp(`error cannot start listener listener=${listener.replace(/[[\]]/g, '\\$&')} type=${type} host=127\\.0\\.0\\.1 port=${port} `));
   assert.not.match(r.stdout, / listening /, `no listener reported as serving${out}`);
   // broker.stop() ran: listeners bound before the failing one closed, the store's last window flushed and closed.
   assert.match(r.stdout, / info stopped\n$/, `stopped cleanly after the failure${out}`);
@@ -64,7 +64,7 @@ test('tcp listener on a busy port: one line naming listeners[0] and the port, ex
     const release = await occupy(busy);
     try {
       const r = await runWharf([...ws.args(busy, await freePort()), ...INFO], { timeoutMs: EXIT_WITHIN_MS });
-      assertListenerRefused(r, 'tcp listener (listeners[0])', busy);
+      assertListenerRefused(r, 'listeners[0]', 'tcp', busy);
     } finally {
       await release();
     }
@@ -77,7 +77,7 @@ test('ws listener on a busy port (the EADDRINUSE crash): one line, exit 4, the t
     const release = await occupy(busy);
     try {
       const r = await runWharf([...ws.args(await freePort(), busy), ...INFO], { timeoutMs: EXIT_WITHIN_MS });
-      assertListenerRefused(r, 'ws listener (listeners[1])', busy);
+      assertListenerRefused(r, 'listeners[1]', 'ws', busy);
     } finally {
       await release();
     }
@@ -93,7 +93,7 @@ test('admin listener on a busy port: one line naming admin.listen, exit 4, the M
       // The MQTT listeners had started (and said so) before the admin API failed; stop() closed them.
       const out = `\n${r.stdout}${r.stderr}`;
       assert.is(r.code, EXIT_LISTENER, out);
-      assert.ok(r.stderr.startsWith(`wharf: cannot start the admin listener (admin.listen) on 127.0.0.1:${busy}: the port is already in use`), out);
+      assert.ok(r.stderr.startsWith(`wharf: cannot start admin.listen (admin on 127.0.0.1:${busy}): the port is already in use`), out);
       assert.is(r.stderr.trimEnd().split('\n').length, 1, out);
       assert.match(r.stdout, / info stopped\n$/, out);
     } finally {
@@ -119,7 +119,7 @@ for (const type of ['tls', 'wss'] as const) {
       await withWorkspace('', async (ws) => {
         writeFileSync(ws.configPath, readFileSync(ws.configPath, 'utf8').replace(/(path: \/mqtt \}\n)/, `$1${secure}`));
         const r = await runWharf([...ws.args(await freePort(), await freePort()), ...INFO], { timeoutMs: EXIT_WITHIN_MS });
-        assertListenerRefused(r, `${type} listener (listeners[2])`, busy);
+        assertListenerRefused(r, 'listeners[2]', type, busy);
       });
     } finally {
       await release();

@@ -6,9 +6,11 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { isLoopbackHost, parseHostPort } from '../config/monitoring.js';
 import { StoreError } from '../store/errors.js';
+import { bindFailureReason, ListenError } from '../broker/listen-error.js';
 import type { AdminContext } from './context.js';
 import { ApiError, sendJson } from './http.js';
 import { Router } from './router.js';
+import { LogRateLimit } from '../log/rate-limit.js';
 import { healthRoutes } from './routes/health.js';
 import { queueRoutes } from './routes/queues.js';
 import { retainedRoutes } from './routes/retained.js';
@@ -26,8 +28,8 @@ export class AdminServer {
   private readonly router: Router;
   private readonly tokenDigest: Buffer | null;
   private server: Server | null = null;
-  /** Per remote address: when its last failure was logged, and failures since then not logged. */
-  private readonly authFailures = new Map<string, { loggedAt: number; suppressed: number }>();
+  /** Per remote address: one line per window. */
+  private readonly authFailures = new LogRateLimit(AUTH_LOG_WINDOW_MS);
 
   constructor(private readonly ctx: AdminContext) {
     this.router = new Router().add([...healthRoutes(ctx), ...queueRoutes(ctx), ...sessionRoutes(ctx), ...retainedRoutes(ctx)]);
@@ -49,12 +51,10 @@ export class AdminServer {
     server.requestTimeout = 30_000;
     server.headersTimeout = 10_000;
     await new Promise<void>((resolve, reject) => {
-      server.once('error', (err: NodeJS.ErrnoException) => {
-        const why = err.code === 'EADDRINUSE' ? 'the port is already in use' : err.code === 'EACCES' ? 'permission denied' : err.code === 'EADDRNOTAVAIL' ? 'no such local address' : err.message;
-        reject(new Error(`admin.listen (${listen}): ${why}`));
-      });
+      server.once('error', (err) => reject(new ListenError('admin.listen', 'admin', hp.host, hp.port, bindFailureReason(err), { cause: err })));
       server.listen(hp.port, hp.host, () => resolve());
     });
+    server.on('error', (err) => this.ctx.log.error('admin listener error', { error: err.message }));
     this.server = server;
     const addr = server.address() as AddressInfo;
     this.ctx.log.info('admin listening', { host: addr.address, port: addr.port, token: this.tokenDigest !== null });
@@ -83,17 +83,10 @@ export class AdminServer {
   }
 
   private logAuthFailure(req: IncomingMessage, remote: string, method: string, path: string): void {
-    const address = req.socket.remoteAddress ?? '';
-    const now = Date.now();
-    const seen = this.authFailures.get(address);
-    if (seen !== undefined && now - seen.loggedAt < AUTH_LOG_WINDOW_MS) {
-      seen.suppressed++;
-      return;
-    }
-    if (this.authFailures.size > 1000) this.authFailures.clear(); // bounded: a scan from many addresses
-    this.authFailures.set(address, { loggedAt: now, suppressed: 0 });
+    const suppressed = this.authFailures.take(req.socket.remoteAddress ?? '');
+    if (suppressed === undefined) return;
     const reason = req.headers.authorization ? 'wrong token' : 'no token';
-    this.ctx.log.info('admin auth failed', { remote, method, path, reason, suppressedBefore: seen?.suppressed || undefined });
+    this.ctx.log.info('admin auth failed', { remote, method, path, reason, suppressedBefore: suppressed || undefined });
   }
 
   private handle(req: IncomingMessage, res: ServerResponse): void {

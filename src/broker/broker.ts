@@ -6,6 +6,7 @@ import type { Logger } from '../log/logger.js';
 import { ReasonCode } from '../protocol/reason-codes.js';
 import { Connection } from './connection.js';
 import { startListener, type Listener } from './listeners.js';
+import { bindFailureReason, ListenError } from './listen-error.js';
 import type { Message } from './message.js';
 import { RetainedStore } from './retained.js';
 import { RefusalLog } from './refusal-log.js';
@@ -62,11 +63,15 @@ export class Broker {
   }
 
   /** Reads retained messages and persistent sessions (with their messages) back from the store. */
-  async restore(): Promise<{ sessions: number; messages: number; retained: number; expired: number }> {
-    const report = { sessions: 0, messages: 0, retained: 0, expired: 0 };
+  async restore(): Promise<{ sessions: number; sessionMessages: number; queues: number; queueMessages: number; retained: number; expired: number }> {
+    const report = { sessions: 0, sessionMessages: 0, queues: 0, queueMessages: 0, retained: 0, expired: 0 };
     const store = this.persistence?.store;
     if (!store) return report;
     await this.queues!.load(this.config.queues.definitions);
+    for (const q of this.queues!.queues()) {
+      report.queues++;
+      report.queueMessages += q.depth;
+    }
     const now = Date.now();
     for (const m of await store.loadRetained()) {
       if (m.expiresAt !== 0 && m.expiresAt <= now) continue;
@@ -109,7 +114,7 @@ export class Broker {
       }
       for (const m of await store.loadSessionMessages(state.clientId)) {
         session.restoreOutgoing({ msg: m.message, qos: m.qos, retain: m.retain, subscriptionIds: m.subscriptionIds, packetId: m.packetId, released: m.released, seq: m.seq, inline: m.inline });
-        report.messages++;
+        report.sessionMessages++;
       }
       for (const id of await store.loadIncomingQos2(state.clientId)) session.incomingQos2.add(id);
       this.sessions.restore(session, disconnectedAt);
@@ -121,12 +126,12 @@ export class Broker {
   async start(): Promise<BoundListener[]> {
     try {
       for (const [i, lc] of this.config.listeners.entries()) {
+        const name = `listeners[${i}]`;
+        const onError = (err: Error) => this.log.error('listener error', { listener: name, type: lc.type, error: err.message });
         try {
-          this.listeners.push(await startListener(lc, (stream, remote) => this.accept(stream, remote)));
+          this.listeners.push(await startListener(lc, (stream, remote) => this.accept(stream, remote), onError));
         } catch (err) {
-          const code = (err as NodeJS.ErrnoException).code;
-          const why = code === 'EADDRINUSE' ? 'the port is already in use' : code === 'EACCES' ? 'permission denied (ports below 1024 need privileges)' : (err as Error).message;
-          throw new Error(`listeners[${i}] (${lc.type} on ${lc.host}:${lc.port}): ${why}`);
+          throw new ListenError(name, lc.type, lc.host, lc.port, bindFailureReason(err), { cause: err });
         }
       }
     } catch (err) {

@@ -20,12 +20,17 @@ export interface Listener {
   close(): Promise<void>;
 }
 
-export async function startListener(config: ListenerConfig, onStream: StreamHandler): Promise<Listener> {
+/**
+ * Binds one listener. A bind failure rejects (the caller names the listener); an error the server reports later
+ * goes to `onError` instead of being thrown through the event loop.
+ */
+export async function startListener(config: ListenerConfig, onStream: StreamHandler, onError: (err: Error) => void): Promise<Listener> {
   const server = createServerFor(config, onStream);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.port, config.host, () => {
       server.off('error', reject);
+      server.on('error', onError);
       resolve();
     });
   });
@@ -77,6 +82,9 @@ function createServerFor(config: ListenerConfig, onStream: StreamHandler): net.S
         // clients); clients offering none are accepted, one offering only others gets none (its handshake fails).
         handleProtocols: (protocols) => (protocols.has('mqtt') ? 'mqtt' : protocols.has('mqttv3.1') ? 'mqttv3.1' : false),
       });
+      // ws re-emits every error of the HTTP server (EADDRINUSE at bind included) on itself; without a listener
+      // that is an uncaught exception. The HTTP server's own 'error' handlers (startListener) deal with them.
+      wss.on('error', () => undefined);
       wss.on('connection', (ws, req) => {
         const stream = createWebSocketStream(ws);
         // MQTT travels in binary frames only: any other data frame closes the connection unprocessed [MQTT-6.0.0-1].

@@ -4,13 +4,28 @@ import type { Message } from './message.js';
 import { isExpired } from './message.js';
 import { hasWildcard, topicMatches } from '../protocol/topic.js';
 
+/** Topics starting with "$" (the broker's own, such as $SYS/) are not matched by "#" [MQTT-4.7.2-1]. */
+const isSystemTopic = (topic: string): boolean => topic.charCodeAt(0) === 0x24;
+
 export class RetainedStore {
   private readonly byTopic = new Map<string, Message>();
+  private systemCount = 0;
 
   constructor(private readonly maxMessages: number) {}
 
+  /** Every retained topic, the broker's own $ topics included (what counts towards maxRetainedMessages). */
   get size(): number {
     return this.byTopic.size;
+  }
+
+  /** Retained messages of clients: what "#" lists (`wharf retained`), without the broker's $SYS topics. */
+  get clientCount(): number {
+    return this.byTopic.size - this.systemCount;
+  }
+
+  /** Retained $ topics ($SYS/...), counted apart from the clients' messages. */
+  get systemTopicCount(): number {
+    return this.systemCount;
   }
 
   /**
@@ -19,11 +34,13 @@ export class RetainedStore {
    */
   set(msg: Message): boolean {
     if (msg.payload.length === 0) {
-      this.byTopic.delete(msg.topic);
+      this.delete(msg.topic);
       return true;
     }
-    if (!this.byTopic.has(msg.topic) && this.byTopic.size >= this.maxMessages && !this.evictExpired()) return false;
+    const known = this.byTopic.has(msg.topic);
+    if (!known && this.byTopic.size >= this.maxMessages && !this.evictExpired()) return false;
     this.byTopic.set(msg.topic, msg);
+    if (!known && isSystemTopic(msg.topic)) this.systemCount++;
     return true;
   }
 
@@ -34,7 +51,7 @@ export class RetainedStore {
     const now = Date.now();
     if (now - this.lastSweep < 1000) return false;
     this.lastSweep = now;
-    for (const [topic, m] of this.byTopic) if (isExpired(m, now)) this.byTopic.delete(topic);
+    for (const [topic, m] of this.byTopic) if (isExpired(m, now)) this.delete(topic);
     return this.byTopic.size < this.maxMessages;
   }
 
@@ -43,7 +60,9 @@ export class RetainedStore {
   }
 
   delete(topic: string): boolean {
-    return this.byTopic.delete(topic);
+    const deleted = this.byTopic.delete(topic);
+    if (deleted && isSystemTopic(topic)) this.systemCount--;
+    return deleted;
   }
 
   /** Retained messages matching a filter, dropping expired ones on the way [MQTT-3.3.2-5]. */
@@ -52,7 +71,7 @@ export class RetainedStore {
       const m = this.byTopic.get(filter);
       if (!m) return [];
       if (isExpired(m, now)) {
-        this.byTopic.delete(filter);
+        this.delete(filter);
         return [];
       }
       return [m];
@@ -60,7 +79,7 @@ export class RetainedStore {
     const out: Message[] = [];
     for (const [topic, m] of this.byTopic) {
       if (!topicMatches(filter, topic)) continue;
-      if (isExpired(m, now)) this.byTopic.delete(topic);
+      if (isExpired(m, now)) this.delete(topic);
       else out.push(m);
     }
     return out;

@@ -4,8 +4,18 @@ import { PORT_RULE, intFromText } from '../config/rules.js';
 import { isResource, parseClientArgs, type ClientArgs } from './client-args.js';
 import { EXIT_CODES_TEXT } from './exit-codes.js';
 
+export interface StartArgs {
+  config?: string;
+  port?: number;
+  wsPort?: number;
+  data?: string;
+  logLevel?: string;
+  admin?: string;
+}
+
 export type ParsedArgs =
-  | { command: 'start'; config?: string; port?: number; wsPort?: number; data?: string; logLevel?: string; admin?: string }
+  | ({ command: 'start' } & StartArgs)
+  | ({ command: 'config'; json: boolean } & StartArgs)
   | ClientArgs
   | { command: 'help'; text: string }
   | { command: 'version' }
@@ -22,6 +32,9 @@ Usage:
   wharf clients [ACTION]    list (default), show ID, disconnect ID
   wharf sessions [ACTION]   list (default), show ID, delete ID
   wharf retained [ACTION]   list [--filter F] (default), delete TOPIC
+  wharf config [options]    the effective configuration (board profile, file,
+                            environment, options) and where each value came from;
+                            takes the options of "wharf start" and --json
   wharf help                show this help (also: wharf --help, wharf start --help)
   wharf --version           print the version
 
@@ -37,7 +50,8 @@ Options for "wharf start":
       --admin HOST:PORT   address of the admin HTTP API (admin.listen; default
                           127.0.0.1:18083). Off loopback it needs admin.token.
   -h, --help              show this help.
-Options also take the form --port=1884.
+Options also take the form --port=1884, and may come before the command
+(wharf --admin 127.0.0.1:18084 queues).
 
 Options of status, queues, clients, sessions, retained (they use the admin API):
       --admin HOST:PORT   where the broker's admin API listens (default
@@ -109,13 +123,18 @@ function error(message: string): ParsedArgs {
   return { command: 'error', message: `${message}; ${HINT}` };
 }
 
-function parseStart(args: string[]): ParsedArgs {
-  const out: Extract<ParsedArgs, { command: 'start' }> = { command: 'start' };
+function parseStart(args: string[], command: 'start' | 'config'): ParsedArgs {
+  const out: StartArgs = {};
+  let asJson = false;
   for (let i = 0; i < args.length; i++) {
     const arg = args[i]!;
     if (HELP_FLAGS.includes(arg)) return { command: 'help', text: HELP_TEXT };
     if (VERSION_FLAGS.includes(arg)) return { command: 'version' };
     if (!arg.startsWith('-') || arg === '-') return error(`unexpected argument "${arg}"`);
+    if (command === 'config' && arg === '--json') {
+      asJson = true;
+      continue;
+    }
 
     const eq = arg.startsWith('--') ? arg.indexOf('=') : -1;
     const name = eq >= 0 ? arg.slice(0, eq) : arg;
@@ -136,24 +155,45 @@ function parseStart(args: string[]): ParsedArgs {
       out[spec.key] = value;
     }
   }
-  return out;
+  return command === 'config' ? { command, json: asJson, ...out } : { command, ...out };
 }
+
+/** Options of any command that take a value (the rest are flags): how far a leading option reaches. */
+const VALUE_OPTIONS = new Set([...OPTIONS.flatMap((o) => (o.short ? [o.long, o.short] : [o.long])), '--token', '--filter', '-n', '--limit']);
+
+/**
+ * Splits `wharf [options] COMMAND [args]` into the command word and its arguments, options given before the
+ * command moved behind it (where the command's own parser checks them). Undefined when no command word is found.
+ */
+function hoistLeadingOptions(argv: string[]): { command: string; rest: string[] } | undefined {
+  const leading: string[] = [];
+  let i = 0;
+  while (i < argv.length && argv[i]!.startsWith('-') && argv[i] !== '-') {
+    const arg = argv[i++]!;
+    leading.push(arg);
+    if (!arg.includes('=') && VALUE_OPTIONS.has(arg) && i < argv.length) leading.push(argv[i++]!);
+  }
+  if (i >= argv.length) return undefined;
+  return { command: argv[i]!, rest: [...leading, ...argv.slice(i + 1)] };
+}
+
+const COMMANDS = 'start, config, status, queues, clients, sessions, retained, help';
 
 /** Parses the command line, without the node executable and script: `process.argv.slice(2)`. */
 export function parseArgs(argv: string[]): ParsedArgs {
-  const [first, ...rest] = argv;
-  if (first === undefined || first === 'help' || HELP_FLAGS.includes(first)) return { command: 'help', text: HELP_TEXT };
-  if (first === 'version' || VERSION_FLAGS.includes(first)) return { command: 'version' };
-  if (first === 'start') return parseStart(rest);
-  if (isResource(first)) {
-    if (rest.some((a) => HELP_FLAGS.includes(a))) return { command: 'help', text: HELP_TEXT };
-    const parsed = parseClientArgs(first, rest);
+  if (argv.length === 0 || argv.some((a) => HELP_FLAGS.includes(a)) || argv[0] === 'help') return { command: 'help', text: HELP_TEXT };
+  if (argv[0] === 'version' || argv.some((a) => VERSION_FLAGS.includes(a))) return { command: 'version' };
+  const split = hoistLeadingOptions(argv);
+  if (split === undefined) {
+    const name = argv[0]!.split('=')[0]!;
+    const known = VALUE_OPTIONS.has(name) || name === '--json';
+    return known ? error(`no command after the options, as in "wharf ${argv.join(' ')} start" (commands: ${COMMANDS})`) : error(`unknown option "${name}"`);
+  }
+  const { command, rest } = split;
+  if (command === 'start' || command === 'config') return parseStart(rest, command);
+  if (isResource(command)) {
+    const parsed = parseClientArgs(command, rest);
     return parsed.command === 'error' ? error(parsed.message) : parsed;
   }
-  if (first.startsWith('-')) {
-    const name = first.split('=')[0]!;
-    if (findOption(name)) return error(`option ${name} must come after the command, as in "wharf start ${first} ..."`);
-    return error(`unknown option "${name}"`);
-  }
-  return error(`unknown command "${first}" (commands: start, status, queues, clients, sessions, retained, help)`);
+  return error(`unknown command "${command}" (commands: ${COMMANDS})`);
 }

@@ -1,5 +1,22 @@
-// Exit codes of the `wharf` commands that talk to the admin API (status, queues, clients, sessions, retained).
-// `wharf start` has its own (see start.ts): 0 stopped cleanly, 1 failure, 2 configuration, 3 unusable data dir.
+// Exit codes of the `wharf` commands: `wharf start` (StartExitCode) and the commands that talk to the admin API
+// (status, queues, clients, sessions, retained: ExitCode). The README's "Exit codes" table lists both.
+
+/**
+ * `wharf start`. 2 and 3 are not fixed by restarting the same configuration on the same machine: a service
+ * manager can stop retrying on them (systemd RestartPreventExitStatus=2 3); 4 may clear once the port is free.
+ */
+export const StartExitCode = {
+  /** Stopped by SIGTERM/SIGINT after a clean shutdown. */
+  Stopped: 0,
+  /** Anything unexpected, another Wharf on the same data directory, a failed shutdown. */
+  Failure: 1,
+  /** The configuration (file, environment, options) or the command line is invalid. */
+  Config: 2,
+  /** The data directory cannot be used: cannot be created or written, damaged, not Wharf's. */
+  DataDir: 3,
+  /** A listener (MQTT tcp/tls/ws/wss or the admin API) could not be started: port in use, no permission, bad cert files. */
+  Listener: 4,
+} as const;
 
 export const ExitCode = {
   Ok: 0,
@@ -30,7 +47,15 @@ export class CommandFailure extends Error {
   }
 }
 
-export const EXIT_CODES_TEXT = `Exit codes (status, queues, clients, sessions, retained):
+export const EXIT_CODES_TEXT = `Exit codes of "wharf start":
+  0  stopped cleanly (SIGTERM, SIGINT)
+  1  unexpected failure; another Wharf uses the data directory
+  2  invalid configuration or command line
+  3  unusable data directory (cannot be created or written, damaged, not Wharf's)
+  4  a listener could not be started (port in use, permission denied,
+     unusable certificate files)
+
+Exit codes (status, queues, clients, sessions, retained, config):
   0  success
   1  unexpected failure (internal error of the broker, malformed answer)
   2  usage error (unknown command or option, missing argument)

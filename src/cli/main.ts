@@ -2,9 +2,11 @@
 // Entry point of the `wharf` executable: parse arguments, run the command, exit with its code.
 
 import { readFileSync } from 'node:fs';
-import { HELP_TEXT, parseArgs } from './args.js';
+import { parseArgs } from './args.js';
+import { runConfig } from './config-command.js';
 import { runStart } from './start.js';
 import { runClient } from './client.js';
+import { ExitCode } from './exit-codes.js';
 
 function packageVersion(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -21,8 +23,11 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(`wharf ${packageVersion()}\n`);
       return 0;
     case 'error':
-      process.stderr.write(`wharf: ${args.message}\n\n${HELP_TEXT}`);
-      return 2;
+      // One line that says what is wrong and where the usage is; the whole help would bury it.
+      process.stderr.write(`wharf: ${args.message}\n`);
+      return ExitCode.Usage;
+    case 'config':
+      return runConfig(args);
     case 'start':
       return runStart(args, packageVersion());
     case 'client':

@@ -1,18 +1,18 @@
-// `wharf start`: load the configuration, run the broker, stop cleanly on SIGTERM/SIGINT.
+// `wharf start`: load the configuration, run the broker, stop cleanly on SIGTERM/SIGINT. Every way it can fail
+// ends in one line on stderr and an exit code of StartExitCode, with whatever had started stopped again.
 
-import { mkdirSync } from 'node:fs';
 import { Broker } from '../broker/broker.js';
-import { ConfigError, loadConfig } from '../config/load.js';
-import type { WharfConfig } from '../config/types.js';
-import { createLogger } from '../log/logger.js';
+import { ListenError } from '../broker/listen-error.js';
+import { ConfigError, loadConfigWithSources, type LoadedConfig } from '../config/load.js';
+import type { StorageConfig } from '../config/types.js';
+import { createLogger, writeStd, type Logger } from '../log/logger.js';
 import { StoreError } from '../store/errors.js';
 import { Store } from '../store/store.js';
 import { lockDataDir } from '../store/data-dir-lock.js';
-import type { StorageConfig } from '../config/types.js';
-import { startMonitoring, type Monitoring } from '../admin/monitoring.js';
-
-/** Exit code for a data directory that cannot be used as it is (corrupt, foreign, unreadable). */
-export const EXIT_STORE_UNUSABLE = 3;
+import { DataDirError, ensureDataDir } from '../store/data-dir.js';
+import { startMonitoring } from '../admin/monitoring.js';
+import { StartExitCode } from './exit-codes.js';
+import type { StartArgs } from './args.js';
 
 function openStore(storage: StorageConfig): Promise<Store> {
   return Store.open({
@@ -27,38 +27,40 @@ function openStore(storage: StorageConfig): Promise<Store> {
   });
 }
 
-export interface StartOptions {
-  config?: string;
-  port?: number;
-  wsPort?: number;
-  data?: string;
-  logLevel?: string;
-  admin?: string;
+/** The options of `wharf start` (and of `wharf config`, which shows what they make). */
+export type StartOptions = StartArgs;
+
+/** The configuration `wharf start` and `wharf config` use: --config or WHARF_CONFIG, then environment and flags. */
+export function loadStartConfig(opts: StartOptions): LoadedConfig {
+  return loadConfigWithSources({
+    file: opts.config ?? (process.env.WHARF_CONFIG || undefined),
+    overrides: { port: opts.port, wsPort: opts.wsPort, dataDir: opts.data, logLevel: opts.logLevel, admin: opts.admin },
+  });
 }
 
+const say = (message: string): void => writeStd(process.stderr, `wharf: ${message}\n`);
+
 export async function runStart(opts: StartOptions, version: string): Promise<number> {
-  let config: WharfConfig;
+  let loaded: LoadedConfig;
   try {
-    config = loadConfig({
-      file: opts.config ?? process.env.WHARF_CONFIG,
-      overrides: { port: opts.port, wsPort: opts.wsPort, dataDir: opts.data, logLevel: opts.logLevel, admin: opts.admin },
-    });
+    loaded = loadStartConfig(opts);
   } catch (err) {
     if (err instanceof ConfigError) {
-      process.stderr.write(`wharf: ${err.message}\n`);
-      return 2;
+      say(err.message);
+      return StartExitCode.Config;
     }
     throw err;
   }
+  const config = loaded.config;
+  const dataDir = config.storage.dataDir;
   const log = createLogger(config.log.level);
   try {
-    mkdirSync(config.storage.dataDir, { recursive: true });
+    ensureDataDir(dataDir);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const why = code === 'EEXIST' || code === 'ENOTDIR' ? 'it exists but is not a directory' : code === 'EACCES' ? 'permission denied' : (err as Error).message;
-    log.error('cannot create data directory', { dataDir: config.storage.dataDir, error: why });
-    process.stderr.write(`wharf: cannot use data directory ${config.storage.dataDir}: ${why}\n`);
-    return 1;
+    if (!(err instanceof DataDirError)) throw err;
+    log.error('cannot use data directory', { dataDir, error: err.reason });
+    say(err.message);
+    return StartExitCode.DataDir;
   }
   // Handlers go in before anything is logged: a signal sent as soon as "starting" or "listening" appears must not
   // kill the process with the default action; one arriving during startup stops the broker once it has started.
@@ -66,14 +68,14 @@ export async function runStart(opts: StartOptions, version: string): Promise<num
     process.once('SIGTERM', () => resolve('SIGTERM'));
     process.once('SIGINT', () => resolve('SIGINT'));
   });
-  log.info('starting', { version, node: process.version, dataDir: config.storage.dataDir });
+  log.info('starting', { version, node: process.version, dataDir, config: loaded.file ?? 'embedded default', board: loaded.board?.name ?? 'none' });
   let unlock: () => void;
   try {
-    unlock = lockDataDir(config.storage.dataDir);
+    unlock = lockDataDir(dataDir);
   } catch (err) {
-    log.error('cannot lock data directory', { dataDir: config.storage.dataDir, error: (err as Error).message });
-    process.stderr.write(`wharf: ${(err as Error).message}\n`);
-    return 1;
+    log.error('cannot lock data directory', { dataDir, error: (err as Error).message });
+    say((err as Error).message);
+    return StartExitCode.Failure;
   }
   process.once('exit', () => unlock());
   let store: Store;
@@ -83,53 +85,54 @@ export async function runStart(opts: StartOptions, version: string): Promise<num
     if (err instanceof StoreError) {
       // A damaged or foreign data directory is not fixed by restarting: a distinct exit code lets the service
       // manager stop retrying (systemd RestartPreventExitStatus=3).
-      log.error('cannot open data directory', { dataDir: config.storage.dataDir, error: err.message });
-      process.stderr.write(`wharf: ${err.message}\n`);
-      return EXIT_STORE_UNUSABLE;
+      log.error('cannot open data directory', { dataDir, error: err.message });
+      say(err.message);
+      return StartExitCode.DataDir;
     }
     throw err;
   }
-  // Which payload store runs, and why not the native one when auto fell back (a build failure at install).
-  const { payloadStore, payloadStoreFallbackReason } = store.openReport;
-  const payloadFields = { setting: config.storage.payloadStore, segmentBytes: config.storage.payloadSegmentBytes };
-  if (payloadStoreFallbackReason !== undefined) {
-    log.warn('native payload store not available, using the TypeScript fallback', { ...payloadFields, reason: payloadStoreFallbackReason });
-  } else {
-    log.info('payload store', { kind: payloadStore, ...payloadFields });
-  }
+  logPayloadStore(log, store, config.storage);
   const broker = new Broker(config, log, store);
   try {
     const restored = await broker.restore();
     log.info('store opened', { ...restored, commitIntervalMs: config.storage.commitIntervalMs });
   } catch (err) {
-    log.error('cannot read the store', { dataDir: config.storage.dataDir, error: (err as Error).message });
-    await store.close().catch(() => undefined);
-    return EXIT_STORE_UNUSABLE;
+    log.error('cannot read the store', { dataDir, error: (err as Error).message });
+    say(`cannot read the store in ${dataDir}: ${(err as Error).message}`);
+    await broker.stop().catch(() => undefined);
+    return StartExitCode.DataDir;
   }
+  let stopMonitoring = async (): Promise<void> => undefined;
   try {
     await broker.start();
+    stopMonitoring = (await startMonitoring(broker, config, log, version)).stop;
   } catch (err) {
-    log.error('cannot start listener', { error: (err as Error).message });
-    await store.close().catch(() => undefined);
-    return 1;
-  }
-  let monitoring: Monitoring;
-  try {
-    monitoring = await startMonitoring(broker, config, log, version);
-  } catch (err) {
-    log.error('cannot start admin listener', { error: (err as Error).message });
-    process.stderr.write(`wharf: ${(err as Error).message}\n`);
+    // Nothing half-started stays: listeners already bound are closed and the store is closed cleanly.
+    if (err instanceof ListenError) log.error('cannot start listener', { listener: err.listener, type: err.type, host: err.host, port: err.port, error: err.reason });
+    else log.error('cannot start', { error: (err as Error)?.message ?? String(err) });
+    say((err as Error)?.message ?? String(err));
     await broker.stop().catch(() => undefined);
-    return 1;
+    return err instanceof ListenError ? StartExitCode.Listener : StartExitCode.Failure;
   }
   const signal = await signalled;
   log.info('shutting down', { signal });
   try {
-    await monitoring.stop();
+    await stopMonitoring();
     await broker.stop();
-    return 0;
+    return StartExitCode.Stopped;
   } catch (err) {
     log.error('shutdown failed', { error: String(err) });
-    return 1;
+    return StartExitCode.Failure;
+  }
+}
+
+/** Which payload store runs, and why not the native one when auto fell back (a build failure at install). */
+function logPayloadStore(log: Logger, store: Store, storage: StorageConfig): void {
+  const { payloadStore, payloadStoreFallbackReason } = store.openReport;
+  const fields = { setting: storage.payloadStore, segmentBytes: storage.payloadSegmentBytes };
+  if (payloadStoreFallbackReason !== undefined) {
+    log.warn('native payload store not available, using the TypeScript fallback', { ...fields, reason: payloadStoreFallbackReason });
+  } else {
+    log.info('payload store', { kind: payloadStore, ...fields });
   }
 }

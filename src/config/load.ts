@@ -17,6 +17,9 @@ import { defaultConfig } from './types.js';
 import { PORT_RULE, intFromText, type Rule } from './rules.js';
 import { DATA_DIR_RULE, LOG_LEVEL_RULE, conflictMessage, findListenerConflicts } from './sections.js';
 import { validateConfig } from './validate.js';
+import { loadBoard } from './boards.js';
+import { isMapping } from './rules.js';
+import type { SourceLayer } from './provenance.js';
 import { ADMIN_LISTEN_RULE, ADMIN_TOKEN_RULE, adminTokenProblem } from './monitoring.js';
 
 export class ConfigError extends Error {
@@ -65,29 +68,35 @@ interface OverrideSpec {
   flag: string;
   /** Converts the environment variable's text to the value the rule expects. */
   fromText: (text: string) => unknown;
-  /** Validates `value` (pushing `name: message` on failure) and applies it to `config`. */
-  apply: (config: WharfConfig, value: unknown, name: string, errors: string[], ports: PortSources) => void;
+  /**
+   * Validates `value` (pushing `name: message` on failure) and applies it to `config`; returns the key paths it
+   * set (for `wharf config`'s sources).
+   */
+  apply: (config: WharfConfig, value: unknown, name: string, errors: string[], ports: PortSources) => string[];
 }
 
-function setting<T>(rule: Rule<T>, set: (config: WharfConfig, value: T) => void): OverrideSpec['apply'] {
+function setting<T>(rule: Rule<T>, paths: string[], set: (config: WharfConfig, value: T) => void): OverrideSpec['apply'] {
   return (config, value, name, errors) => {
     const v = rule(name, value, errors);
-    if (v !== undefined) set(config, v);
+    if (v === undefined) return [];
+    set(config, v);
+    return paths;
   };
 }
 
 function listenerPort(type: ListenerType): OverrideSpec['apply'] {
   return (config, value, name, errors, ports) => {
     const port = PORT_RULE(name, value, errors);
-    if (port === undefined) return;
+    if (port === undefined) return [];
     const i = config.listeners.findIndex((l) => l.type === type);
     if (i < 0) {
       const have = config.listeners.map((l) => `${l.type} on ${l.port}`).join(', ');
       errors.push(`${name}: sets the port of the first ${type} listener, but none is configured (listeners: ${have})`);
-      return;
+      return [];
     }
     config.listeners[i]!.port = port;
     ports.set(i, name);
+    return [`listeners[${i}].port`];
   };
 }
 
@@ -100,14 +109,14 @@ export const OVERRIDES: readonly OverrideSpec[] = [
     env: 'WHARF_DATA_DIR',
     flag: '--data',
     fromText: (t) => t,
-    apply: setting(DATA_DIR_RULE, (c, v) => (c.storage.dataDir = v)),
+    apply: setting(DATA_DIR_RULE, ['storage.dataDir'], (c, v) => (c.storage.dataDir = v)),
   },
   {
     key: 'logLevel',
     env: 'WHARF_LOG_LEVEL',
     flag: '--log-level',
     fromText: (t) => t,
-    apply: setting(LOG_LEVEL_RULE, (c, v) => (c.log.level = v)),
+    apply: setting(LOG_LEVEL_RULE, ['log.level'], (c, v) => (c.log.level = v)),
   },
   {
     key: 'admin',
@@ -115,14 +124,14 @@ export const OVERRIDES: readonly OverrideSpec[] = [
     flag: '--admin',
     fromText: (t) => t,
     // Naming an address asks for the API, even where the file turned it off.
-    apply: setting(ADMIN_LISTEN_RULE, (c, v) => ((c.admin.listen = v), (c.admin.enabled = true))),
+    apply: setting(ADMIN_LISTEN_RULE, ['admin.listen', 'admin.enabled'], (c, v) => ((c.admin.listen = v), (c.admin.enabled = true))),
   },
   {
     key: 'adminToken',
     env: 'WHARF_ADMIN_TOKEN',
     flag: '--admin-token',
     fromText: (t) => t,
-    apply: setting(ADMIN_TOKEN_RULE, (c, v) => (c.admin.token = v)),
+    apply: setting(ADMIN_TOKEN_RULE, ['admin.token'], (c, v) => (c.admin.token = v)),
   },
 ];
 
@@ -155,30 +164,49 @@ function describeYamlError(err: YAMLParseError): string {
   return `${where}YAML syntax error: ${reason}${excerpt ? `\n${excerpt}` : ''}`;
 }
 
+/** The effective configuration with what it was made of. */
+export interface LoadedConfig {
+  config: WharfConfig;
+  file: string | undefined;
+  /** The board profile the file named (`board:`), applied under the file's own values. */
+  board: { name: string; description: string } | undefined;
+  /** Key path -> the environment variable or option that set it last. */
+  overridden: Map<string, string>;
+  /** The parsed file and the profile, for telling which of them set a key (see provenance.ts). */
+  layers: SourceLayer[];
+}
+
 /**
  * Builds the configuration from file, environment and flags (in increasing precedence).
  * Throws ConfigError listing every problem found.
  */
 export function loadConfig(opts: LoadOptions = {}): WharfConfig {
+  return loadConfigWithSources(opts).config;
+}
+
+/** loadConfig, also saying which board profile was applied and where each value came from. */
+export function loadConfigWithSources(opts: LoadOptions = {}): LoadedConfig {
   const { file, env = process.env, overrides = {} } = opts;
-  const result = validateConfig(file === undefined ? undefined : readYaml(file));
+  const raw = file === undefined ? undefined : readYaml(file);
+  const result = validateConfig(raw);
   const fileOk = 'config' in result;
   const errors = fileOk ? [] : [...result.errors];
   // With a broken file, overrides are still checked (against the default) so all errors show at once.
   const config = fileOk ? result.config : defaultConfig();
 
   const ports: PortSources = new Map();
+  const overridden = new Map<string, string>();
   let adminSource = 'admin.listen';
   for (const spec of OVERRIDES) {
     const text = env[spec.env];
     if (text === undefined || text === '') continue;
-    spec.apply(config, spec.fromText(text), spec.env, errors, ports);
+    for (const path of spec.apply(config, spec.fromText(text), spec.env, errors, ports)) overridden.set(path, spec.env);
     if (spec.key === 'admin') adminSource = spec.env;
   }
   for (const spec of OVERRIDES) {
     const value = overrides[spec.key];
     if (value === undefined) continue;
-    spec.apply(config, value, spec.flag, errors, ports);
+    for (const path of spec.apply(config, value, spec.flag, errors, ports)) overridden.set(path, spec.flag);
     if (spec.key === 'admin') adminSource = spec.flag;
   }
   const tokenProblem = adminTokenProblem(config.admin, adminSource);
@@ -193,5 +221,17 @@ export function loadConfig(opts: LoadOptions = {}): WharfConfig {
   }
 
   if (errors.length > 0) throw new ConfigError(errors, file);
-  return config;
+  const layers: SourceLayer[] = [];
+  let board: LoadedConfig['board'];
+  if (isMapping(raw)) {
+    const { board: boardName, ...own } = raw;
+    if (typeof boardName === 'string') {
+      // validateConfig accepted it, so it loads.
+      const profile = loadBoard(boardName, [])!;
+      board = { name: profile.name, description: profile.description };
+      layers.push({ source: `board ${profile.name}`, raw: profile.config });
+    }
+    layers.push({ source: `file ${file}`, raw: own });
+  }
+  return { config, file, board, overridden, layers };
 }

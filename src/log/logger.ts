@@ -1,4 +1,6 @@
 // Structured, levelled logging: one line per event on stdout (journald keeps it), logfmt-style fields.
+// Logging never takes the broker down: a closed stdout or stderr (`wharf start | head -1`, a log shipper that
+// restarts) makes writes fail, and those failures are counted (wharf_log_write_errors_total), not thrown.
 
 import type { LogLevel } from '../config/types.js';
 
@@ -14,12 +16,40 @@ export interface Logger {
   isDebug(): boolean;
 }
 
+/** Writes to stdout/stderr that failed (EPIPE, a destroyed stream), process-wide as those streams are. */
+export const logWriteStats = { errors: 0 };
+
+const guarded = new WeakSet<NodeJS.WritableStream>();
+
+/**
+ * Writes `text` to a standard stream without ever throwing: a failed write is counted instead. A stream that
+ * fails once stays failed (its reader is gone), so later lines are counted without being attempted.
+ */
+export function writeStd(stream: NodeJS.WriteStream, text: string): void {
+  if (!guarded.has(stream)) {
+    guarded.add(stream);
+    // Without a listener, EPIPE arrives as an uncaught 'error' event and ends the process.
+    stream.on('error', () => undefined);
+  }
+  if (stream.destroyed || stream.writableEnded) {
+    logWriteStats.errors++;
+    return;
+  }
+  try {
+    stream.write(text, (err) => {
+      if (err) logWriteStats.errors++;
+    });
+  } catch {
+    logWriteStats.errors++;
+  }
+}
+
 function formatValue(v: string | number | boolean): string {
   const s = String(v);
   return /[\s"=]/.test(s) || s === '' ? JSON.stringify(s) : s;
 }
 
-export function createLogger(level: LogLevel, write: (line: string) => void = (l) => process.stdout.write(l)): Logger {
+export function createLogger(level: LogLevel, write: (line: string) => void = (l) => writeStd(process.stdout, l)): Logger {
   const threshold = LEVELS[level];
   const emit = (lvl: LogLevel, event: string, fields?: LogFields): void => {
     if (LEVELS[lvl] < threshold) return;

@@ -38,7 +38,8 @@ export function renderExposition({ broker: b, queues, consumers }: ExpositionInp
   w.single('wharf_sessions', 'gauge', 'Sessions, connected or kept for a disconnected client.', b.sessions);
   w.single('wharf_sessions_connected', 'gauge', 'Sessions with a connected client.', b.sessionsConnected);
   w.single('wharf_subscriptions', 'gauge', 'Subscriptions of all sessions, queue consumers included.', b.subscriptions);
-  w.single('wharf_retained_messages', 'gauge', 'Retained messages held.', b.retained);
+  w.single('wharf_retained_messages', 'gauge', 'Retained messages of clients held ($SYS topics not included).', b.retained);
+  w.single('wharf_retained_sys_topics', 'gauge', 'Retained $SYS topics the broker publishes itself.', b.retainedSys);
   w.single('wharf_queues', 'gauge', 'Durable queues.', b.queues);
   w.family('wharf_messages_received_total', 'counter', 'PUBLISH packets received from clients, by QoS.', perQos(m.received));
   w.family('wharf_messages_sent_total', 'counter', 'PUBLISH packets sent to clients, by QoS.', perQos(m.sent));
@@ -63,7 +64,8 @@ export function renderExposition({ broker: b, queues, consumers }: ExpositionInp
     w.single('wharf_store_ops_failed_total', 'counter', 'Store operations refused or failed.', s.opsFailed);
     w.single('wharf_store_written_bytes_total', 'counter', 'Bytes the store wrote to the data directory.', s.bytesWritten);
     w.single('wharf_store_payload_bytes_total', 'counter', 'Payload bytes of messages made durable.', s.payloadBytesAccepted);
-    w.single('wharf_store_write_amplification', 'gauge', 'Bytes written per payload byte made durable.', s.writeAmplification);
+    // Absent until enough payload was written for the ratio to mean something (figures.ts).
+    if (s.writeAmplification !== null) w.single('wharf_store_write_amplification', 'gauge', 'Bytes written per payload byte made durable.', s.writeAmplification);
     w.single('wharf_store_commit_latency_p50_seconds', 'gauge', 'Median commit latency since start.', s.commitLatencyMs.p50 / 1000);
     w.single('wharf_store_commit_latency_p99_seconds', 'gauge', '99th percentile commit latency since start.', s.commitLatencyMs.p99 / 1000);
     w.single('wharf_store_commit_latency_max_seconds', 'gauge', 'Longest commit since start.', s.commitLatencyMs.max / 1000);
@@ -79,6 +81,8 @@ export function renderExposition({ broker: b, queues, consumers }: ExpositionInp
     w.single('wharf_store_compaction_copied_bytes_total', 'counter', 'Bytes copied by compaction.', ps.bytesCopied);
     w.single('wharf_store_compaction_segments_skipped_total', 'counter', 'Segments compaction left for a later round.', ps.segmentsSkipped);
   }
+
+  w.single('wharf_log_write_errors_total', 'counter', 'Log lines that could not be written (stdout or stderr closed).', b.log.writeErrors);
 
   const p = b.process;
   w.single('wharf_heap_used_bytes', 'gauge', 'V8 heap in use.', p.heapUsedBytes);

@@ -8,6 +8,20 @@ import type { EventLoopLag } from './event-loop.js';
 
 export type PerQos = readonly [number, number, number];
 
+/**
+ * Write amplification (bytes written per payload byte) is a ratio since the store opened: after a few small
+ * publishes, LMDB's first page writes over a few hundred payload bytes give figures in the thousands that say
+ * nothing about the steady state. Below this much payload it is reported as null ("not yet meaningful").
+ */
+export const WRITE_AMPLIFICATION_MIN_PAYLOAD_BYTES = 1024 * 1024;
+
+/** The store's figures as reported: write amplification null until WRITE_AMPLIFICATION_MIN_PAYLOAD_BYTES. */
+export type StoreFigures = Omit<StoreMetricsSnapshot, 'writeAmplification'> & { writeAmplification: number | null };
+
+export function storeFigures(s: StoreMetricsSnapshot): StoreFigures {
+  return { ...s, writeAmplification: s.payloadBytesAccepted >= WRITE_AMPLIFICATION_MIN_PAYLOAD_BYTES ? s.writeAmplification : null };
+}
+
 export interface BrokerFigures {
   version: string;
   startedAt: number;
@@ -19,7 +33,10 @@ export interface BrokerFigures {
   sessions: number;
   sessionsConnected: number;
   subscriptions: number;
+  /** Retained messages of clients (what `wharf retained` lists). */
   retained: number;
+  /** Retained $SYS topics the broker publishes itself, counted apart. */
+  retainedSys: number;
   queues: number;
   messages: {
     received: PerQos;
@@ -35,7 +52,9 @@ export interface BrokerFigures {
   };
   /** Messages per second over the last sampling window; null while metrics are off or not sampled twice yet. */
   rates: { receivedPerSec: number; sentPerSec: number } | null;
-  store: StoreMetricsSnapshot | null;
+  store: StoreFigures | null;
+  /** Log lines that could not be written (stdout or stderr closed): counted, never fatal. */
+  log: { writeErrors: number };
   process: {
     heapUsedBytes: number;
     heapTotalBytes: number;

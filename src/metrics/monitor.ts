@@ -5,8 +5,9 @@ import type { Broker } from '../broker/broker.js';
 import { total } from '../broker/stats.js';
 import type { Queue } from '../queue/queue.js';
 import { EventLoopMonitor } from './event-loop.js';
-import type { BrokerFigures, ConsumerFigures, QueueFigures } from './figures.js';
+import { storeFigures, type BrokerFigures, type ConsumerFigures, type QueueFigures } from './figures.js';
 import { RateTracker } from './rates.js';
+import { logWriteStats } from '../log/logger.js';
 
 export interface MonitorOptions {
   /** metrics.enabled: event-loop lag, rates (and with them /metrics and $SYS, which their owners check). */
@@ -85,7 +86,8 @@ export class BrokerMonitor {
       sessions: broker.sessions.size,
       sessionsConnected: connected,
       subscriptions,
-      retained: broker.retained.size,
+      retained: broker.retained.clientCount,
+      retainedSys: broker.retained.systemTopicCount,
       queues: broker.queues?.queues().length ?? 0,
       messages: {
         received: [...stats.messagesInByQos],
@@ -100,7 +102,8 @@ export class BrokerMonitor {
       },
       rates: this.enabled && rates !== null ? { receivedPerSec: rates[0]!, sentPerSec: rates[1]! } : null,
       // A closed store (shutting down) has no figures to read.
-      store: broker.storeOpen() ? broker.persistence!.store.metrics() : null,
+      store: broker.storeOpen() ? storeFigures(broker.persistence!.store.metrics()) : null,
+      log: { writeErrors: logWriteStats.errors },
       process: {
         heapUsedBytes: mem.heapUsed,
         heapTotalBytes: mem.heapTotal,

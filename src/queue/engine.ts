@@ -342,7 +342,7 @@ export class QueueEngine {
     const dead: Message = { ...msg, properties: { ...msg.properties, userProperties } };
     delete dead.encodedProperties;
     const existing = this.byName.get(target);
-    const send = (entry: KeyedQueue) => this.appendOne(entry, { ...dead, qos: 0 });
+    const send = (entry: KeyedQueue) => this.appendOne(entry, dead);
     if (existing !== undefined) send(existing);
     else {
       const def = autoQueueDefinition(`${DEAD_LETTER_PREFIX}${target}`, { ...this.options.defaults, deadLetter: undefined, maxDeliveries: 0 }, target);

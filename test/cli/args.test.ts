@@ -95,18 +95,43 @@ test('a port that is not an integer 1-65535 is an error', () => {
 });
 
 test('an unknown command is an error naming it', () => {
-  assert.equal(parseArgs(['stop']), { command: 'error', message: `unknown command "stop" (commands: start, status, queues, clients, sessions, retained, help)${HINT}` });
+  assert.equal(parseArgs(['stop']), { command: 'error', message: `unknown command "stop" (commands: start, config, status, queues, clients, sessions, retained, help)${HINT}` });
 });
 
 test('a stray argument after start is an error', () => {
   assert.equal(parseArgs(['start', 'wharf.yaml']), { command: 'error', message: `unexpected argument "wharf.yaml"${HINT}` });
 });
 
-test('a start option before the command says where it belongs', () => {
+test('options without a command: an error asking for the command', () => {
   assert.equal(parseArgs(['-c', 'w.yaml']), {
     command: 'error',
-    message: `option -c must come after the command, as in "wharf start -c ..."${HINT}`,
+    message: `no command after the options, as in "wharf -c w.yaml start" (commands: start, config, status, queues, clients, sessions, retained, help)${HINT}`,
   });
+});
+
+test('global options before the command are the command\'s options (wharf --admin X queues)', () => {
+  assert.equal(parseArgs(['--admin', '127.0.0.1:18084', 'queues']), { command: 'client', resource: 'queues', action: 'list', settings: {}, json: false, admin: '127.0.0.1:18084' });
+  assert.equal(parseArgs(['--json', '--token=t', 'status']), { command: 'client', resource: 'status', action: 'show', settings: {}, json: true, token: 't' });
+  assert.equal(parseArgs(['-c', 'w.yaml', '--port', '1884', 'start', '--data', '/d']), { command: 'start', config: 'w.yaml', port: 1884, data: '/d' });
+  assert.equal(parseArgs(['--admin', '127.0.0.1:1', 'queues', 'peek', 'jobs', '-n', '3']), {
+    command: 'client',
+    resource: 'queues',
+    action: 'peek',
+    target: 'jobs',
+    settings: {},
+    json: false,
+    admin: '127.0.0.1:1',
+    limit: 3,
+  });
+  // An option before the command still has to be one the command takes.
+  assert.equal(parseArgs(['--port', '1884', 'queues']), { command: 'error', message: `unknown option "--port"${HINT}` });
+});
+
+test('config takes the options of start and --json', () => {
+  assert.equal(parseArgs(['config']), { command: 'config', json: false });
+  assert.equal(parseArgs(['config', '-c', 'w.yaml', '--json', '--data', '/d']), { command: 'config', json: true, config: 'w.yaml', data: '/d' });
+  assert.equal(parseArgs(['--json', 'config']), { command: 'config', json: true });
+  assert.equal(parseArgs(['start', '--json']), { command: 'error', message: `unknown option "--json"${HINT}` });
 });
 
 test('the help text covers every option, environment variable and the embedded default', () => {

@@ -179,13 +179,13 @@ test('wharf start refuses an admin API off loopback without a token: exit 2 and 
   }
 });
 
-test('wharf start with its admin port taken exits 1 naming admin.listen, and leaves nothing listening', async () => {
+test('wharf start with its admin port taken exits 4 naming admin.listen, and leaves nothing listening', async () => {
   const w = Workspace.create();
   try {
     const port = await freePort();
     const r = await wharf(w.args(port, await freePort(), undefined, broker.adminPort));
-    assert.is(r.code, 1);
-    assert.match(r.stderr, new RegExp(`admin\\.listen \\(127\\.0\\.0\\.1:${broker.adminPort}\\): the port is already in use`));
+    assert.is(r.code, 4);
+    assert.match(r.stderr, new RegExp(`cannot start admin\\.listen \\(admin on 127\\.0\\.0\\.1:${broker.adminPort}\\): the port is already in use`));
     assert.is(await portAccepts(port), false, 'the MQTT listener was closed again');
   } finally {
     await w.dispose();

@@ -42,6 +42,36 @@ export interface Exit {
   signal: NodeJS.Signals | null;
 }
 
+export interface CliRun extends Exit {
+  stdout: string;
+  stderr: string;
+  /** Killed after the time limit: it hung (or kept serving). */
+  timedOut: boolean;
+}
+
+/**
+ * Runs the built `wharf` with `args` to its exit (SIGKILL after `timeoutMs`), without the WHARF_* variables of
+ * the test's own environment unless `env` sets them.
+ */
+export function runWharf(args: string[], opts: { env?: Record<string, string>; cwd?: string; timeoutMs?: number } = {}): Promise<CliRun> {
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  for (const k of Object.keys(env)) if (k.startsWith('WHARF_')) delete env[k];
+  Object.assign(env, opts.env);
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [WHARF_MAIN, ...args], { env, cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    let timedOut = false;
+    child.stdout!.on('data', (d) => (stdout += d));
+    child.stderr!.on('data', (d) => (stderr += d));
+    const timer = setTimeout(() => ((timedOut = true), child.kill('SIGKILL')), opts.timeoutMs ?? 15_000);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr, timedOut });
+    });
+  });
+}
+
 /** One running `wharf start`. */
 export interface WharfProcess {
   readonly child: ChildProcess;
@@ -72,6 +102,8 @@ export interface SpawnOptions {
   gid?: number;
   /** Data directory; the workspace's by default. */
   dataDir?: string;
+  /** --log-level; warn by default (debug with WHARF_TEST_LOG), info where a test reads the start-up lines. */
+  logLevel?: string;
 }
 
 /**
@@ -114,8 +146,8 @@ export class Workspace {
   }
 
   /** Without an admin port the admin API takes any free one: brokers of parallel test runs never clash on 18083. */
-  args(port: number, wsPort: number, dataDir = this.dataDir, adminPort = 0): string[] {
-    const level = process.env.WHARF_TEST_LOG ? 'debug' : 'warn';
+  args(port: number, wsPort: number, dataDir = this.dataDir, adminPort = 0, logLevel?: string): string[] {
+    const level = logLevel ?? (process.env.WHARF_TEST_LOG ? 'debug' : 'warn');
     return ['start', '--config', this.configPath, '--port', String(port), '--ws-port', String(wsPort), '--data', dataDir, '--log-level', level, '--admin', `127.0.0.1:${adminPort}`];
   }
 
@@ -145,7 +177,7 @@ export class Workspace {
   async start(opts: SpawnOptions = {}): Promise<WharfProcess> {
     for (let attempt = 1; ; attempt++) {
       const [port, wsPort, adminPort] = [await freePort(), await freePort(), await freePort()];
-      const p = this.spawnWharf(this.args(port, wsPort, opts.dataDir, adminPort), opts);
+      const p = this.spawnWharf(this.args(port, wsPort, opts.dataDir, adminPort, opts.logLevel), opts);
       let done = false;
       p.exited.then(() => (done = true));
       const deadline = Date.now() + START_TIMEOUT_MS;
@@ -154,7 +186,7 @@ export class Workspace {
       if (!done) p.child.kill('SIGKILL');
       const exit = await p.exited;
       // Another process may have taken a port between freePort() and the broker's bind: try new ones.
-      if (/address already in use/.test(p.output()) && attempt < 3) continue;
+      if (/already in use/.test(p.output()) && attempt < 3) continue;
       const why = done ? `exited (code ${exit.code}, signal ${exit.signal})` : `did not accept connections within ${START_TIMEOUT_MS} ms`;
       throw new Error(`wharf start ${why}; output:\n${p.output()}`);
     }

@@ -1,5 +1,7 @@
 // Where a client command writes: results to stdout, progress and errors to stderr (so `--json | jq` stays clean).
 
+import { writeStd } from '../../log/logger.js';
+
 export interface CommandIo {
   out(text: string): void;
   /** Progress lines; only used when `progressTty` is true (a terminal that can redraw a line). */
@@ -7,8 +9,9 @@ export interface CommandIo {
   progressTty: boolean;
 }
 
+// writeStd: `wharf queues | head -1` closes the pipe early; that is not a failure worth a stack trace.
 export const processIo: CommandIo = {
-  out: (t) => process.stdout.write(t),
-  progress: (t) => process.stderr.write(t),
+  out: (t) => writeStd(process.stdout, t),
+  progress: (t) => writeStd(process.stderr, t),
   progressTty: process.stderr.isTTY === true,
 };

@@ -91,8 +91,19 @@ export async function queuesCommand(target: AdminTarget, args: ClientArgs, io: C
       return show(r, () => {
         if (r.messages.length === 0) return `queue ${name} is empty\n`;
         const now = Date.now();
-        const rows = r.messages.map((m) => [String(m.seq), age(now - Date.parse(m.enqueuedAt)), String(m.deliveryCount), m.inflight ? 'yes' : '', m.topic, oneLine(m.encoding === 'utf8' ? m.payload : `base64:${m.payload}`, 60)]);
-        return table(['SEQ', 'AGE', 'DELIVERIES', 'INFLIGHT', 'TOPIC', 'PAYLOAD'], rows, new Set([0, 1, 2])) + `(${r.messages.length} of ${r.depth})\n`;
+        // Last-value queues (and hash_key dispatch) keep a key per message: the one thing that tells their rows apart.
+        const keyed = r.messages.some((m) => m.key !== null);
+        const rows = r.messages.map((m) => [
+          String(m.seq),
+          age(now - Date.parse(m.enqueuedAt)),
+          String(m.deliveryCount),
+          m.inflight ? 'yes' : '',
+          m.topic,
+          ...(keyed ? [oneLine(m.key ?? '-', 40)] : []),
+          oneLine(m.encoding === 'utf8' ? m.payload : `base64:${m.payload}`, 60),
+        ]);
+        const headers = ['SEQ', 'AGE', 'DELIVERIES', 'INFLIGHT', 'TOPIC', ...(keyed ? ['KEY'] : []), 'PAYLOAD'];
+        return table(headers, rows, new Set([0, 1, 2])) + `(${r.messages.length} of ${r.depth})\n`;
       });
     }
   }

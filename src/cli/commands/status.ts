@@ -12,16 +12,23 @@ type Status = {
   sessionsConnected: number;
   subscriptions: number;
   retained: number;
+  retainedSys: number;
   queues: number;
   messages: { received: number[]; sent: number[]; receivedBytes: number[]; sentBytes: number[]; dropped: number };
   rates: { receivedPerSec: number; sentPerSec: number } | null;
-  store: { commits: number; syncs: number; writeAmplification: number; commitLatencyMs: { p50: number; p99: number }; usedBytes: number; capacityBytes: number; full: boolean } | null;
+  store: { commits: number; syncs: number; writeAmplification: number | null; payloadBytesAccepted: number; commitLatencyMs: { p50: number; p99: number }; usedBytes: number; capacityBytes: number; full: boolean } | null;
   process: { heapUsedBytes: number; rssBytes: number; eventLoopLag: { p99Ms: number; maxMs: number } | null };
   health: { ready: boolean; checks: { store: string; listeners: string }; problems: string[] };
   listeners: { type: string; host: string; port: number }[];
 };
 
 const total = (v: number[]) => v.reduce((a, b) => a + b, 0);
+
+/** The API sends null until enough payload was stored for the ratio to mean something. */
+function writeAmplification(st: NonNullable<Status['store']>): string {
+  if (st.writeAmplification === null) return `write amplification - (${bytes(st.payloadBytesAccepted)} of payload stored so far, too little to tell)`;
+  return `write amplification ${st.writeAmplification.toFixed(2)}`;
+}
 
 export async function statusCommand(target: AdminTarget, asJson: boolean, io: CommandIo): Promise<void> {
   const s = (await call(target, '/api/v1/status')) as Status;
@@ -35,12 +42,12 @@ export async function statusCommand(target: AdminTarget, asJson: boolean, io: Co
     ['messages in', `${total(s.messages.received)} (QoS 0/1/2: ${s.messages.received.join('/')}), ${bytes(total(s.messages.receivedBytes))}`],
     ['messages out', `${total(s.messages.sent)} (QoS 0/1/2: ${s.messages.sent.join('/')}), ${bytes(total(s.messages.sentBytes))}, ${s.messages.dropped} dropped`],
     ['rates', s.rates === null ? '- (metrics off or not sampled yet)' : `${rate(s.rates.receivedPerSec)}/s in, ${rate(s.rates.sentPerSec)}/s out`],
-    ['retained', String(s.retained)],
+    ['retained', `${s.retained} (and ${s.retainedSys} $SYS topics)`],
     ['queues', String(s.queues)],
   ];
   if (s.store !== null) {
     const st = s.store;
-    rows.push(['store', `${bytes(st.usedBytes)} of ${bytes(st.capacityBytes)}${st.full ? ' FULL' : ''}, ${st.commits} commits, ${st.syncs} syncs, commit p50/p99 ${st.commitLatencyMs.p50}/${st.commitLatencyMs.p99} ms, write amplification ${st.writeAmplification.toFixed(2)}`]);
+    rows.push(['store', `${bytes(st.usedBytes)} of ${bytes(st.capacityBytes)}${st.full ? ' FULL' : ''}, ${st.commits} commits, ${st.syncs} syncs, commit p50/p99 ${st.commitLatencyMs.p50}/${st.commitLatencyMs.p99} ms, ${writeAmplification(st)}`]);
   }
   const lag = s.process.eventLoopLag;
   rows.push(['memory', `heap ${bytes(s.process.heapUsedBytes)}, rss ${bytes(s.process.rssBytes)}${lag ? `, event-loop lag p99 ${lag.p99Ms.toFixed(1)} ms (max ${lag.maxMs.toFixed(1)} ms)` : ''}`]);

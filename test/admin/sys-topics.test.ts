@@ -5,7 +5,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { AdminTestBed } from '../helpers/admin-test-bed.js';
 import { collect } from '../helpers/mqttjs.js';
-import { hasTool, run } from '../helpers/tools.js';
+import { requireTool, run } from '../helpers/tools.js';
 
 const test = suite('admin: $SYS topics');
 
@@ -77,8 +77,7 @@ test('sys.interval 0 publishes nothing', async () => {
   assert.is(tb.broker.retained.get('$SYS/broker/uptime'), undefined);
 });
 
-test('mosquitto_sub receives $SYS/broker/version and the queue JSON', async () => {
-  if (!hasTool('mosquitto_sub')) return;
+requireTool(test, 'mosquitto_sub')('mosquitto_sub receives $SYS/broker/version and the queue JSON', async () => {
   const tb = await bed.start(withQueue(1000));
   const r = await run('mosquitto_sub', ['-h', '127.0.0.1', '-p', String(tb.port), '-t', '$SYS/broker/version', '-t', '$SYS/wharf/queues/jobs', '-C', '2', '-W', '5', '-v']);
   assert.is(r.code, 0, r.stderr);

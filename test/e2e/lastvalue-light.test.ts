@@ -9,7 +9,7 @@ import * as assert from 'uvu/assert';
 import type { MqttClient } from 'mqtt';
 import { Workspace, type WharfProcess } from '../helpers/broker-process.js';
 import { collect, connectClient, endClient } from '../helpers/mqttjs.js';
-import { hasTool, run } from '../helpers/tools.js';
+import { requireTool, run } from '../helpers/tools.js';
 
 const test = suite('e2e last-value queues: the light scenario');
 
@@ -59,8 +59,7 @@ const EXPECTED = [
   [SENTINEL, 'end', 0, undefined],
 ];
 
-test('mosquitto_pub sends blue and red, the broker restarts, then green and a firmware update; the light on $q/lights/light-123/commands gets green and the update only', async () => {
-  if (!hasTool('mosquitto_pub')) return;
+requireTool(test, 'mosquitto_pub')('mosquitto_pub sends blue and red, the broker restarts, then green and a firmware update; the light on $q/lights/light-123/commands gets green and the update only', async () => {
   const ws = Workspace.create(undefined, QUEUES_YAML);
   let broker: WharfProcess | undefined;
   const clients: MqttClient[] = [];

@@ -202,6 +202,9 @@ test('rates are the growth of the counters between two samples', async () => {
 
 test('event-loop lag shows a loop blocked for 250 ms', async () => {
   const tb = await bed.start();
+  // The sampler measures between its own ticks, and its first tick only starts the clock: wait for a recorded one.
+  const histogram = () => (tb.monitoring.monitor as unknown as { eventLoop: { histogram: { count: number } | null } }).eventLoop.histogram;
+  await waitFor(() => (histogram()?.count ?? 0) > 0, 5000, 'the lag sampler to record a tick');
   const blockedAt = performance.now();
   const until = Date.now() + 250;
   while (Date.now() < until) {

@@ -16,8 +16,8 @@ import { RawClient } from '../helpers/raw-client.js';
 
 const test = suite('e2e durability: an unusable data directory is a clear error, not a hang or a crash loop');
 
-/** "Within a few seconds": generous for a loaded 2-core CI machine, short enough to catch a hang. */
-const EXIT_WITHIN_MS = 6000;
+/** Catches a hang, not a slow exit: generous for a loaded 2-core machine (a refusal takes well under a second idle). */
+const EXIT_WITHIN_MS = 15_000;
 /** Words of a message that says what to do about the data directory. */
 /** The README's promise for an unusable data directory, for systemd's `RestartPreventExitStatus=3`. */
 const EXIT_DATA_DIR_UNUSABLE = 3;

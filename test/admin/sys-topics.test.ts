@@ -5,9 +5,12 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { AdminTestBed } from '../helpers/admin-test-bed.js';
 import { collect } from '../helpers/mqttjs.js';
-import { hasTool, run } from '../helpers/tools.js';
+import { requireTool, run, waitFor as waitUntil } from '../helpers/tools.js';
 
 const test = suite('admin: $SYS topics');
+
+/** Bound for the interval's ticks to come (1 s interval): generous for a loaded machine, fails only if they stop. */
+const TICKS_WITHIN_MS = 10_000;
 
 const bed = new AdminTestBed();
 test.after.each(() => bed.stop());
@@ -26,16 +29,9 @@ test('broker figures and queue JSON arrive on $SYS every interval, with current 
   const sub = await bed.client('sys-sub');
   const got = collect(sub);
   await sub.subscribeAsync('$SYS/#', { qos: 0 });
-  // Retained: the first values arrive at once; the next tick (within 1 s) brings the current ones.
-  const first = Date.now();
+  // Retained: the first values arrive at once; the next ticks bring the current ones.
   await got.waitCount(2, 3000);
-  const waitFor = async (pred: () => boolean, what: string) => {
-    const deadline = Date.now() + 3000;
-    while (!pred()) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  };
+  const waitFor = (pred: () => boolean, what: string) => waitUntil(pred, TICKS_WITHIN_MS, what);
   const latest = (topic: string) => [...got.messages].reverse().find((m) => m.topic === topic)?.payload;
   await waitFor(() => latest('$SYS/wharf/queues/jobs') !== undefined && JSON.parse(latest('$SYS/wharf/queues/jobs')!).depth === 3, 'queue JSON with depth 3');
   const q = JSON.parse(latest('$SYS/wharf/queues/jobs')!);
@@ -45,9 +41,10 @@ test('broker figures and queue JSON arrive on $SYS every interval, with current 
   assert.is(latest('$SYS/broker/version'), 'wharf 0.0.0-test');
   assert.match(latest('$SYS/broker/uptime')!, /^\d+ seconds$/);
   await waitFor(() => latest('$SYS/broker/publish/messages/received') === '3', 'three messages received');
-  // Besides the retained copy sent on SUBSCRIBE, a live tick follows within the 1 s interval.
-  await waitFor(() => got.messages.some((m) => m.topic === '$SYS/broker/uptime' && !m.packet.retain), 'a live (not retained) tick');
-  assert.ok(Date.now() - first < 2500, 'the tick came within the interval');
+  // Besides the retained copy sent on SUBSCRIBE, live ticks follow, again and again: two of them show the interval
+  // timer runs (a single one could be a publish at subscribe time). How soon they come is a matter for benchmarks.
+  const liveTicks = () => got.messages.filter((m) => m.topic === '$SYS/broker/uptime' && !m.packet.retain).length;
+  await waitFor(() => liveTicks() >= 2, 'two live (not retained) ticks');
 });
 
 test('a deleted queue has its $SYS topic cleared', async () => {
@@ -66,8 +63,9 @@ test('a # subscription does not receive $SYS topics [MQTT-4.7.2-1]', async () =>
   tb.monitoring.sys!.publishAll();
   const pub = await bed.client('hash-pub');
   await pub.publishAsync('plain/topic', 'x', { qos: 1 });
+  // publishAll() ran before this publish and writes to the same connection: a $SYS message matched by # would
+  // have arrived before plain/topic, which is the end marker.
   await got.waitCount(1);
-  await new Promise((r) => setTimeout(r, 100));
   assert.equal(got.messages.map((m) => m.topic), ['plain/topic']);
 });
 
@@ -77,8 +75,7 @@ test('sys.interval 0 publishes nothing', async () => {
   assert.is(tb.broker.retained.get('$SYS/broker/uptime'), undefined);
 });
 
-test('mosquitto_sub receives $SYS/broker/version and the queue JSON', async () => {
-  if (!hasTool('mosquitto_sub')) return;
+requireTool(test, 'mosquitto_sub')('mosquitto_sub receives $SYS/broker/version and the queue JSON', async () => {
   const tb = await bed.start(withQueue(1000));
   const r = await run('mosquitto_sub', ['-h', '127.0.0.1', '-p', String(tb.port), '-t', '$SYS/broker/version', '-t', '$SYS/wharf/queues/jobs', '-C', '2', '-W', '5', '-v']);
   assert.is(r.code, 0, r.stderr);

@@ -7,7 +7,8 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { IPublishPacket, Packet } from 'mqtt-packet';
 import { Workspace, type WharfProcess } from '../helpers/broker-process.js';
-import { DrainSubscriber, packetsUntilQuiet, type DrainResult } from '../helpers/drain-subscriber.js';
+import { DrainSubscriber, type DrainResult } from '../helpers/drain-subscriber.js';
+import { packetsBeforeMarker } from '../helpers/end-marker.js';
 import { LeanPublisher, decodeSeqPayload, type PublishResult } from '../helpers/lean-publisher.js';
 import { RawClient } from '../helpers/raw-client.js';
 import { prng, seedFrom } from '../helpers/prng.js';
@@ -17,16 +18,31 @@ const test = suite('e2e durability: SIGKILL loses nothing that was acknowledged'
 const PAYLOAD_BYTES = 256;
 const WINDOW = 64;
 /**
- * Bounds a round's work on a fast broker (the kill comes at 1.5 s at the latest). Below 65535, the Receive
- * Maximum the subscriber leaves at its default, so the whole backlog can be in flight at once after the restart.
+ * Bounds a round's work. Below 65535, the Receive Maximum the subscriber leaves at its default, so the whole
+ * backlog can be in flight at once after the restart; far above the latest kill (KILL_AFTER_ACKS), so the kill
+ * always lands while the publisher is still sending.
  */
 const MAX_MESSAGES = 60_000;
+/** The kill comes after this many PUBACKs (each round in its own third): early, middle and late in a burst. */
+const KILL_AFTER_ACKS = { from: 500, to: 12_500 };
+/** Reaching the interrupt point: generous for a loaded machine, short enough to catch a broker that stopped. */
+const INTERRUPT_WITHIN_MS = 20_000;
 const QUIET_MS = 1000;
 const DRAIN_MAX_MS = 20_000;
 const ROUNDS = 3;
 const SEED = seedFrom('WHARF_CRASH_SEED');
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Resolves once `pub` has `acks` PUBACKs; fails if it stops getting them first or takes INTERRUPT_WITHIN_MS. */
+async function acknowledgedAtLeast(pub: LeanPublisher, acks: number, running: Promise<PublishResult>): Promise<void> {
+  let ended = false;
+  void running.then(() => (ended = true));
+  const deadline = Date.now() + INTERRUPT_WITHIN_MS;
+  while (pub.acknowledged < acks) {
+    if (ended) throw new Error(`the publisher ended after ${pub.acknowledged} PUBACKs, before ${acks}`);
+    if (Date.now() > deadline) throw new Error(`only ${pub.acknowledged} of ${acks} PUBACKs within ${INTERRUPT_WITHIN_MS} ms`);
+    await new Promise((r) => setTimeout(r, 2));
+  }
+}
 
 interface Tally {
   sent: number;
@@ -92,12 +108,13 @@ function assertNothingLost(t: Tally, drained: DrainResult, what: string): void {
 
 /**
  * One scenario: a persistent QoS 1 subscriber on crash/# goes offline; a publisher sends QoS 1 messages as fast
- * as its window allows for `interruptAtMs`; then `interrupt` (a crash and restart, or a clean stop of the
- * publisher) returns the broker the subscriber reconnects to, with clean start 0, and drains.
+ * as its window allows until `interruptAfterAcks` of them are acknowledged; then `interrupt` (a crash and
+ * restart, or a clean stop of the publisher) returns the broker the subscriber reconnects to, with clean start 0,
+ * and drains.
  */
 async function offlineBacklog(
   subVersion: 4 | 5,
-  interruptAtMs: number,
+  interruptAfterAcks: number,
   interrupt: (ws: Workspace, broker: WharfProcess, pub: LeanPublisher) => Promise<WharfProcess>,
 ): Promise<{ tally: Tally; drained: DrainResult; sessionPresent: boolean; published: PublishResult }> {
   const ws = Workspace.create();
@@ -112,7 +129,7 @@ async function offlineBacklog(
     const pub = await LeanPublisher.connect(broker.port, 'crash-pub');
     clients.push({ end: () => pub.close() });
     const running = pub.run({ topic: 'crash/data', window: WINDOW, payloadBytes: PAYLOAD_BYTES, maxMessages: MAX_MESSAGES });
-    await sleep(interruptAtMs);
+    await acknowledgedAtLeast(pub, interruptAfterAcks, running);
     broker = await interrupt(ws, broker, pub);
     const published = await running;
     pub.close();
@@ -128,11 +145,11 @@ async function offlineBacklog(
 }
 
 test('without a crash every acknowledged message is delivered, once and in order (sanity check of the harness)', async () => {
-  const r = await offlineBacklog(5, 500, async (_ws, broker, pub) => {
+  const r = await offlineBacklog(5, 5000, async (_ws, broker, pub) => {
     pub.stop();
     return broker;
   });
-  console.log(`  no crash: publisher stopped at 500 ms; ${describe(r.tally)}`);
+  console.log(`  no crash: publisher stopped after 5000 PUBACKs; ${describe(r.tally)}`);
   assert.is(r.published.connectionLost, false, 'the publisher kept its connection');
   assert.is(r.published.unacked, 0, 'every message sent was acknowledged');
   assert.is(r.sessionPresent, true, 'session present on reconnect');
@@ -144,22 +161,27 @@ test('without a crash every acknowledged message is delivered, once and in order
 
 const random = prng(SEED);
 for (let round = 1; round <= ROUNDS; round++) {
-  // Each round kills within its own third of 200-1500 ms, so early, middle and late moments are all covered.
-  const span = 1300 / ROUNDS;
-  const from = Math.round(200 + span * (round - 1));
-  const to = Math.round(200 + span * round);
-  const killAtMs = Math.round(from + random() * span);
+  // Each round kills within its own third of the range, so early, middle and late moments are all covered.
+  const span = (KILL_AFTER_ACKS.to - KILL_AFTER_ACKS.from) / ROUNDS;
+  const from = Math.round(KILL_AFTER_ACKS.from + span * (round - 1));
+  const to = Math.round(KILL_AFTER_ACKS.from + span * round);
+  const killAfter = Math.round(from + random() * span);
   const subVersion: 4 | 5 = round % 2 === 0 ? 4 : 5;
   const label = subVersion === 5 ? '5.0 session expiry 3600' : '3.1.1 clean session 0';
-  test(`crash round ${round}/${ROUNDS}: SIGKILL ${from}-${to} ms into a QoS 1 publish burst loses no acknowledged message (${label} subscriber)`, async () => {
-    console.log(`  crash round ${round}: seed ${SEED} (WHARF_CRASH_SEED), SIGKILL at ${killAtMs} ms`);
-    const r = await offlineBacklog(subVersion, killAtMs, async (ws, broker) => {
+  test(`crash round ${round}/${ROUNDS}: SIGKILL after ${from}-${to} PUBACKs of a QoS 1 publish burst loses no acknowledged message (${label} subscriber)`, async () => {
+    console.log(`  crash round ${round}: seed ${SEED} (WHARF_CRASH_SEED), SIGKILL after ${killAfter} PUBACKs`);
+    const r = await offlineBacklog(subVersion, killAfter, async (ws, broker) => {
       await broker.crash();
       return ws.start();
     });
-    const how = r.published.connectionLost ? 'killed mid-burst' : `publisher had finished all ${MAX_MESSAGES} before the kill`;
-    console.log(`  crash round ${round}: ${how}; ${describe(r.tally)}; session present ${r.sessionPresent}`);
-    assertNothingLost(r.tally, r.drained, `crash round ${round} (seed ${SEED}, SIGKILL at ${killAtMs} ms)`);
+    console.log(`  crash round ${round}: ${describe(r.tally)}, in flight at the kill ${r.published.unacked}; session present ${r.sessionPresent}`);
+    const what = `crash round ${round} (seed ${SEED}, SIGKILL after ${killAfter} PUBACKs)`;
+    // Mid-burst: the kill ended the publisher's connection while it was still sending, messages in flight.
+    assert.is(r.published.connectionLost, true, `${what}: the kill ended the publisher's connection`);
+    assert.ok(r.tally.sent < MAX_MESSAGES, `${what}: the publisher had not sent all ${MAX_MESSAGES} (sent ${r.tally.sent})`);
+    assert.ok(r.published.unacked > 0, `${what}: messages were in flight at the kill`);
+    assert.ok(r.tally.acked >= killAfter, `${what}: acknowledged ${r.tally.acked} before the kill`);
+    assertNothingLost(r.tally, r.drained, what);
     assert.is(r.sessionPresent, true, 'the persistent session is present after the restart');
   });
 }
@@ -214,7 +236,7 @@ test('retained messages acknowledged before a SIGKILL (set, replaced, cleared) a
     sub.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'keep/#', qos: 1 }] });
     await sub.next('suback');
     const expected = ['keep/0=second-0@1 retained', ...Array.from({ length: 18 }, (_, k) => `keep/${k + 2}=first-${k + 2}@1 retained`)].sort();
-    assert.equal(publishes(await packetsUntilQuiet(sub, 500)), expected);
+    assert.equal(publishes(await packetsBeforeMarker(sub, broker.port, 'keep/end')), expected);
   } finally {
     for (const c of clients) c.end();
     await ws.dispose();
@@ -255,8 +277,9 @@ test('subscriptions acknowledged before a SIGKILL (and an unsubscribe) are as th
     pub.send({ cmd: 'pubrel', messageId: 3 });
     await pub.next('pubcomp');
 
-    assert.equal(publishes(await packetsUntilQuiet(again5.client, 500)), ['subs/a=A@1', 'subs/b/x=B@2']);
-    assert.equal(publishes(await packetsUntilQuiet(again4.client, 300)), ['subs/a=A@1', 'subs/b/x=B@1', 'subs/gone=G@1']);
+    // The first marker on subs/a reaches both (subs/a and subs/#), after the three publishes.
+    assert.equal(publishes(await packetsBeforeMarker(again5.client, broker.port, 'subs/a')), ['subs/a=A@1', 'subs/b/x=B@2']);
+    assert.equal(publishes(await packetsBeforeMarker(again4.client, broker.port, 'subs/a')), ['subs/a=A@1', 'subs/b/x=B@1', 'subs/gone=G@1']);
   } finally {
     for (const c of clients) c.end();
     await ws.dispose();

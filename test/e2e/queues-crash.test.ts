@@ -31,8 +31,12 @@ const MAX_DUPLICATES = SPEEDS_MS.length * 5;
  */
 const MAX_DUPLICATE_AGE_MS = 250;
 const FINISH_LIMIT_MS = 20_000;
-/** No delivery for this long with nothing held, after every acknowledged job is done: the queue is drained. */
-const QUIET_MS = 300;
+/**
+ * Queued after every acknowledged job is done, this job is delivered after anything still in the queue (FIFO; no
+ * worker goes away then, so nothing is given back to the front): once it is processed and nothing is held, the
+ * queue is drained.
+ */
+const END_MARKER_JOB = 1_000_000;
 const SEED = seedFrom('WHARF_QUEUE_CRASH_SEED');
 const QUEUES_YAML = `queues:
   definitions:
@@ -99,12 +103,15 @@ for (let round = 1; round <= ROUNDS; round++) {
         return true;
       }, FINISH_LIMIT_MS);
       // Then until the queue is drained (jobs published but not acknowledged before the kill may be in it too).
-      const lastDelivery = () => Math.max(...workers.map((w) => w.deliveries[w.deliveries.length - 1]?.at ?? 0));
-      const drained = await until(() => performance.now() - lastDelivery() >= QUIET_MS && workers.every((w) => w.holding.size === 0), FINISH_LIMIT_MS, 20);
+      const markerPub = await JobPublisher.connect(broker.port, 'crash-end-marker');
+      publishers.push(markerPub);
+      const marker = await markerPub.run({ topic: 'images/process', jobs: [END_MARKER_JOB], window: 1 });
+      assert.is(marker.acked.size, 1, 'the end marker job was queued');
+      const drained = await until(() => processedSet().has(END_MARKER_JOB) && workers.every((w) => w.holding.size === 0), FINISH_LIMIT_MS, 20);
       await Promise.all(workers.map((w) => w.ping()));
 
       const counts = new Map<number, number>();
-      for (const w of workers) for (const j of w.processed()) counts.set(j, (counts.get(j) ?? 0) + 1);
+      for (const w of workers) for (const j of w.processed()) if (j !== END_MARKER_JOB) counts.set(j, (counts.get(j) ?? 0) + 1);
       const lost = sorted([...acknowledged].filter((j) => !counts.has(j)));
       const phantom = sorted([...counts.keys()].filter((j) => !sentBefore.has(j) && !second.sent.includes(j)));
       const duplicates = sorted([...counts].filter(([, n]) => n > 1).map(([j]) => j));

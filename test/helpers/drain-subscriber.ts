@@ -1,12 +1,11 @@
 // A lean persistent-session subscriber for durability tests: connects with clean start 0 (MQTT 5 with a session
 // expiry, or 3.1.1 clean session 0), subscribes, goes offline, comes back and drains: every QoS 1 PUBLISH is
 // acknowledged (PUBACK), every QoS 2 one completed (PUBREC, then PUBCOMP on PUBREL), until nothing has arrived
-// for a quiet period (fenced by a PINGREQ round trip). Also `packetsUntilQuiet` for RawClient-based tests.
+// for a quiet period (fenced by a PINGREQ round trip). RawClient-based tests use end-marker.ts instead.
 
 import net from 'node:net';
 import mqtt from 'mqtt-packet';
 import type { IConnackPacket, IConnectPacket, IPublishPacket, ISubackPacket, ISubscription, Packet } from 'mqtt-packet';
-import type { RawClient } from './raw-client.js';
 
 export interface DrainedMessage {
   topic: string;
@@ -170,21 +169,4 @@ export class DrainSubscriber {
       w(p);
     }
   }
-}
-
-/**
- * Every packet `client` receives until none has come for `quietMs` (or `maxMs` passed, or the connection closed).
- * Answers nothing: the caller acknowledges what it needs to.
- */
-export async function packetsUntilQuiet(client: RawClient, quietMs: number, maxMs = 10_000): Promise<Packet[]> {
-  const got: Packet[] = [];
-  const deadline = Date.now() + maxMs;
-  while (Date.now() < deadline && !client.isClosed) {
-    try {
-      got.push(await client.next(undefined, quietMs));
-    } catch {
-      break; // quiet for quietMs, or closed
-    }
-  }
-  return got;
 }

@@ -140,6 +140,11 @@ export class LeanPublisher {
     return done;
   }
 
+  /** Messages acknowledged so far (PUBACK below 0x80) by the current run(). */
+  get acknowledged(): number {
+    return this.result?.acked.size ?? 0;
+  }
+
   /** Stops sending new messages; run() resolves once the ones in flight are acknowledged. */
   stop(): void {
     this.stopping = true;

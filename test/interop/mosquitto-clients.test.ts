@@ -5,11 +5,12 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { ChildProcess } from 'node:child_process';
 import { startBroker, type TestBroker } from '../helpers/broker.js';
-import { hasTool, run, startProcess, waitFor } from '../helpers/tools.js';
+import { requireTool, run, startProcess, waitFor } from '../helpers/tools.js';
 
 const test = suite('interop: mosquitto_pub / mosquitto_sub');
 
-const available = hasTool('mosquitto_pub') && hasTool('mosquitto_sub');
+/** Registers a test that needs the Mosquitto clients (skipped and counted without them, a failure under CI=true). */
+const withClients = requireTool(test, 'mosquitto_pub', 'mosquitto_sub');
 const VERSIONS = [
   ['mqttv311', '3.1.1'],
   ['mqttv5', '5.0'],
@@ -50,8 +51,7 @@ async function finished(p: ReturnType<typeof startProcess>): Promise<string> {
 }
 
 for (const [v, label] of VERSIONS) {
-  test(`QoS 0, 1 and 2 from mosquitto_pub reach mosquitto_sub (-V ${v}, ${label})`, async () => {
-    if (!available) return;
+  withClients(`QoS 0, 1 and 2 from mosquitto_pub reach mosquitto_sub (-V ${v}, ${label})`, async () => {
     await withBroker(async (tb, children) => {
       const sub = await startSub(tb, children, v, `sub-${v}`, ['-q', '2', '-t', 'q/#', '-C', '3', '-F', '%t|%q|%p']);
       for (const qos of ['0', '1', '2']) await pub(tb, v, ['-q', qos, '-t', `q/${qos}`, '-m', `m${qos}`]);
@@ -59,8 +59,7 @@ for (const [v, label] of VERSIONS) {
     });
   });
 
-  test(`a retained message (-r) is delivered to a later mosquitto_sub -C 1 with the retain flag (-V ${v}, ${label})`, async () => {
-    if (!available) return;
+  withClients(`a retained message (-r) is delivered to a later mosquitto_sub -C 1 with the retain flag (-V ${v}, ${label})`, async () => {
     await withBroker(async (tb) => {
       await pub(tb, v, ['-q', '1', '-r', '-t', 'r/state', '-m', 'kept']);
       const r = await run('mosquitto_sub', [...common(tb, v), '-t', 'r/#', '-C', '1', '-W', '5', '-F', '%t|%r|%p'], 6000);
@@ -69,8 +68,7 @@ for (const [v, label] of VERSIONS) {
     });
   });
 
-  test(`the will of a mosquitto_sub killed with SIGKILL is published (-V ${v}, ${label})`, async () => {
-    if (!available) return;
+  withClients(`the will of a mosquitto_sub killed with SIGKILL is published (-V ${v}, ${label})`, async () => {
     await withBroker(async (tb, children) => {
       const rx = await startSub(tb, children, v, `will-rx-${v}`, ['-q', '1', '-t', 'will/#', '-C', '1', '-F', '%t|%q|%p']);
       const dying = await startSub(tb, children, v, `dying-${v}`, [
@@ -81,8 +79,7 @@ for (const [v, label] of VERSIONS) {
     });
   });
 
-  test(`a persistent session (-c -i) receives QoS 1 messages published while it was away (-V ${v}, ${label})`, async () => {
-    if (!available) return;
+  withClients(`a persistent session (-c -i) receives QoS 1 messages published while it was away (-V ${v}, ${label})`, async () => {
     await withBroker(async (tb) => {
       const id = `persist-${v}`;
       // -E: subscribe, wait for SUBACK, disconnect normally; the session stays (-c).
@@ -100,8 +97,7 @@ for (const [v, label] of VERSIONS) {
   });
 }
 
-test('MQTT 5 user properties and content type from mosquitto_pub -D reach mosquitto_sub (-F %P / %C)', async () => {
-  if (!available) return;
+withClients('MQTT 5 user properties and content type from mosquitto_pub -D reach mosquitto_sub (-F %P / %C)', async () => {
   await withBroker(async (tb, children) => {
     const sub = await startSub(tb, children, 'mqttv5', 'props-sub', ['-t', 'props', '-C', '1', '-F', '%P|%C|%p']);
     await pub(tb, 'mqttv5', [
@@ -114,8 +110,7 @@ test('MQTT 5 user properties and content type from mosquitto_pub -D reach mosqui
   });
 });
 
-test('a 3.1.1 mosquitto_sub receives a message published with MQTT 5 user properties (properties dropped)', async () => {
-  if (!available) return;
+withClients('a 3.1.1 mosquitto_sub receives a message published with MQTT 5 user properties (properties dropped)', async () => {
   await withBroker(async (tb, children) => {
     const sub = await startSub(tb, children, 'mqttv311', 'old-sub', ['-t', 'mixed', '-C', '1', '-F', '%t|%p']);
     await pub(tb, 'mqttv5', ['-t', 'mixed', '-m', 'hello', '-D', 'PUBLISH', 'user-property', 'k', 'v']);

@@ -12,17 +12,17 @@ import type { IClientOptions } from 'mqtt';
 import { startBroker, type TestBroker } from '../../helpers/broker.js';
 import { collect, connectClient, endClient } from '../../helpers/mqttjs.js';
 import { RawClient } from '../../helpers/raw-client.js';
-import { hasTool, run, waitFor } from '../../helpers/tools.js';
+import { requireTool, run, waitFor } from '../../helpers/tools.js';
 
 const test = suite('09-transport: TLS and WSS');
 
-const haveOpenssl = hasTool('openssl');
+const withOpenssl = requireTool(test, 'openssl');
 let dir = '';
 let cert = '';
 let key = '';
 
 test.before(async () => {
-  if (!haveOpenssl) return;
+  if (!withOpenssl.available) return;
   dir = mkdtempSync(join(tmpdir(), 'wharf-tls-'));
   cert = join(dir, 'cert.pem');
   key = join(dir, 'key.pem');
@@ -84,14 +84,12 @@ const pairs: [Via, Via, 4 | 5][] = [
   ['tcp', 'wss', 4],
 ];
 for (const [pubVia, subVia, version] of pairs) {
-  test(`${pubVia.toUpperCase()} publisher -> ${subVia.toUpperCase()} subscriber, QoS 0/1/2 (MQTT.js, ${version === 5 ? '5.0' : '3.1.1'}, rejectUnauthorized false)`, async () => {
-    if (!haveOpenssl) return;
+  withOpenssl(`${pubVia.toUpperCase()} publisher -> ${subVia.toUpperCase()} subscriber, QoS 0/1/2 (MQTT.js, ${version === 5 ? '5.0' : '3.1.1'}, rejectUnauthorized false)`, async () => {
     await withSecureBroker((tb) => exchange(tb, pubVia, subVia, version));
   });
 }
 
-test('the TLS listener serves the configured certificate (verifies against it as CA for "localhost")', async () => {
-  if (!haveOpenssl) return;
+withOpenssl('the TLS listener serves the configured certificate (verifies against it as CA for "localhost")', async () => {
   await withSecureBroker(async (tb) => {
     const socket = tls.connect({ host: '127.0.0.1', port: tb.tlsPort, servername: 'localhost', ca: readFileSync(cert) });
     try {
@@ -107,8 +105,7 @@ test('the TLS listener serves the configured certificate (verifies against it as
   });
 });
 
-test('a plain (non-TLS) MQTT client on the TLS port gets no CONNACK and is disconnected', async () => {
-  if (!haveOpenssl) return;
+withOpenssl('a plain (non-TLS) MQTT client on the TLS port gets no CONNACK and is disconnected', async () => {
   await withSecureBroker(async (tb) => {
     const client = await RawClient.connect(tb.tlsPort, 4);
     try {
@@ -124,8 +121,7 @@ test('a plain (non-TLS) MQTT client on the TLS port gets no CONNACK and is disco
   });
 });
 
-test('a plain HTTPS GET on the WSS port is answered 426 Upgrade Required', async () => {
-  if (!haveOpenssl) return;
+withOpenssl('a plain HTTPS GET on the WSS port is answered 426 Upgrade Required', async () => {
   await withSecureBroker(async (tb) => {
     const status = await new Promise<number>((resolve, reject) => {
       const req = https.get({ host: '127.0.0.1', port: tb.wssPort, path: '/mqtt', rejectUnauthorized: false, agent: false }, (res) => {

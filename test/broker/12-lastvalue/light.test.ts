@@ -10,9 +10,10 @@ import type { MqttClient } from 'mqtt';
 import { collect } from '../../helpers/mqttjs.js';
 import { declare, queueOf, SENTINEL, until, withQueues } from '../../helpers/queue-kit.js';
 import type { Harness } from '../../helpers/sub-harness.js';
-import { hasTool, run } from '../../helpers/tools.js';
+import { requireTool, run } from '../../helpers/tools.js';
 
 const test = suite('12-lastvalue: the light scenario');
+const withMosquittoPub = requireTool(test, 'mosquitto_pub');
 
 const TOPIC = 'lights/light-123/commands';
 const QUEUE = 'light-123-commands';
@@ -85,13 +86,11 @@ test('MQTT.js publishes; the light consuming $queue/light-123-commands gets gree
   await lightScenario(viaMqttjs, `$queue/${QUEUE}`);
 });
 
-test('mosquitto_pub -V mqttv5 -D PUBLISH user-property command_type ... publishes; on $q/lights/light-123/commands the light gets green and the update only', async () => {
-  if (!hasTool('mosquitto_pub')) return;
+withMosquittoPub('mosquitto_pub -V mqttv5 -D PUBLISH user-property command_type ... publishes; on $q/lights/light-123/commands the light gets green and the update only', async () => {
   await lightScenario(viaMosquittoPub, `$q/${TOPIC}`);
 });
 
-test('mosquitto_pub publishes; the light consuming $queue/light-123-commands gets green and the update only', async () => {
-  if (!hasTool('mosquitto_pub')) return;
+withMosquittoPub('mosquitto_pub publishes; the light consuming $queue/light-123-commands gets green and the update only', async () => {
   await lightScenario(viaMosquittoPub, `$queue/${QUEUE}`);
 });
 

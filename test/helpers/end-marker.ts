@@ -1,0 +1,43 @@
+// "Nothing else arrived", proven by an end marker instead of a quiet period: a PUBLISH sent after everything the
+// broker owes a client (its queued session messages, the retained messages after a SUBACK), which the broker
+// delivers to that client in order, so anything else comes before the marker however slow the machine is.
+
+import type { IPublishPacket, Packet } from 'mqtt-packet';
+import { RawClient } from './raw-client.js';
+
+export const END_MARKER = 'end-marker';
+
+/** Publishes the marker (QoS 0, payload END_MARKER) on `topic` from a client of its own, once it is handled. */
+export async function publishEndMarker(port: number, topic: string): Promise<void> {
+  const { client } = await RawClient.connected(port, { clientId: '' }, 5);
+  try {
+    // QoS 1 so that the PUBACK says it was routed; the subscriber's copy is at its subscription's QoS (or less).
+    client.send({ cmd: 'publish', topic, payload: Buffer.from(END_MARKER), qos: 1, messageId: 1, retain: false, dup: false } as Packet);
+    await client.next('puback');
+  } finally {
+    client.end();
+  }
+}
+
+const isMarker = (p: Packet, topic: string) => p.cmd === 'publish' && (p as IPublishPacket).topic === topic && (p as IPublishPacket).payload.toString() === END_MARKER;
+
+/**
+ * Publishes an end marker on `topic` (which `client` must be subscribed to) and returns every packet `client`
+ * received before it. Fails if the marker does not come within `timeoutMs`. Answers nothing: the caller
+ * acknowledges what it needs to (a marker at QoS 1 is acknowledged here).
+ */
+export async function packetsBeforeMarker(client: RawClient, port: number, topic: string, timeoutMs = 10_000): Promise<Packet[]> {
+  await publishEndMarker(port, topic);
+  const got: Packet[] = [];
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const p = await client.next(undefined, Math.max(1, deadline - Date.now()));
+    if (!isMarker(p, topic)) {
+      got.push(p);
+      continue;
+    }
+    const id = (p as IPublishPacket).messageId;
+    if ((p as IPublishPacket).qos === 1 && id !== undefined) client.send({ cmd: 'puback', messageId: id } as Packet);
+    return got;
+  }
+}

@@ -8,7 +8,7 @@ import * as assert from 'uvu/assert';
 import type { MqttClient } from 'mqtt';
 import { Workspace, type WharfProcess } from '../helpers/broker-process.js';
 import { collect, connectClient, endClient } from '../helpers/mqttjs.js';
-import { hasTool, run, waitFor } from '../helpers/tools.js';
+import { requireTool, run, waitFor } from '../helpers/tools.js';
 
 const test = suite('e2e EMQX $queue/ forms: queues.dollarQueue named and shared');
 
@@ -78,8 +78,7 @@ test('dollarQueue: shared still consumes queues through $q/<filter> (EMQX 6.0)',
   });
 });
 
-test('the default (named, EMQX 6.1): $queue/<name>/<filter> creates and consumes the named queue; mosquitto_sub -C 1 gets what was published before', async () => {
-  if (!hasTool('mosquitto_sub')) return;
+requireTool(test, 'mosquitto_sub')('the default (named, EMQX 6.1): $queue/<name>/<filter> creates and consumes the named queue; mosquitto_sub -C 1 gets what was published before', async () => {
   await withBroker('', async (broker, clients) => {
     const first = await connectClient(broker.url, { clientId: 'declarer' });
     clients.push(first);

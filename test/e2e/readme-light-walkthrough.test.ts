@@ -9,9 +9,10 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { Workspace, type WharfProcess } from '../helpers/broker-process.js';
-import { hasTool, run } from '../helpers/tools.js';
+import { requireTool, run } from '../helpers/tools.js';
 
 const test = suite('e2e README: the smart-light walk-through');
+const withClients = requireTool(test, 'mosquitto_pub', 'mosquitto_sub');
 
 const README = readFileSync(fileURLToPath(new URL('../../../README.md', import.meta.url)), 'utf8');
 
@@ -38,8 +39,7 @@ async function shell(line: string, broker: WharfProcess): Promise<string> {
   return r.stdout;
 }
 
-test('the walk-through as written: blue, red, green and a firmware update published offline; the light gets green and the update', async () => {
-  if (!hasTool('mosquitto_pub') || !hasTool('mosquitto_sub')) return;
+withClients('the walk-through as written: blue, red, green and a firmware update published offline; the light gets green and the update', async () => {
   const text = section('### Walk-through: a smart light that was offline');
   const [yaml] = blocks(text, 'yaml');
   const commands = blocks(text, 'sh').flatMap((b) => b.split('\n').filter((l) => l.trim() !== ''));
@@ -61,8 +61,7 @@ test('the walk-through as written: blue, red, green and a firmware update publis
   }
 });
 
-test("the README's devices/+/commands queue (composite key) keeps d-17's and d-18's set-color apart, and d-17's firmware update beside its set-color", async () => {
-  if (!hasTool('mosquitto_pub') || !hasTool('mosquitto_sub')) return;
+withClients("the README's devices/+/commands queue (composite key) keeps d-17's and d-18's set-color apart, and d-17's firmware update beside its set-color", async () => {
   const config = blocks(section('### Queues'), 'yaml').map((b) => parse(b) as { queues: { definitions: { topicFilter: string }[] } })[0]!;
   const commands = config.queues.definitions.find((d) => d.topicFilter === 'devices/+/commands');
   assert.ok(commands, 'the README declares devices/+/commands');

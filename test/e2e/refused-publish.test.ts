@@ -8,10 +8,11 @@ import * as assert from 'uvu/assert';
 import mqtt, { type MqttClient } from 'mqtt';
 import { Workspace, type WharfProcess } from '../helpers/broker-process.js';
 import { collect, connectClient, endClient } from '../helpers/mqttjs.js';
-import { hasTool, waitFor } from '../helpers/tools.js';
+import { requireTool, waitFor } from '../helpers/tools.js';
 import { countLines, metric, MosquittoSub } from '../helpers/e2e-observers.js';
 
 const test = suite('e2e refused publishes: nothing delivered, counted, logged once');
+const withClients = requireTool(test, 'mosquitto_sub', 'mosquitto_pub');
 
 const QUEUES_YAML = `queues:
   definitions:
@@ -21,8 +22,7 @@ const QUEUES_YAML = `queues:
       overflow: reject
 `;
 
-test('a retrying MQTT.js 3.1.1 publisher on a full queue: no resend reaches mosquitto_sub; refusals are counted and logged once; after the queue drains the message arrives exactly once', async () => {
-  if (!hasTool('mosquitto_sub') || !hasTool('mosquitto_pub')) return;
+withClients('a retrying MQTT.js 3.1.1 publisher on a full queue: no resend reaches mosquitto_sub; refusals are counted and logged once; after the queue drains the message arrives exactly once', async () => {
   const ws = Workspace.create(undefined, QUEUES_YAML);
   let broker: WharfProcess | undefined;
   let sub: MosquittoSub | undefined;
@@ -72,8 +72,7 @@ test('a retrying MQTT.js 3.1.1 publisher on a full queue: no resend reaches mosq
   }
 });
 
-test('a last-value message without its key: an MQTT 5 publisher gets 0x99, a 3.1.1 publisher its PUBACK, and mosquitto_sub gets neither', async () => {
-  if (!hasTool('mosquitto_sub') || !hasTool('mosquitto_pub')) return;
+withClients('a last-value message without its key: an MQTT 5 publisher gets 0x99, a 3.1.1 publisher its PUBACK, and mosquitto_sub gets neither', async () => {
   const ws = Workspace.create(undefined, `queues:
   definitions:
     - name: cmds

@@ -9,10 +9,11 @@ import * as assert from 'uvu/assert';
 import mqtt, { type MqttClient } from 'mqtt';
 import { Workspace, type WharfProcess } from '../helpers/broker-process.js';
 import { collect, connectClient, endClient } from '../helpers/mqttjs.js';
-import { hasTool, waitFor } from '../helpers/tools.js';
+import { requireTool, waitFor } from '../helpers/tools.js';
 import { metric, MosquittoSub } from '../helpers/e2e-observers.js';
 
 const test = suite('e2e refused publishes: a full session queue');
+const withClients = requireTool(test, 'mosquitto_sub', 'mosquitto_pub');
 
 const OFFLINE = { clientId: 'offline-sub', clean: false, properties: { sessionExpiryInterval: 3600 } };
 
@@ -24,7 +25,6 @@ interface Bed {
 
 /** A broker whose persistent subscriber of sq/# went offline, and a live mosquitto_sub on sq/#. */
 async function withFullSessionBed(fn: (bed: Bed) => Promise<void>): Promise<void> {
-  if (!hasTool('mosquitto_sub') || !hasTool('mosquitto_pub')) return;
   const ws = Workspace.create({ maxQueuedMessages: 2 });
   let broker: WharfProcess | undefined;
   let sub: MosquittoSub | undefined;
@@ -62,7 +62,7 @@ async function drainOffline(bed: Bed, n: number): Promise<string[]> {
   return got.messages.map((m) => m.payload);
 }
 
-test('MQTT 5 at QoS 2: the third message gets PUBREC 0x97 and reaches nobody; after the offline session drains, it is accepted and delivered once', async () => {
+withClients('MQTT 5 at QoS 2: the third message gets PUBREC 0x97 and reaches nobody; after the offline session drains, it is accepted and delivered once', async () => {
   await withFullSessionBed(async (bed) => {
     const pub = await connectClient(bed.broker.url, { clientId: 'pub5' });
     bed.clients.push(pub);
@@ -80,7 +80,7 @@ test('MQTT 5 at QoS 2: the third message gets PUBREC 0x97 and reaches nobody; af
   });
 });
 
-test('MQTT 5 at QoS 1: PUBACK 0x97 for the third, no copy at mosquitto_sub', async () => {
+withClients('MQTT 5 at QoS 1: PUBACK 0x97 for the third, no copy at mosquitto_sub', async () => {
   await withFullSessionBed(async (bed) => {
     const pub = await connectClient(bed.broker.url, { clientId: 'pub5q1' });
     bed.clients.push(pub);
@@ -92,7 +92,7 @@ test('MQTT 5 at QoS 1: PUBACK 0x97 for the third, no copy at mosquitto_sub', asy
   });
 });
 
-test('MQTT 3.1.1 at QoS 1: the third closes the connection without PUBACK and reaches nobody; the resend after draining is delivered once', async () => {
+withClients('MQTT 3.1.1 at QoS 1: the third closes the connection without PUBACK and reaches nobody; the resend after draining is delivered once', async () => {
   await withFullSessionBed(async (bed) => {
     const pub = await connectClient(bed.broker.url, { clientId: 'pub4', protocolVersion: 4 });
     bed.clients.push(pub);
@@ -119,7 +119,7 @@ test('MQTT 3.1.1 at QoS 1: the third closes the connection without PUBACK and re
   });
 });
 
-test('MQTT 3.1.1 at QoS 2: the third closes the connection without PUBREC and reaches nobody', async () => {
+withClients('MQTT 3.1.1 at QoS 2: the third closes the connection without PUBREC and reaches nobody', async () => {
   await withFullSessionBed(async (bed) => {
     const pub = await connectClient(bed.broker.url, { clientId: 'pub4q2', protocolVersion: 4 });
     bed.clients.push(pub);

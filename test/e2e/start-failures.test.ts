@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, runWharf, WHARF_MAIN, Workspace, type CliRun } from '../helpers/broker-process.js';
 import { collect, connectClient, endClient } from '../helpers/mqttjs.js';
-import { hasTool, run } from '../helpers/tools.js';
+import { requireTool, run } from '../helpers/tools.js';
 
 const test = suite('e2e: wharf start failures are one line and an exit code; a closed stdout is not fatal');
 
@@ -102,11 +102,10 @@ test('admin listener on a busy port: one line naming admin.listen, exit 4, the M
   }),
 );
 
-const haveOpenssl = hasTool('openssl');
+const withOpenssl = requireTool(test, 'openssl');
 
 for (const type of ['tls', 'wss'] as const) {
-  test(`${type} listener on a busy port: one line naming listeners[2], exit 4`, async () => {
-    if (!haveOpenssl) return;
+  withOpenssl(`${type} listener on a busy port: one line naming listeners[2], exit 4`, async () => {
     const certDir = mkdtempSync(join(tmpdir(), 'wharf-start-tls-'));
     const [cert, key] = [join(certDir, 'cert.pem'), join(certDir, 'key.pem')];
     const busy = await freePort();
@@ -196,9 +195,8 @@ test('stdout closed while running (wharf start | head -1): the broker keeps serv
   }),
 );
 
-test('the literal `wharf start | head -1`: head takes the first line and leaves, the broker serves on and exits 0 on SIGTERM', () =>
+requireTool(test, 'bash', 'head')('the literal `wharf start | head -1`: head takes the first line and leaves, the broker serves on and exits 0 on SIGTERM', () =>
   withWorkspace('', async (ws) => {
-    if (!hasTool('bash') || !hasTool('head')) return;
     const [port, adminPort] = [await freePort(), await freePort()];
     const quote = (a: string) => `'${a.replace(/'/g, `'\\''`)}'`;
     const wharf = [process.execPath, WHARF_MAIN, ...ws.args(port, await freePort(), undefined, adminPort), ...INFO].map(quote).join(' ');

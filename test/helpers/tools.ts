@@ -22,16 +22,6 @@ function installed(name: string): boolean {
   return ok;
 }
 
-/** @deprecated register the test with requireTool() instead: an early return counts as passed. */
-export function hasTool(name: string): boolean {
-  const ok = installed(name);
-  if (!ok) {
-    if (process.env.CI === 'true') throw new Error(`required tool "${name}" is not installed (CI=true: missing tools fail)`);
-    process.stderr.write(`\n!!! SKIPPING: "${name}" is not installed; install it (apt-get install mosquitto mosquitto-clients socat) to run this test\n\n`);
-  }
-  return ok;
-}
-
 /** Registers tests on a suite, or skips (counted) / fails (CI=true) them; `available` is for hooks. */
 export interface ConditionalTest {
   (name: string, fn: Callback): void;

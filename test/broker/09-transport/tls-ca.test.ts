@@ -20,12 +20,12 @@ import { defaultConfig, type ListenerConfig } from '../../../src/config/types.js
 import { silentLogger } from '../../../src/log/logger.js';
 import { startBroker, type TestBroker } from '../../helpers/broker.js';
 import { collect, connectClient, endClient } from '../../helpers/mqttjs.js';
-import { hasTool, run } from '../../helpers/tools.js';
+import { requireTool, run } from '../../helpers/tools.js';
 
 const test = suite('09-transport: the TLS listener ca option');
 
-const haveOpenssl = hasTool('openssl');
-const maybe = haveOpenssl ? test : test.skip;
+const maybe = requireTool(test, 'openssl');
+const haveOpenssl = maybe.available;
 let dir = '';
 const file = (name: string) => join(dir, name);
 const pem = (name: string) => readFileSync(file(name));

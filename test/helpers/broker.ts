@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { Broker } from '../../src/broker/broker.js';
 import { defaultConfig, type MqttLimits, type WharfConfig } from '../../src/config/types.js';
 import { createLogger, silentLogger } from '../../src/log/logger.js';
-import { Store } from '../../src/store/store.js';
+import { openConfiguredStore } from '../../src/store/open-configured.js';
 
 export interface TestBroker {
   broker: Broker;
@@ -18,11 +18,22 @@ export interface TestBroker {
   stop(): Promise<void>;
 }
 
+export interface StartOptions {
+  /**
+   * Run without a store (everything in memory), a mode `wharf start` never runs: only for a test that is about
+   * that mode, and whose name says "without a store".
+   */
+  storeless?: boolean;
+  /** A real store is the default; `durable: true` is accepted from callers written when it was not. */
+  durable?: boolean;
+}
+
 /**
- * `durable: true` opens a real store (LMDB in the temp data directory): needed for queues, and for anything
- * that must survive a restart. Without it the broker runs in memory, as the protocol tests need.
+ * The production setup: a real store (LMDB and the payload store) in a fresh temp data directory, opened with the
+ * configured commit settings exactly as `wharf start` opens it, restored, then the listeners on free loopback
+ * ports. Only the free-disk reserve is off (0), so a full test disk does not refuse writes.
  */
-export async function startBroker(mqtt: Partial<MqttLimits> = {}, tweak?: (c: WharfConfig) => void, opts: { durable?: boolean } = {}): Promise<TestBroker> {
+export async function startBroker(mqtt: Partial<MqttLimits> = {}, tweak?: (c: WharfConfig) => void, opts: StartOptions = {}): Promise<TestBroker> {
   const dataDir = mkdtempSync(join(tmpdir(), 'wharf-test-'));
   const config = defaultConfig();
   config.listeners = [
@@ -30,12 +41,11 @@ export async function startBroker(mqtt: Partial<MqttLimits> = {}, tweak?: (c: Wh
     { type: 'ws', host: '127.0.0.1', port: 0, path: '/mqtt' },
   ];
   config.storage.dataDir = dataDir;
+  config.storage.minFreeDiskBytes = 0;
   Object.assign(config.mqtt, mqtt);
   tweak?.(config);
   const log = process.env.WHARF_TEST_LOG ? createLogger('debug') : silentLogger;
-  const store = opts.durable
-    ? await Store.open({ dataDir, commitIntervalMs: config.storage.commitIntervalMs, mapSizeBytes: config.storage.mapSizeBytes, minFreeDiskBytes: 0 })
-    : null;
+  const store = opts.storeless ? null : await openConfiguredStore(config.storage);
   const broker = new Broker(config, log, store);
   if (store) await broker.restore();
   const bound = await broker.start();

@@ -121,6 +121,26 @@ export class Connection implements SessionLink {
   }
 
   /**
+   * The connection closed while CONNACK waited for a commit: the packets that arrived before the close are handled
+   * in order all the same (a QoS 0 PUBLISH has no other chance; a DISCONNECT discards the will), with nothing
+   * written back. A DISCONNECT or a protocol violation ends them, as on an open connection.
+   */
+  handleHeldAfterClose(): void {
+    const held = this.held;
+    this.held = null;
+    if (held === null) return;
+    for (const p of held) {
+      try {
+        dispatchPacket(this, p);
+      } catch (err) {
+        if (!(err instanceof ProtocolViolation)) this.broker.log.error('packet handler failed', { clientId: this.clientId, cmd: p.cmd, error: String((err as Error)?.stack ?? err) });
+        return;
+      }
+      if (p.cmd === 'disconnect') return;
+    }
+  }
+
+  /**
    * Runs `send` once `durable` has settled (with the error if it failed), after every earlier acknowledgement of
    * this connection: PUBACKs leave in the order of their PUBLISHes even when only some wait for a commit.
    */

@@ -19,12 +19,7 @@ export interface TestBroker {
 }
 
 export interface StartOptions {
-  /**
-   * Run without a store (everything in memory), a mode `wharf start` never runs: only for a test that is about
-   * that mode, and whose name says "without a store".
-   */
-  storeless?: boolean;
-  /** A real store is the default; `durable: true` is accepted from callers written when it was not. */
+  /** Accepted from callers written when the store was optional: every test broker has one now. */
   durable?: boolean;
 }
 
@@ -33,7 +28,7 @@ export interface StartOptions {
  * configured commit settings exactly as `wharf start` opens it, restored, then the listeners on free loopback
  * ports. Only the free-disk reserve is off (0), so a full test disk does not refuse writes.
  */
-export async function startBroker(mqtt: Partial<MqttLimits> = {}, tweak?: (c: WharfConfig) => void, opts: StartOptions = {}): Promise<TestBroker> {
+export async function startBroker(mqtt: Partial<MqttLimits> = {}, tweak?: (c: WharfConfig) => void, _opts: StartOptions = {}): Promise<TestBroker> {
   const dataDir = mkdtempSync(join(tmpdir(), 'wharf-test-'));
   const config = defaultConfig();
   config.listeners = [
@@ -45,10 +40,17 @@ export async function startBroker(mqtt: Partial<MqttLimits> = {}, tweak?: (c: Wh
   Object.assign(config.mqtt, mqtt);
   tweak?.(config);
   const log = process.env.WHARF_TEST_LOG ? createLogger('debug') : silentLogger;
-  const store = opts.storeless ? null : await openConfiguredStore(config.storage);
+  const store = await openConfiguredStore(config.storage);
   const broker = new Broker(config, log, store);
-  if (store) await broker.restore();
-  const bound = await broker.start();
+  let bound;
+  try {
+    await broker.restore();
+    bound = await broker.start();
+  } catch (err) {
+    await broker.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+    throw err;
+  }
   const port = bound.find((b) => b.type === 'tcp')?.port ?? 0;
   const wsPort = bound.find((b) => b.type === 'ws')?.port ?? 0;
   return {

@@ -159,7 +159,9 @@ export class Connection implements SessionLink {
 
   private ackSettled(send: (err: unknown) => void, err: unknown): void {
     this.acksPending--;
-    if (!this.closed) send(err);
+    // Also once the connection has closed: write() then drops the packet, but what the acknowledgement does
+    // besides (the retained messages of a persistent session's new subscription) still belongs to the session.
+    send(err);
   }
 
   /** Stops reading this socket until the store has caught up with its commits (backpressure, not heap growth). */

@@ -131,6 +131,9 @@ function subscribeResolved(conn: Connection, packet: ISubscribePacket, refs: Arr
       return;
     }
     conn.write({ cmd: 'suback', messageId: packet.messageId, granted });
+    // The connection may have closed while SUBACK waited for the commit: a session that lives on still gets the
+    // retained messages (queued for its return), as it would had the commit been quicker.
+    if (broker.sessions.byClientId.get(session.clientId) !== session) return;
     const now = Date.now();
     for (const sub of retainedFor) {
       for (const msg of broker.retained.match(sub.matchFilter, now)) {

@@ -9,28 +9,11 @@ import mqttPacket, { type Packet } from 'mqtt-packet';
 import type { TestBroker } from '../../helpers/broker.js';
 import { beforeMarker, beforePing, MARKER_TOPIC } from '../../helpers/end-marker.js';
 import { RawClient } from '../../helpers/raw-client.js';
+import { holdSessionCommits } from '../../helpers/slow-disk.js';
 import { nextPublish, publish, subscribe, withBroker } from '../../helpers/sub-harness.js';
 import { waitFor } from '../../helpers/tools.js';
 
 const test = suite('session: closed before CONNACK');
-
-/**
- * A slow disk: session records are still committed as usual, but their commits are reported only once `open()`
- * is called, so a test can act while a CONNACK waits.
- */
-function holdSessionCommits(tb: TestBroker): { open(): void } {
-  const store = tb.broker.persistence!.store;
-  const save = store.saveSession.bind(store);
-  let release!: () => void;
-  const gate = new Promise<void>((resolve) => (release = resolve));
-  store.saveSession = (state) => save(state).then(() => gate);
-  return {
-    open() {
-      store.saveSession = save;
-      release();
-    },
-  };
-}
 
 /** Writes `packets` (3.1.1) on a new socket in one write, then closes the socket; resolves once the broker saw the close. */
 async function sendAndClose(tb: TestBroker, packets: Packet[]): Promise<void> {

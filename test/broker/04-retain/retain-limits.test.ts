@@ -3,7 +3,9 @@
 
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { nextPublish, publish, subscribe, withBroker } from '../../helpers/sub-harness.js';
+import { type Harness, nextPublish, publish, subscribe, withBroker } from '../../helpers/sub-harness.js';
+import { onDataDir } from '../../helpers/restartable.js';
+import { advanceClock } from '../../helpers/publish-kit.js';
 import { beforePing } from '../../helpers/end-marker.js';
 
 const test = suite('04-retain: expiry and limits');
@@ -23,6 +25,7 @@ test('an expired retained message is not sent to a new subscriber and leaves the
     assert.equal(await beforePing(c), []);
     assert.is(h.broker.retained.get('exp/short'), undefined);
     assert.is(h.broker.retained.size, 2);
+    assert.equal(await storedRetained(h), ['exp/long', 'exp/never'], 'the expired message is gone from disk too');
   });
 });
 
@@ -36,8 +39,35 @@ test('an exact-topic subscribe skips an expired retained message too', async () 
     await subscribe(c, [{ topic: 'exp/exact', qos: 1 }]);
     assert.equal(await beforePing(c), []);
     assert.is(h.broker.retained.size, 0);
+    assert.equal(await storedRetained(h), [], 'the expired message is gone from disk too');
   });
 });
+
+test('an expired retained message found at start-up is not restored and leaves the disk', async () => {
+  await onDataDir('wharf-retain-', async (boot) => {
+    let h = await boot();
+    const pub = await h.raw();
+    await publish(pub, 'exp/boot', 'soon', { qos: 1, retain: true, properties: { messageExpiryInterval: 60 } });
+    await publish(pub, 'exp/kept', 'kept', { qos: 1, retain: true });
+    h = await boot();
+    assert.equal(await storedRetained(h), ['exp/boot', 'exp/kept']);
+    const restore = advanceClock(61_000);
+    try {
+      h = await boot();
+    } finally {
+      restore();
+    }
+    assert.equal([...h.broker.retained.all()].map((m) => m.topic), ['exp/kept']);
+    assert.equal(await storedRetained(h), ['exp/kept']);
+  });
+});
+
+/** Topics of the retained messages on disk, once every write so far is committed. */
+async function storedRetained(h: Harness): Promise<string[]> {
+  const store = h.broker.persistence!.store;
+  await store.flush();
+  return (await store.loadRetained()).map((m) => m.topic).sort();
+}
 
 test('a retained message carries the remaining Message Expiry Interval, and none when it has none [MQTT-3.3.2-6]', async () => {
   await withBroker(async (h) => {

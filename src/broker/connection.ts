@@ -121,8 +121,8 @@ export class Connection implements SessionLink {
   }
 
   /**
-   * The connection closed while CONNACK waited for a commit: the packets that arrived before the close are handled
-   * in order all the same (a QoS 0 PUBLISH has no other chance; a DISCONNECT discards the will), with nothing
+   * The connection closed while packets waited for a commit (its CONNACK's, or a queue's creation): the packets
+   * that arrived before the close are handled in order all the same (a QoS 0 PUBLISH has no other chance; a DISCONNECT discards the will), with nothing
    * written back. A DISCONNECT or a protocol violation ends them, as on an open connection.
    */
   handleHeldAfterClose(): void {
@@ -322,6 +322,9 @@ export class Connection implements SessionLink {
     this.closed = true;
     if (this.keepAliveTimer) clearTimeout(this.keepAliveTimer);
     this.keepAliveTimer = null;
+    // Packets held behind a commit (a SUBSCRIBE creating its queue) arrived before the close: they count first,
+    // so that a DISCONNECT among them keeps the will back. (Held before CONNACK, they wait for the session.)
+    if (this.held !== null && this.session !== null) this.handleHeldAfterClose();
     this.broker.connectionClosed(this);
   }
 

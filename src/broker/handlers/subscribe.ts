@@ -22,7 +22,9 @@ export function handleSubscribe(conn: Connection, packet: ISubscribePacket): voi
   // Consuming subscriptions name queues that may have to be created (a commit): later packets wait, in order.
   conn.holdPackets();
   Promise.all(refs.map((r) => (r !== null && r !== 'invalid' ? queues.resolve(r).catch((err: Error) => err.message) : undefined))).then((resolved) => {
-    if (conn.closed) return;
+    // Closed meanwhile: a session that lives on still gets the subscriptions it asked for (a persistent consumer
+    // that subscribes and leaves finds them on its return); nothing is written back.
+    if (conn.closed && conn.broker.sessions.byClientId.get(conn.session!.clientId) !== conn.session) return;
     try {
       subscribeResolved(conn, packet, refs, resolved);
     } catch (err) {

@@ -100,6 +100,60 @@ test('MQTT.js 3.1.1 clean session 0 subscriber gets the QoS 1 messages published
   }
 });
 
+test('a full offline queue with the store: 5.0 QoS 2 gets PUBREC 0x97 and ends there, 3.1.1 QoS 1/2 plain acknowledgements; only the kept messages are on disk', async () => {
+  const tb = await startBroker({ maxQueuedMessages: 3 });
+  try {
+    await subscribedThenOffline(tb, 'bounded2', 'oq/bounded2');
+    const { client: pub5 } = await RawClient.connected(tb.port, { clientId: 'pub5' }, 5);
+    const { client: pub4 } = await RawClient.connected(tb.port, { clientId: 'pub4' }, 4);
+    const publish = (c: RawClient, messageId: number, payload: string, qos: 1 | 2) =>
+      c.send({ cmd: 'publish', topic: 'oq/bounded2', payload: Buffer.from(payload), qos, messageId, retain: false, dup: false });
+    try {
+      const codes: Array<number | undefined> = [];
+      for (const [i, payload] of ['m1', 'm2', 'm3', 'm4'].entries()) {
+        publish(pub5, i + 1, payload, 2);
+        const rec = (await pub5.next('pubrec')) as IPublishPacket & { reasonCode?: number };
+        codes.push(rec.reasonCode);
+        if ((rec.reasonCode ?? 0) >= 0x80) continue; // a PUBREC with a failure code ends the exchange (5.0 section 4.3.3): no PUBREL
+        pub5.send({ cmd: 'pubrel', messageId: i + 1 });
+        await pub5.next('pubcomp');
+      }
+      assert.equal(codes, [0, 0, 0, 0x97]);
+      assert.equal(await beforePing(pub5), []);
+      // 3.1.1 has no reason code to say it: the acknowledgements are plain, the message is counted as refused.
+      publish(pub4, 1, 'm5', 1);
+      assert.is((await pub4.next('puback')).messageId, 1);
+      publish(pub4, 2, 'm6', 2);
+      assert.is((await pub4.next('pubrec')).messageId, 2);
+      pub4.send({ cmd: 'pubrel', messageId: 2 });
+      assert.is((await pub4.next('pubcomp')).messageId, 2);
+    } finally {
+      pub5.end();
+      pub4.end();
+    }
+    assert.equal([tb.broker.stats.queueFull, tb.broker.sessions.byClientId.get('bounded2')!.pending.length], [3, 3]);
+    const store = tb.broker.persistence!.store;
+    await store.flush();
+    assert.equal((await store.loadSessionMessages('bounded2')).map((m) => m.message.payload.toString()), ['m1', 'm2', 'm3']);
+    const { client } = await RawClient.connected(tb.port, persistent('bounded2', false), 5);
+    try {
+      const got: IPublishPacket[] = [];
+      for (let i = 0; i < 3; i++) got.push((await client.next('publish')) as IPublishPacket);
+      assert.equal(got.map((p) => p.payload.toString()), ['m1', 'm2', 'm3']);
+      for (const p of got) {
+        client.send({ cmd: 'pubrec', messageId: p.messageId! });
+        assert.is((await client.next('pubrel')).messageId, p.messageId);
+        client.send({ cmd: 'pubcomp', messageId: p.messageId! });
+      }
+      assert.equal(await beforePing(client), []);
+    } finally {
+      client.end();
+    }
+  } finally {
+    await tb.stop();
+  }
+});
+
 test('mqtt.maxQueuedMessages bounds the offline queue: the oldest are kept, the rest refused with PUBACK 0x97 on 5.0', async () => {
   const tb = await startBroker({ maxQueuedMessages: 3 });
   try {

@@ -75,7 +75,10 @@ export class Connection implements SessionLink {
       (p) => this.onPacket(p),
       (err) => this.protocolError(err),
     );
-    stream.on('data', (chunk: Buffer) => this.parser.parse(chunk));
+    // Once closed, what still arrives is read (so that the peer's close is seen) and ignored.
+    stream.on('data', (chunk: Buffer) => {
+      if (!this.closed) this.parser.parse(chunk);
+    });
     stream.on('error', () => this.onClose());
     stream.on('close', () => this.onClose());
     stream.on('end', () => stream.end());
@@ -166,11 +169,13 @@ export class Connection implements SessionLink {
 
   /** Stops reading this socket until the store has caught up with its commits (backpressure, not heap growth). */
   throttleUntilCommitted(flushed: Promise<void>): void {
-    if (this.throttled) return;
+    if (this.throttled || this.closed) return;
     this.throttled = true;
     this.stream.pause();
     const resume = () => {
       this.throttled = false;
+      // The time the broker did not read is not the client's silence: its PINGREQs waited in the socket.
+      this.lastPacketAt = Date.now();
       if (!this.closed) this.stream.resume();
     };
     flushed.then(resume, resume);
@@ -312,6 +317,8 @@ export class Connection implements SessionLink {
     }
     this.flush();
     this.stream.end();
+    // A socket paused for backpressure would not see the peer's close: it reads again, ignoring the bytes.
+    if (this.throttled) this.stream.resume();
     // Do not wait for a peer that never reads: the socket is torn down shortly after the final write.
     setTimeout(() => this.stream.destroy(), 1000).unref();
     this.onClose();
@@ -343,6 +350,11 @@ export class Connection implements SessionLink {
   }
 
   private checkKeepAlive(): void {
+    if (this.throttled) {
+      // Not reading this socket (backpressure) is the broker's doing: the keep alive waits for it to read again.
+      this.scheduleKeepAlive(this.keepAliveMs);
+      return;
+    }
     const idle = Date.now() - this.lastPacketAt;
     if (idle >= this.keepAliveMs) {
       if (!this.connectReceived) {

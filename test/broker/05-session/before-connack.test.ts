@@ -7,10 +7,10 @@ import * as assert from 'uvu/assert';
 import net from 'node:net';
 import mqttPacket, { type Packet } from 'mqtt-packet';
 import type { TestBroker } from '../../helpers/broker.js';
-import { beforeMarker, beforePing, MARKER_TOPIC } from '../../helpers/end-marker.js';
+import { beforeMarker, beforePing, MARKER_TOPIC, publishEndMarker } from '../../helpers/end-marker.js';
 import { RawClient } from '../../helpers/raw-client.js';
 import { holdSessionCommits } from '../../helpers/slow-disk.js';
-import { nextPublish, publish, subscribe, withBroker } from '../../helpers/sub-harness.js';
+import { nextPublish, subscribe, withBroker } from '../../helpers/sub-harness.js';
 import { waitFor } from '../../helpers/tools.js';
 
 const test = suite('session: closed before CONNACK');
@@ -80,22 +80,12 @@ test('a connection taken over while its CONNACK waits is closed without a packet
     const second = await RawClient.connect(h.tb.port, 4);
     second.send(connect('early'));
     assert.equal(await first.expectClose(), [], 'the first connection gets neither CONNACK nor DISCONNECT');
-    assert.equal((await beforeMarkerFrom(h.tb, watcher)).sort(), ['publish early/data before takeover', 'publish early/will taken over']);
+    await publishEndMarker(h.tb.port, MARKER_TOPIC);
+    assert.equal((await beforeMarker(watcher)).sort(), ['publish early/data before takeover', 'publish early/will taken over']);
     disk.open();
     const connack = (await second.next('connack')) as Packet & { sessionPresent: boolean; returnCode: number };
     assert.equal([connack.returnCode, connack.sessionPresent], [0, true]);
     second.end();
   }));
-
-/** Publishes the marker from a new client: everything routed to `c` before is returned. */
-async function beforeMarkerFrom(tb: TestBroker, c: RawClient): Promise<string[]> {
-  const { client } = await RawClient.connected(tb.port, { clientId: 'marker' }, 5);
-  try {
-    await publish(client, MARKER_TOPIC, 'end');
-    return await beforeMarker(c);
-  } finally {
-    client.end();
-  }
-}
 
 test.run();

@@ -7,6 +7,7 @@ import * as assert from 'uvu/assert';
 import type { IConnectPacket, IPublishPacket } from 'mqtt-packet';
 import { startBroker, type TestBroker } from '../../helpers/broker.js';
 import { RawClient } from '../../helpers/raw-client.js';
+import { END_MARKER, publishEndMarker } from '../../helpers/end-marker.js';
 import { waitFor } from '../../helpers/tools.js';
 
 const test = suite('will: delay and properties');
@@ -154,15 +155,9 @@ test('a will delay beyond a 32-bit millisecond timer (30 days) is not published 
     o.client.end();
     await detached(tb, 'wd-long');
     // Published at once, it would have been routed when the session detached, before this marker.
-    const { client: marker } = await RawClient.connected(tb.port, { clientId: 'wd-long-marker' }, 5);
-    try {
-      marker.send({ cmd: 'publish', topic: 'wd/long', payload: Buffer.from('marker'), qos: 1, messageId: 1, retain: false, dup: false });
-      await marker.next('puback');
-    } finally {
-      marker.end();
-    }
+    await publishEndMarker(tb.port, 'wd/long');
     const first = (await watcher.next('publish')) as IPublishPacket;
-    assert.is(first.payload.toString(), 'marker', 'will with a 30-day delay was published at once');
+    assert.is(first.payload.toString(), END_MARKER, 'will with a 30-day delay was published at once');
     assert.ok(tb.broker.sessions.byClientId.get('wd-long')!.willTimer !== null);
   } finally {
     watcher.end();

@@ -56,6 +56,10 @@ export class Broker {
     this.refusalLog = new RefusalLog(log);
     this.persistence = store === null ? null : new BrokerPersistence(store, log);
     this.queues = store === null ? null : new QueueEngine(store, log, { autoCreate: config.queues.autoCreate, defaults: config.queues.defaults });
+    if (this.persistence !== null) {
+      const persistence = this.persistence;
+      this.retained.onExpired = (topic) => persistence.forgetRetained(topic);
+    }
     if (this.queues !== null) {
       const persistence = this.persistence!;
       this.queues.track = (p) => persistence.track(p);
@@ -74,7 +78,10 @@ export class Broker {
     }
     const now = Date.now();
     for (const m of await store.loadRetained()) {
-      if (m.expiresAt !== 0 && m.expiresAt <= now) continue;
+      if (m.expiresAt !== 0 && m.expiresAt <= now) {
+        this.persistence!.forgetRetained(m.topic);
+        continue;
+      }
       this.retained.set(m);
       report.retained++;
     }

@@ -75,7 +75,10 @@ export class Connection implements SessionLink {
       (p) => this.onPacket(p),
       (err) => this.protocolError(err),
     );
-    stream.on('data', (chunk: Buffer) => this.parser.parse(chunk));
+    // Once closed, what still arrives is read (so that the peer's close is seen) and ignored.
+    stream.on('data', (chunk: Buffer) => {
+      if (!this.closed) this.parser.parse(chunk);
+    });
     stream.on('error', () => this.onClose());
     stream.on('close', () => this.onClose());
     stream.on('end', () => stream.end());
@@ -121,6 +124,26 @@ export class Connection implements SessionLink {
   }
 
   /**
+   * The connection closed while packets waited for a commit (its CONNACK's, or a queue's creation): the packets
+   * that arrived before the close are handled in order all the same (a QoS 0 PUBLISH has no other chance; a DISCONNECT discards the will), with nothing
+   * written back. A DISCONNECT or a protocol violation ends them, as on an open connection.
+   */
+  handleHeldAfterClose(): void {
+    const held = this.held;
+    this.held = null;
+    if (held === null) return;
+    for (const p of held) {
+      try {
+        dispatchPacket(this, p);
+      } catch (err) {
+        if (!(err instanceof ProtocolViolation)) this.broker.log.error('packet handler failed', { clientId: this.clientId, cmd: p.cmd, error: String((err as Error)?.stack ?? err) });
+        return;
+      }
+      if (p.cmd === 'disconnect') return;
+    }
+  }
+
+  /**
    * Runs `send` once `durable` has settled (with the error if it failed), after every earlier acknowledgement of
    * this connection: PUBACKs leave in the order of their PUBLISHes even when only some wait for a commit.
    */
@@ -139,16 +162,20 @@ export class Connection implements SessionLink {
 
   private ackSettled(send: (err: unknown) => void, err: unknown): void {
     this.acksPending--;
-    if (!this.closed) send(err);
+    // Also once the connection has closed: write() then drops the packet, but what the acknowledgement does
+    // besides (the retained messages of a persistent session's new subscription) still belongs to the session.
+    send(err);
   }
 
   /** Stops reading this socket until the store has caught up with its commits (backpressure, not heap growth). */
   throttleUntilCommitted(flushed: Promise<void>): void {
-    if (this.throttled) return;
+    if (this.throttled || this.closed) return;
     this.throttled = true;
     this.stream.pause();
     const resume = () => {
       this.throttled = false;
+      // The time the broker did not read is not the client's silence: its PINGREQs waited in the socket.
+      this.lastPacketAt = Date.now();
       if (!this.closed) this.stream.resume();
     };
     flushed.then(resume, resume);
@@ -290,6 +317,8 @@ export class Connection implements SessionLink {
     }
     this.flush();
     this.stream.end();
+    // A socket paused for backpressure would not see the peer's close: it reads again, ignoring the bytes.
+    if (this.throttled) this.stream.resume();
     // Do not wait for a peer that never reads: the socket is torn down shortly after the final write.
     setTimeout(() => this.stream.destroy(), 1000).unref();
     this.onClose();
@@ -300,6 +329,9 @@ export class Connection implements SessionLink {
     this.closed = true;
     if (this.keepAliveTimer) clearTimeout(this.keepAliveTimer);
     this.keepAliveTimer = null;
+    // Packets held behind a commit (a SUBSCRIBE creating its queue) arrived before the close: they count first,
+    // so that a DISCONNECT among them keeps the will back. (Held before CONNACK, they wait for the session.)
+    if (this.held !== null && this.session !== null) this.handleHeldAfterClose();
     this.broker.connectionClosed(this);
   }
 
@@ -318,6 +350,11 @@ export class Connection implements SessionLink {
   }
 
   private checkKeepAlive(): void {
+    if (this.throttled) {
+      // Not reading this socket (backpressure) is the broker's doing: the keep alive waits for it to read again.
+      this.scheduleKeepAlive(this.keepAliveMs);
+      return;
+    }
     const idle = Date.now() - this.lastPacketAt;
     if (idle >= this.keepAliveMs) {
       if (!this.connectReceived) {

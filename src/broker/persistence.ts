@@ -112,6 +112,11 @@ export class BrokerPersistence implements SessionHooks {
     return this.store.removeIncomingQos2(clientId, packetId);
   }
 
+  /** An expired retained message: nobody waits for its removal, it only must not linger on disk. */
+  forgetRetained(topic: string): void {
+    this.background('retained expiry', this.store.deleteRetained(topic));
+  }
+
   retain(msg: Message): void {
     this.track(msg.payload.length === 0 ? this.store.deleteRetained(msg.topic) : this.store.setRetained(storedMessage(msg)));
   }

@@ -11,6 +11,9 @@ export class RetainedStore {
   private readonly byTopic = new Map<string, Message>();
   private systemCount = 0;
 
+  /** Told of every message dropped because it expired, so the durable copy goes too. */
+  onExpired: ((topic: string) => void) | null = null;
+
   constructor(private readonly maxMessages: number) {}
 
   /** Every retained topic, the broker's own $ topics included (what counts towards maxRetainedMessages). */
@@ -51,7 +54,7 @@ export class RetainedStore {
     const now = Date.now();
     if (now - this.lastSweep < 1000) return false;
     this.lastSweep = now;
-    for (const [topic, m] of this.byTopic) if (isExpired(m, now)) this.delete(topic);
+    for (const [topic, m] of this.byTopic) if (isExpired(m, now)) this.expire(topic);
     return this.byTopic.size < this.maxMessages;
   }
 
@@ -71,7 +74,7 @@ export class RetainedStore {
       const m = this.byTopic.get(filter);
       if (!m) return [];
       if (isExpired(m, now)) {
-        this.delete(filter);
+        this.expire(filter);
         return [];
       }
       return [m];
@@ -79,10 +82,15 @@ export class RetainedStore {
     const out: Message[] = [];
     for (const [topic, m] of this.byTopic) {
       if (!topicMatches(filter, topic)) continue;
-      if (isExpired(m, now)) this.delete(topic);
+      if (isExpired(m, now)) this.expire(topic);
       else out.push(m);
     }
     return out;
+  }
+
+  private expire(topic: string): void {
+    this.delete(topic);
+    this.onExpired?.(topic);
   }
 
   all(): IterableIterator<Message> {

@@ -44,9 +44,13 @@ export class SessionRegistry {
     let session = this.byClientId.get(clientId);
     const waiting = this.connecting.get(clientId);
     if (waiting !== undefined && waiting !== conn) {
-      // A CONNECT for this id still waits for its commit: it never got its CONNACK, so it is just closed.
+      // A CONNECT for this id still waits for its commit: it is taken over like a connected one, without the
+      // DISCONNECT (it never got its CONNACK [MQTT-3.14.0-1]); what it sent before, its will and the expiry
+      // rules count as they would had its commit been quicker.
       this.connecting.delete(clientId);
       waiting.close();
+      if (session !== undefined && waiting.session === null) this.acceptClosed(waiting, session);
+      session = this.byClientId.get(clientId);
     }
     const previous = session?.link as Connection | null | undefined;
     if (previous) {
@@ -90,14 +94,29 @@ export class SessionRegistry {
     return persistence.saveSession(session, true);
   }
 
-  /** The CONNACK wait is over: attach, or, if the connection went away meanwhile, treat it as closed. */
-  connectSettled(conn: Connection, session: Session): boolean {
+  /**
+   * The CONNACK wait is over: true when the connection is to be attached. A connection that went away
+   * meanwhile (a device that sends CONNECT, PUBLISH, DISCONNECT and closes without waiting) was accepted all the
+   * same: its packets are handled and it is closed as an accepted connection would be.
+   */
+  connectSettled(conn: Connection, session: Session, stored: boolean): boolean {
     if (this.connecting.get(session.clientId) === conn) this.connecting.delete(session.clientId);
-    if (!conn.closed && this.byClientId.get(session.clientId) === session) return true;
-    if (session.link === null && this.byClientId.get(session.clientId) === session && !this.connecting.has(session.clientId)) {
-      this.scheduleExpiry(session);
+    const ours = this.byClientId.get(session.clientId) === session;
+    if (!conn.closed && ours) return true;
+    if (!stored) {
+      if (session.link === null && ours && !this.connecting.has(session.clientId)) this.scheduleExpiry(session);
+    } else if (ours && conn.session === null) {
+      this.acceptClosed(conn, session);
     }
     return false;
+  }
+
+  /** A CONNECT whose connection closed before its CONNACK could be sent: accepted, then closed at once. */
+  private acceptClosed(conn: Connection, session: Session): void {
+    conn.session = session;
+    this.cancelWill(session);
+    conn.handleHeldAfterClose();
+    this.closeRules(conn, session);
   }
 
   attach(conn: Connection, session: Session): void {
@@ -113,6 +132,11 @@ export class SessionRegistry {
     if (session === null || session.link !== conn) return;
     this.broker.queues?.sessionDetached(session);
     session.detach();
+    this.closeRules(conn, session);
+  }
+
+  /** What a closed connection leaves behind: its will (now or after its delay), the expiry of its session. */
+  private closeRules(conn: Connection, session: Session): void {
     if (conn.will !== null && !conn.graceful) {
       const delay = Math.min(conn.will.delayInterval, session.expiryInterval);
       if (delay === 0) this.publishWill(conn.will, session.clientId);

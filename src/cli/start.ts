@@ -7,25 +7,13 @@ import { ConfigError, loadConfigWithSources, type LoadedConfig } from '../config
 import type { StorageConfig } from '../config/types.js';
 import { createLogger, writeStd, type Logger } from '../log/logger.js';
 import { StoreError } from '../store/errors.js';
-import { Store } from '../store/store.js';
+import type { Store } from '../store/store.js';
+import { openConfiguredStore } from '../store/open-configured.js';
 import { lockDataDir } from '../store/data-dir-lock.js';
 import { DataDirError, ensureDataDir } from '../store/data-dir.js';
 import { startMonitoring } from '../admin/monitoring.js';
 import { StartExitCode } from './exit-codes.js';
 import type { StartArgs } from './args.js';
-
-function openStore(storage: StorageConfig): Promise<Store> {
-  return Store.open({
-    dataDir: storage.dataDir,
-    commitIntervalMs: storage.commitIntervalMs,
-    commitMaxBytes: storage.commitMaxBytes,
-    inlineMaxBytes: storage.inlineMaxBytes,
-    mapSizeBytes: storage.mapSizeBytes,
-    minFreeDiskBytes: storage.minFreeDiskBytes,
-    payloadStoreKind: storage.payloadStore,
-    payloadSegmentBytes: storage.payloadSegmentBytes,
-  });
-}
 
 /** The options of `wharf start` (and of `wharf config`, which shows what they make). */
 export type StartOptions = StartArgs;
@@ -80,7 +68,7 @@ export async function runStart(opts: StartOptions, version: string): Promise<num
   process.once('exit', () => unlock());
   let store: Store;
   try {
-    store = await openStore(config.storage);
+    store = await openConfiguredStore(config.storage);
   } catch (err) {
     if (err instanceof StoreError) {
       // A damaged or foreign data directory is not fixed by restarting: a distinct exit code lets the service

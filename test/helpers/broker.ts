@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { Broker } from '../../src/broker/broker.js';
 import { defaultConfig, type MqttLimits, type WharfConfig } from '../../src/config/types.js';
 import { createLogger, silentLogger } from '../../src/log/logger.js';
-import { Store } from '../../src/store/store.js';
+import { openConfiguredStore } from '../../src/store/open-configured.js';
 
 export interface TestBroker {
   broker: Broker;
@@ -18,11 +18,17 @@ export interface TestBroker {
   stop(): Promise<void>;
 }
 
+export interface StartOptions {
+  /** Accepted from callers written when the store was optional: every test broker has one now. */
+  durable?: boolean;
+}
+
 /**
- * `durable: true` opens a real store (LMDB in the temp data directory): needed for queues, and for anything
- * that must survive a restart. Without it the broker runs in memory, as the protocol tests need.
+ * The production setup: a real store (LMDB and the payload store) in a fresh temp data directory, opened with the
+ * configured commit settings exactly as `wharf start` opens it, restored, then the listeners on free loopback
+ * ports. Only the free-disk reserve is off (0), so a full test disk does not refuse writes.
  */
-export async function startBroker(mqtt: Partial<MqttLimits> = {}, tweak?: (c: WharfConfig) => void, opts: { durable?: boolean } = {}): Promise<TestBroker> {
+export async function startBroker(mqtt: Partial<MqttLimits> = {}, tweak?: (c: WharfConfig) => void, _opts: StartOptions = {}): Promise<TestBroker> {
   const dataDir = mkdtempSync(join(tmpdir(), 'wharf-test-'));
   const config = defaultConfig();
   config.listeners = [
@@ -30,15 +36,21 @@ export async function startBroker(mqtt: Partial<MqttLimits> = {}, tweak?: (c: Wh
     { type: 'ws', host: '127.0.0.1', port: 0, path: '/mqtt' },
   ];
   config.storage.dataDir = dataDir;
+  config.storage.minFreeDiskBytes = 0;
   Object.assign(config.mqtt, mqtt);
   tweak?.(config);
   const log = process.env.WHARF_TEST_LOG ? createLogger('debug') : silentLogger;
-  const store = opts.durable
-    ? await Store.open({ dataDir, commitIntervalMs: config.storage.commitIntervalMs, mapSizeBytes: config.storage.mapSizeBytes, minFreeDiskBytes: 0 })
-    : null;
+  const store = await openConfiguredStore(config.storage);
   const broker = new Broker(config, log, store);
-  if (store) await broker.restore();
-  const bound = await broker.start();
+  let bound;
+  try {
+    await broker.restore();
+    bound = await broker.start();
+  } catch (err) {
+    await broker.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+    throw err;
+  }
   const port = bound.find((b) => b.type === 'tcp')?.port ?? 0;
   const wsPort = bound.find((b) => b.type === 'ws')?.port ?? 0;
   return {

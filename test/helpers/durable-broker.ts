@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { Broker } from '../../src/broker/broker.js';
 import { defaultConfig, type MqttLimits, type WharfConfig } from '../../src/config/types.js';
 import { createLogger, silentLogger } from '../../src/log/logger.js';
-import { Store } from '../../src/store/store.js';
+import { openConfiguredStore } from '../../src/store/open-configured.js';
 
 export interface DurableBroker {
   broker: Broker;
@@ -40,7 +40,7 @@ export async function startBrokerOn(dataDir: string, mqtt: Partial<MqttLimits> =
   Object.assign(config.mqtt, mqtt);
   tweak?.(config);
   const log = process.env.WHARF_TEST_LOG ? createLogger('debug') : silentLogger;
-  const store = await Store.open({ dataDir, commitIntervalMs: config.storage.commitIntervalMs, mapSizeBytes: config.storage.mapSizeBytes, minFreeDiskBytes: 0 });
+  const store = await openConfiguredStore(config.storage);
   const broker = new Broker(config, log, store);
   try {
     await broker.restore();

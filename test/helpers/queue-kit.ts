@@ -7,6 +7,7 @@ import type { MqttLimits, WharfConfig } from '../../src/config/types.js';
 import type { Queue } from '../../src/queue/queue.js';
 import type { QueueDefinition } from '../../src/queue/types.js';
 import { startBroker } from './broker.js';
+import { packetsBefore } from './end-marker.js';
 import type { RawClient } from './raw-client.js';
 import { Harness, subscribe } from './sub-harness.js';
 import { waitFor } from './tools.js';
@@ -86,13 +87,10 @@ export const SENTINEL = 'sentinel/end';
  * so everything written to this consumer before is in the list. `c` must subscribe to SENTINEL itself.
  */
 export async function untilSentinel(c: RawClient, timeoutMs = 2000): Promise<IPublishPacket[]> {
-  const got: IPublishPacket[] = [];
-  for (;;) {
-    const p = await c.next(undefined, timeoutMs);
-    if (p.cmd !== 'publish') throw new Error(`expected publish, got ${p.cmd}`);
-    if (p.topic === SENTINEL) return got;
-    got.push(p);
-  }
+  const got = await packetsBefore(c, (p) => p.cmd === 'publish' && p.topic === SENTINEL, timeoutMs);
+  const other = got.find((p) => p.cmd !== 'publish');
+  if (other !== undefined) throw new Error(`expected publish, got ${other.cmd}`);
+  return got as IPublishPacket[];
 }
 
 /** Publishes the sentinel and returns, per consumer, the PUBLISHes that came before it. */

@@ -87,12 +87,6 @@ export class RawClient {
     return p;
   }
 
-  /** Resolves true if nothing arrives within `ms`. */
-  async nothingWithin(ms: number): Promise<boolean> {
-    await new Promise((r) => setTimeout(r, ms));
-    return this.received.length === 0;
-  }
-
   /** Waits for the broker to close the connection; returns the packets received meanwhile (e.g. DISCONNECT). */
   async expectClose(timeoutMs = 3000): Promise<Packet[]> {
     const t = new Promise<never>((_, reject) => setTimeout(() => reject(new Error('connection not closed by broker')), timeoutMs).unref());

@@ -116,7 +116,7 @@ export function handleConnect(conn: Connection, packet: IConnectPacket): void {
   conn.holdPackets();
   durable.then(
     () => {
-      if (broker.sessions.connectSettled(conn, session)) {
+      if (broker.sessions.connectSettled(conn, session, true)) {
         accept();
         conn.releasePackets();
       }
@@ -124,7 +124,7 @@ export function handleConnect(conn: Connection, packet: IConnectPacket): void {
     (err) => {
       broker.persistence?.failed('connect', err);
       refuse(conn, err instanceof StoreFullError ? ReasonCode.QuotaExceeded : ReasonCode.ServerUnavailable, 'the session could not be stored');
-      broker.sessions.connectSettled(conn, session);
+      broker.sessions.connectSettled(conn, session, false);
     },
   );
 }

@@ -22,7 +22,9 @@ export function handleSubscribe(conn: Connection, packet: ISubscribePacket): voi
   // Consuming subscriptions name queues that may have to be created (a commit): later packets wait, in order.
   conn.holdPackets();
   Promise.all(refs.map((r) => (r !== null && r !== 'invalid' ? queues.resolve(r).catch((err: Error) => err.message) : undefined))).then((resolved) => {
-    if (conn.closed) return;
+    // Closed meanwhile: a session that lives on still gets the subscriptions it asked for (a persistent consumer
+    // that subscribes and leaves finds them on its return); nothing is written back.
+    if (conn.closed && conn.broker.sessions.byClientId.get(conn.session!.clientId) !== conn.session) return;
     try {
       subscribeResolved(conn, packet, refs, resolved);
     } catch (err) {
@@ -131,6 +133,9 @@ function subscribeResolved(conn: Connection, packet: ISubscribePacket, refs: Arr
       return;
     }
     conn.write({ cmd: 'suback', messageId: packet.messageId, granted });
+    // The connection may have closed while SUBACK waited for the commit: a session that lives on still gets the
+    // retained messages (queued for its return), as it would had the commit been quicker.
+    if (broker.sessions.byClientId.get(session.clientId) !== session) return;
     const now = Date.now();
     for (const sub of retainedFor) {
       for (const msg of broker.retained.match(sub.matchFilter, now)) {

@@ -8,6 +8,7 @@ import mqtt from 'mqtt-packet';
 import type { IConnackPacket, IDisconnectPacket, IPubrecPacket } from 'mqtt-packet';
 import { collect } from '../../helpers/mqttjs.js';
 import { nextPublish, PubKit, publishPacket, sync } from '../../helpers/publish-kit.js';
+import { beforePing } from '../../helpers/end-marker.js';
 
 const test = suite('03-publish: Receive Maximum and Maximum Packet Size');
 
@@ -21,14 +22,14 @@ test('client Receive Maximum 2: never more than 2 unacknowledged QoS 1 messages 
     const a = await nextPublish(sub);
     const b = await nextPublish(sub);
     assert.equal([a.payload.toString(), b.payload.toString()], ['m0', 'm1']);
-    assert.ok(await sub.nothingWithin(100), 'a third message was sent with 2 unacknowledged');
+    assert.equal(await beforePing(sub), [], 'a third message was sent with 2 unacknowledged');
     assert.is(k.session('rm-sub').inflight.size, 2);
     assert.is(k.session('rm-sub').pending.length, 3);
 
     sub.send({ cmd: 'puback', messageId: a.messageId! });
     const c = await nextPublish(sub);
     assert.is(c.payload.toString(), 'm2');
-    assert.ok(await sub.nothingWithin(50));
+    assert.equal(await beforePing(sub), []);
 
     sub.send({ cmd: 'puback', messageId: b.messageId! });
     sub.send({ cmd: 'puback', messageId: c.messageId! });
@@ -53,7 +54,7 @@ test('client Receive Maximum 1 with QoS 2: PUBREC does not open the window, PUBC
     assert.is(one.payload.toString(), 'one');
     sub.send({ cmd: 'pubrec', messageId: one.messageId! });
     assert.is((await sub.next('pubrel')).messageId, one.messageId);
-    assert.ok(await sub.nothingWithin(100), 'the next PUBLISH came before PUBCOMP');
+    assert.equal(await beforePing(sub), [], 'the next PUBLISH came before PUBCOMP');
     sub.send({ cmd: 'pubcomp', messageId: one.messageId! });
     const two = await nextPublish(sub);
     assert.is(two.payload.toString(), 'two');
@@ -136,7 +137,7 @@ test('client Maximum Packet Size: larger messages (QoS 0 and 1) are skipped and 
       if (p.qos > 0) sub.send({ cmd: 'puback', messageId: p.messageId! });
     }
     assert.equal(got, [['a', 1], ['c', 0], ['e', 1]]);
-    assert.ok(await sub.nothingWithin(50));
+    assert.equal(await beforePing(sub), []);
     assert.is(k.broker.stats.droppedTooLarge, 2);
     await sync(sub);
     // The skipped QoS 1 message behaves as if delivered: it holds no inflight slot.
@@ -157,7 +158,7 @@ test('client Maximum Packet Size: an oversized message queued behind a full Rece
     for (let i = 0; i < 3; i++) {
       const p = await nextPublish(sub);
       got.push(p.payload.toString());
-      assert.ok(await sub.nothingWithin(30), 'more than Receive Maximum in flight');
+      assert.equal(await beforePing(sub), [], 'more than Receive Maximum in flight');
       sub.send({ cmd: 'puback', messageId: p.messageId! });
     }
     assert.equal(got, ['a', 'c', 'e']);

@@ -6,6 +6,7 @@ import * as assert from 'uvu/assert';
 import type { IPubackPacket, IPubcompPacket, IPublishPacket, IPubrecPacket, IPubrelPacket, QoS } from 'mqtt-packet';
 import { collect } from '../../helpers/mqttjs.js';
 import { nextPublish, PubKit, publishPacket, sync } from '../../helpers/publish-kit.js';
+import { beforePing } from '../../helpers/end-marker.js';
 
 const test = suite('03-publish: QoS levels and acknowledgement flows');
 
@@ -75,7 +76,7 @@ for (const version of [4, 5] as const) {
       // Same id without DUP is still the same exchange until PUBREL.
       pub.send(publishPacket('q2/t', 'first', { qos: 2, messageId: 7 }));
       assert.is(((await pub.next('pubrec')) as IPubrecPacket).messageId, 7);
-      assert.ok(await sub.nothingWithin(100), 'the duplicate QoS 2 PUBLISH was delivered again');
+      assert.equal(await beforePing(sub), [], 'the duplicate QoS 2 PUBLISH was delivered again');
 
       pub.send({ cmd: 'pubrel', messageId: 7 });
       const comp = (await pub.next('pubcomp')) as IPubcompPacket;
@@ -89,7 +90,7 @@ for (const version of [4, 5] as const) {
       assert.is(second.payload.toString(), 'second');
       pub.send({ cmd: 'pubrel', messageId: 7 });
       assert.is(((await pub.next('pubcomp')) as IPubcompPacket).messageId, 7);
-      assert.ok(await sub.nothingWithin(50));
+      assert.equal(await beforePing(sub), []);
     });
   });
 
@@ -115,7 +116,7 @@ for (const version of [4, 5] as const) {
       assert.is(p.dup, false);
       assert.is(p.payload.toString(), 'exactly-once');
       const id = p.messageId!;
-      assert.ok(await sub.nothingWithin(100), 'PUBLISH resent before PUBREC on a live connection');
+      assert.equal(await beforePing(sub), [], 'PUBLISH resent before PUBREC on a live connection');
 
       sub.send({ cmd: 'pubrec', messageId: id });
       const rel = (await sub.next('pubrel')) as IPubrelPacket;
@@ -126,7 +127,7 @@ for (const version of [4, 5] as const) {
       sub.send({ cmd: 'pubcomp', messageId: id });
       await sync(sub);
       assert.is(k.session('out2-sub').inflight.size, 0);
-      assert.ok(await sub.nothingWithin(50));
+      assert.equal(await beforePing(sub), []);
     });
   });
 }

@@ -5,6 +5,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { collect } from '../../helpers/mqttjs.js';
 import { nextPublish, publish, subscribe, unsubscribe, withBroker } from '../../helpers/sub-harness.js';
+import { beforePing } from '../../helpers/end-marker.js';
 
 const test = suite('04-retain: Retain Handling and Retain As Published');
 
@@ -18,7 +19,7 @@ test('Retain Handling 0 sends retained messages on every SUBSCRIBE, re-subscribe
       const m = await nextPublish(c);
       assert.equal([m.text, m.retain], ['kept', true]);
     }
-    assert.ok(await c.nothingWithin(30));
+    assert.equal(await beforePing(c), []);
   });
 });
 
@@ -31,7 +32,7 @@ test('Retain Handling 1 sends retained messages only when the subscription is ne
     assert.equal([(await nextPublish(c)).text], ['kept']);
     // Same filter again: the subscription exists, nothing is re-sent.
     await subscribe(c, [{ topic: 'rh1/t', qos: 1, rh: 1 }]);
-    assert.ok(await c.nothingWithin(50), 'not re-sent for an existing subscription');
+    assert.equal(await beforePing(c), [], 'not re-sent for an existing subscription');
     // After UNSUBSCRIBE the next one is new again.
     await unsubscribe(c, ['rh1/t']);
     await subscribe(c, [{ topic: 'rh1/t', qos: 0, rh: 1 }]);
@@ -50,7 +51,7 @@ test('Retain Handling 1: the same filter twice in one SUBSCRIBE gets the retaine
       { topic: 'rh1d/t', qos: 0, rh: 1 },
     ]);
     assert.is((await nextPublish(c)).text, 'kept');
-    assert.ok(await c.nothingWithin(50), 'once');
+    assert.equal(await beforePing(c), [], 'once');
   });
 });
 
@@ -60,7 +61,7 @@ test('Retain Handling 2 never sends retained messages, live messages still arriv
     await publish(pub, 'rh2/t', 'kept', { qos: 1, retain: true });
     const c = await h.raw();
     assert.equal((await subscribe(c, [{ topic: 'rh2/#', qos: 1, rh: 2 }])).granted, [1]);
-    assert.ok(await c.nothingWithin(50), 'no retained message');
+    assert.equal(await beforePing(c), [], 'no retained message');
     await publish(pub, 'rh2/t', 'live', { qos: 1 });
     const m = await nextPublish(c);
     assert.equal([m.text, m.retain], ['live', false]);
@@ -118,7 +119,7 @@ test('overlapping subscriptions: RETAIN is 1 when any matching one has Retain As
     await publish(pub, 'ovr/x', 'r', { retain: true });
     const m = await nextPublish(c);
     assert.equal([m.text, m.retain], ['r', true]);
-    assert.ok(await c.nothingWithin(30));
+    assert.equal(await beforePing(c), []);
   });
 });
 

@@ -5,6 +5,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { collect } from '../../helpers/mqttjs.js';
 import { nextPublish, publish, subscribe, withBroker } from '../../helpers/sub-harness.js';
+import { beforePing } from '../../helpers/end-marker.js';
 
 const test = suite('04-retain: retained messages');
 
@@ -19,7 +20,7 @@ test('a retained message is stored and sent to a later subscriber with RETAIN 1 
     assert.equal([m.topic, m.text, m.retain, m.qos, m.dup], ['r/state', 'on', true, 1, false]);
     assert.equal([m.properties?.contentType, { ...m.properties?.userProperties }], ['text/plain', { k: 'v' }]);
     c.send({ cmd: 'puback', messageId: m.messageId! });
-    assert.ok(await c.nothingWithin(50), 'sent once');
+    assert.equal(await beforePing(c), [], 'sent once');
   });
 });
 
@@ -50,7 +51,7 @@ test('a new retained message replaces the previous one for its topic [MQTT-3.3.1
     await subscribe(c, [{ topic: 'r/level', qos: 1 }]);
     const m = await nextPublish(c);
     assert.equal([m.text, m.retain, m.qos], ['3', true, 0]);
-    assert.ok(await c.nothingWithin(50), 'only the latest');
+    assert.equal(await beforePing(c), [], 'only the latest');
   });
 });
 
@@ -65,7 +66,7 @@ test('a PUBLISH with RETAIN 0 neither stores nor replaces the retained message [
     await subscribe(c, [{ topic: 'r/#', qos: 0 }]);
     const m = await nextPublish(c);
     assert.equal([m.topic, m.text, m.retain], ['r/keep', 'retained', true]);
-    assert.ok(await c.nothingWithin(50));
+    assert.equal(await beforePing(c), []);
   });
 });
 
@@ -83,7 +84,7 @@ test('an empty retained payload clears the retained message, is not stored, and 
     assert.is(h.broker.retained.size, 0);
     const later = await h.raw();
     assert.equal((await subscribe(later, [{ topic: 'r/gone', qos: 1 }])).granted, [1]);
-    assert.ok(await later.nothingWithin(50), 'nothing retained any more');
+    assert.equal(await beforePing(later), [], 'nothing retained any more');
     // Clearing a topic that holds nothing stores nothing either.
     await publish(pub, 'r/never', '', { qos: 1, retain: true });
     assert.is(h.broker.retained.size, 0);
@@ -144,7 +145,7 @@ test('a wildcard subscription gets every matching retained message, and "#" no $
         assert.is(m.text, `v-${m.topic}`);
         got.push(m.topic);
       }
-      assert.ok(await c.nothingWithin(30), `${filter}: no extra messages`);
+      assert.equal(await beforePing(c), [], `${filter}: no extra messages`);
       assert.equal(got.sort(), expected, filter);
     }
   });

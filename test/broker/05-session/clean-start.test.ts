@@ -8,6 +8,7 @@ import { startBroker } from '../../helpers/broker.js';
 import { RawClient } from '../../helpers/raw-client.js';
 import { collect, connectClient, endClient } from '../../helpers/mqttjs.js';
 import { connectWithConnack } from '../../helpers/connect-tools.js';
+import { beforePing } from '../../helpers/end-marker.js';
 
 const test = suite('session: clean start');
 
@@ -65,7 +66,7 @@ test('5.0 clean start 1 discards the existing session: sessionPresent 0 and its 
         // 0x10 No matching subscribers: the old subscription no longer exists anywhere.
         const ack = (await pub.client.next('puback')) as IPubackPacket;
         assert.equal([ack.messageId, ack.reasonCode], [7, 0x10]);
-        assert.ok(await client.nothingWithin(100));
+        assert.equal(await beforePing(client), []);
       } finally {
         pub.client.end();
       }

@@ -10,6 +10,7 @@ import { RawClient } from '../../helpers/raw-client.js';
 import { collect, connectClient, endClient } from '../../helpers/mqttjs.js';
 import { waitFor } from '../../helpers/tools.js';
 import mqtt from 'mqtt';
+import { beforePing } from '../../helpers/end-marker.js';
 
 const test = suite('session: offline queue and redelivery');
 
@@ -57,7 +58,7 @@ test('persistent session queues QoS 1 and 2 while offline, delivers them in orde
         ['oq/d', 'qos1-again', 1, false],
       ]);
       assert.is((await client.next('pubrel')).cmd, 'pubrel');
-      assert.ok(await client.nothingWithin(100), 'the QoS 0 message must not be delivered');
+      assert.equal(await beforePing(client), [], 'the QoS 0 message must not be delivered');
       assert.is(tb.broker.stats.dropped, 1);
     } finally {
       client.end();
@@ -99,6 +100,61 @@ test('MQTT.js 3.1.1 clean session 0 subscriber gets the QoS 1 messages published
   }
 });
 
+test('a full offline queue with the store: 5.0 QoS 2 gets PUBREC 0x97 and ends there, 3.1.1 QoS 1/2 are closed without acknowledgement; only the kept messages are on disk', async () => {
+  const tb = await startBroker({ maxQueuedMessages: 3 });
+  try {
+    await subscribedThenOffline(tb, 'bounded2', 'oq/bounded2');
+    const { client: pub5 } = await RawClient.connected(tb.port, { clientId: 'pub5' }, 5);
+    const publish = (c: RawClient, messageId: number, payload: string, qos: 1 | 2) =>
+      c.send({ cmd: 'publish', topic: 'oq/bounded2', payload: Buffer.from(payload), qos, messageId, retain: false, dup: false });
+    try {
+      const codes: Array<number | undefined> = [];
+      for (const [i, payload] of ['m1', 'm2', 'm3', 'm4'].entries()) {
+        publish(pub5, i + 1, payload, 2);
+        const rec = (await pub5.next('pubrec')) as IPublishPacket & { reasonCode?: number };
+        codes.push(rec.reasonCode);
+        if ((rec.reasonCode ?? 0) >= 0x80) continue; // a PUBREC with a failure code ends the exchange (5.0 section 4.3.3): no PUBREL
+        pub5.send({ cmd: 'pubrel', messageId: i + 1 });
+        await pub5.next('pubcomp');
+      }
+      assert.equal(codes, [0, 0, 0, 0x97]);
+      assert.equal(await beforePing(pub5), []);
+    } finally {
+      pub5.end();
+    }
+    // 3.1.1 has no negative acknowledgement: the connection is closed without one, and the client resends later.
+    for (const qos of [1, 2] as const) {
+      const { client: pub4 } = await RawClient.connected(tb.port, { clientId: `pub4-${qos}` }, 4);
+      try {
+        publish(pub4, 1, `m-v4-${qos}`, qos);
+        assert.equal(await pub4.expectClose(), []);
+      } finally {
+        pub4.end();
+      }
+    }
+    assert.equal([tb.broker.stats.queueFull, tb.broker.sessions.byClientId.get('bounded2')!.pending.length], [3, 3]);
+    const store = tb.broker.persistence!.store;
+    await store.flush();
+    assert.equal((await store.loadSessionMessages('bounded2')).map((m) => m.message.payload.toString()), ['m1', 'm2', 'm3']);
+    const { client } = await RawClient.connected(tb.port, persistent('bounded2', false), 5);
+    try {
+      const got: IPublishPacket[] = [];
+      for (let i = 0; i < 3; i++) got.push((await client.next('publish')) as IPublishPacket);
+      assert.equal(got.map((p) => p.payload.toString()), ['m1', 'm2', 'm3']);
+      for (const p of got) {
+        client.send({ cmd: 'pubrec', messageId: p.messageId! });
+        assert.is((await client.next('pubrel')).messageId, p.messageId);
+        client.send({ cmd: 'pubcomp', messageId: p.messageId! });
+      }
+      assert.equal(await beforePing(client), []);
+    } finally {
+      client.end();
+    }
+  } finally {
+    await tb.stop();
+  }
+});
+
 test('mqtt.maxQueuedMessages bounds the offline queue: the oldest are kept, the rest refused with PUBACK 0x97 on 5.0', async () => {
   const tb = await startBroker({ maxQueuedMessages: 3 });
   try {
@@ -132,7 +188,7 @@ test('mqtt.maxQueuedMessages bounds the offline queue: the oldest are kept, the 
         client.send({ cmd: 'puback', messageId: p.messageId! });
       }
       assert.equal(payloads, ['m1', 'm2', 'm3']);
-      assert.ok(await client.nothingWithin(100));
+      assert.equal(await beforePing(client), []);
     } finally {
       client.end();
     }
@@ -181,7 +237,7 @@ test('unacknowledged QoS 1 delivery is resent with DUP and the same packet ident
     const third = await RawClient.connected(tb.port, persistent('inflight', false), 5);
     try {
       assert.is(third.connack.sessionPresent, true);
-      assert.ok(await third.client.nothingWithin(100));
+      assert.equal(await beforePing(third.client), []);
     } finally {
       third.client.end();
     }
@@ -220,7 +276,7 @@ test('QoS 2 after reconnect: an unreceived PUBLISH is resent with DUP, a release
       assert.is(rel.messageId, ids[0]);
       const again = (await second.client.next('publish')) as IPublishPacket;
       assert.equal([again.messageId, again.dup, again.qos, again.payload.toString()], [ids[1], true, 2, 'two']);
-      assert.ok(await second.client.nothingWithin(100));
+      assert.equal(await beforePing(second.client), []);
     } finally {
       second.client.end();
     }
@@ -258,7 +314,7 @@ test('reconnecting with a smaller Receive Maximum resends the unacknowledged del
         const p = (await second.client.next('publish')) as IPublishPacket;
         resent.push([p.messageId!, p.payload.toString(), p.dup]);
         // Receive Maximum 1: nothing more until this one is acknowledged.
-        assert.ok(await second.client.nothingWithin(50), 'more than Receive Maximum in flight');
+        assert.equal(await beforePing(second.client), [], 'more than Receive Maximum in flight');
         second.client.send({ cmd: 'puback', messageId: p.messageId! });
       }
       assert.equal(resent, original.map(([id, payload]) => [id, payload, true]));

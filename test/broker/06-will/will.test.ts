@@ -8,6 +8,7 @@ import type { IConnectPacket, IPublishPacket } from 'mqtt-packet';
 import { startBroker, type TestBroker } from '../../helpers/broker.js';
 import { RawClient } from '../../helpers/raw-client.js';
 import { collect, connectClient, endClient } from '../../helpers/mqttjs.js';
+import { beforePing } from '../../helpers/end-marker.js';
 
 const test = suite('will: publication');
 
@@ -68,7 +69,7 @@ test('will is not published after DISCONNECT 0x00, on 5.0 and 3.1.1 [MQTT-3.1.2-
       try {
         owner.send(version === 5 ? { cmd: 'disconnect', reasonCode: 0 } : { cmd: 'disconnect' });
         assert.equal(await owner.expectClose(), []);
-        assert.ok(await watcher.nothingWithin(150), `v${version}: will published after a normal DISCONNECT`);
+        assert.equal(await beforePing(watcher), [], `v${version}: will published after a normal DISCONNECT`);
       } finally {
         owner.end();
         watcher.end();

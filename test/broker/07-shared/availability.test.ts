@@ -6,6 +6,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { RawClient } from '../../helpers/raw-client.js';
 import { nextPublish, publish, subscribe, withBroker, type Harness } from '../../helpers/sub-harness.js';
+import { beforePing } from '../../helpers/end-marker.js';
 
 const test = suite('07-shared: member availability');
 
@@ -46,7 +47,7 @@ test('a member whose persistent session is offline is skipped; it gets none of t
     assert.equal(await take(on, 6), ['q1-0', 'q1-1', 'q1-2', 'q1-3', 'q0-0', 'q0-1']);
     const back = await h.rawConnack({ clientId: 'offline', clean: false, properties: { sessionExpiryInterval: 300 } });
     assert.is(back.connack.sessionPresent, true);
-    assert.ok(await back.client.nothingWithin(50), 'nothing was queued for the offline member');
+    assert.equal(await beforePing(back.client), [], 'nothing was queued for the offline member');
     // Back online, it takes its turn again.
     for (let i = 0; i < 2; i++) await publish(pub, 'work', `again-${i}`, { qos: 1 });
     const a = await take(back.client, 1);
@@ -69,7 +70,7 @@ test('a member at its Receive Maximum is skipped while another has room; nothing
     assert.equal([session.inflight.size, session.pending.length], [1, 0]);
     // Acknowledging frees the window: no backlog arrives, and the member is used again.
     busy.send({ cmd: 'puback', messageId: held.messageId! });
-    assert.ok(await busy.nothingWithin(50), 'no backlog was queued for the busy member');
+    assert.equal(await beforePing(busy), [], 'no backlog was queued for the busy member');
     for (let i = 0; i < 2; i++) await publish(pub, 'work', `n${i}`, { qos: 1 });
     assert.equal([...(await take(busy, 1)), ...(await take(free, 1))].sort(), ['n0', 'n1']);
   });
@@ -96,7 +97,7 @@ test('with every member offline, a QoS 1 message is kept for one member and deli
       const { client, connack } = await h.rawConnack({ clientId: id, clean: false, properties: { sessionExpiryInterval: 300 } });
       assert.is(connack.sessionPresent, true);
       received.push(...(await take(client, waiting[i]!)));
-      assert.ok(await client.nothingWithin(30));
+      assert.equal(await beforePing(client), []);
     }
     assert.equal(received.sort(), ['k0', 'k1']);
   });
@@ -118,8 +119,8 @@ test('with every member at its Receive Maximum, a message waits for one of them 
     a.send({ cmd: 'puback', messageId: first[0]!.messageId! });
     b.send({ cmd: 'puback', messageId: first[1]!.messageId! });
     assert.is((await nextPublish(holder)).text, 'w2');
-    assert.ok(await other.nothingWithin(30));
-    assert.ok(await holder.nothingWithin(0));
+    assert.equal(await beforePing(other), []);
+    assert.equal(await beforePing(holder), []);
   });
 });
 

@@ -8,6 +8,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { IPublishPacket, Packet } from 'mqtt-packet';
 import { Workspace, type WharfProcess } from '../helpers/broker-process.js';
+import { until } from '../helpers/queue-clients.js';
 import { RawClient } from '../helpers/raw-client.js';
 import { prng, seedFrom } from '../helpers/prng.js';
 
@@ -24,12 +25,17 @@ const QUEUES_YAML = `queues:
       key: topicLevel:1
       consumerInflight: 64
 `;
-const KILL_AFTER_MS: [number, number] = [200, 500];
+/** The kill comes right after this many publishes were acknowledged (every key has one by then): 5 to 12 rounds. */
+const KILL_AFTER_ACKED: [number, number] = [5 * KEYS, 12 * KEYS];
+/** A bound on waits that must end (a PUBACK, the kill point): they fail only when the thing never happens. */
+const MUST_HAPPEN_MS = 30_000;
 const SEED = seedFrom('WHARF_LASTVALUE_CRASH_SEED');
 
 const topicOf = (k: number) => `lights/l${k}/commands`;
 
 interface PublishLog {
+  /** Publishes acknowledged so far (the log fills while publishRounds runs). */
+  acked: number;
   /** Per key: the highest value acknowledged (0: none). */
   lastAcked: number[];
   /** Per key: the values sent and never answered. */
@@ -38,12 +44,13 @@ interface PublishLog {
   connectionLost: boolean;
 }
 
+const newLog = (): PublishLog => ({ acked: 0, lastAcked: new Array(KEYS).fill(0), unanswered: Array.from({ length: KEYS }, () => []), sent: 0, connectionLost: false });
+
 /**
- * Publishes value 1 for every key, then value 2 for every key, ... up to `rounds`, QoS 1, WINDOW in flight; returns
- * when all are answered or the connection ends.
+ * Publishes value 1 for every key, then value 2 for every key, ... up to `rounds`, QoS 1, WINDOW in flight, into
+ * `log`; returns it when all are answered or the connection ends (a PUBACK that never comes otherwise fails).
  */
-async function publishRounds(c: RawClient, rounds: number): Promise<PublishLog> {
-  const log: PublishLog = { lastAcked: new Array(KEYS).fill(0), unanswered: Array.from({ length: KEYS }, () => []), sent: 0, connectionLost: false };
+async function publishRounds(c: RawClient, rounds: number, log = newLog()): Promise<PublishLog> {
   const inflight = new Map<number, [number, number]>();
   const total = rounds * KEYS;
   let next = 0;
@@ -63,14 +70,17 @@ async function publishRounds(c: RawClient, rounds: number): Promise<PublishLog> 
   while (inflight.size > 0) {
     let ack: Packet & { messageId?: number; reasonCode?: number };
     try {
-      ack = (await c.next('puback', 3000)) as typeof ack;
-    } catch {
+      ack = (await c.next('puback', MUST_HAPPEN_MS)) as typeof ack;
+    } catch (err) {
+      // Only the kill ends publishing; a slow PUBACK is waited for, not taken for a crash.
+      if (!c.isClosed) throw err;
       log.connectionLost = true;
       break;
     }
     const entry = inflight.get(ack.messageId!);
     if (entry === undefined) throw new Error(`PUBACK for unknown packet ${ack.messageId}`);
     inflight.delete(ack.messageId!);
+    log.acked++;
     if ((ack.reasonCode ?? 0) >= 0x80) throw new Error(`PUBACK 0x${ack.reasonCode!.toString(16)} for ${topicOf(entry[0])}=${entry[1]}`);
     // Commits are in order: this value's key was acknowledged up to here.
     log.lastAcked[entry[0]] = Math.max(log.lastAcked[entry[0]]!, entry[1]);
@@ -91,7 +101,7 @@ async function queueContents(broker: WharfProcess, expectedKeys: number): Promis
     let count = 0;
     let sentinelSent = false;
     for (;;) {
-      const p = await c.next(undefined, 2000);
+      const p = await c.next(undefined, MUST_HAPPEN_MS);
       if (p.cmd === 'suback') continue;
       if (p.cmd !== 'publish') throw new Error(`unexpected ${p.cmd}`);
       const pub = p as IPublishPacket;
@@ -112,20 +122,23 @@ async function queueContents(broker: WharfProcess, expectedKeys: number): Promis
 }
 
 const random = prng(SEED);
-console.log(`\n  last-value crash: seed ${SEED} (WHARF_LASTVALUE_CRASH_SEED=${SEED} replays the kill moment)`);
+console.log(`\n  last-value crash: seed ${SEED} (WHARF_LASTVALUE_CRASH_SEED=${SEED} replays the kill point)`);
 
 test('SIGKILL while 40 keys are being replaced: after the restart each key holds its last acknowledged value (or a later unanswered one), once', async () => {
-  const killAfter = Math.round(KILL_AFTER_MS[0] + random() * (KILL_AFTER_MS[1] - KILL_AFTER_MS[0]));
+  const killAfterAcked = Math.round(KILL_AFTER_ACKED[0] + random() * (KILL_AFTER_ACKED[1] - KILL_AFTER_ACKED[0]));
   const ws = Workspace.create(undefined, QUEUES_YAML);
   let broker: WharfProcess | undefined;
   let pub: RawClient | undefined;
   try {
     broker = await ws.start();
     pub = (await RawClient.connected(broker.port, { clientId: 'phone-app' }, 5)).client;
-    const publishing = publishRounds(pub, 100_000);
-    await new Promise((r) => setTimeout(r, killAfter));
+    const log = newLog();
+    const publishing = publishRounds(pub, 100_000, log);
+    // The kill comes after an observed point, not at a time: the same point on a fast or a loaded machine.
+    const atKillPoint = await until(() => log.acked >= killAfterAcked || log.connectionLost, MUST_HAPPEN_MS, 1);
+    assert.ok(atKillPoint && !log.connectionLost, `${killAfterAcked} publishes acknowledged before the kill`);
     await broker.crash();
-    const log = await publishing;
+    await publishing;
     assert.ok(log.connectionLost && log.sent < 100_000 * KEYS, 'still publishing at the kill');
     assert.ok(log.lastAcked.every((v) => v > 0), 'every key had an acknowledged value before the kill');
 
@@ -133,7 +146,7 @@ test('SIGKILL while 40 keys are being replaced: after the restart each key holds
     const got = await queueContents(broker, KEYS);
     const exact = log.lastAcked.filter((v, k) => got.get(k)?.[0] === v).length;
     console.log(
-      `  kill at ${killAfter} ms: ${log.sent} sent, last acknowledged round ${Math.min(...log.lastAcked)}-${Math.max(...log.lastAcked)}, ` +
+      `  kill after ${log.acked} acknowledged publishes (point ${killAfterAcked}): ${log.sent} sent, last acknowledged round ${Math.min(...log.lastAcked)}-${Math.max(...log.lastAcked)}, ` +
         `${log.unanswered.flat().length} unanswered; survivors: ${exact} last acknowledged, ${KEYS - exact} a later unanswered publish`,
     );
     for (let k = 0; k < KEYS; k++) {
@@ -167,7 +180,7 @@ test('SIGKILL right after the last PUBACK, with older values in flight to an una
     holder.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: '$queue/cmds', qos: 1 }] } as Packet);
     const held: number[] = [];
     while (held.length < KEYS) {
-      const p = await holder.next(undefined, 2000);
+      const p = await holder.next(undefined, MUST_HAPPEN_MS);
       if (p.cmd === 'publish') held.push(Number((p as IPublishPacket).payload.toString()));
     }
     assert.ok(held.every((v) => v === 1));

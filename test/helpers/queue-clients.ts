@@ -90,6 +90,13 @@ export class JobPublisher {
   private onAck: ((id: number, reason: number) => void) | undefined;
   readonly closed: Promise<void>;
   isClosed = false;
+  /**
+   * performance.now() taken just before the write of each job's PUBLISH (the last write if sent again): the
+   * broker reads the job after anything this process had received by then.
+   */
+  readonly sentAt = new Map<number, number>();
+  /** Jobs acknowledged with success so far, over every run(). */
+  ackedCount = 0;
 
   private constructor(private readonly socket: net.Socket) {
     this.closed = attach(socket, 5, (p) => this.onPacket(p)).then(() => {
@@ -139,14 +146,21 @@ export class JobPublisher {
           r.sent.push(job);
           chunks.push(mqtt.generate({ cmd: 'publish', topic: topic.toString(), payload: Buffer.from(String(job)), qos: 1, dup: false, retain: false, messageId: id, properties: {} } as IPublishPacket, { protocolVersion: 5 }));
         }
-        if (chunks.length > 0) this.socket.write(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks));
+        if (chunks.length > 0) {
+          const now = performance.now();
+          for (let i = r.sent.length - chunks.length; i < r.sent.length; i++) this.sentAt.set(r.sent[i]!, now);
+          this.socket.write(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks));
+        }
         if (next >= opts.jobs.length && this.inflight.size === 0) finish(false);
       };
       this.onAck = (id, reason) => {
         const job = this.inflight.get(id);
         if (job === undefined) return;
         this.inflight.delete(id);
-        if (reason < 0x80) r.acked.add(job);
+        if (reason < 0x80) {
+          r.acked.add(job);
+          this.ackedCount++;
+        }
         else r.refused.set(job, reason);
         pump();
       };

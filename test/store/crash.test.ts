@@ -16,15 +16,24 @@ interface Acknowledged {
   retained: Map<string, number>;
 }
 
-/** Runs the writer until a random moment after it opened the store, then SIGKILLs it. */
-async function runAndKill(dataDir: string, round: number, acked: Acknowledged): Promise<{ killAfterMs: number; lines: number }> {
-  const killAfterMs = 50 + Math.floor(Math.random() * 450);
-  const lines = await runWriterUntilKilled(WRITER, [dataDir, String(round)], killAfterMs, ([kind, a, b]) => {
-    if (kind === 'ack') acked.messages.set(Number(a), Number(b));
-    else if (kind === 'removed') acked.removed.add(Number(a));
+/** Fewest and most acknowledgements of a round before its kill: the writer is killed right after the Nth. */
+const KILL_AFTER_ACKS: [number, number] = [100, 5000];
+
+/**
+ * Runs the writer until it reported a random number of acknowledgements in this round, then SIGKILLs it: the
+ * kill lands after that many commits, wherever the machine's speed puts them in time.
+ */
+async function runAndKill(dataDir: string, round: number, acked: Acknowledged): Promise<{ killAfterAcks: number; acksSeen: number; lines: number }> {
+  const killAfterAcks = KILL_AFTER_ACKS[0] + Math.floor(Math.random() * (KILL_AFTER_ACKS[1] - KILL_AFTER_ACKS[0]));
+  let acksSeen = 0;
+  const lines = await runWriterUntilKilled(WRITER, [dataDir, String(round)], () => acksSeen >= killAfterAcks, ([kind, a, b]) => {
+    if (kind === 'ack') {
+      acksSeen++;
+      acked.messages.set(Number(a), Number(b));
+    } else if (kind === 'removed') acked.removed.add(Number(a));
     else if (kind === 'retained') acked.retained.set(a!, Math.max(acked.retained.get(a!) ?? 0, Number(b)));
   });
-  return { killAfterMs, lines };
+  return { killAfterAcks, acksSeen, lines };
 }
 
 const crash = suite('store crash (SIGKILL)');
@@ -34,9 +43,9 @@ crash('every record acknowledged before a SIGKILL is there after reopening, over
   const dataDir = tempDir('crash');
   const acked: Acknowledged = { messages: new Map(), removed: new Set(), retained: new Map() };
   for (let round = 1; round <= 3; round++) {
-    const { killAfterMs, lines } = await runAndKill(dataDir, round, acked);
-    const context = `round ${round}, killed ${killAfterMs} ms after start, ${lines} lines read`;
-    assert.ok(acked.messages.size > 0, `no acknowledgement before the kill (${context})`);
+    const { killAfterAcks, acksSeen, lines } = await runAndKill(dataDir, round, acked);
+    const context = `round ${round}, killed after acknowledgement ${killAfterAcks} (${acksSeen} read in all), ${lines} lines read`;
+    assert.ok(acksSeen >= killAfterAcks, `the kill came after ${killAfterAcks} acknowledgements (${context})`);
 
     const store = await Store.open({ dataDir, minFreeDiskBytes: 0 });
     try {

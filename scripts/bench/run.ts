@@ -31,11 +31,11 @@ function randomCrashPoints(n: number): number[] {
 
 function usage(msg?: string): never {
   exitWithUsage(
-    'usage: node dist/scripts/bench/run.js [--only wharf,aedes,mosquitto] [--scenarios 1,2,3,4,5,6,7,8] [--quick] [--mqtt5] [--crash-at F,F | --crash-rounds N]\n' +
+    'usage: node dist/scripts/bench/run.js [--only wharf,aedes,mosquitto] [--scenarios 1,2,3,4,5,6,7,8,13] [--quick] [--mqtt5] [--crash-at F,F | --crash-rounds N]\n' +
       '  --only          peers to run (default: all)\n' +
       '  --scenarios     scenario ids (1 = QoS 0 fan-in, 2 = QoS 1 latency, 3 = idle connections RSS,\n' +
       '                  4 = durable backlog, 5 = crash loss, 6 = queue throughput, 7 = queue backlog (1M),\n' +
-      '                  8 = work distribution (OCR))\n' +
+      '                  8 = work distribution (OCR), 13 = durable window vs the fdatasync limit (issue 13))\n' +
       '  --quick         10x smaller message/connection counts (smoke test)\n' +
       '  --mqtt5         use MQTT 5.0 for scenarios 1 and 2 (default 3.1.1; scenarios 3-8 are always 3.1.1)\n' +
       `  --crash-at      scenario 5 kill points, fractions of the messages PUBACKed (default: ${DEFAULT_CRASH_ROUNDS} random in [0.2, 0.8))\n` +

@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { deviceWriteBytes } from './disk-stats.js';
+import { DURABLE_WINDOW_START, scenarioDurableWindow } from './durable-window.js';
 import { LoadClient, PublishTemplate, type ProtocolVersion } from './load-client.js';
 import type { MemorySample, RunningPeer, StartOptions } from './peers.js';
 
@@ -566,7 +567,8 @@ const DURABLE_FILTER = 'bench/durable/#';
 export const DURABLE_TARGETS = {
   publishRate: 30_000,
   writeAmplification: 2.0,
-  syncsPerSecond: 1000 / 5,
+  // Issue 3 derived it from the 5 ms window every write then waited; the cap is storage.commitMaxPerSecond now.
+  syncsPerSecond: 200,
   ackedButLost: 0,
 } as const;
 
@@ -1906,5 +1908,11 @@ export const SCENARIOS: readonly ScenarioDef[] = [
     name: `Work distribution (OCR: ${OCR_JOBS} jobs, workers ${OCR_WORKER_MS.join('/')} ms, 1 in flight)`,
     run: scenarioOcr,
     start: { wharfYaml: wharfQueueYaml(OCR_WHARF_FILTER, 1), mosquittoConf: mosquittoQueueConf(1), sampleHeap: true },
+  },
+  {
+    id: 13,
+    name: 'Durable window (QoS 1, 256 B: 1 pub × 64, 16 pub × 16, 1 pub × 1; session and queue) vs the fdatasync limit',
+    run: scenarioDurableWindow,
+    start: DURABLE_WINDOW_START,
   },
 ];

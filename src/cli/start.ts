@@ -83,7 +83,7 @@ export async function runStart(opts: StartOptions, version: string): Promise<num
   const broker = new Broker(config, log, store);
   try {
     const restored = await broker.restore();
-    log.info('store opened', { ...restored, commitIntervalMs: config.storage.commitIntervalMs });
+    log.info('store opened', { ...restored, commitIntervalMs: config.storage.commitIntervalMs, commitMaxPerSecond: config.storage.commitMaxPerSecond });
   } catch (err) {
     log.error('cannot read the store', { dataDir, error: (err as Error).message });
     say(`cannot read the store in ${dataDir}: ${(err as Error).message}`);

@@ -43,24 +43,42 @@ export const validateMqtt: SectionValidator<MqttLimits> = (path, raw, base, erro
 export const DATA_DIR_RULE = stringRule('a directory path');
 export const PAYLOAD_STORES: readonly StorageConfig['payloadStore'][] = ['native', 'js', 'auto'];
 
-export const validateStorage: SectionValidator<WharfConfig['storage']> = (path, raw, base, errors) =>
-  validateSection(
-    path,
-    raw,
-    base,
-    {
-      dataDir: DATA_DIR_RULE,
-      commitIntervalMs: intRule(0, 10_000),
-      commitMaxBytes: bytesRule(4096, 256 * 1024 * 1024),
-      inlineMaxBytes: bytesRule(0, 64 * 1024),
-      mapSizeBytes: bytesRule(1024 * 1024, 2 ** 40),
-      minFreeDiskBytes: bytesRule(0, 2 ** 40),
-      maxPendingBytes: bytesRule(64 * 1024, 1024 * 1024 * 1024),
-      payloadStore: enumRule(PAYLOAD_STORES),
-      payloadSegmentBytes: bytesRule(1024 * 1024, 1024 * 1024 * 1024),
-    },
-    errors,
-  );
+const STORAGE_RULES: RuleTable<StorageConfig> = {
+  dataDir: DATA_DIR_RULE,
+  commitIntervalMs: intRule(0, 10_000),
+  commitMaxBytes: bytesRule(4096, 256 * 1024 * 1024),
+  commitMaxPerSecond: intRule(1, 100_000),
+  commitMinBatchBytes: bytesRule(0, 256 * 1024 * 1024),
+  inlineMaxBytes: bytesRule(0, 64 * 1024),
+  mapSizeBytes: bytesRule(1024 * 1024, 2 ** 40),
+  minFreeDiskBytes: bytesRule(0, 2 ** 40),
+  maxPendingBytes: bytesRule(64 * 1024, 1024 * 1024 * 1024),
+  payloadStore: enumRule(PAYLOAD_STORES),
+  payloadSegmentBytes: bytesRule(1024 * 1024, 1024 * 1024 * 1024),
+};
+
+export const validateStorage: SectionValidator<WharfConfig['storage']> = (path, raw, base, errors) => {
+  const before = errors.length;
+  const storage = validateSection(path, raw, base, STORAGE_RULES, errors);
+  if (errors.length === before) checkCommitPacing(path, storage, errors);
+  return storage;
+};
+
+/** The commit settings must not contradict each other: the rate cap may not hold a write past its longest wait. */
+function checkCommitPacing(path: string, s: StorageConfig, errors: string[]): void {
+  const spacingMs = 1000 / s.commitMaxPerSecond;
+  if (spacingMs > s.commitIntervalMs) {
+    const needed = Math.ceil(1000 / Math.max(s.commitIntervalMs, 1));
+    errors.push(
+      `${path}.commitMaxPerSecond: ${s.commitMaxPerSecond} spaces commits ${spacingMs} ms apart, longer than ` +
+        `${path}.commitIntervalMs (${s.commitIntervalMs} ms), the longest a write may wait; ` +
+        `allow at least ${needed} commits per second or raise commitIntervalMs to ${Math.ceil(spacingMs)}`,
+    );
+  }
+  if (s.commitMinBatchBytes > s.commitMaxBytes) {
+    errors.push(`${path}.commitMinBatchBytes: ${s.commitMinBatchBytes} exceeds ${path}.commitMaxBytes (${s.commitMaxBytes}), the most one commit takes`);
+  }
+}
 
 // ---- log -------------------------------------------------------------------------------------
 

@@ -44,10 +44,14 @@ export interface MqttLimits {
 
 export interface StorageConfig {
   dataDir: string;
-  /** Longest a durable write waits for its group commit; one fsync per window (DESIGN.md, durability contract). */
+  /** Longest a durable write waits for its group commit to start (DESIGN.md, durability contract). */
   commitIntervalMs: number;
-  /** A commit window closes early once this many bytes wait for it. */
+  /** Most bytes of writes one commit takes; more wait for the next. */
   commitMaxBytes: number;
+  /** Most commits (fsyncs) per second: the flash-wear bound of the board. */
+  commitMaxPerSecond: number;
+  /** While commits run back to back at over half that rate, a commit waits for this many bytes (at most commitIntervalMs). */
+  commitMinBatchBytes: number;
   /** Payloads larger than this go to the payload store instead of inline in LMDB records. */
   inlineMaxBytes: number;
   /** Cap on LMDB's live pages; beyond it new messages are refused with Quota exceeded. */
@@ -143,6 +147,8 @@ export function defaultConfig(): WharfConfig {
       dataDir: './data',
       commitIntervalMs: 5,
       commitMaxBytes: 1024 * 1024,
+      commitMaxPerSecond: 2000,
+      commitMinBatchBytes: 16 * 1024,
       inlineMaxBytes: 2048,
       mapSizeBytes: 1024 * 1024 * 1024,
       minFreeDiskBytes: 16 * 1024 * 1024,

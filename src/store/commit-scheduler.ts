@@ -1,9 +1,10 @@
-// Group commit: write operations queue up for a window of commitIntervalMs (or until commitMaxBytes are queued,
-// whichever comes first); then all of them go into ONE LMDB write transaction with one sync, and each caller's
-// promise resolves only once that transaction is on disk. Syncs per second are bounded by the window, not by
-// the operation rate (DESIGN.md, "Durability contract").
+// Group commit: write operations queue up in a window while the previous commit runs; when none runs, the
+// window goes into ONE LMDB write transaction with one sync at the end of the event-loop turn, and each
+// caller's promise resolves only once that transaction is on disk. The disk's own latency makes the windows;
+// commit-pacing.ts bounds commits per second for flash wear (DESIGN.md, "Durability contract").
 
 import type { CapacityGuard } from './capacity.js';
+import { CommitPacer, REAL_CLOCK, type CommitClock, type CommitPacingOptions, type WaitingWindow } from './commit-pacing.js';
 import type { StoreEnvironment } from './environment.js';
 import { StoreClosedError, StoreFullError, writeFailure, type StoreError } from './errors.js';
 import type { StoreMetrics } from './metrics.js';
@@ -38,9 +39,11 @@ export interface WriteOp {
   apply(scope: TxnScope): void;
 }
 
-export interface CommitSchedulerOptions {
-  commitIntervalMs: number;
+export interface CommitSchedulerOptions extends CommitPacingOptions {
+  /** A window closes once it holds this many bytes: one commit writes at most about this much. */
   commitMaxBytes: number;
+  /** Time and timers (tests drive their own). Default: performance.now and setTimeout. */
+  clock?: CommitClock;
 }
 
 interface Pending {
@@ -50,19 +53,33 @@ interface Pending {
   failure: StoreError | undefined;
 }
 
+/** Operations that go into one transaction, in the order enqueued. */
+interface Window extends WaitingWindow {
+  readonly id: number;
+  readonly ops: Pending[];
+  bytes: number;
+  full: boolean;
+}
+
 export class CommitScheduler implements TxnScope {
-  private queue: Pending[] = [];
+  /** Windows waiting for their commit, oldest first; only the last one takes new operations. */
+  private windows: Window[] = [];
   private queuedBytes = 0;
   private committingBytes = 0;
-  private timer: NodeJS.Timeout | undefined;
-  private windowDue = false;
   private committing: Promise<void> | undefined;
+  private timer: unknown;
+  /** The pending timer waits for a minimum batch (not for the rate cap): more bytes can make it due sooner. */
+  private timerForBatch = false;
+  private startQueued = false;
+  private flushing = 0;
+  private settledWaiters: (() => void)[] = [];
   private closed = false;
   private frees: PayloadRef[] = [];
   private committed: (() => void)[] = [];
   private isolatingNow = false;
-  /** Number of the window operations join now; a new one starts when a window is taken for its commit. */
-  private windowId = 0;
+  private nextWindowId = 0;
+  private readonly clock: CommitClock;
+  private readonly pacer: CommitPacer;
 
   constructor(
     private readonly env: StoreEnvironment,
@@ -70,25 +87,14 @@ export class CommitScheduler implements TxnScope {
     private readonly capacity: CapacityGuard,
     private readonly metrics: StoreMetrics,
     private readonly options: CommitSchedulerOptions,
-  ) {}
+  ) {
+    this.clock = options.clock ?? REAL_CLOCK;
+    this.pacer = new CommitPacer(options);
+  }
 
   /** Queues an operation for the current window; resolves when it is durable, rejects with a StoreError. */
   enqueue(op: WriteOp): Promise<void> {
-    if (this.closed) return this.refuse(op, new StoreClosedError());
-    if (op.grows) {
-      const refusal = this.capacity.admit(op.bytes);
-      if (refusal !== undefined) return this.refuse(op, refusal);
-    }
-    return new Promise<void>((resolve, reject) => {
-      this.queue.push({ op, resolve, reject, failure: undefined });
-      this.queuedBytes += op.bytes;
-      if (this.queuedBytes >= this.options.commitMaxBytes) {
-        this.windowDue = true;
-        this.startCommit();
-      } else if (this.timer === undefined && !this.windowDue) {
-        this.timer = setTimeout(this.onWindowElapsed, this.options.commitIntervalMs);
-      }
-    });
+    return this.enqueueJoining(op).durable;
   }
 
   /**
@@ -96,11 +102,20 @@ export class CommitScheduler implements TxnScope {
    * Operations that joined the same window are applied in one transaction, in the order enqueued.
    */
   enqueueJoining(op: WriteOp): { durable: Promise<void>; window: number | undefined } {
-    const queue = this.queue;
-    const window = this.windowId;
-    const durable = this.enqueue(op);
-    // Refused operations are not queued; a queued one is last in the window's list even if enqueue started its commit.
-    return { durable, window: queue[queue.length - 1]?.op === op ? window : undefined };
+    if (this.closed) return { durable: this.refuse(op, new StoreClosedError()), window: undefined };
+    if (op.grows) {
+      const refusal = this.capacity.admit(op.bytes);
+      if (refusal !== undefined) return { durable: this.refuse(op, refusal), window: undefined };
+    }
+    const window = this.openWindow(op.bytes);
+    const durable = new Promise<void>((resolve, reject) => {
+      window.ops.push({ op, resolve, reject, failure: undefined });
+    });
+    window.bytes += op.bytes;
+    this.queuedBytes += op.bytes;
+    if (window.bytes >= this.options.commitMaxBytes) window.full = true;
+    this.schedule();
+    return { durable, window: window.id };
   }
 
   /** The error a growing write of about `bytes` would be refused with now, without queuing anything. */
@@ -114,14 +129,19 @@ export class CommitScheduler implements TxnScope {
     return this.queuedBytes + this.committingBytes;
   }
 
-  /** Closes the current window now and waits until everything queued so far is durable (or failed). */
+  /**
+   * Commits what is queued without waiting for a minimum batch, and waits until all of it is durable (or
+   * failed). The rate cap still holds: a flush under backpressure must not bring back one fsync per write.
+   */
   async flush(): Promise<void> {
-    while (this.queue.length > 0 || this.committing !== undefined) {
-      if (this.queue.length > 0) {
-        this.windowDue = true;
-        this.startCommit();
+    this.flushing++;
+    try {
+      while (this.windows.length > 0 || this.committing !== undefined) {
+        this.schedule();
+        await new Promise<void>((settled) => this.settledWaiters.push(settled));
       }
-      await this.committing;
+    } finally {
+      this.flushing--;
     }
   }
 
@@ -129,8 +149,7 @@ export class CommitScheduler implements TxnScope {
   async close(): Promise<void> {
     this.closed = true;
     await this.flush();
-    if (this.timer !== undefined) clearTimeout(this.timer);
-    this.timer = undefined;
+    this.clearTimer();
   }
 
   freeAfterCommit(ref: PayloadRef): void {
@@ -151,36 +170,80 @@ export class CommitScheduler implements TxnScope {
     this.committed.push(fn);
   }
 
-  private readonly onWindowElapsed = (): void => {
-    this.timer = undefined;
-    this.windowDue = true;
-    this.startCommit();
-  };
-
   private refuse(op: WriteOp, err: StoreError): Promise<void> {
     this.freeStaged(op);
     this.metrics.opsFailed++;
     return Promise.reject(err);
   }
 
-  /** At most one commit is in flight: windows closing meanwhile wait, and then go in one transaction together. */
-  private startCommit(): void {
-    if (this.committing !== undefined || !this.windowDue || this.queue.length === 0) return;
-    this.windowDue = false;
-    if (this.timer !== undefined) clearTimeout(this.timer);
+  /** The window a new operation of `bytes` joins: the last one, unless that would take it past commitMaxBytes. */
+  private openWindow(bytes: number): Window {
+    const last = this.windows[this.windows.length - 1];
+    if (last !== undefined && !last.full) {
+      if (last.bytes + bytes <= this.options.commitMaxBytes) return last;
+      last.full = true;
+    }
+    const window: Window = { id: this.nextWindowId++, ops: [], bytes: 0, openedAt: this.clock.now(), full: false };
+    this.windows.push(window);
+    return window;
+  }
+
+  /**
+   * Asks for a commit at the end of this event-loop turn, so that everything arriving in the same turn (one
+   * socket read of pipelined publishes) joins it. Cheap per operation: nothing to do while a commit runs or
+   * one is already asked for, and a pending timer is revisited only when the window reached its minimum batch.
+   */
+  private schedule(): void {
+    if (this.committing !== undefined || this.startQueued || this.windows.length === 0) return;
+    if (this.timer !== undefined) {
+      if (!this.timerForBatch) return;
+      const first = this.windows[0]!;
+      if (this.flushing === 0 && !first.full && first.bytes < this.options.commitMinBatchBytes) return;
+    }
+    this.startQueued = true;
+    setImmediate(this.onTurnEnd);
+  }
+
+  private readonly onTurnEnd = (): void => {
+    this.startQueued = false;
+    this.tryStart();
+  };
+
+  private readonly onTimer = (): void => {
     this.timer = undefined;
-    const batch = this.queue;
-    this.queue = [];
-    this.windowId++;
-    this.committingBytes = this.queuedBytes;
-    this.queuedBytes = 0;
-    this.committing = this.commit(batch).finally(() => {
+    this.tryStart();
+  };
+
+  private clearTimer(): void {
+    if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  /** At most one commit is in flight: what arrives meanwhile waits in the next window(s). */
+  private tryStart(): void {
+    if (this.committing !== undefined || this.windows.length === 0) return;
+    this.clearTimer();
+    const first = this.windows[0]!;
+    const now = this.clock.now();
+    const flushing = this.flushing > 0;
+    const due = this.pacer.dueAt(first, now, flushing);
+    if (due > now) {
+      this.timerForBatch = this.pacer.waitsForBatch(first, now, flushing);
+      this.timer = this.clock.setTimeout(this.onTimer, due - now);
+      return;
+    }
+    this.windows.shift();
+    this.pacer.started(now);
+    this.queuedBytes -= first.bytes;
+    this.committingBytes = first.bytes;
+    this.committing = this.commit(first.ops).finally(() => {
       this.committing = undefined;
       this.committingBytes = 0;
-      if (this.queue.length === 0) return;
-      if (this.queuedBytes >= this.options.commitMaxBytes) this.windowDue = true;
-      if (this.windowDue) this.startCommit();
-      else if (this.timer === undefined) this.timer = setTimeout(this.onWindowElapsed, this.options.commitIntervalMs);
+      this.pacer.finished(this.windows.length > 0);
+      this.schedule();
+      const waiters = this.settledWaiters;
+      this.settledWaiters = [];
+      for (const settled of waiters) settled();
     });
   }
 

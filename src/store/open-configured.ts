@@ -9,6 +9,8 @@ export function configuredStoreOptions(storage: StorageConfig): StoreOptions {
     dataDir: storage.dataDir,
     commitIntervalMs: storage.commitIntervalMs,
     commitMaxBytes: storage.commitMaxBytes,
+    commitMaxPerSecond: storage.commitMaxPerSecond,
+    commitMinBatchBytes: storage.commitMinBatchBytes,
     inlineMaxBytes: storage.inlineMaxBytes,
     mapSizeBytes: storage.mapSizeBytes,
     minFreeDiskBytes: storage.minFreeDiskBytes,

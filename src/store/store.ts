@@ -25,10 +25,14 @@ import type * as T from './types.js';
 export interface StoreOptions {
   /** storage.dataDir: LMDB goes to <dataDir>/lmdb/, large payloads to <dataDir>/payloads/. */
   dataDir: string;
-  /** storage.commitIntervalMs: longest a write waits for its commit window to close. Default 5. */
+  /** storage.commitIntervalMs: longest a write waits for its commit to start. Default 5. */
   commitIntervalMs?: number;
-  /** storage.commitMaxBytes: a window closes early once this many bytes are queued. Default 1 MiB. */
+  /** storage.commitMaxBytes: most bytes of operations in one commit. Default 1 MiB. */
   commitMaxBytes?: number;
+  /** storage.commitMaxPerSecond: most commits (fsyncs) started per second. Default 2000. */
+  commitMaxPerSecond?: number;
+  /** storage.commitMinBatchBytes: batch a commit waits for while commits run back to back. Default 16 KiB. */
+  commitMinBatchBytes?: number;
   /** storage.inlineMaxBytes: larger payloads go to the payload store. Default 2048 (no LMDB overflow pages). */
   inlineMaxBytes?: number;
   /** storage.mapSizeBytes: cap on the space of live LMDB pages. Default 1 GiB. */
@@ -97,6 +101,8 @@ export class Store {
       const scheduler = new CommitScheduler(env, payloads, capacity, metrics, {
         commitIntervalMs: options.commitIntervalMs ?? 5,
         commitMaxBytes: options.commitMaxBytes ?? 1024 * 1024,
+        commitMaxPerSecond: options.commitMaxPerSecond ?? 2000,
+        commitMinBatchBytes: options.commitMinBatchBytes ?? 16 * 1024,
       });
       const ctx: StoreContext = {
         env,

@@ -1,7 +1,8 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { CapacityGuard } from '../../src/store/capacity.js';
-import { CommitScheduler, type TxnScope, type WriteOp } from '../../src/store/commit-scheduler.js';
+import type { CommitClock } from '../../src/store/commit-pacing.js';
+import { CommitScheduler, type CommitSchedulerOptions, type TxnScope, type WriteOp } from '../../src/store/commit-scheduler.js';
 import { StoreEnvironment } from '../../src/store/environment.js';
 import { StoreClosedError, StoreFullError, StoreWriteError } from '../../src/store/errors.js';
 import { seqKey } from '../../src/store/keys.js';
@@ -10,7 +11,7 @@ import { PutOp, RemoveOp } from '../../src/store/ops.js';
 import { FilePayloadStore } from '../../src/store/payload/file-payload-store.js';
 import type { PayloadStore } from '../../src/store/payload/payload-store.js';
 import { removeTempDirs, tempDir } from './helpers.js';
-import { within } from '../helpers/tools.js';
+import { waitFor, within } from '../helpers/tools.js';
 
 interface Rig {
   env: StoreEnvironment;
@@ -20,7 +21,11 @@ interface Rig {
   close(): Promise<void>;
 }
 
-async function rig(options: { commitIntervalMs: number; commitMaxBytes: number }, payloadStore?: PayloadStore): Promise<Rig> {
+type RigOptions = Partial<CommitSchedulerOptions> & { commitIntervalMs: number; commitMaxBytes: number };
+
+async function rig(partial: RigOptions, payloadStore?: PayloadStore): Promise<Rig> {
+  // No rate cap or minimum batch unless a test asks for them.
+  const options: CommitSchedulerOptions = { commitMaxPerSecond: 100_000, commitMinBatchBytes: 0, ...partial };
   const dataDir = tempDir('sched');
   const env = await StoreEnvironment.open({ dataDir, mapSizeBytes: 64 << 20 });
   const payloads = payloadStore ?? (await FilePayloadStore.open(`${dataDir}/payloads`));
@@ -56,10 +61,83 @@ class ThrowingOp implements WriteOp {
   }
 }
 
+/** A clock that moves only when the test says so; its timers fire from advance(). */
+class ManualClock implements CommitClock {
+  private time = 0;
+  private timers = new Map<number, { at: number; fn: () => void }>();
+  private nextId = 1;
+  /** Delays the scheduler asked for, in order. */
+  readonly delays: number[] = [];
+
+  now(): number {
+    return this.time;
+  }
+
+  setTimeout(fn: () => void, ms: number): unknown {
+    this.delays.push(ms);
+    const id = this.nextId++;
+    this.timers.set(id, { at: this.time + ms, fn });
+    return id;
+  }
+
+  clearTimeout(handle: unknown): void {
+    this.timers.delete(handle as number);
+  }
+
+  get pendingTimers(): number {
+    return this.timers.size;
+  }
+
+  /** Moves time to now + ms, firing the timers that fall due, in order. */
+  advance(ms: number): void {
+    const until = this.time + ms;
+    for (;;) {
+      let next: [number, { at: number; fn: () => void }] | undefined;
+      for (const entry of this.timers) if (entry[1].at <= until && (next === undefined || entry[1].at < next[1].at)) next = entry;
+      if (next === undefined) break;
+      this.timers.delete(next[0]);
+      this.time = next[1].at;
+      next[1].fn();
+    }
+    this.time = until;
+  }
+}
+
+/** Counts LMDB transactions as they start; a held gate keeps the next ones from committing until released. */
+function watchTransactions(r: Rig): { started: number; running: number; hold(): void; release(): void } {
+  const real = r.env.transaction.bind(r.env);
+  let gate: Promise<void> | undefined;
+  let open: (() => void) | undefined;
+  const watch = {
+    started: 0,
+    running: 0,
+    hold(): void {
+      gate = new Promise((done) => (open = done));
+    },
+    release(): void {
+      open?.();
+      gate = undefined;
+    },
+  };
+  r.env.transaction = async (fn) => {
+    watch.started++;
+    watch.running++;
+    try {
+      if (gate !== undefined) await gate;
+      return await real(fn);
+    } finally {
+      watch.running--;
+    }
+  };
+  return watch;
+}
+
+const turn = (): Promise<void> => new Promise((done) => setImmediate(done));
+
 const scheduler = suite('commit scheduler');
 scheduler.after.each(removeTempDirs);
 
-scheduler('10,000 puts queued within one 5 ms window go into one commit with one sync', async () => {
+scheduler('10,000 puts queued in one event-loop turn go into one commit with one sync', async () => {
   const r = await rig({ commitIntervalMs: 5, commitMaxBytes: 64 << 20 });
   const writes: Promise<void>[] = [];
   for (let i = 1; i <= 10_000; i++) writes.push(r.scheduler.enqueue(put(r, i)));
@@ -71,59 +149,148 @@ scheduler('10,000 puts queued within one 5 ms window go into one commit with one
   await r.close();
 });
 
-scheduler('a window closes early once commitMaxBytes are queued', async () => {
-  const r = await rig({ commitIntervalMs: 60_000, commitMaxBytes: 16 * 1024 });
-  const writes: Promise<void>[] = [];
-  for (let i = 1; i <= 200; i++) writes.push(r.scheduler.enqueue(put(r, i, 500)));
-  // Waiting for the 60 s interval would miss this bound by far; it fails only if the early close never comes.
-  await within(Promise.all(writes.slice(0, 150)), 20_000, 'the first 150 writes, committed before the 60 s interval');
-  assert.ok(r.metrics.commits >= 2, `commits: ${r.metrics.commits}`);
-  await r.close(); // flushes the rest
-  await Promise.all(writes);
-});
-
-scheduler('a write becomes visible only when its promise resolves, after the window', async () => {
-  const r = await rig({ commitIntervalMs: 60, commitMaxBytes: 64 << 20 });
-  const key = seqKey(1, 1);
-  const txnBefore = (r.env.root.getStats() as { lastTxnId: number }).lastTxnId;
-  const started = performance.now();
-  let resolvedAt = 0;
-  const write = r.scheduler.enqueue(put(r, 1)).then(() => {
-    resolvedAt = performance.now();
-    // At resolution the commit is done: a fresh read sees it, and the transaction id moved on.
+scheduler('an idle scheduler commits a write at once: no timer is set, none has to fire', async () => {
+  const clock = new ManualClock();
+  // A one-minute longest wait and a minimum batch far above one write: neither may hold a write on an idle disk.
+  const r = await rig({ commitIntervalMs: 60_000, commitMaxBytes: 64 << 20, commitMinBatchBytes: 1 << 20, commitMaxPerSecond: 1, clock });
+  for (let i = 1; i <= 3; i++) {
+    // The clock never moves: a write that waited for any timer would never resolve (bounded by `within`).
+    await within(r.scheduler.enqueue(put(r, i)), 20_000, `write ${i}, committed without a timer`);
     r.env.root.resetReadTxn();
-    assert.ok(r.env.dbs.queueMessages.get(key), 'visible when resolved');
-  });
-  // A turn of the event loop (I/O and immediates run) is not the 60 ms window: nothing may be committed yet.
-  await new Promise((done) => setImmediate(done));
-  assert.is(resolvedAt, 0, 'not resolved inside the window');
-  assert.is(r.env.dbs.queueMessages.get(key), undefined, 'not committed inside the window');
-  await write;
-  // A lower bound only: a loaded machine makes it later, never earlier (timers do not fire early).
-  assert.ok(resolvedAt - started >= 55, `resolved after ${resolvedAt - started} ms`);
-  assert.ok((r.env.root.getStats() as { lastTxnId: number }).lastTxnId > txnBefore);
+    assert.ok(r.env.dbs.queueMessages.get(seqKey(1, i)), 'visible when resolved');
+    // The next write comes 1 s later, once the cap's spacing has passed: it too finds the disk idle.
+    clock.advance(1000);
+  }
+  assert.is(clock.delays.length, 0, 'no timer was set');
+  assert.is(r.metrics.commits, 3);
   await r.close();
 });
 
-scheduler('under a continuous stream, commits per second stay bounded by the window', async () => {
-  // A window well above a sync's latency, so that a scheduler ignoring it would commit far more often.
-  const r = await rig({ commitIntervalMs: 50, commitMaxBytes: 64 << 20 });
+scheduler('writes arriving while a commit runs join the next commit, all of them together', async () => {
+  const r = await rig({ commitIntervalMs: 60_000, commitMaxBytes: 64 << 20 });
+  const txns = watchTransactions(r);
+  txns.hold();
+  const first = r.scheduler.enqueueJoining(put(r, 1));
+  await waitFor(() => txns.started === 1, 20_000, 'the first commit to start');
+  const during = [2, 3, 4].map((i) => r.scheduler.enqueueJoining(put(r, i)));
+  await turn();
+  assert.is(txns.started, 1, 'no second commit while the first one runs');
+  txns.release();
+  await first.durable;
+  await Promise.all(during.map((d) => d.durable));
+  assert.is(r.metrics.commits, 2, 'the first write alone, then the three that came during its commit');
+  assert.ok(during.every((d) => d.window === during[0]!.window) && during[0]!.window !== first.window);
+  await r.close();
+});
+
+scheduler('commitMaxBytes caps one commit: a larger backlog goes into several, each within the cap', async () => {
+  const r = await rig({ commitIntervalMs: 60_000, commitMaxBytes: 16 * 1024 });
+  // 612 bytes each: 16 KiB is no multiple of it, so a window that took one more would exceed the cap.
+  const joined = Array.from({ length: 200 }, (_, i) => r.scheduler.enqueueJoining(put(r, i + 1, 600)));
+  await Promise.all(joined.map((j) => j.durable));
+  const bytes = new Map<number, number>();
+  for (const j of joined) bytes.set(j.window!, (bytes.get(j.window!) ?? 0) + 612);
+  assert.ok([...bytes.values()].every((b) => b <= 16 * 1024), `window bytes ${[...bytes.values()].join(',')}`);
+  assert.is(r.metrics.commits, bytes.size);
+  assert.ok(bytes.size >= Math.ceil((200 * 612) / (16 * 1024)), `${bytes.size} commits`);
+  assert.is(r.env.dbs.queueMessages.getCount({}), 200);
+  await r.close();
+});
+
+scheduler('commits never start more often than commitMaxPerSecond, counted against the clock', async () => {
+  const clock = new ManualClock();
+  const r = await rig({ commitIntervalMs: 20, commitMaxBytes: 64 << 20, commitMaxPerSecond: 50, clock });
+  const txns = watchTransactions(r);
   const writes: Promise<void>[] = [];
-  const started = performance.now();
   let seq = 0;
-  // Stream until 10 windows have committed (bounded in operations and time; how many operations fit in a window
-  // is this machine's speed, a matter for benchmarks).
-  while (r.metrics.commits < 10 && seq < 1_000_000 && performance.now() - started < 30_000) {
-    for (let i = 0; i < 50; i++) writes.push(r.scheduler.enqueue(put(r, ++seq, 64)));
-    await new Promise((done) => setImmediate(done));
+  // A stream of writes until 10 commits have started (bounded in writes). The clock moves 1 ms per event-loop
+  // turn while no commit runs and stands still during one, so however fast or slow the disk is, a scheduler
+  // without the cap would start commits 1-2 ms of clock time apart.
+  while (r.metrics.commits < 10 && seq < 20_000) {
+    writes.push(r.scheduler.enqueue(put(r, ++seq, 64)));
+    await turn();
+    if (txns.running === 0) clock.advance(1);
   }
-  await Promise.all(writes);
-  const seconds = (performance.now() - started) / 1000;
-  assert.ok(r.metrics.commits >= 10, `${r.metrics.commits} commits of ${seq} operations within 30 s`);
-  // Measured against the time it took, however long: at most one commit per 50 ms window (+2 for the edges).
-  assert.ok(r.metrics.commits <= Math.ceil(seconds * (1000 / 50)) + 2, `${r.metrics.commits} commits in ${seconds} s`);
-  assert.ok(seq > r.metrics.commits * 50, `grouped: ${seq} operations in ${r.metrics.commits} commits`);
-  assert.is(r.metrics.syncs, r.metrics.commits);
+  const commits = r.metrics.commits;
+  const elapsed = clock.now();
+  for (let i = 0; i < 200_000 && r.scheduler.pendingBytes() > 0; i++) {
+    await turn();
+    if (txns.running === 0) clock.advance(1);
+  }
+  await within(Promise.all(writes), 20_000, 'every write of the stream');
+  assert.ok(commits >= 10, `${commits} commits of ${seq} writes`);
+  // At most one commit per 20 ms of clock time, plus the first one.
+  assert.ok(commits <= Math.floor(elapsed / 20) + 1, `${commits} commits in ${elapsed} ms of clock time`);
+  assert.ok(clock.delays.every((d) => d <= 20), `waits asked for: ${clock.delays.join(',')}`);
+  assert.is(r.env.dbs.queueMessages.getCount({}), seq);
+  await r.close();
+});
+
+scheduler('while commits run back to back, a small batch waits for the minimum batch, at most commitIntervalMs', async () => {
+  const clock = new ManualClock();
+  const r = await rig({ commitIntervalMs: 50, commitMaxBytes: 64 << 20, commitMaxPerSecond: 100, commitMinBatchBytes: 8 * 1024, clock });
+  const txns = watchTransactions(r);
+  txns.hold();
+  const first = r.scheduler.enqueue(put(r, 1));
+  await waitFor(() => txns.started === 1, 20_000, 'the first commit to start');
+  // Arrives during the first commit: when it ends, commits run back to back (at the cap's pace).
+  const small = r.scheduler.enqueue(put(r, 2));
+  txns.release();
+  await first;
+  await turn();
+  await turn();
+  assert.is(txns.started, 1, 'the small batch waits');
+  assert.is(clock.delays[clock.delays.length - 1], 50, 'for the longest wait from its arrival, no longer');
+  clock.advance(49);
+  await turn();
+  assert.is(txns.started, 1, 'still waiting 1 ms before its longest wait ends');
+  clock.advance(1);
+  await within(small, 20_000, 'the small batch, committed when its longest wait ended');
+  assert.is(r.metrics.commits, 2);
+  await r.close();
+});
+
+scheduler('a waiting batch that reaches the minimum batch commits once the rate cap allows, before its longest wait', async () => {
+  const clock = new ManualClock();
+  const r = await rig({ commitIntervalMs: 50, commitMaxBytes: 64 << 20, commitMaxPerSecond: 100, commitMinBatchBytes: 8 * 1024, clock });
+  const txns = watchTransactions(r);
+  txns.hold();
+  const first = r.scheduler.enqueue(put(r, 1));
+  await waitFor(() => txns.started === 1, 20_000, 'the first commit to start');
+  const batch = [r.scheduler.enqueue(put(r, 2))];
+  txns.release();
+  await first;
+  await turn();
+  assert.is(txns.started, 1, 'one small write waits for the minimum batch');
+  for (let i = 3; i < 3 + 40; i++) batch.push(r.scheduler.enqueue(put(r, i))); // 40 × 268 bytes > 8 KiB
+  await turn();
+  await turn();
+  assert.is(txns.started, 1, 'the rate cap still holds it: 10 ms between commit starts');
+  clock.advance(10);
+  await within(Promise.all(batch), 20_000, 'the batch, committed when the cap allowed it');
+  assert.is(clock.now(), 10, 'well before the 50 ms longest wait');
+  assert.is(r.metrics.commits, 2);
+  await r.close();
+});
+
+scheduler('flush commits a batch waiting for its minimum batch, within the rate cap', async () => {
+  const clock = new ManualClock();
+  const r = await rig({ commitIntervalMs: 50, commitMaxBytes: 64 << 20, commitMaxPerSecond: 100, commitMinBatchBytes: 1 << 20, clock });
+  const txns = watchTransactions(r);
+  txns.hold();
+  const first = r.scheduler.enqueue(put(r, 1));
+  await waitFor(() => txns.started === 1, 20_000, 'the first commit to start');
+  const small = r.scheduler.enqueue(put(r, 2));
+  txns.release();
+  await first;
+  const flushed = r.scheduler.flush();
+  await turn();
+  await turn();
+  assert.is(txns.started, 1, 'the rate cap holds even a flush: 10 ms between commit starts');
+  assert.is(clock.delays[clock.delays.length - 1], 10, 'the flush waits for the cap only, not the 50 ms longest wait');
+  clock.advance(10);
+  await within(flushed, 20_000, 'the flush');
+  await small;
   await r.close();
 });
 

@@ -1,0 +1,198 @@
+// Scenario 13 (issue 13): durable QoS 1 publishing with a bounded window, against the disk's own limit.
+// A publisher with W messages in flight can get at most W per fsync; this scenario measures the fsync latency
+// of the data directory's disk in the same run and reports each rate against W / latency, for an offline
+// persistent session and for a `$q/` queue (peers without queues: a second offline persistent session).
+
+import { closeSync, fdatasyncSync, openSync, rmSync, writeSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { deviceWriteBytes } from './disk-stats.js';
+import { LoadClient, PublishTemplate } from './load-client.js';
+import type { RunningPeer, StartOptions } from './peers.js';
+import type { Metric, ScenarioContext, ScenarioResult } from './scenarios.js';
+
+const PAYLOAD = 256;
+const SESSION_FILTER = 'bench/window/session/#';
+const QUEUE_FILTER = 'bench/window/queue/#';
+const SUBSCRIBER_ID = 'bench-window-sub';
+const QUEUE_STANDIN_ID = 'bench-window-queue-sub';
+
+/** Wharf: a declared queue nobody consumes, so every publish is committed before its PUBACK. */
+export const DURABLE_WINDOW_START: StartOptions = {
+  durable: true,
+  traceSyncs: true,
+  wharfYaml: ['queues:', '  definitions:', `    - { topicFilter: ${JSON.stringify(QUEUE_FILTER)} }`],
+};
+
+/** One variant: publishers × window, the path, and how many messages per publisher. */
+interface Variant {
+  key: string;
+  label: string;
+  publishers: number;
+  window: number;
+  path: 'session' | 'queue';
+  perPublisher: (quick: boolean) => number;
+}
+
+const VARIANTS: readonly Variant[] = [
+  { key: 'session64', label: 'session, 1 pub × 64', publishers: 1, window: 64, path: 'session', perPublisher: (q) => (q ? 5_000 : 50_000) },
+  { key: 'queue64', label: 'queue, 1 pub × 64', publishers: 1, window: 64, path: 'queue', perPublisher: (q) => (q ? 5_000 : 50_000) },
+  { key: 'session16x16', label: 'session, 16 pub × 16', publishers: 16, window: 16, path: 'session', perPublisher: (q) => (q ? 300 : 3_000) },
+  { key: 'queue16x16', label: 'queue, 16 pub × 16', publishers: 16, window: 16, path: 'queue', perPublisher: (q) => (q ? 300 : 3_000) },
+  { key: 'session1', label: 'session, 1 pub × 1', publishers: 1, window: 1, path: 'session', perPublisher: (q) => (q ? 300 : 3_000) },
+];
+
+/** Median fdatasync latency (ms) of 4 KiB appends in `dir`: what one commit cannot beat on this disk. */
+export function measureFdatasyncMs(dir: string, rounds = 200): number {
+  const file = path.join(dir, `fdatasync-probe-${process.pid}`);
+  const block = Buffer.alloc(4096, 0x5a);
+  const fd = openSync(file, 'w');
+  const samples: number[] = [];
+  try {
+    for (let i = 0; i < rounds; i++) {
+      writeSync(fd, block);
+      const t0 = performance.now();
+      fdatasyncSync(fd);
+      samples.push(performance.now() - t0);
+    }
+  } finally {
+    closeSync(fd);
+    rmSync(file, { force: true });
+  }
+  samples.sort((a, b) => a - b);
+  return samples[Math.floor(samples.length / 2)]!;
+}
+
+interface WindowRun {
+  acked: number;
+  durationS: number;
+  rate: number;
+  firstSendMs: number;
+  lastAckMs: number;
+  error: string | null;
+}
+
+/** Each publisher keeps `window` QoS 1 messages in flight until it has `perPub` PUBACKs (bounded by `limitMs`). */
+function windowedPublish(pubs: LoadClient[], tpls: PublishTemplate[], window: number, perPub: number, limitMs: number): Promise<WindowRun> {
+  let acked = 0;
+  let first = -1;
+  let firstSendMs = 0;
+  let last = -1;
+  let lastAckMs = 0;
+  let error: string | null = null;
+  return new Promise((resolve) => {
+    let done = false;
+    const finish = () => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      const durationS = last > first && first >= 0 ? (last - first) / 1000 : 0;
+      resolve({ acked, durationS, rate: durationS > 0 ? acked / durationS : 0, firstSendMs, lastAckMs, error });
+    };
+    const timer = setTimeout(() => {
+      error ??= `hit the ${limitMs / 1000} s bound`;
+      finish();
+    }, limitMs);
+    pubs.forEach((pub, p) => {
+      let sent = 0;
+      let ackedHere = 0;
+      const pump = () => {
+        while (!done && sent < perPub && sent - ackedHere < window) {
+          sent++;
+          if (first < 0) {
+            first = performance.now();
+            firstSendMs = Date.now();
+          }
+          pub.publishWith(tpls[p]!).then(
+            () => {
+              ackedHere++;
+              acked++;
+              last = performance.now();
+              lastAckMs = Date.now();
+              if (acked === pubs.length * perPub) finish();
+              else pump();
+            },
+            (e: Error) => {
+              error ??= e.message;
+              finish();
+            },
+          );
+        }
+      };
+      pump();
+    });
+  });
+}
+
+async function offlineSubscriber(port: number, clientId: string, filter: string): Promise<void> {
+  const fresh = await LoadClient.connect({ port, clientId, clean: true, protocolVersion: 4 });
+  await fresh.end(2000);
+  const sub = await LoadClient.connect({ port, clientId, clean: false, protocolVersion: 4 });
+  try {
+    await sub.subscribe([{ topic: filter, qos: 1 }]);
+  } finally {
+    await sub.end(2000);
+  }
+}
+
+async function runVariant(peer: RunningPeer, v: Variant, quick: boolean, fsyncMs: number, notes: string[]): Promise<Metric[]> {
+  const perPub = v.perPublisher(quick);
+  const topicRoot = v.path === 'session' ? 'bench/window/session' : 'bench/window/queue';
+  const pubs: LoadClient[] = [];
+  try {
+    for (let p = 0; p < v.publishers; p++) {
+      pubs.push(await LoadClient.connect({ port: peer.port, clientId: `bench-window-${v.key}-${p}`, protocolVersion: 4, maxInflight: v.window }));
+    }
+    const tpls = pubs.map((_, p) => new PublishTemplate(`${topicRoot}/${p}`, PAYLOAD, 1, 4));
+    const dev0 = deviceWriteBytes();
+    const r = await windowedPublish(pubs, tpls, v.window, perPub, 120_000);
+    const dev1 = deviceWriteBytes();
+    const syncs = peer.syncCalls(r.firstSendMs, r.lastAckMs);
+    if (r.error !== null) notes.push(`${v.label}: ${r.error} (${r.acked}/${v.publishers * perPub} PUBACKed)`);
+    const limit = (v.publishers * v.window) / (fsyncMs / 1000);
+    const payloadBytes = r.acked * PAYLOAD;
+    const k = `window.${v.key}`;
+    return [
+      { key: `${k}.rate`, label: `${v.label}: publish msg/s`, unit: 'msg/s', value: r.rate, better: 'higher', digits: 0 },
+      { key: `${k}.ofLimit`, label: `${v.label}: of the physical limit (${v.publishers * v.window} / fdatasync)`, unit: '×', value: r.rate / limit, better: 'higher', digits: 3 },
+      { key: `${k}.syncsPerS`, label: `${v.label}: fsyncs/s`, unit: '/s', value: syncs === null || r.durationS <= 0 ? null : syncs / r.durationS, better: 'lower', digits: 0 },
+      {
+        key: `${k}.diskPerPayload`,
+        label: `${v.label}: disk bytes / payload byte (whole machine)`,
+        unit: '×',
+        value: payloadBytes > 0 && Number.isFinite(dev1 - dev0) ? (dev1 - dev0) / payloadBytes : null,
+        better: 'lower',
+        digits: 2,
+      },
+    ];
+  } finally {
+    await Promise.all(pubs.map((c) => c.end(1000).catch(() => undefined)));
+  }
+}
+
+export async function scenarioDurableWindow(ctx: ScenarioContext): Promise<ScenarioResult> {
+  const { peer, quick, log } = ctx;
+  const notes: string[] = [];
+  await offlineSubscriber(peer.port, SUBSCRIBER_ID, SESSION_FILTER);
+  // Wharf captures the queue topics in its declared queue; the peers have no queues: an offline persistent
+  // session stands in, so that they too must keep every message.
+  if (peer.name !== 'wharf') {
+    await offlineSubscriber(peer.port, QUEUE_STANDIN_ID, QUEUE_FILTER);
+    notes.push('queue rows: no queues in this broker, an offline persistent session stands in');
+  }
+  // The broker's data directory is under os.tmpdir() (peers.ts): the same disk.
+  const fsyncMs = measureFdatasyncMs(os.tmpdir());
+  log(`${peer.name}: fdatasync of 4 KiB on ${os.tmpdir()}: median ${fsyncMs.toFixed(3)} ms`);
+  const metrics: Metric[] = [{ key: 'window.fdatasyncMs', label: 'fdatasync latency of the data disk, ms (diag)', unit: 'ms', value: fsyncMs, better: 'none', digits: 3 }];
+  // BENCH_WINDOW_ONLY=session64,queue64 runs only those variants (profiling one path).
+  const only = process.env.BENCH_WINDOW_ONLY?.split(',');
+  for (const v of VARIANTS.filter((x) => only === undefined || only.includes(x.key))) {
+    const busy0 = os.loadavg()[0]!;
+    metrics.push(...(await runVariant(peer, v, quick, fsyncMs, notes)));
+    log(`${peer.name}: ${v.label} done (load average ${busy0.toFixed(2)})`);
+  }
+  const after = measureFdatasyncMs(os.tmpdir());
+  if (after > 2 * fsyncMs || after < fsyncMs / 2) notes.push(`fdatasync latency moved during the run: ${fsyncMs.toFixed(3)} ms before, ${after.toFixed(3)} ms after`);
+  return { metrics, notes, raw: { fdatasyncMsBefore: fsyncMs, fdatasyncMsAfter: after, payloadBytes: PAYLOAD } };
+}

@@ -1,0 +1,74 @@
+// When the next group commit may start (DESIGN.md, "Durability contract"): at once when the disk is idle, so
+// that batching comes from the disk's own latency; never sooner than 1000 / commitMaxPerSecond ms after the
+// previous commit started (the flash-wear bound); and, while commits run back to back at a high rate, only once
+// a minimum batch waits, but never later than commitIntervalMs after the oldest waiting write arrived.
+
+export interface CommitPacingOptions {
+  /** Longest a write waits for its commit to start (the minimum batch never holds it longer). */
+  commitIntervalMs: number;
+  /** Most commits started per second: consecutive starts are at least 1000 / this ms apart. */
+  commitMaxPerSecond: number;
+  /** While commits run back to back at over half the cap, a commit waits until this many bytes are queued. */
+  commitMinBatchBytes: number;
+}
+
+/** Time and timers of the scheduler: the real ones in production, a hand-driven one in tests. */
+export interface CommitClock {
+  now(): number;
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+export const REAL_CLOCK: CommitClock = {
+  now: () => performance.now(),
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
+};
+
+/** What the pacer needs to know about the oldest window waiting for its commit. */
+export interface WaitingWindow {
+  readonly bytes: number;
+  /** clock.now() when its first operation arrived. */
+  readonly openedAt: number;
+  /** True once it holds commitMaxBytes: it cannot grow, so waiting for more is pointless. */
+  readonly full: boolean;
+}
+
+export class CommitPacer {
+  private readonly spacingMs: number;
+  private lastStartAt = Number.NEGATIVE_INFINITY;
+  /** Operations were already waiting when the last commit finished: the disk, not the writers, sets the pace. */
+  private backToBack = false;
+
+  constructor(private readonly options: CommitPacingOptions) {
+    this.spacingMs = 1000 / options.commitMaxPerSecond;
+  }
+
+  /**
+   * Clock time at which the commit of `window` may start; `now` or earlier means at once. `flushing` (a flush or
+   * close waits) drops the minimum batch, never the rate cap: wear stays bounded under backpressure too.
+   */
+  dueAt(window: WaitingWindow, now: number, flushing: boolean): number {
+    const allowed = this.lastStartAt + this.spacingMs;
+    if (flushing || window.full || window.bytes >= this.options.commitMinBatchBytes || !this.highRate(now)) return allowed;
+    return Math.max(allowed, window.openedAt + this.options.commitIntervalMs);
+  }
+
+  /** True when dueAt() holds the window back for its minimum batch (more bytes may make it due sooner). */
+  waitsForBatch(window: WaitingWindow, now: number, flushing: boolean): boolean {
+    return this.dueAt(window, now, flushing) > this.lastStartAt + this.spacingMs;
+  }
+
+  started(now: number): void {
+    this.lastStartAt = now;
+  }
+
+  finished(moreWaiting: boolean): void {
+    this.backToBack = moreWaiting;
+  }
+
+  /** Commits follow each other without a pause, more often than half the cap allows. */
+  private highRate(now: number): boolean {
+    return this.backToBack && now - this.lastStartAt < 2 * this.spacingMs;
+  }
+}

@@ -58,6 +58,7 @@ export class CapacityGuard {
   private diskFree = Number.POSITIVE_INFINITY;
   private failedAt = 0;
   private reading = false;
+  private readAgain = false;
   private usedAtFailure = 0;
   private measuredAt = 0;
   private poll: NodeJS.Timeout | undefined;
@@ -130,6 +131,11 @@ export class CapacityGuard {
     if (this.poll !== undefined) void this.readDiskFree();
   }
 
+  /** Space was given back to the disk (a payload segment deleted): re-read its free space now. */
+  diskSpaceFreed(): void {
+    if (this.poll !== undefined) void this.readDiskFree();
+  }
+
   /** A commit failed for lack of space (ENOSPC, MDB_MAP_FULL): refuse growth until space is freed or a while. */
   markFull(): void {
     this.failedAt = Date.now();
@@ -158,9 +164,13 @@ export class CapacityGuard {
     if (this.used + growth > this.options.maxUsedBytes) {
       return new StoreFullError(`${this.used} of ${this.options.maxUsedBytes} bytes in use (storage.mapSizeBytes)`);
     }
-    // Free pages inside data.mdb are reused before the file grows; staged payloads will need the disk itself.
     const min = this.options.minFreeDiskBytes;
-    if (min > 0 && this.diskFree + this.reusable - growth - this.pendingPayloadBytes() < min) {
+    if (min <= 0) return undefined;
+    // Free pages inside data.mdb are reused before the file grows, so they count as free space; staged payloads
+    // need the disk itself, so LMDB's free pages never make room for them.
+    const payloadBytes = this.pendingPayloadBytes();
+    const lmdbFromDisk = Math.max(0, growth - this.reusable);
+    if (this.diskFree + this.reusable - growth - payloadBytes < min || (payloadBytes > 0 && this.diskFree - lmdbFromDisk - payloadBytes < min)) {
       return new StoreFullError(`${this.diskFree} bytes free on the disk of ${this.options.dataDir}, ${min} kept in reserve`);
     }
     return undefined;
@@ -175,15 +185,23 @@ export class CapacityGuard {
   }
 
   private async readDiskFree(): Promise<void> {
-    if (this.reading) return;
+    if (this.reading) {
+      // A statfs already running may have started before the space came back: read once more after it.
+      this.readAgain = true;
+      return;
+    }
     this.reading = true;
     try {
-      const fs = await statfs(this.options.dataDir);
-      this.diskFree = fs.bavail * fs.bsize;
+      do {
+        this.readAgain = false;
+        const fs = await statfs(this.options.dataDir);
+        this.diskFree = fs.bavail * fs.bsize;
+      } while (this.readAgain);
     } catch {
       // Keep the last figure: a failing statfs must not start refusing writes by itself.
     } finally {
       this.reading = false;
     }
   }
+
 }

@@ -87,6 +87,8 @@ export class Store {
         const opened = await openPayloadStore(join(options.dataDir, 'payloads'), options.payloadStoreKind ?? 'auto', {
           segmentMaxBytes: options.payloadSegmentBytes,
           maxBytes: options.payloadMaxBytes,
+          // A refused publisher is taken again as soon as a deleted segment's space is back, not at the next poll.
+          onSegmentDeleted: () => capacity?.diskSpaceFreed(),
         });
         payloads = opened.store;
         fallbackReason = opened.fallbackReason;

@@ -103,17 +103,22 @@ if ('addon' in loaded) {
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const client = connect((server.address() as AddressInfo).port, '127.0.0.1');
     await new Promise<void>((resolve) => client.once('connect', resolve));
-    client.end(view);
-    view = undefined;
-    store.free(ref); // the active segment, all dead and over 1 MiB: deleted now, in the middle of the write
-    await store.close(); // waits for the deletion
-    assert.not.ok(existsSync(join(dir, 'seg-0000000001.wps')), 'deleted during the write');
-    assert.ok(client.writableLength > 0, 'part of the payload still waits to be written from the mapping');
-    await collectGarbage();
-    (await serverSide).resume();
-    await closed;
-    server.close();
-    assert.ok(Buffer.concat(received).equals(big));
+    try {
+      client.end(view);
+      view = undefined;
+      store.free(ref); // the active segment, all dead and over 1 MiB: deleted now, in the middle of the write
+      await store.close(); // waits for the deletion
+      assert.not.ok(existsSync(join(dir, 'seg-0000000001.wps')), 'deleted during the write');
+      assert.ok(client.writableLength > 0, 'part of the payload still waits to be written from the mapping');
+      await collectGarbage();
+      (await serverSide).resume();
+      await closed;
+      assert.ok(Buffer.concat(received).equals(big));
+    } finally {
+      client.destroy();
+      (await serverSide).destroy();
+      server.close();
+    }
   });
 
   lifetime('writing into a payload Buffer neither crashes nor changes the file', async () => {

@@ -26,6 +26,8 @@ export interface SegmentPayloadStoreOptions {
   segmentMaxBytes?: number;
   /** Cap on the bytes of all segment files; appends beyond it throw StoreFullError. 0 = no cap. */
   maxBytes?: number;
+  /** Called after a segment file was deleted: the disk has more free space now (the capacity guard re-reads it). */
+  onSegmentDeleted?: () => void;
 }
 
 /** A live payload: how many records own it, and its length (for the segment's live bytes). */
@@ -76,6 +78,7 @@ export class SegmentPayloadStore implements PayloadStore {
   private readonly segmentMaxBytes: number;
   private readonly maxBytes: number;
   private reclaimTimer: NodeJS.Timeout | undefined;
+  private readonly onSegmentDeleted: (() => void) | undefined;
 
   protected constructor(
     private readonly dir: string,
@@ -85,6 +88,7 @@ export class SegmentPayloadStore implements PayloadStore {
   ) {
     this.segmentMaxBytes = options.segmentMaxBytes ?? DEFAULT_SEGMENT_BYTES;
     this.maxBytes = options.maxBytes ?? 0;
+    this.onSegmentDeleted = options.onSegmentDeleted;
     for (const segment of existing) this.segments.set(segment.id, segment);
     this.nextId = existing.reduce((max, s) => Math.max(max, s.id), 0) + 1;
   }
@@ -229,6 +233,7 @@ export class SegmentPayloadStore implements PayloadStore {
     if (
       active !== undefined &&
       active.created &&
+      active.live.size > 0 &&
       active.size >= ACTIVE_COMPACTION_SHARE * this.segmentMaxBytes &&
       active.liveBytes < ratio * active.size
     ) {
@@ -389,6 +394,9 @@ export class SegmentPayloadStore implements PayloadStore {
       }
     });
     this.deletions.add(deletion);
-    void deletion.finally(() => this.deletions.delete(deletion));
+    void deletion.finally(() => {
+      this.deletions.delete(deletion);
+      this.onSegmentDeleted?.();
+    });
   }
 }

@@ -28,6 +28,8 @@ const DISK_POLL_MS = 1000;
 /** While growing writes are refused, the disk is looked at this often, so they resume soon after space returns. */
 const DISK_POLL_FULL_MS = 200;
 const FULL_PROBE_BYTES = 4096;
+/** A large payload, to tell whether the payload store has room (LMDB's free pages may still take records). */
+const PAYLOAD_PROBE_BYTES = 64 * 1024;
 /** After a commit failed for lack of space, growing writes are refused this long unless space is freed sooner. */
 const RETRY_AFTER_FAILURE_MS = 5000;
 /**
@@ -147,6 +149,11 @@ export class CapacityGuard {
     return this.refusal(FULL_PROBE_BYTES) !== undefined;
   }
 
+  /** True while a record or a large payload would be refused: what tells compaction to run on the reserve. */
+  shortOfSpace(): boolean {
+    return this.full || this.refusal(FULL_PROBE_BYTES, PAYLOAD_PROBE_BYTES) !== undefined;
+  }
+
   get usedBytes(): number {
     return this.used;
   }
@@ -155,7 +162,8 @@ export class CapacityGuard {
     return this.options.maxUsedBytes;
   }
 
-  private refusal(bytes: number): StoreFullError | undefined {
+  /** The refusal a write of about `bytes` (LMDB) would get, with `payloadBytes` more staged for the payload store. */
+  private refusal(bytes: number, payloadBytes = 0): StoreFullError | undefined {
     if (this.failedAt !== 0) {
       if (Date.now() - this.failedAt < RETRY_AFTER_FAILURE_MS) return new StoreFullError('the last commit ran out of space');
       this.failedAt = 0;
@@ -168,9 +176,9 @@ export class CapacityGuard {
     if (min <= 0) return undefined;
     // Free pages inside data.mdb are reused before the file grows, so they count as free space; staged payloads
     // need the disk itself, so LMDB's free pages never make room for them.
-    const payloadBytes = this.pendingPayloadBytes();
+    const payloads = this.pendingPayloadBytes() + payloadBytes;
     const lmdbFromDisk = Math.max(0, growth - this.reusable);
-    if (this.diskFree + this.reusable - growth - payloadBytes < min || (payloadBytes > 0 && this.diskFree - lmdbFromDisk - payloadBytes < min)) {
+    if (this.diskFree + this.reusable - growth - payloads < min || (payloads > 0 && this.diskFree - lmdbFromDisk - payloads < min)) {
       return new StoreFullError(`${this.diskFree} bytes free on the disk of ${this.options.dataDir}, ${min} kept in reserve`);
     }
     return undefined;

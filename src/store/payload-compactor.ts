@@ -33,6 +33,14 @@ export interface CompactionReport {
   segmentsSkipped: number;
 }
 
+/** What compaction needs to know of the disk (the store's CapacityGuard). */
+export interface CompactionSpace {
+  /** True while the store refuses writes (payloads among them) for lack of space. */
+  shortOfSpace(): boolean;
+  /** Bytes the disk can take now, the free-space reserve included. */
+  spareDiskBytes(): Promise<number>;
+}
+
 /** A record that refers to a payload of a segment being compacted. */
 interface Owner {
   db: Database;
@@ -102,8 +110,10 @@ export class PayloadCompactor {
   constructor(
     private readonly ctx: StoreContext,
     private readonly options: CompactorOptions,
-    /** Bytes the disk can take now, the free-space reserve included (CapacityGuard.spareDiskBytes). */
-    private readonly spareDiskBytes: () => Promise<number> = async () => Number.POSITIVE_INFINITY,
+    private readonly space: CompactionSpace = {
+      shortOfSpace: () => ctx.scheduler.refusal(1) !== undefined,
+      spareDiskBytes: async () => Number.POSITIVE_INFINITY,
+    },
   ) {}
 
   start(): void {
@@ -137,17 +147,17 @@ export class PayloadCompactor {
     const report: CompactionReport = { segmentsCompacted: 0, payloadsMoved: 0, bytesCopied: 0, segmentsSkipped: 0 };
     const { payloads } = this.ctx;
     let maxBytes = this.options.maxBytesPerRound;
-    let strict = false;
-    if (this.ctx.scheduler.refusal(1) !== undefined) {
+    let shortOfSpace = false;
+    if (this.space.shortOfSpace()) {
       // While the store refuses writes, compaction is how the space that a few live payloads pin comes back, so it
       // runs on the free-space reserve, but only with copies that fit in what the disk has now: a copy failing
       // for lack of space would fail the payload flush it shares with the window's removals.
-      const spare = (await this.spareDiskBytes().catch(() => 0)) - COPY_MARGIN_BYTES;
+      const spare = (await this.space.spareDiskBytes().catch(() => 0)) - COPY_MARGIN_BYTES;
       if (!(spare > 0)) return report;
       maxBytes = Math.min(maxBytes, spare);
-      strict = true;
+      shortOfSpace = true;
     }
-    const segments = payloads.beginCompaction(this.options.ratio, maxBytes, strict);
+    const segments = payloads.beginCompaction(this.options.ratio, maxBytes, shortOfSpace);
     if (segments.length === 0) return report;
     const count = (key: keyof CompactionReport, n: number): void => {
       report[key] += n;

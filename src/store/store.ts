@@ -132,7 +132,6 @@ export class Store {
         await scheduler.enqueue(new CompositeOp(leftovers));
       }
       const tables = [new SessionMessageTable(ctx, sessions), new RetainedTable(ctx), new QueueTable(ctx)] as const;
-      const guard = capacity;
       const compactor = new PayloadCompactor(
         ctx,
         {
@@ -140,7 +139,7 @@ export class Store {
           maxBytesPerRound: options.payloadCompaction?.maxBytesPerRound ?? 16 * 1024 * 1024,
           intervalMs: options.payloadCompaction?.intervalMs ?? 1000,
         },
-        () => guard.spareDiskBytes(),
+        capacity,
       );
       compactor.start();
       return new Store(ctx, capacity, metrics, sessions, ...tables, compactor, report);

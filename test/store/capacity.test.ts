@@ -69,6 +69,17 @@ capacity('free pages inside data.mdb do not make room for payloads: those need t
   roomy.stop();
 });
 
+capacity('short of space while payloads are refused, although free pages of data.mdb still take records', async () => {
+  const dir = tempDir('capacity');
+  const drained = await guard(dir, 10 * GiB, { usedBytes: MiB, fileBytes: 30 * GiB });
+  assert.not.ok(drained.full, 'a record is taken');
+  assert.ok(drained.shortOfSpace(), 'a payload is not: compaction runs on the reserve');
+  drained.stop();
+  const roomy = await guard(dir, -10 * GiB, { usedBytes: MiB, fileBytes: MiB });
+  assert.not.ok(roomy.shortOfSpace());
+  roomy.stop();
+});
+
 capacity('spareDiskBytes is what the disk has now, the reserve included, less what is staged', async () => {
   const dir = tempDir('capacity');
   const g = await guard(dir, 10 * GiB, { usedBytes: MiB, fileBytes: MiB }, () => 5 * MiB);

@@ -83,13 +83,14 @@ for (const impl of PAYLOAD_IMPLS) {
     await store.close();
   });
 
-  reclaim('a mostly-dead active segment is sealed for compaction; the copy goes to a new segment', async () => {
+  reclaim('short of space, a mostly-dead active segment is sealed for compaction; the copy goes to a new segment', async () => {
     const dir = tempDir('reclaim');
     const store = await impl.open(dir, { segmentMaxBytes: 4 * MiB });
     const refs = Array.from({ length: 20 }, (_, i) => store.append(payload(i)));
     await store.flush();
     for (const ref of refs.slice(1)) store.free(ref); // one payload (a held delivery) pins 1.3 MiB
-    assert.equal(store.beginCompaction(0.25, 16 * MiB), [1]);
+    assert.equal(store.beginCompaction(0.25, 16 * MiB), [], 'with room to spare the active segment fills up first');
+    assert.equal(store.beginCompaction(0.25, 16 * MiB, true), [1]);
     const copy = await store.copyForward(refs[0]!);
     assert.is(copy.segment, 2);
     await store.flush();
@@ -103,7 +104,7 @@ for (const impl of PAYLOAD_IMPLS) {
     await reopened.close();
   });
 
-  reclaim('while the store is full, compaction takes only segments whose live payloads fit (strict)', async () => {
+  reclaim('short of space, compaction takes only segments whose live payloads fit', async () => {
     const dir = tempDir('reclaim');
     const store = await impl.open(dir, { segmentMaxBytes: 1 * MiB });
     const refs = Array.from({ length: 30 }, (_, i) => store.append(payload(i)));
@@ -114,7 +115,7 @@ for (const impl of PAYLOAD_IMPLS) {
     assert.equal(store.beginCompaction(0.25, 2 * one, true), [2], 'segment 1 needs three copies, only two fit');
     store.endCompaction([2]);
     assert.equal(store.beginCompaction(0.25, one / 2, true), [], 'nothing fits');
-    assert.equal(store.beginCompaction(0.25, one / 2), [1], 'not strict: at least one segment');
+    assert.equal(store.beginCompaction(0.25, one / 2), [1], 'with room to spare: at least one segment');
     store.endCompaction([1]);
     await store.close();
   });

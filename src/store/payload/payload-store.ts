@@ -61,10 +61,11 @@ export interface PayloadStore {
   readonly kind: 'native' | 'js';
   /**
    * Sealed segments whose live payload bytes are below `ratio` of their size, oldest first, together holding at
-   * most `maxLiveBytes` (at least one segment, unless `strict`: then none that does not fit); each stops taking
-   * new owners (addRef false) until endCompaction. An active segment that big and that dead is sealed first.
+   * most `maxLiveBytes` (at least one segment, unless `shortOfSpace`: then none that does not fit); each stops
+   * taking new owners (addRef false) until endCompaction. When `shortOfSpace` (the store refuses writes), a
+   * mostly-dead active segment of some size is sealed first, so that it is among them.
    */
-  beginCompaction(ratio: number, maxLiveBytes: number, strict?: boolean): number[];
+  beginCompaction(ratio: number, maxLiveBytes: number, shortOfSpace?: boolean): number[];
   /** Owners of a payload (0 when it is not live). */
   owners(ref: PayloadRef): number;
   /** Reads a live payload (checksum verified) and stages a copy like `append`, owned once until moveOwners. */

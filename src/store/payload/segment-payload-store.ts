@@ -228,9 +228,10 @@ export class SegmentPayloadStore implements PayloadStore {
     return report;
   }
 
-  beginCompaction(ratio: number, maxLiveBytes: number, strict = false): number[] {
+  beginCompaction(ratio: number, maxLiveBytes: number, shortOfSpace = false): number[] {
     const active = this.active;
     if (
+      shortOfSpace &&
       active !== undefined &&
       active.created &&
       active.live.size > 0 &&
@@ -238,7 +239,8 @@ export class SegmentPayloadStore implements PayloadStore {
       active.liveBytes < ratio * active.size
     ) {
       // A few payloads still live (deliveries a consumer holds, say) would otherwise pin the whole active segment
-      // until it filled up, which a full disk never lets happen: sealed, it is compacted like any other.
+      // until it filled up, which a full disk never lets happen: sealed, it is compacted like any other. Only
+      // then: with room to spare, the segment fills up and rotates, and copying its backlog would be wasted.
       this.sealActive();
     }
     const picked: number[] = [];
@@ -247,7 +249,7 @@ export class SegmentPayloadStore implements PayloadStore {
     sealed.sort((a, b) => a.id - b.id);
     for (const segment of sealed) {
       if (segment.liveBytes >= ratio * segment.size) continue;
-      if (strict && bytes + segment.liveBytes > maxLiveBytes) continue;
+      if (shortOfSpace && bytes + segment.liveBytes > maxLiveBytes) continue;
       if (picked.length > 0 && bytes + segment.liveBytes > maxLiveBytes) break;
       segment.compacting = true;
       picked.push(segment.id);

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Workspace, type WharfProcess } from '../helpers/broker-process.js';
+import { requireAvailable, type ConditionalTest } from '../helpers/tools.js';
 import { Consumer, QUOTA_EXCEEDED, fillUntilRefused, mountTmpfs, publishAgain, type FillResult, type Tmpfs } from '../helpers/full-disk-kit.js';
 import { RawClient } from '../helpers/raw-client.js';
 import { NativePayloadStore } from '../../src/store/payload/native-payload-store.js';
@@ -88,99 +89,94 @@ async function cycles(port: number, count: number, bytes: number): Promise<numbe
   return accepted;
 }
 
-function register(): void {
-  const kinds: Kind[] = NativePayloadStore.available().ok || process.env.CI === 'true' ? ['native', 'js'] : ['js'];
-  if (!kinds.includes('native')) console.warn('!! e2e full disk: the native addon does not load; its runs are skipped (fail under CI=true)');
+// Needs mount(8) permission for the tmpfs (root), and the addon for the native runs: skipped and counted without.
+const probe = mountTmpfs('1m');
+if (!('error' in probe)) probe.umount();
+const noTmpfs = 'error' in probe ? `cannot mount a tmpfs (${probe.error})` : undefined;
+const addon = NativePayloadStore.available();
+const onTmpfs = requireAvailable(test, noTmpfs);
+const runs: [Kind, ConditionalTest][] = [
+  ['native', requireAvailable(test, noTmpfs ?? (addon.ok ? undefined : `the native addon does not load (${addon.reason})`))],
+  ['js', onTmpfs],
+];
 
-  for (const kind of kinds) {
-    test(`large payloads (${kind} payload store): ${CYCLES} cycles of fill until 0x97, drain, publish again, on one broker`, async () => {
-      await onSmallDisk(kind, async ({ broker }) => {
-        const accepted = await cycles(broker.port, CYCLES, LARGE);
-        assert.ok(accepted[0]! * LARGE > 4 * 1024 * 1024, `the first fill took ${accepted[0]} messages`);
-        assert.ok(broker.running());
-      });
+for (const [kind, kindTest] of runs) {
+  kindTest(`large payloads (${kind} payload store): ${CYCLES} cycles of fill until 0x97, drain, publish again, on one broker`, async () => {
+    await onSmallDisk(kind, async ({ broker }) => {
+      const accepted = await cycles(broker.port, CYCLES, LARGE);
+      assert.ok(accepted[0]! * LARGE > 4 * 1024 * 1024, `the first fill took ${accepted[0]} messages`);
+      assert.ok(broker.running());
     });
-
-    test(`a consumer holds deliveries unacknowledged while another drains (${kind}): publishing resumes every cycle`, async () => {
-      // One segment takes the whole fill: the 4 held payloads pin all of it until compaction moves them.
-      const oneSegment = { extraStorage: '  payloadSegmentBytes: 24MiB\n' };
-      await onSmallDisk(kind, async ({ broker }) => {
-        const holder = await Consumer.start(broker.port, 'holder', FILTER, { hold: true, receiveMaximum: 4 });
-        const pub = (await RawClient.connected(broker.port, { clientId: 'filler' })).client;
-        const filled = await fillUntilRefused(pub, TOPIC, 0, LARGE, MAX_PER_FILL);
-        assertRefused(filled, 'first fill');
-        await holder.holdCount(4, DRAIN_LIMIT_MS);
-        const others = filled.acked.filter((id) => !holder.received.has(id));
-        await drainAndPublishAgain(broker.port, pub, others, 999_999, LARGE, 'with 4 deliveries held');
-        for (let n = 2; n <= 4; n++) await cycle(broker.port, pub, n, LARGE);
-        pub.end();
-        assert.is(holder.held.length, 4, 'still held');
-        holder.end(); // its deliveries go back to the queue, intact
-        const consumer = await Consumer.start(broker.port, 'worker', FILTER);
-        await consumer.drain(holder.received, DRAIN_LIMIT_MS);
-        consumer.end();
-      }, oneSegment);
-    });
-
-    test(`kill -9 while the disk is full and again mid-drain (${kind}): nothing acknowledged is lost, and it recovers`, async () => {
-      await onSmallDisk(kind, async ({ ws, dataDir, broker }) => {
-        let pub = (await RawClient.connected(broker.port, { clientId: 'filler' })).client;
-        const filled = await fillUntilRefused(pub, TOPIC, 0, LARGE, MAX_PER_FILL);
-        assertRefused(filled, 'fill');
-        await broker.crash(); // in the middle of the full-disk episode
-        broker = await ws.start({ dataDir });
-        const consumer = await Consumer.start(broker.port, 'worker', FILTER);
-        const half = filled.acked.slice(0, Math.floor(filled.acked.length / 2));
-        await consumer.drain(half, DRAIN_LIMIT_MS);
-        const seen = new Set(consumer.received);
-        consumer.end();
-        await broker.crash(); // mid-drain: some acknowledgements may not have committed (they come again)
-        broker = await ws.start({ dataDir });
-        pub = (await RawClient.connected(broker.port, { clientId: 'filler' })).client;
-        await drainAndPublishAgain(broker.port, pub, filled.acked.filter((id) => !seen.has(id)), 999_999, LARGE, 'after the restarts');
-        await cycle(broker.port, pub, 2, LARGE);
-        pub.end();
-      });
-    });
-  }
-
-  test(`small inline payloads (LMDB only): ${CYCLES} cycles; data.mdb's free pages take the next fill`, async () => {
-    await onSmallDisk(
-      'js',
-      async ({ broker }) => {
-        const accepted = await cycles(broker.port, CYCLES, INLINE);
-        assert.ok(accepted[0]! > 1000, `the first fill took ${accepted[0]} messages`);
-      },
-      { size: SMALLER_DISK },
-    );
   });
 
-  test('storage.minFreeDiskBytes: publishes are refused with 0x97 while the disk keeps the reserve free', async () => {
-    const reserve = 12 * 1024 * 1024;
-    await onSmallDisk('js', async ({ broker, disk }) => {
+  kindTest(`a consumer holds deliveries unacknowledged while another drains (${kind}): publishing resumes every cycle`, async () => {
+    // One segment takes the whole fill: the 4 held payloads pin all of it until compaction moves them.
+    const oneSegment = { extraStorage: '  payloadSegmentBytes: 24MiB\n' };
+    await onSmallDisk(kind, async ({ broker }) => {
+      const holder = await Consumer.start(broker.port, 'holder', FILTER, { hold: true, receiveMaximum: 4 });
       const pub = (await RawClient.connected(broker.port, { clientId: 'filler' })).client;
       const filled = await fillUntilRefused(pub, TOPIC, 0, LARGE, MAX_PER_FILL);
-      assert.ok(filled.refusals.every((code) => code === QUOTA_EXCEEDED));
-      const fs = statfsSync(disk.dir);
-      const free = fs.bavail * fs.bsize;
-      // The guard reads the disk after each commit: it may let a few windows more through, never most of the reserve.
-      assert.ok(free >= reserve - 2 * 1024 * 1024, `${free} bytes still free, reserve ${reserve}`);
-      assert.ok(filled.acked.length * LARGE > 4 * 1024 * 1024, `took ${filled.acked.length} messages first`);
-      assert.not.match(broker.output(), /ENOSPC|no space left/i, 'refused by the reserve, not by a failed write');
+      assertRefused(filled, 'first fill');
+      await holder.holdCount(4, DRAIN_LIMIT_MS);
+      const others = filled.acked.filter((id) => !holder.received.has(id));
+      await drainAndPublishAgain(broker.port, pub, others, 999_999, LARGE, 'with 4 deliveries held');
+      for (let n = 2; n <= 4; n++) await cycle(broker.port, pub, n, LARGE);
       pub.end();
-    }, { extraStorage: `  minFreeDiskBytes: ${reserve}\n` });
+      assert.is(holder.held.length, 4, 'still held');
+      holder.end(); // its deliveries go back to the queue, intact
+      const consumer = await Consumer.start(broker.port, 'worker', FILTER);
+      await consumer.drain(holder.received, DRAIN_LIMIT_MS);
+      consumer.end();
+    }, oneSegment);
+  });
+
+  kindTest(`kill -9 while the disk is full and again mid-drain (${kind}): nothing acknowledged is lost, and it recovers`, async () => {
+    await onSmallDisk(kind, async ({ ws, dataDir, broker }) => {
+      let pub = (await RawClient.connected(broker.port, { clientId: 'filler' })).client;
+      const filled = await fillUntilRefused(pub, TOPIC, 0, LARGE, MAX_PER_FILL);
+      assertRefused(filled, 'fill');
+      await broker.crash(); // in the middle of the full-disk episode
+      broker = await ws.start({ dataDir });
+      const consumer = await Consumer.start(broker.port, 'worker', FILTER);
+      const half = filled.acked.slice(0, Math.floor(filled.acked.length / 2));
+      await consumer.drain(half, DRAIN_LIMIT_MS);
+      const seen = new Set(consumer.received);
+      consumer.end();
+      await broker.crash(); // mid-drain: some acknowledgements may not have committed (they come again)
+      broker = await ws.start({ dataDir });
+      pub = (await RawClient.connected(broker.port, { clientId: 'filler' })).client;
+      await drainAndPublishAgain(broker.port, pub, filled.acked.filter((id) => !seen.has(id)), 999_999, LARGE, 'after the restarts');
+      await cycle(broker.port, pub, 2, LARGE);
+      pub.end();
+    });
   });
 }
 
-const probe = mountTmpfs('1m');
-if (!('error' in probe)) {
-  probe.umount();
-  register();
-} else if (process.env.CI === 'true') {
-  test('a tmpfs can be mounted (CI=true)', () => assert.unreachable(`mount -t tmpfs failed: ${probe.error}`));
-} else {
-  console.warn(`\n${'!'.repeat(78)}\n!! e2e full disk: SKIPPED, cannot mount a tmpfs here (${probe.error})\n!! (under CI=true this fails)\n${'!'.repeat(78)}\n`);
-  test.skip('the full-disk scenarios (need mount -t tmpfs)', () => undefined);
-}
+onTmpfs(`small inline payloads (LMDB only): ${CYCLES} cycles; data.mdb's free pages take the next fill`, async () => {
+  await onSmallDisk(
+    'js',
+    async ({ broker }) => {
+      const accepted = await cycles(broker.port, CYCLES, INLINE);
+      assert.ok(accepted[0]! > 1000, `the first fill took ${accepted[0]} messages`);
+    },
+    { size: SMALLER_DISK },
+  );
+});
+
+onTmpfs('storage.minFreeDiskBytes: publishes are refused with 0x97 while the disk keeps the reserve free', async () => {
+  const reserve = 12 * 1024 * 1024;
+  await onSmallDisk('js', async ({ broker, disk }) => {
+    const pub = (await RawClient.connected(broker.port, { clientId: 'filler' })).client;
+    const filled = await fillUntilRefused(pub, TOPIC, 0, LARGE, MAX_PER_FILL);
+    assert.ok(filled.refusals.every((code) => code === QUOTA_EXCEEDED));
+    const fs = statfsSync(disk.dir);
+    const free = fs.bavail * fs.bsize;
+    // The guard reads the disk after each commit: it may let a few windows more through, never most of the reserve.
+    assert.ok(free >= reserve - 2 * 1024 * 1024, `${free} bytes still free, reserve ${reserve}`);
+    assert.ok(filled.acked.length * LARGE > 4 * 1024 * 1024, `took ${filled.acked.length} messages first`);
+    assert.not.match(broker.output(), /ENOSPC|no space left/i, 'refused by the reserve, not by a failed write');
+    pub.end();
+  }, { extraStorage: `  minFreeDiskBytes: ${reserve}\n` });
+});
 
 test.run();

@@ -3,12 +3,16 @@
 // view a memory map of the segment, without copying.
 //
 // Lifetime (why the reference counts): a segment's file descriptor and path live as long as anything uses them:
-// the JavaScript handle (until retire), each write in progress, and each mapping. A mapping lives while its
-// ArrayBuffer is reachable: the segment's JavaScript object holds it until retire, payload Buffers cut from it
-// hold it as long as they live (the ArrayBuffer's finalizer drops the mapping).
-// So a retired segment is unmapped, closed and unlinked only after the last Buffer viewing it was collected,
-// and a Buffer handed to a socket stays valid however long the write takes. All counts change on the JavaScript
-// thread only (finalizers and async completions run there); worker threads touch nothing but fd and iovecs.
+// the JavaScript handle (until retire), each write in progress, and each mapping still backed by the file. A
+// mapping lives while its ArrayBuffer is reachable: payload Buffers cut from it hold it as long as they live (the
+// ArrayBuffer's finalizer drops the mapping), and nobody can say when the garbage collector gets to them.
+// So deleting a segment (retire with unlink) does not wait for them: every mapping of the segment is first
+// detached from the file: its bytes are copied into anonymous memory, which mremap() then moves over the very
+// same addresses in one step, so a Buffer viewing them (even one a worker thread is writing from) sees the same
+// bytes before and after. The file is then closed and unlinked at once and its disk space comes back; only the
+// copy waits for the garbage collector, and it is memory, reported to V8 as external memory so that it collects
+// sooner. All counts change on the JavaScript thread only (finalizers and async completions run there); worker
+// threads touch nothing but fd and iovecs.
 
 #define NAPI_VERSION 8
 #include <node_api.h>
@@ -38,19 +42,23 @@ typedef struct segment {
   int retired;       // JavaScript called retire() (or dropped the handle)
   int unlink_on_release;
   size_t map_hint;   // map at least this many bytes, so a growing segment is not remapped per commit
+  mapping_t* mappings;  // mappings still backed by the file (a list through mapping.next)
 } segment_t;
 
 struct mapping {
   uint8_t* addr;
   size_t length;
   uint32_t refs;
-  segment_t* segment;
+  segment_t* segment;  // NULL once detached: the bytes are an anonymous copy, the file is not used any more
+  size_t copied;       // bytes of the anonymous copy (reported to V8 as external memory)
+  mapping_t* next;
 };
 
 // Counters for tests and metrics: what is still held (a leak shows up here).
 static int64_t g_segments_open = 0;
 static int64_t g_mappings = 0;
 static int64_t g_mapped_bytes = 0;
+static int64_t g_detached = 0;
 static size_t g_page_size = 4096;
 // Marks the externals this addon made, so a foreign external passed as a handle is refused, not dereferenced.
 static const napi_type_tag SEGMENT_TAG = {0x7768617266736567ULL, 0x6d656e7473763031ULL};
@@ -93,19 +101,90 @@ static void segment_unref(segment_t* s) {
   segment_free_struct(s);
 }
 
-static void mapping_unref(mapping_t* m) {
+static void mapping_unlink_from(segment_t* s, mapping_t* m) {
+  for (mapping_t** p = &s->mappings; *p != NULL; p = &(*p)->next) {
+    if (*p == m) {
+      *p = m->next;
+      return;
+    }
+  }
+}
+
+static void mapping_unref(napi_env env, mapping_t* m) {
   if (--m->refs > 0) return;
   munmap(m->addr, m->length);
   g_mappings--;
   g_mapped_bytes -= (int64_t)m->length;
-  segment_unref(m->segment);
+  if (m->segment != NULL) {
+    mapping_unlink_from(m->segment, m);
+    segment_unref(m->segment);
+  } else {
+    g_detached--;
+    int64_t ignored;
+    if (env != NULL && m->copied > 0) napi_adjust_external_memory(env, -(int64_t)m->copied, &ignored);
+  }
   free(m);
 }
 
-static void segment_retire(segment_t* s, int unlink_file) {
+#ifdef __linux__
+// Replaces a file-backed mapping by an anonymous copy at the same addresses. mremap() with MREMAP_FIXED unmaps
+// the target and moves the copy's pages there under the address-space lock: a thread touching the range meanwhile
+// waits for it and finds the copy, never a hole. Pages past the end of the file are not copied (touching them in
+// the file mapping would raise SIGBUS); in the copy they are zeroes nobody reads.
+static int mapping_detach(napi_env env, mapping_t* m, size_t file_size) {
+  size_t copy_bytes = file_size < m->length ? file_size : m->length;
+  void* copy = mmap(NULL, m->length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (copy == MAP_FAILED) return errno;
+  memcpy(copy, m->addr, copy_bytes);
+  void* moved = mremap(copy, m->length, m->length, MREMAP_MAYMOVE | MREMAP_FIXED, m->addr);
+  if (moved == MAP_FAILED) {
+    int err = errno;
+    munmap(copy, m->length);
+    return err;
+  }
+  segment_t* s = m->segment;
+  mapping_unlink_from(s, m);
+  m->segment = NULL;
+  m->copied = copy_bytes;
+  g_detached++;
+  int64_t ignored;
+  if (copy_bytes > 0) napi_adjust_external_memory(env, (int64_t)copy_bytes, &ignored);
+  segment_unref(s);
+  return 0;
+}
+#endif
+
+/**
+ * Detaches every mapping of `s` from its file; false if one could not be (out of memory, not Linux): that one
+ * keeps the file until its Buffers are collected, as before.
+ */
+static int segment_detach_mappings(napi_env env, segment_t* s) {
+#ifdef __linux__
+  off_t end = lseek(s->fd, 0, SEEK_END);
+  if (end < 0) return 0;
+  int all = 1;
+  mapping_t* m = s->mappings;
+  while (m != NULL) {
+    mapping_t* next = m->next;
+    if (mapping_detach(env, m, (size_t)end) != 0) all = 0;
+    m = next;
+  }
+  return all;
+#else
+  (void)env;
+  return s->mappings == NULL;
+#endif
+}
+
+static void segment_retire(napi_env env, segment_t* s, int unlink_file) {
   if (s->retired) return;
   s->retired = 1;
-  s->unlink_on_release = unlink_file;
+  if (unlink_file) {
+    // The disk space comes back now, not when the garbage collector finds the last Buffer viewing the file: with
+    // the mappings detached, only a write in progress still holds the descriptor (and then only until it ends).
+    if (env != NULL && segment_detach_mappings(env, s)) unlink(s->path);
+    else s->unlink_on_release = 1;
+  }
   segment_unref(s);  // the "not retired" reference
 }
 
@@ -114,7 +193,7 @@ static void finalize_segment_handle(napi_env env, void* data, void* hint) {
   (void)hint;
   segment_t* s = data;
   s->handles--;  // the handle object's share; while refs > 0 their share keeps the struct
-  if (!s->retired) segment_retire(s, 0);  // dropped without retire(): keep the file
+  if (!s->retired) segment_retire(NULL, s, 0);  // dropped without retire(): keep the file
   else if (s->handles == 0) free(s);
 }
 
@@ -215,7 +294,7 @@ static napi_value segment_open(napi_env env, napi_callback_info info) {
     return NULL;
   }
   if (napi_type_tag_object(env, handle, &SEGMENT_TAG) != napi_ok) {
-    segment_retire(s, 0);  // the handle's finalizer frees the struct
+    segment_retire(env, s, 0);  // the handle's finalizer frees the struct
     napi_throw_error(env, "ERR_WHARF_NAPI", "cannot tag the segment handle");
     return NULL;
   }
@@ -245,9 +324,8 @@ static napi_value segment_size(napi_env env, napi_callback_info info) {
 // views, which costs no finalizer and no weak handle per read (those made the garbage collector the drain's
 // largest cost). The mapping lives while the ArrayBuffer is reachable, i.e. while any payload Buffer cut from it is.
 static void finalize_mapping(napi_env env, void* data, void* hint) {
-  (void)env;
   (void)data;
-  mapping_unref((mapping_t*)hint);
+  mapping_unref(env, (mapping_t*)hint);
 }
 
 static napi_value segment_map(napi_env env, napi_callback_info info) {
@@ -282,12 +360,14 @@ static napi_value segment_map(napi_env env, napi_callback_info info) {
   m->length = want;
   m->refs = 1;  // the ArrayBuffer's
   m->segment = s;
+  m->next = s->mappings;
+  s->mappings = m;
   s->refs++;
   g_mappings++;
   g_mapped_bytes += (int64_t)want;
   napi_value buffer;
   if (napi_create_external_arraybuffer(env, addr, want, finalize_mapping, m, &buffer) != napi_ok) {
-    mapping_unref(m);
+    mapping_unref(env, m);
     napi_throw_error(env, "ERR_WHARF_NAPI", "cannot create an external ArrayBuffer");
     return NULL;
   }
@@ -516,11 +596,11 @@ static napi_value segment_retire_js(napi_env env, napi_callback_info info) {
   if (s == NULL) return NULL;
   bool unlink_file = false;
   napi_get_value_bool(env, argv[1], &unlink_file);
-  segment_retire(s, unlink_file);
+  segment_retire(env, s, unlink_file);
   return NULL;
 }
 
-// ---- stats() -> { segments, mappings, mappedBytes } ----------------------------------------------------
+// ---- stats() -> { segments, mappings, mappedBytes, detached } ------------------------------------------
 
 static napi_value segment_stats(napi_env env, napi_callback_info info) {
   (void)info;
@@ -532,6 +612,8 @@ static napi_value segment_stats(napi_env env, napi_callback_info info) {
   CHECK(napi_set_named_property(env, result, "mappings", v));
   CHECK(napi_create_double(env, (double)g_mapped_bytes, &v));
   CHECK(napi_set_named_property(env, result, "mappedBytes", v));
+  CHECK(napi_create_double(env, (double)g_detached, &v));
+  CHECK(napi_set_named_property(env, result, "detached", v));
   return result;
 }
 

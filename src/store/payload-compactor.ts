@@ -21,7 +21,7 @@ export interface CompactorOptions {
   ratio: number;
   /** Live payload bytes copied per round at most (bounds one commit). Default 16 MiB. */
   maxBytesPerRound: number;
-  /** How often to look for segments to compact; 0 = only when compact() is called. Default 2000. */
+  /** How often to look for segments to compact; 0 = only when compact() is called. Default 1000. */
   intervalMs: number;
 }
 
@@ -31,6 +31,14 @@ export interface CompactionReport {
   bytesCopied: number;
   /** Segments given up on this round (owners found changed, a read failed): tried again later. */
   segmentsSkipped: number;
+}
+
+/** What compaction needs to know of the disk (the store's CapacityGuard). */
+export interface CompactionSpace {
+  /** True while the store refuses writes (payloads among them) for lack of space. */
+  shortOfSpace(): boolean;
+  /** Bytes the disk can take now, the free-space reserve included. */
+  spareDiskBytes(): Promise<number>;
 }
 
 /** A record that refers to a payload of a segment being compacted. */
@@ -46,6 +54,8 @@ interface Move {
 }
 
 const SCAN_CHUNK = 2000;
+/** Room kept beyond the copies themselves while the store is full: padding per flush, a new segment's header. */
+const COPY_MARGIN_BYTES = 64 * 1024;
 
 /** Rewrites the references of one segment's live payloads to their copies, all or nothing. */
 class RelocateOp implements WriteOp {
@@ -100,6 +110,10 @@ export class PayloadCompactor {
   constructor(
     private readonly ctx: StoreContext,
     private readonly options: CompactorOptions,
+    private readonly space: CompactionSpace = {
+      shortOfSpace: () => ctx.scheduler.refusal(1) !== undefined,
+      spareDiskBytes: async () => Number.POSITIVE_INFINITY,
+    },
   ) {}
 
   start(): void {
@@ -132,10 +146,18 @@ export class PayloadCompactor {
   private async round(): Promise<CompactionReport> {
     const report: CompactionReport = { segmentsCompacted: 0, payloadsMoved: 0, bytesCopied: 0, segmentsSkipped: 0 };
     const { payloads } = this.ctx;
-    // Not while the store refuses writes for lack of space: the copies would go into the same payload flush as
-    // the window's other writes (removals that make room among them) and fail it.
-    if (this.ctx.scheduler.refusal(1) !== undefined) return report;
-    const segments = payloads.beginCompaction(this.options.ratio, this.options.maxBytesPerRound);
+    let maxBytes = this.options.maxBytesPerRound;
+    let shortOfSpace = false;
+    if (this.space.shortOfSpace()) {
+      // While the store refuses writes, compaction is how the space that a few live payloads pin comes back, so it
+      // runs on the free-space reserve, but only with copies that fit in what the disk has now: a copy failing
+      // for lack of space would fail the payload flush it shares with the window's removals.
+      const spare = (await this.space.spareDiskBytes().catch(() => 0)) - COPY_MARGIN_BYTES;
+      if (!(spare > 0)) return report;
+      maxBytes = Math.min(maxBytes, spare);
+      shortOfSpace = true;
+    }
+    const segments = payloads.beginCompaction(this.options.ratio, maxBytes, shortOfSpace);
     if (segments.length === 0) return report;
     const count = (key: keyof CompactionReport, n: number): void => {
       report[key] += n;

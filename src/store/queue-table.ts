@@ -5,7 +5,7 @@
 import type { TxnScope, WriteOp } from './commit-scheduler.js';
 import { idKey, idPrefixRange, idTextKey, readKeyId, readKeySeq, seqKey, seqRangeAfter } from './keys.js';
 import { decodeInline, decodeMessage, encodeMessage, type MessageRecord, type StoreContext } from './message-records.js';
-import { CompositeOp, PutOp, RangeRemoveOp, RemoveOp, freeHeldPayload } from './ops.js';
+import { CompositeOp, PutOp, RangeRemoveOp, RemoveOp, ReplaceOp, freeHeldPayload } from './ops.js';
 import type { PayloadRef } from './payload/payload-store.js';
 import { lastSeq } from './sequences.js';
 import type { Appended, ConsumerState, QueueDefinition, QueueMessage, ReplacedMessage, StoredMessage } from './types.js';
@@ -88,7 +88,11 @@ export class QueueTable {
   constructor(private readonly ctx: StoreContext) {}
 
   saveQueue(queueId: number, definition: QueueDefinition): Promise<void> {
-    return this.ctx.scheduler.enqueue(new PutOp(this.ctx.dbs.queues, idKey(queueId), definition, 256));
+    const key = idKey(queueId);
+    // Redeclaring a queue that exists (every start does, from the configuration) replaces a record of about the
+    // same size: not refused while the store is full, or a broker restarted on a full disk could not start.
+    const Op = this.ctx.dbs.queues.get(key) === undefined ? PutOp : ReplaceOp;
+    return this.ctx.scheduler.enqueue(new Op(this.ctx.dbs.queues, key, definition, 256));
   }
 
   /** Removes a queue with all its messages and consumers, in one commit. */

@@ -4,7 +4,7 @@
 // StoreFullError when there is no room (answer 0x97 Quota exceeded), StoreWriteError, StoreClosedError.
 
 import { join } from 'node:path';
-import { CapacityGuard } from './capacity.js';
+import { CapacityGuard, DEFAULT_MIN_FREE_DISK_BYTES } from './capacity.js';
 import { CommitScheduler } from './commit-scheduler.js';
 import { StoreEnvironment } from './environment.js';
 import { StoreError, StoreOpenError } from './errors.js';
@@ -37,15 +37,15 @@ export interface StoreOptions {
   inlineMaxBytes?: number;
   /** storage.mapSizeBytes: cap on the space of live LMDB pages. Default 1 GiB. */
   mapSizeBytes?: number;
-  /** Refuse growing writes when the disk has less free space than this. Default 16 MiB; 0 disables. */
+  /** Refuse growing writes when the disk has less free space than this. Default 8 MiB; 0 disables. */
   minFreeDiskBytes?: number;
-  /** Size at which a payload segment file is sealed. Default 64 MiB. */
+  /** Size at which a payload segment file is sealed. Default 16 MiB. */
   payloadSegmentBytes?: number;
   /** Cap on payload segment files. Default 0 (bounded by minFreeDiskBytes only). */
   payloadMaxBytes?: number;
   /** storage.payloadStore: native (addon), js (file I/O) or auto (native when it loads). Default auto. */
   payloadStoreKind?: PayloadStoreChoice;
-  /** Compaction of mostly-dead payload segments (ratio 0.25, 16 MiB per round, every 2000 ms by default). */
+  /** Compaction of mostly-dead payload segments (ratio 0.25, 16 MiB per round, every 1000 ms by default). */
   payloadCompaction?: Partial<CompactorOptions>;
   /** A PayloadStore to use instead of opening one in <dataDir>/payloads (tests). */
   payloadStore?: PayloadStore;
@@ -87,6 +87,8 @@ export class Store {
         const opened = await openPayloadStore(join(options.dataDir, 'payloads'), options.payloadStoreKind ?? 'auto', {
           segmentMaxBytes: options.payloadSegmentBytes,
           maxBytes: options.payloadMaxBytes,
+          // A refused publisher is taken again as soon as a deleted segment's space is back, not at the next poll.
+          onSegmentDeleted: () => capacity?.diskSpaceFreed(),
         });
         payloads = opened.store;
         fallbackReason = opened.fallbackReason;
@@ -95,7 +97,7 @@ export class Store {
       const staged = payloads;
       capacity = new CapacityGuard(() => env.space(), () => staged.pendingBytes(), {
         maxUsedBytes: options.mapSizeBytes ?? 1 << 30,
-        minFreeDiskBytes: options.minFreeDiskBytes ?? 16 * 1024 * 1024,
+        minFreeDiskBytes: options.minFreeDiskBytes ?? DEFAULT_MIN_FREE_DISK_BYTES,
         dataDir: options.dataDir,
       });
       const scheduler = new CommitScheduler(env, payloads, capacity, metrics, {
@@ -130,11 +132,15 @@ export class Store {
         await scheduler.enqueue(new CompositeOp(leftovers));
       }
       const tables = [new SessionMessageTable(ctx, sessions), new RetainedTable(ctx), new QueueTable(ctx)] as const;
-      const compactor = new PayloadCompactor(ctx, {
-        ratio: options.payloadCompaction?.ratio ?? 0.25,
-        maxBytesPerRound: options.payloadCompaction?.maxBytesPerRound ?? 16 * 1024 * 1024,
-        intervalMs: options.payloadCompaction?.intervalMs ?? 2000,
-      });
+      const compactor = new PayloadCompactor(
+        ctx,
+        {
+          ratio: options.payloadCompaction?.ratio ?? 0.25,
+          maxBytesPerRound: options.payloadCompaction?.maxBytesPerRound ?? 16 * 1024 * 1024,
+          intervalMs: options.payloadCompaction?.intervalMs ?? 1000,
+        },
+        capacity,
+      );
       compactor.start();
       return new Store(ctx, capacity, metrics, sessions, ...tables, compactor, report);
     } catch (err) {

@@ -28,12 +28,13 @@ storage('payloadStore is native, js or auto (default auto); payloadSegmentBytes 
   assert.ok('config' in d);
   if (!('config' in d)) return;
   assert.is(d.config.storage.payloadStore, 'auto');
-  assert.is(d.config.storage.payloadSegmentBytes, 64 * 1024 * 1024);
-  const r = validateConfig({ storage: { payloadStore: 'js', payloadSegmentBytes: '16MiB' } });
+  assert.is(d.config.storage.payloadSegmentBytes, 16 * 1024 * 1024);
+  assert.is(d.config.storage.minFreeDiskBytes, 8 * 1024 * 1024);
+  const r = validateConfig({ storage: { payloadStore: 'js', payloadSegmentBytes: '32MiB' } });
   assert.ok('config' in r);
   if (!('config' in r)) return;
   assert.is(r.config.storage.payloadStore, 'js');
-  assert.is(r.config.storage.payloadSegmentBytes, 16 * 1024 * 1024);
+  assert.is(r.config.storage.payloadSegmentBytes, 32 * 1024 * 1024);
   const bad = validateConfig({ storage: { payloadStore: 'fast', payloadSegmentBytes: '4KiB' } });
   assert.ok('errors' in bad);
   if (!('errors' in bad)) return;
@@ -41,11 +42,18 @@ storage('payloadStore is native, js or auto (default auto); payloadSegmentBytes 
   assert.match(bad.errors.join('\n'), /storage\.payloadSegmentBytes: /);
 });
 
-storage('a board profile sets the payload segment size', () => {
+storage('a board profile sets the payload segment size and a free-disk reserve that covers compacting one', () => {
   const r = validateConfig({ board: 'rpi-zero-2w' });
   assert.ok('config' in r);
   if (!('config' in r)) return;
-  assert.is(r.config.storage.payloadSegmentBytes, 16 * 1024 * 1024);
+  assert.is(r.config.storage.payloadSegmentBytes, 8 * 1024 * 1024);
+  assert.is(r.config.storage.minFreeDiskBytes, 4 * 1024 * 1024);
+  for (const board of ['rpi-zero-2w', 'rpi4', 'rpi5', 'cm4-emmc']) {
+    const b = validateConfig({ board });
+    if (!('config' in b)) return assert.unreachable(board);
+    // Recovery compacts a segment at most a quarter live: its copies must fit in the reserve (README, "Full disk").
+    assert.ok(b.config.storage.minFreeDiskBytes >= b.config.storage.payloadSegmentBytes / 4 + 64 * 1024, board);
+  }
 });
 
 storage('commit pacing: commitMaxPerSecond and commitMinBatchBytes are read, with defaults', () => {

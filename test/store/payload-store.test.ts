@@ -204,7 +204,7 @@ for (const impl of PAYLOAD_IMPLS) {
     const store = await impl.open(dir, { segmentMaxBytes: 12_000 });
     const a = store.append(payload(1));
     const b = store.append(payload(2));
-    store.append(payload(3)); // segment 2, active
+    store.append(payload(3, 8192 - 16 - 12)); // segment 2, active, ending on a flush boundary: all live
     assert.ok(store.addRef(b));
     await store.flush();
     assert.equal(store.beginCompaction(0.9, 1 << 20), [], 'segment 1 is full of live payloads');

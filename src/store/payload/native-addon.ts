@@ -21,10 +21,14 @@ export interface SegmentsAddon {
   /** pwritev of all buffers at position (continuing short writes), then fdatasync when sync; on a worker thread. */
   write(handle: NativeSegmentHandle, position: number, buffers: Buffer[], sync: boolean): Promise<number>;
   truncate(handle: NativeSegmentHandle, length: number): Promise<number>;
-  /** Stops using the handle; fd, mapping and (with unlink) the file go once no Buffer views them any more. */
+  /**
+   * Stops using the handle. With unlink the file is deleted now: mappings that Buffers still view are first moved
+   * onto anonymous copies at the same addresses, so those Buffers stay valid and the disk space comes back at once.
+   * Without unlink, fd and mappings go once no Buffer views them any more.
+   */
   retire(handle: NativeSegmentHandle, unlink: boolean): void;
-  /** Resources still held: open segments (fd, path), mappings and their bytes. */
-  stats(): { segments: number; mappings: number; mappedBytes: number };
+  /** Resources still held: open segments (fd, path), mappings and their bytes, mappings detached onto copies. */
+  stats(): { segments: number; mappings: number; mappedBytes: number; detached: number };
   readonly pageSize: number;
 }
 

@@ -37,8 +37,8 @@ export interface ReconcileReport {
  * Compaction (driven by the store's PayloadCompactor, which knows the records): `beginCompaction` picks sealed
  * segments with few live bytes and stops them taking new owners; `copyForward` stages a copy of each live payload
  * (flushed before the commit, like an append); the commit rewrites every record's reference and, once durable,
- * `moveOwners` hands the owners to the copy. The old segment then has no live payload and is deleted (the native
- * store waits for the last Buffer viewing it).
+ * `moveOwners` hands the owners to the copy. The old segment then has no live payload and is deleted at once
+ * (Buffers read from it stay valid: the native store moves their memory onto a copy first).
  */
 export interface PayloadStore {
   /** Stages a payload for the next flush and returns its reference. Throws StoreFullError over the cap. */
@@ -61,9 +61,11 @@ export interface PayloadStore {
   readonly kind: 'native' | 'js';
   /**
    * Sealed segments whose live payload bytes are below `ratio` of their size, oldest first, together holding at
-   * most `maxLiveBytes` (at least one segment); each stops taking new owners (addRef false) until endCompaction.
+   * most `maxLiveBytes` (at least one segment, unless `shortOfSpace`: then none that does not fit); each stops
+   * taking new owners (addRef false) until endCompaction. When `shortOfSpace` (the store refuses writes), a
+   * mostly-dead active segment of some size is sealed first, so that it is among them.
    */
-  beginCompaction(ratio: number, maxLiveBytes: number): number[];
+  beginCompaction(ratio: number, maxLiveBytes: number, shortOfSpace?: boolean): number[];
   /** Owners of a payload (0 when it is not live). */
   owners(ref: PayloadRef): number;
   /** Reads a live payload (checksum verified) and stages a copy like `append`, owned once until moveOwners. */

@@ -15,8 +15,8 @@ export interface SegmentFile {
   /** Cuts the file to `length` bytes and syncs it. */
   truncate(length: number): Promise<void>;
   /**
-   * Closes the file; with `unlink`, deletes it. The native implementation defers both until no Buffer returned
-   * by read() is alive any more, so such a Buffer stays valid after its payload was freed or moved.
+   * Closes the file; with `unlink`, deletes it at once (its disk space comes back now). Buffers returned by read()
+   * stay valid: the native implementation moves the mappings they view onto anonymous copies first.
    */
   close(unlink: boolean): Promise<void>;
 }

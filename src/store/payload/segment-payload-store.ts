@@ -1,6 +1,6 @@
 // The payload store's bookkeeping over append-only segment files in <dataDir>/payloads/: which payloads are live
-// and how many records own each, staging and flushing a commit window's appends, segment rotation and deletion,
-// recovery after a crash, and the payload side of compaction. File access is a SegmentIo: the native addon
+// and how many records own each, staging and flushing a commit window's appends, segment rotation and deletion
+// (the active segment's too, once it holds nothing live), recovery after a crash, and the payload side of compaction. File access is a SegmentIo: the native addon
 // (zero-copy reads) or plain file I/O (the fallback); both write the same files.
 
 import { mkdir, readdir } from 'node:fs/promises';
@@ -26,6 +26,8 @@ export interface SegmentPayloadStoreOptions {
   segmentMaxBytes?: number;
   /** Cap on the bytes of all segment files; appends beyond it throw StoreFullError. 0 = no cap. */
   maxBytes?: number;
+  /** Called after a segment file was deleted: the disk has more free space now (the capacity guard re-reads it). */
+  onSegmentDeleted?: () => void;
 }
 
 /** A live payload: how many records own it, and its length (for the segment's live bytes). */
@@ -51,7 +53,20 @@ interface Segment {
   compacting: boolean;
 }
 
-export const DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024;
+export const DEFAULT_SEGMENT_BYTES = 16 * 1024 * 1024;
+/**
+ * An active segment whose payloads are all dead is sealed and deleted (the next payload starts a new file), so a
+ * drained store gives its disk space back without waiting for the segment to fill up. At this size at once: a new
+ * file (create + directory fsync) per megabyte written at most costs next to nothing.
+ */
+const RECLAIM_AT_ONCE_BYTES = 1024 * 1024;
+/**
+ * A smaller all-dead active segment goes after this pause instead, so a consumer that keeps up with a slow
+ * publisher does not cost a new file per message while a burst goes on; its space still returns within a second.
+ */
+export const ACTIVE_RECLAIM_DELAY_MS = 250;
+/** A mostly-dead active segment is sealed for compaction once it holds this share of segmentMaxBytes. */
+const ACTIVE_COMPACTION_SHARE = 0.25;
 
 export class SegmentPayloadStore implements PayloadStore {
   private readonly segments = new Map<number, Segment>();
@@ -62,6 +77,8 @@ export class SegmentPayloadStore implements PayloadStore {
   private readonly deletions = new Set<Promise<void>>();
   private readonly segmentMaxBytes: number;
   private readonly maxBytes: number;
+  private reclaimTimer: NodeJS.Timeout | undefined;
+  private readonly onSegmentDeleted: (() => void) | undefined;
 
   protected constructor(
     private readonly dir: string,
@@ -71,6 +88,7 @@ export class SegmentPayloadStore implements PayloadStore {
   ) {
     this.segmentMaxBytes = options.segmentMaxBytes ?? DEFAULT_SEGMENT_BYTES;
     this.maxBytes = options.maxBytes ?? 0;
+    this.onSegmentDeleted = options.onSegmentDeleted;
     for (const segment of existing) this.segments.set(segment.id, segment);
     this.nextId = existing.reduce((max, s) => Math.max(max, s.id), 0) + 1;
   }
@@ -210,13 +228,28 @@ export class SegmentPayloadStore implements PayloadStore {
     return report;
   }
 
-  beginCompaction(ratio: number, maxLiveBytes: number): number[] {
+  beginCompaction(ratio: number, maxLiveBytes: number, shortOfSpace = false): number[] {
+    const active = this.active;
+    if (
+      shortOfSpace &&
+      active !== undefined &&
+      active.created &&
+      active.live.size > 0 &&
+      active.size >= ACTIVE_COMPACTION_SHARE * this.segmentMaxBytes &&
+      active.liveBytes < ratio * active.size
+    ) {
+      // A few payloads still live (deliveries a consumer holds, say) would otherwise pin the whole active segment
+      // until it filled up, which a full disk never lets happen: sealed, it is compacted like any other. Only
+      // then: with room to spare, the segment fills up and rotates, and copying its backlog would be wasted.
+      this.sealActive();
+    }
     const picked: number[] = [];
     let bytes = 0;
     const sealed = [...this.segments.values()].filter((s) => s !== this.active && !s.compacting && s.created && s.live.size > 0);
     sealed.sort((a, b) => a.id - b.id);
     for (const segment of sealed) {
       if (segment.liveBytes >= ratio * segment.size) continue;
+      if (shortOfSpace && bytes + segment.liveBytes > maxLiveBytes) continue;
       if (picked.length > 0 && bytes + segment.liveBytes > maxLiveBytes) break;
       segment.compacting = true;
       picked.push(segment.id);
@@ -252,6 +285,8 @@ export class SegmentPayloadStore implements PayloadStore {
   }
 
   async close(): Promise<void> {
+    if (this.reclaimTimer !== undefined) clearTimeout(this.reclaimTimer);
+    this.reclaimTimer = undefined;
     await this.flushChain;
     await Promise.all(this.deletions);
     for (const segment of this.segments.values()) {
@@ -277,11 +312,30 @@ export class SegmentPayloadStore implements PayloadStore {
   private dropLive(segment: Segment, offset: number, live: Live): void {
     segment.live.delete(offset);
     segment.liveBytes -= RECORD_HEADER_BYTES + live.length;
-    if (segment.live.size === 0 && segment !== this.active) this.deleteSegment(segment);
+    if (segment.live.size > 0) return;
+    if (segment !== this.active) this.deleteSegment(segment);
+    else if (segment.size >= Math.min(RECLAIM_AT_ONCE_BYTES, this.segmentMaxBytes)) this.reclaimActive();
+    else this.reclaimTimer ??= setTimeout(this.reclaimActive, ACTIVE_RECLAIM_DELAY_MS).unref();
+  }
+
+  /** Deletes the active segment if nothing in it is live (any more); the next payload starts a new one. */
+  private readonly reclaimActive = (): void => {
+    const segment = this.active;
+    if (segment === undefined || segment.live.size > 0 || segment.size <= FILE_HEADER_BYTES) return;
+    this.sealActive();
+    this.deleteSegment(segment);
+  };
+
+  /** The active segment takes no more payloads: the next one starts a new segment. */
+  private sealActive(): void {
+    this.active = undefined;
+    if (this.reclaimTimer !== undefined) clearTimeout(this.reclaimTimer);
+    this.reclaimTimer = undefined;
   }
 
   private startSegment(): Segment {
     const previous = this.active;
+    this.sealActive();
     const id = this.nextId++;
     const segment: Segment = {
       id,
@@ -342,6 +396,9 @@ export class SegmentPayloadStore implements PayloadStore {
       }
     });
     this.deletions.add(deletion);
-    void deletion.finally(() => this.deletions.delete(deletion));
+    void deletion.finally(() => {
+      this.deletions.delete(deletion);
+      this.onSegmentDeleted?.();
+    });
   }
 }

@@ -37,6 +37,8 @@ function typedValue(text: string): unknown {
   if (/^(0|[1-9]\d*)$/.test(text)) return Number(text);
   if (text === 'true' || text === 'false') return text === 'true';
   if (text === 'null') return null;
+  // A YAML flow list, as a composite last-value key is written (key=[topicLevel:1,userProperty:command_type]).
+  if (text.startsWith('[') && text.endsWith(']')) return text.slice(1, -1).split(',').map((part) => typedValue(part.trim()));
   return text;
 }
 

@@ -108,6 +108,14 @@ test('client command arguments: actions, targets, settings typed as in YAML, opt
     admin: '10.0.0.2:18083',
     token: 'abc',
   });
+  assert.equal(parseArgs(['queues', 'create', 'cmds', 'type=lastvalue', 'key=[topicLevel:1, userProperty:command_type]']), {
+    command: 'client',
+    resource: 'queues',
+    action: 'create',
+    target: 'cmds',
+    settings: { type: 'lastvalue', key: ['topicLevel:1', 'userProperty:command_type'] },
+    json: false,
+  });
   assert.equal(parseArgs(['queues', 'peek', 'jobs', '-n', '5']), { command: 'client', resource: 'queues', action: 'peek', target: 'jobs', settings: {}, json: false, limit: 5 });
   assert.equal(parseArgs(['status', '--json']), { command: 'client', resource: 'status', action: 'show', settings: {}, json: true });
   assert.equal(parseArgs(['clients', 'disconnect', 'sensor-1']), { command: 'client', resource: 'clients', action: 'disconnect', target: 'sensor-1', settings: {}, json: false });

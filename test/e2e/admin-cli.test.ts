@@ -69,6 +69,21 @@ test('status reports a ready broker (exit 0), --json gives the figures', async (
   assert.equal(s.listeners.map((l: { port: number }) => l.port).sort(), [broker.port, broker.wsPort].sort());
 });
 
+test('queues create with a composite last-value key (key=[...]): one value per device and command type', async () => {
+  const created = await wharf(['queues', 'create', 'cmds', 'topicFilter=cmd/+/set', 'type=lastvalue', 'key=[topicLevel:1,userProperty:command_type]', '--admin', admin]);
+  assert.is(created.code, 0, created.stderr);
+  const pub = await connectClient(broker.url, { clientId: 'e2e-cmd-pub', protocolVersion: 5 });
+  clients.push(pub);
+  const send = (device: string, colour: string) =>
+    pub.publishAsync(`cmd/${device}/set`, colour, { qos: 1, properties: { userProperties: { command_type: 'set-color' } } });
+  await send('d-17', 'blue');
+  await send('d-18', 'red');
+  await send('d-17', 'green');
+  const json = JSON.parse((await wharf(['queues', 'show', 'cmds', '--json', '--admin', admin])).stdout);
+  assert.equal(json.key ?? json.definition?.key ?? json.settings?.key, ['topicLevel:1', 'userProperty:command_type']);
+  assert.is(json.depth, 2, "d-17's green replaced its blue; d-18's red is kept apart");
+});
+
 test('queues: create, table with depth, show, peek, purge, delete', async () => {
   const created = await wharf(['queues', 'create', 'jobs', 'topicFilter=jobs/#', 'maxMessages=100', 'retention=1h', '--admin', admin]);
   assert.is(created.code, 0, created.stderr);

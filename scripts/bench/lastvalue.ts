@@ -7,14 +7,14 @@
 // consumer drains it. The same publishes go into a standard queue on the same filter for the ratio. Each run starts
 // a fresh broker process per queue type (durable configuration: storage.commitIntervalMs 5), standard first.
 
-import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { exitWithUsage, readFlags } from './cli-args.js';
 import { deviceWriteBytes } from './disk-stats.js';
 import { LoadClient, PublishTemplate } from './load-client.js';
 import { drainQueue } from './queue-drain.js';
-import { peerUnavailableReason, startPeer, type RunningPeer } from './peers.js';
+import { startPeer, type RunningPeer } from './peers.js';
+import { requirePeer, runStandalone, writeJsonRecord } from './standalone.js';
 
 const PUBLISHERS = 4;
 const INFLIGHT = 500;
@@ -276,11 +276,7 @@ const fmt = (n: number, digits = 0) => (Number.isFinite(n) ? n.toLocaleString('e
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
-  const why = peerUnavailableReason('wharf');
-  if (why) {
-    console.error(why);
-    process.exit(1);
-  }
+  requirePeer('wharf');
   console.log(
     `scenario 9: ${fmt(args.messages)} publishes (QoS 1, ${PAYLOAD} B) over ${fmt(args.keys)} keys, ` +
       `${PUBLISHERS} publishers × ${INFLIGHT} in flight, ${args.runs} run(s) per queue type; ${os.cpus().length} CPUs, load ${os.loadavg()[0]!.toFixed(2)}`,
@@ -332,14 +328,8 @@ async function main(): Promise<void> {
   console.log(`\ntarget: last-value publish rate ≥ ${TARGET_RATIO} × standard: ${ratio.toFixed(2)}× ${targets.publishRatio.met ? 'met' : 'MISSED'}`);
   console.log(`target: stored messages = ${fmt(args.keys)} keys, each its last value, every run: ${storedOk ? 'met' : 'MISSED'}`);
   if (errors.length > 0) console.log(`errors: ${errors.join('; ')}`);
-  if (args.json !== undefined) {
-    writeFileSync(args.json, JSON.stringify({ args, loadavg: os.loadavg(), results, targets }, null, 2));
-    console.log(`results: ${args.json}`);
-  }
+  writeJsonRecord(args.json, { args, results, targets });
   if (errors.length > 0 || !storedOk) process.exitCode = 1;
 }
 
-main().catch((e) => {
-  console.error(e);
-  process.exit(1);
-});
+runStandalone(main);

@@ -16,12 +16,12 @@
 // writing the next PUBLISH, its commits, any stall of its event loop) counts against the targets: the total within
 // 15% of the ideal, each worker's jobs within 15% of its share of the per-job cycles.
 
-import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { JobPublisher, QueueWorker, until } from '../../test/helpers/queue-clients.js';
 import { readFlags } from './cli-args.js';
 import { EchoProbe } from './echo-probe.js';
-import { peerUnavailableReason, startPeer } from './peers.js';
+import { startPeer } from './peers.js';
+import { requirePeer, runStandalone, writeJsonRecord } from './standalone.js';
 
 const SPEEDS_MS = [2, 4, 6, 8];
 /** Pause between the echo probe's round trips. */
@@ -153,11 +153,7 @@ const sharesMet = (r: RunResult) => r.workers.every((w) => Math.abs(shareDeviati
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
-  const why = peerUnavailableReason('wharf');
-  if (why) {
-    console.error(why);
-    process.exit(1);
-  }
+  requirePeer('wharf');
   console.log(
     `scenario 12: ${args.jobs} OCR jobs, workers at ${SPEEDS_MS.join('/')} ms per job, least_inflight, consumerInflight 1, ` +
       `${args.runs} run(s); ${os.cpus().length} CPUs, load ${os.loadavg()[0]!.toFixed(2)}`,
@@ -204,14 +200,8 @@ async function main(): Promise<void> {
   const wrong = results.filter((r) => r.distinct !== args.jobs || r.duplicates > 0).length;
   if (wrong > 0) errors.push(`${wrong} run(s) did not do every job exactly once`);
   if (errors.length > 0) console.log(`errors: ${errors.join('; ')}`);
-  if (args.json !== undefined) {
-    writeFileSync(args.json, JSON.stringify({ args, loadavg: os.loadavg(), results, targets }, null, 2));
-    console.log(`results: ${args.json}`);
-  }
+  writeJsonRecord(args.json, { args, results, targets });
   if (errors.length > 0) process.exitCode = 1;
 }
 
-main().catch((e) => {
-  console.error(e);
-  process.exit(1);
-});
+runStandalone(main);

@@ -11,13 +11,14 @@
 // Bytes written come from /proc/<broker>/io write_bytes over the publish phase, divided by the payload bytes
 // PUBACKed. Heap is the broker's own process.memoryUsage() sampled every 250 ms (heap-sampler.ts).
 
-import { statfsSync, writeFileSync } from 'node:fs';
+import { statfsSync } from 'node:fs';
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { readFlags } from './cli-args.js';
 import { LoadClient, PublishTemplate } from './load-client.js';
 import { drainQueue } from './queue-drain.js';
-import { peerUnavailableReason, startPeer, type MemorySample, type RunningPeer } from './peers.js';
+import { startPeer, type MemorySample, type RunningPeer } from './peers.js';
+import { requirePeer, runStandalone, writeJsonRecord } from './standalone.js';
 
 const PUBLISHERS = 4;
 const INFLIGHT = 64;
@@ -252,11 +253,7 @@ const fmt = (n: number, digits = 0) => (Number.isFinite(n) ? n.toLocaleString('e
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
-  const why = peerUnavailableReason('wharf');
-  if (why) {
-    console.error(why);
-    process.exit(1);
-  }
+  requirePeer('wharf');
   const need = args.messages * args.bytes * 1.3;
   const fs = statfsSync(os.tmpdir());
   const free = fs.bavail * fs.bsize;
@@ -315,14 +312,8 @@ async function main(): Promise<void> {
   for (const [name, t] of Object.entries(targets)) console.log(`target ${name}: ${t.value.toFixed(3)} (${name === 'drainVsJs' ? '≥' : name === 'heapGrowthVsJs' ? '<' : '≤'} ${t.target}) ${t.met ? 'met' : 'MISSED'}`);
   const errors = results.flatMap((r) => r.errors.map((e) => `${r.variant}: ${e}`));
   if (errors.length > 0) console.log(`errors: ${errors.join('; ')}`);
-  if (args.json !== undefined) {
-    writeFileSync(args.json, JSON.stringify({ args, loadavg: os.loadavg(), results, targets }, null, 2));
-    console.log(`results: ${args.json}`);
-  }
+  writeJsonRecord(args.json, { args, results, targets });
   if (errors.length > 0) process.exitCode = 1;
 }
 
-main().catch((e) => {
-  console.error(e);
-  process.exit(1);
-});
+runStandalone(main);

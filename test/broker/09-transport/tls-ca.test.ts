@@ -16,9 +16,9 @@ import { join } from 'node:path';
 import tls from 'node:tls';
 import type { IClientOptions } from 'mqtt';
 import { Broker } from '../../../src/broker/broker.js';
-import { defaultConfig, type ListenerConfig } from '../../../src/config/types.js';
+import { defaultConfig } from '../../../src/config/types.js';
 import { silentLogger } from '../../../src/log/logger.js';
-import { startBroker, type TestBroker } from '../../helpers/broker.js';
+import { withSecureBroker, type SecureBroker } from '../../helpers/secure-broker.js';
 import { collect, connectClient, endClient } from '../../helpers/mqttjs.js';
 import { requireTool, run } from '../../helpers/tools.js';
 
@@ -67,23 +67,9 @@ test.after(() => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-interface SecureBroker extends TestBroker {
-  tlsPort: number;
-  wssPort: number;
-}
-
 /** A broker with tls and wss listeners serving the intermediate-signed certificate, with `ca` or without. */
-async function withListeners(ca: string | undefined, fn: (tb: SecureBroker) => Promise<void>): Promise<void> {
-  const secure = (type: 'tls' | 'wss'): ListenerConfig => ({ type, host: '127.0.0.1', port: 0, path: '/mqtt', cert: file('server.crt'), key: file('server.key'), ...(ca ? { ca } : {}) });
-  const tb = await startBroker({}, (c) => c.listeners.push(secure('tls'), secure('wss')));
-  try {
-    const bound = tb.broker.boundListeners();
-    const port = (type: string) => bound.find((b) => b.type === type)!.port;
-    await fn({ ...tb, tlsPort: port('tls'), wssPort: port('wss') });
-  } finally {
-    await tb.stop();
-  }
-}
+const withListeners = (ca: string | undefined, fn: (tb: SecureBroker) => Promise<void>) =>
+  withSecureBroker({ cert: file('server.crt'), key: file('server.key'), ...(ca ? { ca } : {}) }, fn);
 
 /** A TLS handshake with the listener; resolves with the socket once verified, rejects with the client's error. */
 function handshake(port: number, opts: tls.ConnectionOptions): Promise<tls.TLSSocket> {

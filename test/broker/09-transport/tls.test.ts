@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import tls from 'node:tls';
 import type { IClientOptions } from 'mqtt';
-import { startBroker, type TestBroker } from '../../helpers/broker.js';
+import { withSecureBroker, type SecureBroker } from '../../helpers/secure-broker.js';
 import { collect, connectClient, endClient } from '../../helpers/mqttjs.js';
 import { RawClient } from '../../helpers/raw-client.js';
 import { requireTool, run, waitFor } from '../../helpers/tools.js';
@@ -34,24 +34,7 @@ test.after(() => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-interface SecureBroker extends TestBroker {
-  tlsPort: number;
-  wssPort: number;
-}
-
-async function withSecureBroker(fn: (tb: SecureBroker) => Promise<void>): Promise<void> {
-  const tb = await startBroker({}, (c) => {
-    c.listeners.push({ type: 'tls', host: '127.0.0.1', port: 0, path: '/mqtt', cert, key });
-    c.listeners.push({ type: 'wss', host: '127.0.0.1', port: 0, path: '/mqtt', cert, key });
-  });
-  try {
-    const bound = tb.broker.boundListeners();
-    const port = (type: string) => bound.find((b) => b.type === type)!.port;
-    await fn({ ...tb, tlsPort: port('tls'), wssPort: port('wss') });
-  } finally {
-    await tb.stop();
-  }
-}
+const withServedBroker = (fn: (tb: SecureBroker) => Promise<void>) => withSecureBroker({ cert, key }, fn);
 
 type Via = 'tls' | 'wss' | 'tcp';
 const urlFor = (tb: SecureBroker, via: Via) =>
@@ -85,12 +68,12 @@ const pairs: [Via, Via, 4 | 5][] = [
 ];
 for (const [pubVia, subVia, version] of pairs) {
   withOpenssl(`${pubVia.toUpperCase()} publisher -> ${subVia.toUpperCase()} subscriber, QoS 0/1/2 (MQTT.js, ${version === 5 ? '5.0' : '3.1.1'}, rejectUnauthorized false)`, async () => {
-    await withSecureBroker((tb) => exchange(tb, pubVia, subVia, version));
+    await withServedBroker((tb) => exchange(tb, pubVia, subVia, version));
   });
 }
 
 withOpenssl('the TLS listener serves the configured certificate (verifies against it as CA for "localhost")', async () => {
-  await withSecureBroker(async (tb) => {
+  await withServedBroker(async (tb) => {
     const socket = tls.connect({ host: '127.0.0.1', port: tb.tlsPort, servername: 'localhost', ca: readFileSync(cert) });
     try {
       await new Promise<void>((resolve, reject) => {
@@ -106,7 +89,7 @@ withOpenssl('the TLS listener serves the configured certificate (verifies agains
 });
 
 withOpenssl('a plain (non-TLS) MQTT client on the TLS port gets no CONNACK and is disconnected', async () => {
-  await withSecureBroker(async (tb) => {
+  await withServedBroker(async (tb) => {
     const client = await RawClient.connect(tb.tlsPort, 4);
     try {
       client.send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: true, keepalive: 60, clientId: 'plain' });
@@ -122,7 +105,7 @@ withOpenssl('a plain (non-TLS) MQTT client on the TLS port gets no CONNACK and i
 });
 
 withOpenssl('a plain HTTPS GET on the WSS port is answered 426 Upgrade Required', async () => {
-  await withSecureBroker(async (tb) => {
+  await withServedBroker(async (tb) => {
     const status = await new Promise<number>((resolve, reject) => {
       const req = https.get({ host: '127.0.0.1', port: tb.wssPort, path: '/mqtt', rejectUnauthorized: false, agent: false }, (res) => {
         res.resume();

@@ -2,7 +2,7 @@
 // back to `create`), sessions, connected clients, retained and queued messages.
 
 import type { Connection } from '../broker/connection.js';
-import type { Message } from '../broker/message.js';
+import type { Message } from '../protocol/message.js';
 import type { Session } from '../broker/session.js';
 import { formatDuration } from '../config/rules.js';
 import type { ConsumerFigures, QueueFigures } from '../metrics/figures.js';

@@ -7,7 +7,7 @@ import { ReasonCode } from '../protocol/reason-codes.js';
 import { Connection } from './connection.js';
 import { startListener, type Listener } from './listeners.js';
 import { bindFailureReason, ListenError } from './listen-error.js';
-import type { Message } from './message.js';
+import type { Message } from '../protocol/message.js';
 import { RetainedStore } from './retained.js';
 import { RefusalLog } from './refusal-log.js';
 import { Router } from './router.js';

@@ -7,7 +7,7 @@ import { createPacketParser, encodePacket, type PacketParser, type ProtocolVersi
 import { encodeMessageProperties, encodePublish, PAYLOAD_COPY_MAX, type DeliveryProperties } from '../protocol/publish-encoder.js';
 import { ConnackReturnCode311, ProtocolViolation, ReasonCode } from '../protocol/reason-codes.js';
 import type { Broker } from './broker.js';
-import { remainingExpirySeconds } from './message.js';
+import { remainingExpirySeconds } from '../protocol/message.js';
 import type { Outgoing, Session, SessionLink } from './session.js';
 import { dispatchPacket } from './handlers/index.js';
 

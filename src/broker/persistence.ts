@@ -6,7 +6,7 @@ import type { Logger } from '../log/logger.js';
 import { StoreError, StoreFullError } from '../store/errors.js';
 import type { Store } from '../store/store.js';
 import type { SessionState, StoredMessage, StoredOutgoing, StoredSubscription } from '../store/types.js';
-import type { Message } from './message.js';
+import type { Message } from '../protocol/message.js';
 import type { Outgoing, Session, SessionHooks } from './session.js';
 
 export class BrokerPersistence implements SessionHooks {

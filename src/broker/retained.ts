@@ -1,7 +1,7 @@
 // Retained messages: the last retained PUBLISH per topic, handed to new subscriptions (MQTT 5.0 section 3.3.1.3).
 
-import type { Message } from './message.js';
-import { isExpired } from './message.js';
+import type { Message } from '../protocol/message.js';
+import { isExpired } from '../protocol/message.js';
 import { hasWildcard, topicMatches } from '../protocol/topic.js';
 
 /** Topics starting with "$" (the broker's own, such as $SYS/) are not matched by "#" [MQTT-4.7.2-1]. */

@@ -2,7 +2,7 @@
 // overlapping subscriptions, and one member per shared-subscription group.
 
 import type { QoS } from 'mqtt-packet';
-import type { Message } from './message.js';
+import type { Message } from '../protocol/message.js';
 import type { Session } from './session.js';
 import type { Subscription } from './subscription.js';
 import type { RefusalReason } from '../queue/errors.js';

@@ -2,8 +2,8 @@
 // which outlive the network connection while the session has not expired.
 
 import type { QoS } from 'mqtt-packet';
-import type { Message } from './message.js';
-import { isExpired } from './message.js';
+import type { Message } from '../protocol/message.js';
+import { isExpired } from '../protocol/message.js';
 import type { Subscription } from './subscription.js';
 import { OutgoingQueue } from './outgoing-queue.js';
 
@@ -26,7 +26,7 @@ export interface Outgoing {
 
 /** Who settles a queue delivery: PUBACK reason code < 0x80 acknowledges, >= 0x80 rejects. */
 export interface DeliveryOwner {
-  settle(out: Outgoing, reasonCode: number): void;
+  settleOutgoing(out: Outgoing, reasonCode: number): void;
 }
 
 /** Durability of a persistent session's QoS 1/2 messages (implemented by the broker's persistence). */
@@ -141,7 +141,7 @@ export class Session {
     if (done === undefined) return false;
     this.inflight.delete(packetId);
     if (this.unsent.length > 0 && this.unsent.includes(done)) this.unsent = this.unsent.filter((o) => o !== done);
-    if (done.owner !== undefined) done.owner.settle(done, reasonCode);
+    if (done.owner !== undefined) done.owner.settleOutgoing(done, reasonCode);
     else this.hooks?.done(this, done);
     this.drain();
     this.onSlotFreed?.();

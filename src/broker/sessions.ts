@@ -3,9 +3,10 @@
 
 import type { Broker } from './broker.js';
 import type { Connection, Will } from './connection.js';
-import type { Message } from './message.js';
+import type { Message } from '../protocol/message.js';
 import { ReasonCode } from '../protocol/reason-codes.js';
 import { Session } from './session.js';
+import { resumeQueueConsumers } from './session-consumer.js';
 
 /** Session expiry interval meaning "never expires" [MQTT-3.1.2-?, section 3.1.2.11.2]. */
 const NEVER = 0xffffffff;
@@ -124,13 +125,13 @@ export class SessionRegistry {
     // Reconnecting before the will delay has passed cancels the will [MQTT-3.1.3-9].
     this.cancelWill(session);
     session.resume(conn);
-    this.broker.queues?.sessionAttached(session);
+    resumeQueueConsumers(this.broker.queues, session);
   }
 
   connectionClosed(conn: Connection): void {
     const session = conn.session;
     if (session === null || session.link !== conn) return;
-    this.broker.queues?.sessionDetached(session);
+    this.broker.queues?.ownerDetached(session);
     session.detach();
     this.closeRules(conn, session);
   }

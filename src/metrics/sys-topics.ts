@@ -3,7 +3,7 @@
 // but kept in memory only: rewriting them on disk every interval would wear the flash for nothing.
 
 import type { Broker } from '../broker/broker.js';
-import type { Message } from '../broker/message.js';
+import type { Message } from '../protocol/message.js';
 import { total } from '../broker/stats.js';
 import type { BrokerMonitor } from './monitor.js';
 import type { BrokerFigures } from './figures.js';

@@ -2,7 +2,7 @@
 // the properties a message carries end to end are encoded once per message, not once per subscriber.
 // Layout per MQTT 5.0 section 3.3 (3.1.1: no property block).
 
-import type { MessageProperties } from '../broker/message.js';
+import type { MessageProperties } from './message.js';
 
 const PROP_PAYLOAD_FORMAT = 0x01;
 const PROP_MESSAGE_EXPIRY = 0x02;

@@ -1,7 +1,7 @@
-// A session consuming one queue: its deliveries in flight (by packet identifier), its inflight limit, and what
-// happens to them on PUBACK, on timeout and when the session goes away.
+// What a queue needs of whoever takes its messages. An MQTT session's consuming subscription
+// (src/broker/session-consumer.ts) and in-process consumers such as a device bridge both extend QueueConsumer:
+// the queue hands a message to deliver() and hears back through settle(), and never knows who is on the other side.
 
-import type { DeliveryOwner, Outgoing, Session } from '../broker/session.js';
 import type { HeldMessage, Queue } from './queue.js';
 import type { ConsumerView } from './types.js';
 
@@ -10,67 +10,70 @@ interface Delivery {
   deadline: number;
 }
 
-export class Consumer implements ConsumerView, DeliveryOwner {
-  readonly deliveries = new Map<number, Delivery>();
-  /** Per-consumer counters for the admin API and /metrics; they start at 0 each time the session (re)connects. */
+/**
+ * A consumer of one queue: its deliveries in flight (by a key of the consumer's choosing, a packet identifier for
+ * MQTT), its inflight limit, and what happens to them when settled, on timeout and when the consumer goes away.
+ */
+export abstract class QueueConsumer<K = number> implements ConsumerView {
+  private readonly deliveries = new Map<K, Delivery>();
+  /** Per-consumer counters for the admin API and /metrics; they start at 0 each time the consumer (re)attaches. */
   delivered = 0;
   acknowledged = 0;
-  /** Deliveries that came back: PUBACK >= 0x80 or ackTimeout (not a disconnect, which is not this consumer's verdict). */
+  /** Deliveries that came back: rejected by the consumer or past ackTimeout (not a disconnect, which is not its verdict). */
   rejected = 0;
 
   constructor(
     readonly queue: Queue,
-    readonly session: Session,
-    /** 0: at most once (acknowledged when written); 1: at least once, acknowledged by PUBACK. */
+    /** Whose consumer this is (a session, a device bridge): one consumer per owner and queue. */
+    readonly owner: object,
+    /** 0: at most once (acknowledged when handed over); 1: at least once, acknowledged by settle(). */
     readonly qos: 0 | 1,
-    readonly subscriptionId: number | undefined,
   ) {}
 
-  get id(): string {
-    return this.session.clientId;
-  }
+  /** Identifies the consumer in dispatch strategies, counters and redelivery preferences. */
+  abstract get id(): string;
+
+  /** Takes one message the queue dispatched to this consumer; calls begin() first. */
+  abstract deliver(held: HeldMessage): void;
+
+  /** True while the transport behind the consumer can take one more message now. */
+  protected abstract transportHasRoom(): boolean;
+
+  /** A delivery the queue took back (timeout, release): the transport forgets it (e.g. frees a packet id). */
+  protected forget(_key: K): void {}
 
   get inflight(): number {
     return this.deliveries.size;
   }
 
   hasRoom(): boolean {
-    return this.deliveries.size < this.queue.definition.consumerInflight && this.session.canTakeDelivery();
+    return this.deliveries.size < this.queue.definition.consumerInflight && this.transportHasRoom();
   }
 
-  deliver(held: HeldMessage): void {
-    const queue = this.queue;
-    queue.deliveryStarted(held);
+  /** The messages in flight to this consumer (consumer lag, the admin API's peek). */
+  *inflightMessages(): Iterable<HeldMessage> {
+    for (const d of this.deliveries.values()) yield d.held;
+  }
+
+  /** Counts a delivery as started; at QoS 0 it is also done, otherwise it waits for settle(key). */
+  protected begin(held: HeldMessage, key: K): void {
+    this.queue.deliveryStarted(held);
     this.delivered++;
-    const out: Outgoing = {
-      msg: held.message,
-      qos: this.qos,
-      retain: false,
-      subscriptionIds: this.subscriptionId === undefined ? undefined : [this.subscriptionId],
-      packetId: 0,
-      released: false,
-      seq: 0,
-      owner: this,
-    };
-    const link = this.session.link!;
     if (this.qos === 0) {
-      link.sendPublish(out, false);
       this.acknowledged++;
-      queue.acknowledged(held);
+      this.queue.acknowledged(held);
       return;
     }
-    const id = this.session.assignInflight(out);
-    const timeout = queue.definition.ackTimeoutMs;
-    this.deliveries.set(id, { held, deadline: timeout > 0 ? Date.now() + timeout : 0 });
-    link.sendPublish(out, false);
+    const timeout = this.queue.definition.ackTimeoutMs;
+    this.deliveries.set(key, { held, deadline: timeout > 0 ? Date.now() + timeout : 0 });
   }
 
-  /** PUBACK (or a discard by the connection): acknowledge or reject. */
-  settle(out: Outgoing, reasonCode: number): void {
-    const d = this.deliveries.get(out.packetId);
-    if (d === undefined) return;
-    this.deliveries.delete(out.packetId);
-    if (reasonCode < 0x80) {
+  /** The consumer's verdict: accepted acknowledges the message, otherwise it is rejected (redelivery, dead letter). */
+  protected settle(key: K, accepted: boolean): void {
+    const d = this.deliveries.get(key);
+    if (d === undefined) return; // already timed out or released
+    this.deliveries.delete(key);
+    if (accepted) {
       this.acknowledged++;
       this.queue.acknowledged(d.held);
     } else {
@@ -79,21 +82,21 @@ export class Consumer implements ConsumerView, DeliveryOwner {
     }
   }
 
-  /** Deliveries past ackTimeout count as rejected; a late PUBACK for them is then ignored. */
+  /** Deliveries past ackTimeout count as rejected; a late verdict for them is then ignored. */
   expireDeliveries(now: number): void {
-    for (const [id, d] of this.deliveries) {
+    for (const [key, d] of this.deliveries) {
       if (d.deadline === 0 || d.deadline > now) continue;
-      this.deliveries.delete(id);
-      this.session.inflight.delete(id);
+      this.deliveries.delete(key);
+      this.forget(key);
       this.rejected++;
       this.queue.failed(d.held, this.id, 'ack_timeout');
     }
   }
 
-  /** The session disconnected, was taken over or unsubscribed: everything in flight goes back to the queue. */
+  /** The consumer went away (disconnect, takeover, unsubscribe, stop): everything in flight goes back to the queue. */
   release(): void {
-    for (const [id, d] of this.deliveries) {
-      this.session.inflight.delete(id);
+    for (const [key, d] of this.deliveries) {
+      this.forget(key);
       this.queue.failed(d.held, this.id, 'consumer_lost');
     }
     this.deliveries.clear();

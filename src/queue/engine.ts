@@ -1,15 +1,13 @@
 // The queue engine: the set of durable queues, capture of matching publishes, consuming subscriptions
 // ($q/<filter>, $queue/<name>[/<filter>]), dead-lettering and the periodic retention and ack-timeout sweep.
-// It never touches a socket: deliveries go through the consumer's session.
+// It never touches a socket or a session: deliveries go through QueueConsumer (consumer.ts), whoever implements it.
 
-import type { Message } from '../broker/message.js';
-import type { Session } from '../broker/session.js';
-import type { Subscription } from '../broker/subscription.js';
+import type { Message } from '../protocol/message.js';
 import type { Logger } from '../log/logger.js';
 import { topicMatches } from '../protocol/topic.js';
 import type { QueueRef } from './queue-filter.js';
 import type { Store } from '../store/store.js';
-import { Consumer } from './consumer.js';
+import type { QueueConsumer } from './consumer.js';
 import { missingKeyRefusal, queueFullRefusal, storeFullRefusal, type Refusal } from './errors.js';
 import { compileKeySpec, type KeyExtractor } from './key.js';
 import { Queue, type HeldMessage, type RejectReason } from './queue.js';
@@ -45,7 +43,8 @@ export class QueueEngine {
   private readonly admittedKeys: (string | undefined)[] = [];
   private admittedCount = 0;
   private readonly byId = new Map<number, Queue>();
-  private readonly consumersBySession = new Map<Session, Consumer[]>();
+  /** Consumers by owner (a session, a device bridge): one per owner and queue. */
+  private readonly consumersByOwner = new Map<object, QueueConsumer<unknown>[]>();
   private nextId = 1;
   private sweepTimer: NodeJS.Timeout | null = null;
   private readonly loggedFailures = new Set<string>();
@@ -273,21 +272,19 @@ export class QueueEngine {
     return typeof def === 'string' ? def : this.declare(def);
   }
 
-  /** Makes a connected session a consumer of the queue its subscription names. */
-  addConsumer(session: Session, sub: Subscription): void {
-    const queue = sub.queueName === undefined ? undefined : this.queueByName(sub.queueName);
-    if (queue === undefined || session.link === null) return;
-    const list = this.consumersBySession.get(session) ?? [];
-    if (list.some((c) => c.queue === queue)) return;
-    const consumer = new Consumer(queue, session, sub.qos === 0 ? 0 : 1, sub.subscriptionId);
+  /** Adds a consumer to its queue; false (nothing changes) when its owner already consumes that queue. */
+  addConsumer(consumer: QueueConsumer<unknown>): boolean {
+    const list = this.consumersByOwner.get(consumer.owner) ?? [];
+    if (list.some((c) => c.queue === consumer.queue)) return false;
     list.push(consumer);
-    this.consumersBySession.set(session, list);
-    session.onSlotFreed ??= () => this.slotFreed(session);
-    queue.addConsumer(consumer);
+    this.consumersByOwner.set(consumer.owner, list);
+    consumer.queue.addConsumer(consumer);
+    return true;
   }
 
-  removeConsumer(session: Session, queueName: string): void {
-    const list = this.consumersBySession.get(session);
+  /** The owner stops consuming one queue (unsubscribe): what it had in flight goes back to the queue. */
+  removeConsumer(owner: object, queueName: string): void {
+    const list = this.consumersByOwner.get(owner);
     const consumer = list?.find((c) => c.queue.name === queueName);
     if (consumer === undefined) return;
     consumer.release();
@@ -295,32 +292,28 @@ export class QueueEngine {
     this.forgetConsumer(consumer);
   }
 
-  private forgetConsumer(consumer: Consumer): void {
-    const list = this.consumersBySession.get(consumer.session);
+  private forgetConsumer(consumer: QueueConsumer<unknown>): void {
+    const list = this.consumersByOwner.get(consumer.owner);
     if (list === undefined) return;
     const rest = list.filter((c) => c !== consumer);
-    if (rest.length > 0) this.consumersBySession.set(consumer.session, rest);
-    else this.consumersBySession.delete(consumer.session);
+    if (rest.length > 0) this.consumersByOwner.set(consumer.owner, rest);
+    else this.consumersByOwner.delete(consumer.owner);
   }
 
-  /** A session (re)connected: its queue subscriptions become consumers again. */
-  sessionAttached(session: Session): void {
-    for (const sub of session.subscriptions.values()) if (sub.queueName !== undefined) this.addConsumer(session, sub);
-  }
-
-  /** A session's connection closed: its unacknowledged queue messages are offered to others at once. */
-  sessionDetached(session: Session): void {
-    const list = this.consumersBySession.get(session);
+  /** The owner went away (a session's connection closed): its unacknowledged messages are offered to others at once. */
+  ownerDetached(owner: object): void {
+    const list = this.consumersByOwner.get(owner);
     if (list === undefined) return;
-    this.consumersBySession.delete(session);
+    this.consumersByOwner.delete(owner);
     for (const c of list) {
       c.release();
       c.queue.removeConsumer(c);
     }
   }
 
-  private slotFreed(session: Session): void {
-    const list = this.consumersBySession.get(session);
+  /** The owner can take deliveries again (a freed inflight slot, a drained socket): its queues dispatch. */
+  ownerHasRoom(owner: object): void {
+    const list = this.consumersByOwner.get(owner);
     if (list !== undefined) for (const c of list) c.queue.scheduleDispatch();
   }
 

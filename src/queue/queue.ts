@@ -1,10 +1,10 @@
 // One durable queue: its backlog lives in the store; in memory only a bounded read-ahead window, the messages in
 // flight and those waiting for redelivery. Dispatch hands messages to consumers within their inflight limits.
 
-import type { Message } from '../broker/message.js';
-import { isExpired } from '../broker/message.js';
+import type { Message } from '../protocol/message.js';
+import { isExpired } from '../protocol/message.js';
 import type { QueueMessage, ReplacedMessage } from '../store/types.js';
-import type { Consumer } from './consumer.js';
+import type { QueueConsumer } from './consumer.js';
 import { createStrategy } from './dispatch/index.js';
 import type { QueueEngine } from './engine.js';
 import { newQueueCounters, type QueueCounters } from './counters.js';
@@ -36,7 +36,7 @@ export interface HeldMessage {
 }
 
 export class Queue {
-  readonly consumers: Consumer[] = [];
+  readonly consumers: QueueConsumer<unknown>[] = [];
   readonly counters: QueueCounters = newQueueCounters();
   /** Messages stored and not yet removed (acknowledged, expired, dropped, dead-lettered). */
   depth = 0;
@@ -132,7 +132,7 @@ export class Queue {
     // would keep reporting a message that was acknowledged long ago.
     const unread = this.depth + this.pendingEvictions - this.inMemory() > 0;
     let oldest = this.ready.first()?.enqueuedAt ?? (unread ? this.oldestOnDisk : 0);
-    for (const c of this.consumers) for (const d of c.deliveries.values()) if (d.held.enqueuedAt < oldest || oldest === 0) oldest = d.held.enqueuedAt;
+    for (const c of this.consumers) for (const held of c.inflightMessages()) if (held.enqueuedAt < oldest || oldest === 0) oldest = held.enqueuedAt;
     return oldest === 0 ? 0 : Math.max(0, now - oldest);
   }
 
@@ -276,14 +276,14 @@ export class Queue {
     return false;
   }
 
-  private choose(held: HeldMessage): Consumer | undefined {
+  private choose(held: HeldMessage): QueueConsumer<unknown> | undefined {
     // A redelivered message goes to another consumer when one has room [DESIGN "Queues"].
     if (held.lastConsumer !== undefined && this.definition.dispatch !== 'hash_key') {
-      let best: Consumer | undefined;
+      let best: QueueConsumer<unknown> | undefined;
       for (const c of this.consumers) if (c.id !== held.lastConsumer && c.hasRoom() && (best === undefined || c.inflight < best.inflight)) best = c;
       if (best !== undefined) return best;
     }
-    return this.strategy.pick(this.consumers, held.key) as Consumer | undefined;
+    return this.strategy.pick(this.consumers, held.key) as QueueConsumer<unknown> | undefined;
   }
 
   /** Reads the next part of the backlog from the store when the window runs low. */
@@ -342,7 +342,7 @@ export class Queue {
     this.scheduleDispatch();
   }
 
-  /** Consumer bookkeeping, called by Consumer. */
+  /** Consumer bookkeeping, called by QueueConsumer. */
   deliveryStarted(held: HeldMessage): void {
     this.inflightCount++;
     this.counters.delivered++;
@@ -433,12 +433,12 @@ export class Queue {
     return n;
   }
 
-  addConsumer(consumer: Consumer): void {
+  addConsumer(consumer: QueueConsumer<unknown>): void {
     this.consumers.push(consumer);
     this.scheduleDispatch();
   }
 
-  removeConsumer(consumer: Consumer): void {
+  removeConsumer(consumer: QueueConsumer<unknown>): void {
     const i = this.consumers.indexOf(consumer);
     if (i >= 0) this.consumers.splice(i, 1);
     this.strategy.removed(consumer.id);

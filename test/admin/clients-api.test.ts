@@ -5,7 +5,7 @@ import * as assert from 'uvu/assert';
 import { AdminTestBed } from '../helpers/admin-test-bed.js';
 import { collect } from '../helpers/mqttjs.js';
 import { waitFor } from '../helpers/tools.js';
-import type { Message } from '../../src/broker/message.js';
+import type { Message } from '../../src/protocol/message.js';
 
 const test = suite('admin: clients, sessions, retained API');
 

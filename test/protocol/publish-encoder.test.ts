@@ -3,7 +3,7 @@ import * as assert from 'uvu/assert';
 import mqtt from 'mqtt-packet';
 import type { IPublishPacket } from 'mqtt-packet';
 import { encodeMessageProperties, encodePublish, PAYLOAD_COPY_MAX, type PublishFields } from '../../src/protocol/publish-encoder.js';
-import type { MessageProperties } from '../../src/broker/message.js';
+import type { MessageProperties } from '../../src/protocol/message.js';
 
 const enc = suite('publish encoder');
 

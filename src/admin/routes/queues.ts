@@ -136,7 +136,7 @@ async function peek(ctx: AdminContext, { res, url, params }: RouteContext): Prom
   const limit = intParam(url, 'limit', 10, 1, MAX_PEEK);
   const after = intParam(url, 'after', 0, 0, Number.MAX_SAFE_INTEGER);
   const inflight = new Set<number>();
-  for (const c of queue.consumers) for (const d of c.deliveries.values()) inflight.add(d.held.seq);
+  for (const c of queue.consumers) for (const held of c.inflightMessages()) inflight.add(held.seq);
   const messages = await engine.store.readQueueMessages(queue.id, { afterSeq: after, limit });
   sendJson(res, 200, { queue: queue.name, depth: queue.depth, messages: messages.map((m) => queuedMessageView(m, inflight.has(m.seq))) });
 }

@@ -5,7 +5,7 @@ import type { IPublishPacket } from 'mqtt-packet';
 import { isValidTopicName } from '../../protocol/topic.js';
 import { ProtocolViolation, ReasonCode } from '../../protocol/reason-codes.js';
 import type { Connection } from '../connection.js';
-import { messageFromPublish } from '../message.js';
+import { messageFromPublish } from '../../protocol/message.js';
 import { StoreFullError } from '../../store/errors.js';
 import type { Refusal } from '../../queue/errors.js';
 

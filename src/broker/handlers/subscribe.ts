@@ -10,6 +10,7 @@ import { StoreFullError } from '../../store/errors.js';
 import type { QueueRef } from '../../queue/engine.js';
 import { queueRefOf, sharedFilterOf } from '../subscription-forms.js';
 import type { Queue } from '../../queue/queue.js';
+import { consumeQueue } from '../session-consumer.js';
 
 export function handleSubscribe(conn: Connection, packet: ISubscribePacket): void {
   const queues = conn.broker.queues;
@@ -82,7 +83,7 @@ function subscribeResolved(conn: Connection, packet: ISubscribePacket, refs: Arr
       };
       if (existing?.queueName !== undefined) broker.queues?.removeConsumer(session, existing.queueName);
       session.subscriptions.set(filter, sub);
-      if (session.link !== null) broker.queues?.addConsumer(session, sub);
+      consumeQueue(broker.queues, session, sub);
       changes.push({ sub, existing, index: granted.length });
       granted.push(qos);
       continue;
@@ -158,7 +159,7 @@ function rollBack(conn: Connection, changes: Array<{ sub: Subscription; existing
     else trie.remove(sub);
     if (existing !== undefined) {
       session.subscriptions.set(sub.topicFilter, existing);
-      if (existing.queueName !== undefined) conn.broker.queues?.addConsumer(session, existing);
+      if (existing.queueName !== undefined) consumeQueue(conn.broker.queues, session, existing);
       else trie.add(existing);
     } else {
       session.subscriptions.delete(sub.topicFilter);

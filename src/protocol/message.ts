@@ -1,4 +1,5 @@
-// The broker's in-memory form of an application message, independent of who published it and who receives it.
+// The broker's in-memory form of an application message, independent of who published it and who receives it:
+// shared by the broker and the queue engine, so it lives with the protocol types that everything may use.
 
 import type { IPublishPacket, QoS } from 'mqtt-packet';
 

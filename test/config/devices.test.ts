@@ -1,6 +1,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 import { join, sep } from 'node:path';
 import { parse } from 'yaml';
@@ -504,6 +505,23 @@ include('include errors name the include entry, the file and the key inside it',
   assert.equal(e(['maps/pump.yaml'], [{ name: 'speed', table: 'coil', address: 9 }]), [
     `devices[0].points[0].name: point name "speed" is already used by devices[0].include[0] → ${join(dir, 'maps', 'pump.yaml')}: points[0]`,
   ]);
+});
+
+full('the README example of ## Devices loads (with a pump map beside it), and its queue example too', () => {
+  const readme = readFileSync(fileURLToPath(new URL('../../../README.md', import.meta.url)), 'utf8');
+  const section = readme.slice(readme.indexOf('\n## Devices\n'), readme.indexOf('\n## Monitoring\n'));
+  const blocks = [...section.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => parse(m[1]!) as Record<string, unknown>);
+  assert.is(blocks.length, 2);
+  const here = mkdtempSync(join(tmpdir(), 'wharf-readme-'));
+  try {
+    mkdirSync(join(here, 'maps'));
+    writeFileSync(join(here, 'maps', 'pump.yaml'), 'points:\n  - { name: speed, table: holding_register, address: 0, type: uint16 }\n');
+    const cfg = ok({ ...blocks[0], ...blocks[1] }, here);
+    assert.equal(cfg.devices.map((d) => d.name), ['meter1', 'plc1', 'pump2', 'printer']);
+    assert.is(cfg.queues.definitions[0]!.topicFilter, 'devices/+/state');
+  } finally {
+    rmSync(here, { recursive: true, force: true });
+  }
 });
 
 full.run();

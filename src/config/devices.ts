@@ -326,9 +326,16 @@ function checkDevices(path: string, devices: readonly (DeviceConfig | undefined)
   const brokenBuses = rawNames(ctx?.raw.buses);
   const lineOn = new Map<string, number>();
   const usersOf = new Map<string, number[]>();
+  const rawList = Array.isArray(ctx?.raw.devices) ? (ctx!.raw.devices as unknown[]) : [];
   devices.forEach((d, i) => {
-    if (d === undefined) return;
     const at = `${path}[${i}]`;
+    if (d === undefined) {
+      // A device with errors of its own still gets its bus checked, so one run shows every problem.
+      const item = rawList[i];
+      const name = isMapping(item) ? item.bus : undefined;
+      if (typeof name === 'string' && !buses.has(name) && !brokenBuses.has(name)) errors.push(`${at}.bus: no bus named "${name}" in buses${buses.size > 0 ? ` (buses: ${[...buses.keys()].join(', ')})` : ''}`);
+      return;
+    }
     const bus = buses.get(d.bus);
     if (bus === undefined) {
       // A bus that is in the file but has errors of its own is reported there.

@@ -125,6 +125,14 @@ export class ReadPlan {
   }
 
   /**
+   * The bad points as error readings: a poller appends them to each cycle's readings, so that full (heartbeat)
+   * documents and the device status keep showing why those points have no value.
+   */
+  badReadings(): PointReading[] {
+    return this.bad.map((b) => ({ point: b.point, error: b.reason }));
+  }
+
+  /**
    * The readings of the points `read` covers: values from an ok result, otherwise one error per point. On
    * exception 0x02/0x03 the read is split for the next cycles (or, holding one cluster, its points are bad).
    */

@@ -347,6 +347,11 @@ errors('cross references: unique names, unit ids per framing, line devices alone
   assert.equal(errs({ buses: [{ name: 'rs485', type: 'serial' }], devices: [{ name: 'a', bus: 'rs485', points: [point] }] }), [
     'buses[0].path: required for serial buses (such as /dev/ttyUSB0)',
   ]);
+  // A device with errors of its own still has its bus checked.
+  assert.equal(errs({ devices: [{ name: 'a', bus: 'nope', points: [{ ...point, table: 'holding' }] }] }), [
+    'devices[0].points[0].table: expected one of coil, discrete_input, holding_register, input_register; got "holding"',
+    'devices[0].bus: no bus named "nope" in buses',
+  ]);
   assert.equal(errs({ buses: [PLC], devices: [{ name: 'a', bus: 'plc', points: [point, { ...point, address: 1 }] }] }), [
     'devices[0].points[1].name: point name "p" is already used by devices[0].points[0]',
   ]);

@@ -233,6 +233,7 @@ settle('split converges to the good points; a point refused alone is reported ba
       { point: 'p31', reason: 'exception 0x03 (illegal data value)' },
     ],
   );
+  assert.equal(plan.badReadings().map((r) => r.point).sort(), ['p13', 'p31']);
   assert.is(readings.length, 38);
   assert.ok(!readings.some((r) => r.point === 'p13' || r.point === 'p31'));
   // Stable from now on: the same reads, all answered.

@@ -458,6 +458,13 @@ include('the built-in maps are beside the compiled code (copied by the build) an
   // Tests run from dist/: the map must have been copied there, not read from src/.
   assert.ok(MAPS_DIR.includes(`${sep}dist${sep}src${sep}devices${sep}maps`), MAPS_DIR);
   assert.ok(listBuiltinMaps().includes('eastron-sdm630'));
+  // The same relative URL from the source file (src/config/ -> src/devices/maps/) finds the source copy, and the
+  // build's copy is not stale.
+  const srcMaps = fileURLToPath(new URL('../../../src/config/../devices/maps/', import.meta.url));
+  for (const name of listBuiltinMaps(srcMaps)) {
+    assert.is(readFileSync(join(MAPS_DIR, `${name}.yaml`), 'utf8'), readFileSync(join(srcMaps, `${name}.yaml`), 'utf8'), name);
+  }
+  assert.equal(listBuiltinMaps(srcMaps), listBuiltinMaps());
 });
 
 include('include: eastron-sdm630 gives the meter\'s documented registers at their wire addresses', () => {

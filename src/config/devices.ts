@@ -1,29 +1,15 @@
-// The `buses:` and `devices:` sections (issue 14): physical lines, the Modbus and line devices on them, and their
-// points (own and included). Besides each item's keys this checks what spans items: unique names, a device's bus
-// exists and suits it (line devices alone on a serial bus), unit ids fit the framing, topics do not collide,
-// every point fits one read under the device's caps.
+// The `devices:` section (issue 14): the Modbus and line devices on the buses of `buses:` (device-buses.ts), and
+// their points (own and included). Besides each device's keys this checks what spans items: unique names, a
+// device's bus exists and suits it (line devices alone on a serial bus), unit ids fit the framing, topics do not
+// collide, every point fits one read under the device's caps.
 
-import type {
-  BusConfig,
-  DeviceConfig,
-  LineDeviceConfig,
-  LineEncoding,
-  ModbusDeviceConfig,
-  PointConfig,
-  Rs485Config,
-  SerialBusConfig,
-  TcpBusConfig,
-} from './types.js';
+import type { DeviceConfig, LineDeviceConfig, LineEncoding, ModbusDeviceConfig, PointConfig } from './types.js';
 import type { SectionContext, SectionValidator } from './sections.js';
-import { PORT_RULE, boolRule, bytesRule, checkKeys, describe, durationRule, enumRule, intRule, isMapping, keyPath, stringRule, type Rule } from './rules.js';
-import { BYTE_ORDERS, PUBLISH_MODES, isBitTable, nameRule, numberRule, validatePoint } from './device-points.js';
+import { boolRule, bytesRule, checkKeys, describe, enumRule, intRule, isMapping, keyPath, type Rule } from './rules.js';
+import { BYTE_ORDERS, PUBLISH_MODES, isBitTable, nameRule, validatePoint } from './device-points.js';
 import { loadPointMap } from './device-maps.js';
-import { isValidTopicName } from '../protocol/topic.js';
+import { checkUnique, durationBetween, enumNumber, has, opt, rawNames, topicRule } from './device-rules.js';
 
-const BUS_TYPES = ['serial', 'tcp'] as const;
-const SERIAL_KEYS = ['name', 'type', 'path', 'baudRate', 'dataBits', 'parity', 'stopBits', 'rs485', 'silentIntervalMs'];
-const TCP_KEYS = ['name', 'type', 'host', 'port', 'rtuOverTcp', 'silentIntervalMs'];
-const RS485_KEYS = ['rtsOnSend', 'rtsAfterSend', 'rxDuringTx', 'delayRtsBeforeSendMs', 'delayRtsAfterSendMs'];
 const COMMON_DEVICE_KEYS = ['name', 'type', 'bus', 'topic', 'statusTopic', 'qos', 'retain'];
 const MODBUS_KEYS = [
   ...COMMON_DEVICE_KEYS,
@@ -49,140 +35,6 @@ export const DEFAULT_LINE_TOPIC = 'devices/{device}/lines';
 /** Modbus over TCP carries the unit id as a plain byte; RTU reserves 0 (broadcast) and 248-255. */
 const TCP_UNIT_IDS = [0, 255] as const;
 const RTU_UNIT_IDS = [1, 247] as const;
-
-function has(raw: Record<string, unknown>, key: string): boolean {
-  return Object.prototype.hasOwnProperty.call(raw, key) && raw[key] !== undefined;
-}
-
-/** `raw[key]` through `rule` when present, else `fallback`. */
-function opt<T>(path: string, raw: Record<string, unknown>, key: string, rule: Rule<T>, fallback: T, errors: string[]): T {
-  if (!has(raw, key)) return fallback;
-  return rule(keyPath(path, key), raw[key], errors) ?? fallback;
-}
-
-/** A duration with a floor: `pollInterval: 0` would spin. */
-function durationBetween(minMs: number, maxMs: number, zeroAllowed: boolean): Rule<number> {
-  const inner = durationRule(maxMs, zeroAllowed ? 'off' : 'not allowed');
-  return (path, v, errors) => {
-    const ms = inner(path, v, errors);
-    if (ms === undefined || (ms === 0 && zeroAllowed) || ms >= minMs) return ms;
-    errors.push(`${path}: must be at least ${minMs} ms${zeroAllowed ? ' (or 0, off)' : ''}; got ${describe(v)}`);
-    return undefined;
-  };
-}
-
-const topicRule: Rule<string> = (path, v, errors) => {
-  const problem =
-    typeof v !== 'string'
-      ? 'must be a topic such as "devices/{device}/state"'
-      : /\{(?!device\})[^}]*\}/.test(v)
-        ? 'may hold only the placeholder {device}'
-        : v.startsWith('$') || !isValidTopicName(v.replaceAll('{device}', 'x'))
-          ? 'must be a topic name without "+", "#" or a leading "$"'
-          : undefined;
-  if (problem === undefined) return v as string;
-  errors.push(`${path}: ${problem}; got ${describe(v)}`);
-  return undefined;
-};
-
-// ---- Buses -------------------------------------------------------------------------------------
-
-function rs485Rule(path: string, v: unknown, errors: string[]): Rs485Config | undefined {
-  const base: Rs485Config = { rtsOnSend: true, rtsAfterSend: false, rxDuringTx: false, delayRtsBeforeSendMs: 0, delayRtsAfterSendMs: 0 };
-  if (v === true) return base;
-  if (v === false || v === null) return undefined;
-  if (!isMapping(v)) {
-    errors.push(`${path}: must be true or a mapping with keys ${RS485_KEYS.join(', ')}; got ${describe(v)}`);
-    return undefined;
-  }
-  checkKeys(path, v, RS485_KEYS, errors);
-  return {
-    rtsOnSend: opt(path, v, 'rtsOnSend', boolRule, base.rtsOnSend, errors),
-    rtsAfterSend: opt(path, v, 'rtsAfterSend', boolRule, base.rtsAfterSend, errors),
-    rxDuringTx: opt(path, v, 'rxDuringTx', boolRule, base.rxDuringTx, errors),
-    delayRtsBeforeSendMs: opt(path, v, 'delayRtsBeforeSendMs', intRule(0, 1000), 0, errors),
-    delayRtsAfterSendMs: opt(path, v, 'delayRtsAfterSendMs', intRule(0, 1000), 0, errors),
-  };
-}
-
-const silentRule = numberRule(0, 1000);
-
-function validateBus(path: string, raw: unknown, errors: string[]): BusConfig | undefined {
-  if (!isMapping(raw)) {
-    errors.push(`${path}: expected a mapping with at least name and type; got ${describe(raw)}`);
-    return undefined;
-  }
-  const before = errors.length;
-  const name = has(raw, 'name') ? nameRule(keyPath(path, 'name'), raw.name, errors) : undefined;
-  if (!has(raw, 'name')) errors.push(`${keyPath(path, 'name')}: required (devices name their bus)`);
-  const type = has(raw, 'type') ? enumRule(BUS_TYPES)(keyPath(path, 'type'), raw.type, errors) : undefined;
-  if (!has(raw, 'type')) errors.push(`${keyPath(path, 'type')}: required (serial or tcp)`);
-  if (type === undefined) return undefined;
-  checkKeys(path, raw, type === 'serial' ? SERIAL_KEYS : TCP_KEYS, errors);
-  const silentIntervalMs = has(raw, 'silentIntervalMs') ? silentRule(keyPath(path, 'silentIntervalMs'), raw.silentIntervalMs, errors) : undefined;
-
-  let bus: SerialBusConfig | TcpBusConfig;
-  if (type === 'serial') {
-    const p = has(raw, 'path') ? stringRule('a serial device such as /dev/ttyUSB0')(keyPath(path, 'path'), raw.path, errors) : undefined;
-    if (!has(raw, 'path')) errors.push(`${keyPath(path, 'path')}: required for serial buses (such as /dev/ttyUSB0)`);
-    bus = {
-      name: name ?? '',
-      type,
-      path: p ?? '',
-      baudRate: opt(path, raw, 'baudRate', intRule(300, 4_000_000), 9600, errors),
-      dataBits: opt(path, raw, 'dataBits', enumNumber([7, 8] as const), 8, errors),
-      parity: opt(path, raw, 'parity', enumRule(['none', 'even', 'odd'] as const), 'none', errors),
-      stopBits: opt(path, raw, 'stopBits', enumNumber([1, 2] as const), 1, errors),
-      rs485: has(raw, 'rs485') ? rs485Rule(keyPath(path, 'rs485'), raw.rs485, errors) : undefined,
-      silentIntervalMs,
-    };
-  } else {
-    const host = has(raw, 'host') ? stringRule('a host name or address')(keyPath(path, 'host'), raw.host, errors) : undefined;
-    if (!has(raw, 'host')) errors.push(`${keyPath(path, 'host')}: required for tcp buses (the device or converter)`);
-    const rtuOverTcp = opt(path, raw, 'rtuOverTcp', boolRule, false, errors);
-    if (silentIntervalMs !== undefined && !rtuOverTcp) {
-      errors.push(`${keyPath(path, 'silentIntervalMs')}: only for serial buses and tcp buses with rtuOverTcp: true`);
-    }
-    bus = { name: name ?? '', type, host: host ?? '', port: opt(path, raw, 'port', PORT_RULE, 502, errors), rtuOverTcp, silentIntervalMs };
-  }
-  return errors.length > before ? undefined : bus;
-}
-
-function enumNumber<T extends number>(allowed: readonly T[]): Rule<T> {
-  return (path, v, errors) => {
-    if ((allowed as readonly unknown[]).includes(v)) return v as T;
-    errors.push(`${path}: expected one of ${allowed.join(', ')}; got ${describe(v)}`);
-    return undefined;
-  };
-}
-
-/** Names of the items of a raw list (for cross references to items that failed validation). */
-function rawNames(list: unknown): Set<string> {
-  const out = new Set<string>();
-  if (Array.isArray(list)) for (const item of list) if (isMapping(item) && typeof item.name === 'string') out.add(item.name);
-  return out;
-}
-
-function checkUnique(path: string, items: readonly ({ name: string } | undefined)[], what: string, errors: string[]): void {
-  const at = new Map<string, number>();
-  items.forEach((item, i) => {
-    if (item === undefined) return;
-    const first = at.get(item.name);
-    if (first !== undefined) errors.push(`${path}[${i}].name: ${what} name "${item.name}" is already used by ${path}[${first}]`);
-    else at.set(item.name, i);
-  });
-}
-
-export const validateBuses: SectionValidator<BusConfig[]> = (path, raw, base, errors) => {
-  if (raw === null || raw === undefined) return [];
-  if (!Array.isArray(raw)) {
-    errors.push(`${path}: must be a list of buses (each with name and type: serial or tcp); got ${describe(raw)}`);
-    return base;
-  }
-  const buses = raw.map((b, i) => validateBus(`${path}[${i}]`, b, errors));
-  checkUnique(path, buses, 'bus', errors);
-  return buses.filter((b): b is BusConfig => b !== undefined);
-};
 
 // ---- Devices -----------------------------------------------------------------------------------
 
@@ -326,6 +178,8 @@ function checkDevices(path: string, devices: readonly (DeviceConfig | undefined)
   const brokenBuses = rawNames(ctx?.raw.buses);
   const lineOn = new Map<string, number>();
   const usersOf = new Map<string, number[]>();
+  const noBus = (at: string, name: string): string =>
+    `${at}.bus: no bus named "${name}" in buses${buses.size > 0 ? ` (buses: ${[...buses.keys()].join(', ')})` : ''}`;
   const rawList = Array.isArray(ctx?.raw.devices) ? (ctx!.raw.devices as unknown[]) : [];
   devices.forEach((d, i) => {
     const at = `${path}[${i}]`;
@@ -333,16 +187,13 @@ function checkDevices(path: string, devices: readonly (DeviceConfig | undefined)
       // A device with errors of its own still gets its bus checked, so one run shows every problem.
       const item = rawList[i];
       const name = isMapping(item) ? item.bus : undefined;
-      if (typeof name === 'string' && !buses.has(name) && !brokenBuses.has(name)) errors.push(`${at}.bus: no bus named "${name}" in buses${buses.size > 0 ? ` (buses: ${[...buses.keys()].join(', ')})` : ''}`);
+      if (typeof name === 'string' && !buses.has(name) && !brokenBuses.has(name)) errors.push(noBus(at, name));
       return;
     }
     const bus = buses.get(d.bus);
     if (bus === undefined) {
       // A bus that is in the file but has errors of its own is reported there.
-      if (!brokenBuses.has(d.bus)) {
-        const known = [...buses.keys()];
-        errors.push(`${at}.bus: no bus named "${d.bus}" in buses${known.length > 0 ? ` (buses: ${known.join(', ')})` : ''}`);
-      }
+      if (!brokenBuses.has(d.bus)) errors.push(noBus(at, d.bus));
       return;
     }
     usersOf.set(d.bus, [...(usersOf.get(d.bus) ?? []), i]);

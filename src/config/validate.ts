@@ -16,7 +16,8 @@
 import { defaultConfig, type WharfConfig } from './types.js';
 import { checkKeys, describe, isMapping } from './rules.js';
 import { validateListeners, validateLog, validateMqtt, validateStorage, type SectionContext, type SectionValidator } from './sections.js';
-import { validateBuses, validateDevices } from './devices.js';
+import { validateBuses } from './device-buses.js';
+import { validateDevices } from './devices.js';
 import { validateQueues } from './queues.js';
 import { validateAdmin, validateMetrics, validateSys } from './monitoring.js';
 import { loadBoard, overlayProfile } from './boards.js';

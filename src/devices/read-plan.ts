@@ -77,13 +77,18 @@ interface Span {
   clusters: Cluster[];
 }
 
-function clustersOf(points: readonly ResolvedPoint[]): Cluster[] {
+/**
+ * Overlapping points in clusters, each within `cap`: a chain of overlapping points longer than one read may take
+ * (a uint16 view of every register beside float32s across them) goes into several clusters, whose reads then
+ * overlap by a register or two.
+ */
+function clustersOf(points: readonly ResolvedPoint[], cap: number): Cluster[] {
   const sorted = [...points].sort((a, b) => a.address - b.address || a.quantity - b.quantity);
   const out: Cluster[] = [];
   for (const p of sorted) {
     const last = out[out.length - 1];
     const end = p.address + p.quantity;
-    if (last !== undefined && p.address < last.end) {
+    if (last !== undefined && p.address < last.end && Math.max(last.end, end) - last.address <= cap) {
       last.end = Math.max(last.end, end);
       last.points.push(p);
     } else out.push({ address: p.address, end, points: [p] });
@@ -108,7 +113,8 @@ export class ReadPlan {
   constructor(points: readonly ResolvedPoint[], caps: ReadCaps) {
     this.caps = caps;
     for (const table of TABLE_ORDER) {
-      const clusters = clustersOf(points.filter((p) => p.table === table));
+      const cap = isBitTable(table) ? caps.maxBitsPerRead : caps.maxRegistersPerRead;
+      const clusters = clustersOf(points.filter((p) => p.table === table), cap);
       for (const group of this.coalesce(table, clusters)) this.spans.push(this.span(table, group));
     }
     this.refresh();

@@ -4,10 +4,13 @@ import type { Broker } from '../broker/broker.js';
 import type { WharfConfig } from '../config/types.js';
 import type { Logger } from '../log/logger.js';
 import type { BrokerMonitor } from '../metrics/monitor.js';
+import type { DeviceStatusSource } from '../devices/status.js';
 
 export interface AdminContext {
   broker: Broker;
   monitor: BrokerMonitor;
   config: WharfConfig;
   log: Logger;
+  /** The device manager's status (issue 14); absent when no devices run. */
+  devices?: DeviceStatusSource;
 }

@@ -7,6 +7,7 @@ import type { Logger } from '../log/logger.js';
 import { BrokerMonitor } from '../metrics/monitor.js';
 import { SysPublisher } from '../metrics/sys-topics.js';
 import { AdminServer } from './server.js';
+import type { DeviceStatusSource } from '../devices/status.js';
 
 export interface Monitoring {
   monitor: BrokerMonitor;
@@ -21,6 +22,8 @@ export interface Monitoring {
 export interface MonitoringOptions {
   /** Rates and event-loop sampling period; tests shorten it. */
   sampleIntervalMs?: number;
+  /** The device manager's status, for /metrics and /api/v1/devices; without it both show no devices. */
+  devices?: DeviceStatusSource;
 }
 
 export async function startMonitoring(broker: Broker, config: WharfConfig, log: Logger, version: string, options: MonitoringOptions = {}): Promise<Monitoring> {
@@ -31,7 +34,7 @@ export async function startMonitoring(broker: Broker, config: WharfConfig, log: 
   let admin: AdminServer | null = null;
   let adminAddress: Monitoring['adminAddress'] = null;
   if (config.admin.enabled) {
-    admin = new AdminServer({ broker, monitor, config, log });
+    admin = new AdminServer({ broker, monitor, config, log, devices: options.devices });
     try {
       adminAddress = await admin.start();
     } catch (err) {

@@ -15,6 +15,7 @@ import { healthRoutes } from './routes/health.js';
 import { queueRoutes } from './routes/queues.js';
 import { retainedRoutes } from './routes/retained.js';
 import { sessionRoutes } from './routes/sessions.js';
+import { deviceRoutes } from './routes/devices.js';
 
 /** Paths served without the token: a liveness probe (systemd, a load balancer) has no secret to send. */
 const OPEN_PATHS = new Set(['/healthz']);
@@ -32,7 +33,7 @@ export class AdminServer {
   private readonly authFailures = new LogRateLimit(AUTH_LOG_WINDOW_MS);
 
   constructor(private readonly ctx: AdminContext) {
-    this.router = new Router().add([...healthRoutes(ctx), ...queueRoutes(ctx), ...sessionRoutes(ctx), ...retainedRoutes(ctx)]);
+    this.router = new Router().add([...healthRoutes(ctx), ...queueRoutes(ctx), ...sessionRoutes(ctx), ...retainedRoutes(ctx), ...deviceRoutes(ctx)]);
     const token = ctx.config.admin.token;
     this.tokenDigest = token === undefined ? null : digest(token);
   }

@@ -32,6 +32,7 @@ Usage:
   wharf clients [ACTION]    list (default), show ID, disconnect ID
   wharf sessions [ACTION]   list (default), show ID, delete ID
   wharf retained [ACTION]   list [--filter F] (default), delete TOPIC
+  wharf devices [ACTION]    field devices and buses: list (default), show NAME
   wharf config [options]    the effective configuration (board profile, file,
                             environment, options) and where each value came from;
                             takes the options of "wharf start" and --json
@@ -53,7 +54,7 @@ Options for "wharf start":
 Options also take the form --port=1884, and may come before the command
 (wharf --admin 127.0.0.1:18084 queues).
 
-Options of status, queues, clients, sessions, retained (they use the admin API):
+Options of status, queues, clients, sessions, retained, devices (they use the admin API):
       --admin HOST:PORT   where the broker's admin API listens (default
                           127.0.0.1:18083, or WHARF_ADMIN).
       --token TOKEN       bearer token (admin.token; or WHARF_ADMIN_TOKEN).
@@ -177,7 +178,7 @@ function hoistLeadingOptions(argv: string[]): { command: string; rest: string[] 
   return { command: argv[i]!, rest: [...leading, ...argv.slice(i + 1)] };
 }
 
-const COMMANDS = 'start, config, status, queues, clients, sessions, retained, help';
+const COMMANDS = 'start, config, status, queues, clients, sessions, retained, devices, help';
 
 /** Parses the command line, without the node executable and script: `process.argv.slice(2)`. */
 export function parseArgs(argv: string[]): ParsedArgs {

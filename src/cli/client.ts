@@ -5,6 +5,7 @@ import type { ClientArgs } from './client-args.js';
 import { clientsCommand, retainedCommand } from './commands/clients.js';
 import { processIo, type CommandIo } from './commands/io.js';
 import { queuesCommand } from './commands/queues.js';
+import { devicesCommand } from './commands/devices.js';
 import { statusCommand } from './commands/status.js';
 import { CommandFailure, ExitCode } from './exit-codes.js';
 
@@ -24,6 +25,9 @@ export async function runClient(args: ClientArgs, io: CommandIo = processIo, wri
         break;
       case 'retained':
         await retainedCommand(target, args, io);
+        break;
+      case 'devices':
+        await devicesCommand(target, args, io);
         break;
     }
     return ExitCode.Ok;

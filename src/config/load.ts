@@ -11,6 +11,7 @@
 //   WHARF_ADMIN_TOKEN admin.token                             (no flag: a token on a command line shows in ps)
 
 import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { parse, YAMLParseError } from 'yaml';
 import type { ListenerType, WharfConfig } from './types.js';
 import { defaultConfig } from './types.js';
@@ -188,7 +189,8 @@ export function loadConfig(opts: LoadOptions = {}): WharfConfig {
 export function loadConfigWithSources(opts: LoadOptions = {}): LoadedConfig {
   const { file, env = process.env, overrides = {} } = opts;
   const raw = file === undefined ? undefined : readYaml(file);
-  const result = validateConfig(raw);
+  // Relative paths in the file (devices' include:) are relative to the file, wherever wharf was started.
+  const result = validateConfig(raw, { baseDir: file === undefined ? undefined : dirname(resolve(file)) });
   const fileOk = 'config' in result;
   const errors = fileOk ? [] : [...result.errors];
   // With a broken file, overrides are still checked (against the default) so all errors show at once.

@@ -17,7 +17,17 @@ import {
   type RuleTable,
 } from './rules.js';
 
-export type SectionValidator<T> = (path: string, raw: unknown, base: T, errors: string[]) => T;
+/** What a section may need beyond its own value: where relative paths start, and the sections validated before it. */
+export interface SectionContext {
+  /** Folder of the configuration file (relative `include:` paths of devices start there); the working directory without a file. */
+  baseDir: string;
+  /** The configuration so far: sections listed earlier in SECTIONS are already validated (devices look up buses). */
+  config: WharfConfig;
+  /** The parsed file's sections (board profile applied), for cross references to items that failed validation. */
+  raw: Record<string, unknown>;
+}
+
+export type SectionValidator<T> = (path: string, raw: unknown, base: T, errors: string[], ctx?: SectionContext) => T;
 
 // ---- mqtt ------------------------------------------------------------------------------------
 

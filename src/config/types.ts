@@ -107,6 +107,135 @@ export interface MetricsConfig {
   enabled: boolean;
 }
 
+// ---- Field devices (issue 14): buses, devices, points -----------------------------------------
+
+export type SerialParity = 'none' | 'even' | 'odd';
+
+/** RS-485 mode of a serial port where the driver supports it (Linux TIOCSRS485; serialport's `rs485` option). */
+export interface Rs485Config {
+  /** RTS level while sending (drives the transceiver's DE pin); default true. */
+  rtsOnSend: boolean;
+  /** RTS level after sending; default false. */
+  rtsAfterSend: boolean;
+  /** Keep the receiver on while sending (echo); default false. */
+  rxDuringTx: boolean;
+  delayRtsBeforeSendMs: number;
+  delayRtsAfterSendMs: number;
+}
+
+export interface SerialBusConfig {
+  name: string;
+  type: 'serial';
+  /** `/dev/ttyUSB0`, `/dev/serial0`, a pty in tests. */
+  path: string;
+  baudRate: number;
+  dataBits: 7 | 8;
+  parity: SerialParity;
+  stopBits: 1 | 2;
+  rs485: Rs485Config | undefined;
+  /** Override of the 3.5-character gap between frames, ms; undefined = computed from the baud rate. */
+  silentIntervalMs: number | undefined;
+}
+
+export interface TcpBusConfig {
+  name: string;
+  type: 'tcp';
+  host: string;
+  port: number;
+  /** RTU frames (with CRC) over the TCP stream, for serial-to-Ethernet converters that pass them through. */
+  rtuOverTcp: boolean;
+  /** Only with rtuOverTcp: the converter's line still needs its silent interval. */
+  silentIntervalMs: number | undefined;
+}
+
+export type BusConfig = SerialBusConfig | TcpBusConfig;
+
+export type PointTable = 'coil' | 'discrete_input' | 'holding_register' | 'input_register';
+export type PointType = 'bool' | 'int16' | 'uint16' | 'int32' | 'uint32' | 'float32' | 'int64' | 'uint64' | 'float64' | 'string';
+/**
+ * Byte order of multi-byte values as EMQ Neuron names it: A is the most significant byte, registers are sent
+ * high byte first by Modbus itself. ABCD: big-endian (Neuron #LL, 1234); CDAB: words swapped (#BL, 3412);
+ * BADC: bytes swapped in each word (#LB, 2143); DCBA: little-endian (#BB, 4321). For 64-bit values the same
+ * two swaps apply to four words (Neuron's 8-byte names 12345678, 78563412, 21436587, 87654321; see
+ * src/devices/points/byte-order.ts).
+ */
+export type ByteOrder = 'ABCD' | 'CDAB' | 'BADC' | 'DCBA';
+export type PublishMode = 'change' | 'always';
+
+/** A point after `include` and `addressBase` are applied: what the read plan and the decoder work from. */
+export interface PointConfig {
+  name: string;
+  table: PointTable;
+  /** Address on the wire (0-based), whatever the file's addressBase. */
+  address: number;
+  type: PointType;
+  /** Registers (register tables) or bits (coil, discrete_input) the point covers from `address`. */
+  quantity: number;
+  /** string: length in bytes (two per register, high byte first unless byteOrder swaps bytes). */
+  length: number | undefined;
+  /** bool on a register table: the bit of the register, 0 = least significant. */
+  bit: number | undefined;
+  byteOrder: ByteOrder;
+  /** Engineering value = raw * scale + offset (numeric types). */
+  scale: number;
+  offset: number;
+  unit: string | undefined;
+  /** A numeric value is published again only when it moved by more than this since it was last published. */
+  deadband: number;
+  /** undefined = the device's `publish`. */
+  publish: PublishMode | undefined;
+  /** Issue 15: commands may write the point (coil and holding_register only). */
+  writable: boolean;
+  /** Issue 15: bounds of a written value, engineering units. */
+  min: number | undefined;
+  max: number | undefined;
+  /** Issue 15: the only values a command may write. */
+  allowed: (number | boolean | string)[] | undefined;
+}
+
+export type ResolvedPoint = PointConfig;
+
+interface DeviceCommon {
+  name: string;
+  bus: string;
+  /** Template; `{device}` is replaced by the device's name. */
+  topic: string;
+  /** Retained online/offline/degraded document; template like `topic`. */
+  statusTopic: string;
+  qos: 0 | 1 | 2;
+  retain: boolean;
+}
+
+export interface ModbusDeviceConfig extends DeviceCommon {
+  type: 'modbus';
+  unitId: number;
+  pollIntervalMs: number;
+  timeoutMs: number;
+  retries: number;
+  maxRegistersPerRead: number;
+  maxBitsPerRead: number;
+  addressBase: 0 | 1;
+  byteOrder: ByteOrder;
+  /** A full document at least this often, even without changes; 0 = only on change. */
+  heartbeatMs: number;
+  publish: PublishMode;
+  /** The point maps included, as written (a built-in map's name or a path); their points are in `points`. */
+  include: string[];
+  points: ResolvedPoint[];
+}
+
+export type LineEncoding = 'utf8' | 'latin1' | 'ascii' | 'hex' | 'base64';
+
+export interface LineDeviceConfig extends DeviceCommon {
+  type: 'line';
+  delimiter: string;
+  encoding: LineEncoding;
+  /** Longer lines are cut at this many bytes (the rest up to the next delimiter is dropped) and counted. */
+  maxLineBytes: number;
+}
+
+export type DeviceConfig = ModbusDeviceConfig | LineDeviceConfig;
+
 export interface WharfConfig {
   listeners: ListenerConfig[];
   storage: StorageConfig;
@@ -118,6 +247,9 @@ export interface WharfConfig {
   admin: AdminConfig;
   sys: SysConfig;
   metrics: MetricsConfig;
+  /** Physical lines (RS-485 ports, Modbus TCP endpoints) that devices share. */
+  buses: BusConfig[];
+  devices: DeviceConfig[];
 }
 
 export const DEFAULT_ADMIN_LISTEN = '127.0.0.1:18083';
@@ -162,5 +294,7 @@ export function defaultConfig(): WharfConfig {
     admin: { enabled: true, listen: DEFAULT_ADMIN_LISTEN, token: undefined },
     sys: { intervalMs: 10_000 },
     metrics: { enabled: true },
+    buses: [],
+    devices: [],
   };
 }

@@ -15,7 +15,9 @@
 
 import { defaultConfig, type WharfConfig } from './types.js';
 import { checkKeys, describe, isMapping } from './rules.js';
-import { validateListeners, validateLog, validateMqtt, validateStorage, type SectionValidator } from './sections.js';
+import { validateListeners, validateLog, validateMqtt, validateStorage, type SectionContext, type SectionValidator } from './sections.js';
+import { validateBuses } from './device-buses.js';
+import { validateDevices } from './devices.js';
 import { validateQueues } from './queues.js';
 import { validateAdmin, validateMetrics, validateSys } from './monitoring.js';
 import { loadBoard, overlayProfile } from './boards.js';
@@ -34,6 +36,9 @@ export const SECTIONS: SectionTable = {
   admin: validateAdmin,
   sys: validateSys,
   metrics: validateMetrics,
+  // Buses before devices: a device's `bus` is checked against the validated buses.
+  buses: validateBuses,
+  devices: validateDevices,
 };
 
 export const TOP_LEVEL_KEYS = Object.keys(SECTIONS) as (keyof WharfConfig)[];
@@ -46,17 +51,23 @@ function applySection<K extends keyof WharfConfig>(
   key: K,
   raw: Record<string, unknown>,
   errors: string[],
+  ctx: SectionContext,
 ): void {
   if (!Object.prototype.hasOwnProperty.call(raw, key)) return;
   const validator: SectionTable[K] = SECTIONS[key];
-  config[key] = validator(key, raw[key], config[key], errors);
+  config[key] = validator(key, raw[key], config[key], errors, ctx);
 }
 
 /**
  * Validates the parsed YAML of a configuration file. `raw` may be null or undefined (no file,
  * or a file with only comments): the result is then the embedded default.
  */
-export function validateConfig(raw: unknown): ValidationResult {
+export interface ValidateOptions {
+  /** Folder that relative paths in the file (devices' `include:`) are relative to; the working directory by default. */
+  baseDir?: string;
+}
+
+export function validateConfig(raw: unknown, opts: ValidateOptions = {}): ValidationResult {
   const config = defaultConfig();
   if (raw === null || raw === undefined) return { config };
   const errors: string[] = [];
@@ -72,6 +83,7 @@ export function validateConfig(raw: unknown): ValidationResult {
     if (profile === undefined) return { errors };
     sections = overlayProfile(profile, rest);
   }
-  for (const key of TOP_LEVEL_KEYS) applySection(config, key, sections, errors);
+  const ctx: SectionContext = { baseDir: opts.baseDir ?? process.cwd(), config, raw: sections };
+  for (const key of TOP_LEVEL_KEYS) applySection(config, key, sections, errors, ctx);
   return errors.length > 0 ? { errors } : { config };
 }

@@ -4,6 +4,8 @@ import type { BrokerFigures, ConsumerFigures, PerQos, QueueFigures } from './fig
 import type { QueueCounters } from '../queue/counters.js';
 import { REFUSAL_REASONS } from '../queue/errors.js';
 import { ExpositionWriter, type Labels } from './prometheus.js';
+import type { DeviceStatusSource } from '../devices/status.js';
+import { writeDeviceMetrics } from './device-metrics.js';
 
 const perQos = (values: PerQos): [Labels, number][] => values.map((v, qos) => [{ qos: String(qos) }, v] as [Labels, number]);
 
@@ -25,9 +27,11 @@ export interface ExpositionInput {
   broker: BrokerFigures;
   queues: QueueFigures[];
   consumers: { queue: string; figures: ConsumerFigures[] }[];
+  /** Field devices and buses (issue 14); absent when no device manager runs. */
+  devices?: DeviceStatusSource;
 }
 
-export function renderExposition({ broker: b, queues, consumers }: ExpositionInput): string {
+export function renderExposition({ broker: b, queues, consumers, devices }: ExpositionInput): string {
   const w = new ExpositionWriter();
   const m = b.messages;
   w.family('wharf_info', 'gauge', 'Wharf version (always 1).', [[{ version: b.version }, 1]]);
@@ -109,5 +113,6 @@ export function renderExposition({ broker: b, queues, consumers }: ExpositionInp
   w.family('wharf_consumer_delivered_total', 'counter', 'Deliveries to this consumer since it connected.', byConsumer((c) => c.delivered));
   w.family('wharf_consumer_acknowledged_total', 'counter', 'Deliveries this consumer acknowledged since it connected.', byConsumer((c) => c.acknowledged));
   w.family('wharf_consumer_rejected_total', 'counter', 'Deliveries this consumer rejected or let time out since it connected.', byConsumer((c) => c.rejected));
+  if (devices !== undefined) writeDeviceMetrics(w, devices.devices(), devices.buses());
   return w.text();
 }

@@ -67,6 +67,8 @@ log:
     admin: defaultConfig().admin,
     sys: defaultConfig().sys,
     metrics: defaultConfig().metrics,
+    buses: [],
+    devices: [],
   });
 });
 

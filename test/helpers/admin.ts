@@ -4,6 +4,7 @@
 import type { WharfConfig } from '../../src/config/types.js';
 import { startMonitoring, type Monitoring } from '../../src/admin/monitoring.js';
 import { silentLogger, type Logger } from '../../src/log/logger.js';
+import type { DeviceStatusSource } from '../../src/devices/status.js';
 import { startBroker, type TestBroker } from './broker.js';
 import { checkExposition, checkWharfConventions, type Family } from './prom-checker.js';
 
@@ -22,7 +23,10 @@ export interface AdminBroker extends TestBroker {
   scrape(): Promise<Map<string, Family>>;
 }
 
-export async function startAdminBroker(tweak?: (c: WharfConfig) => void, opts: { sampleIntervalMs?: number; log?: Logger } = {}): Promise<AdminBroker> {
+export async function startAdminBroker(
+  tweak?: (c: WharfConfig) => void,
+  opts: { sampleIntervalMs?: number; log?: Logger; devices?: DeviceStatusSource } = {},
+): Promise<AdminBroker> {
   const tb = await startBroker({}, (c) => {
     c.admin.listen = '127.0.0.1:0';
     c.sys.intervalMs = 0; // tests that want $SYS turn it on
@@ -30,7 +34,7 @@ export async function startAdminBroker(tweak?: (c: WharfConfig) => void, opts: {
   }, { durable: true });
   let monitoring: Monitoring;
   try {
-    monitoring = await startMonitoring(tb.broker, tb.config, opts.log ?? silentLogger, '0.0.0-test', { sampleIntervalMs: opts.sampleIntervalMs ?? 60_000 });
+    monitoring = await startMonitoring(tb.broker, tb.config, opts.log ?? silentLogger, '0.0.0-test', { sampleIntervalMs: opts.sampleIntervalMs ?? 60_000, devices: opts.devices });
   } catch (err) {
     await tb.stop();
     throw err;

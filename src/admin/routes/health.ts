@@ -51,6 +51,7 @@ export function healthRoutes(ctx: AdminContext): Route[] {
           broker: m.brokerFigures(now),
           queues: queues.map((q) => m.queueFigures(q, now)),
           consumers: queues.map((q) => ({ queue: q.name, figures: m.consumerFigures(q) })),
+          devices: ctx.devices,
         });
         sendText(res, 200, PROMETHEUS_CONTENT_TYPE, text);
       },

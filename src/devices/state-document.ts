@@ -1,0 +1,106 @@
+// The JSON document a poll of one device publishes to its state topic (issue 14, Publishing):
+//
+//   {"timestamp":1764637323456,"values":{"voltage":230.1,"relay":true},"errors":{"frequency":"timeout"}}
+//
+// - timestamp: when the values were read (ms since the epoch), not when they were published;
+// - values: the points whose value changed beyond their deadband since it was last published (publish: change),
+//   or every point read (publish: always, per device or per point); a point whose read failed before and now
+//   has a value is in it even if the value is the old one (its quality changed);
+// - errors: per-point quality, the reason a point has no value this cycle (shown when it starts or changes,
+//   every cycle for publish: always);
+// - full: true on a document with every point read this cycle, published at least every heartbeat (and first).
+// The shape follows EMQ Neuron's north messages (timestamp, values, errors) so existing consumers fit.
+
+import type { PublishMode, ResolvedPoint } from '../config/types.js';
+import type { PointValue } from './points/decode.js';
+import type { PointReading } from './read-plan.js';
+
+export interface StateDocumentOptions {
+  /** The device's publish mode; a point's own `publish` wins. */
+  publish: PublishMode;
+  /** A full document at least this often; 0 = only changes. */
+  heartbeatMs: number;
+}
+
+export interface PointState {
+  name: string;
+  value?: PointValue;
+  quality: 'good' | 'bad';
+  error?: string;
+}
+
+interface Track {
+  point: ResolvedPoint;
+  mode: PublishMode;
+  /** Last value published (the deadband is measured from it, so a slow drift is published once it adds up). */
+  published: PointValue | undefined;
+  /** Last error published; undefined while the point is good. */
+  error: string | undefined;
+  /** Latest reading, published or not (for status). */
+  latest: PointReading | undefined;
+}
+
+export class StateDocumentBuilder {
+  private readonly tracks = new Map<string, Track>();
+  private readonly heartbeatMs: number;
+  private lastFullMs: number | undefined;
+
+  constructor(points: readonly ResolvedPoint[], options: StateDocumentOptions) {
+    this.heartbeatMs = options.heartbeatMs;
+    for (const point of points) {
+      this.tracks.set(point.name, { point, mode: point.publish ?? options.publish, published: undefined, error: undefined, latest: undefined });
+    }
+  }
+
+  /** The document for this poll's readings, or null when nothing is to be published. */
+  build(readings: readonly PointReading[], readAtMs: number): Buffer | null {
+    const full = this.lastFullMs === undefined || (this.heartbeatMs > 0 && readAtMs - this.lastFullMs >= this.heartbeatMs);
+    const values: Record<string, PointValue> = {};
+    const errors: Record<string, string> = {};
+    let count = 0;
+    for (const r of readings) {
+      const t = this.tracks.get(r.point);
+      if (t === undefined) continue;
+      t.latest = r;
+      if ('error' in r) {
+        if (full || t.mode === 'always' || t.error !== r.error) {
+          errors[r.point] = r.error;
+          count++;
+        }
+        t.error = r.error;
+        continue;
+      }
+      if (full || t.mode === 'always' || t.error !== undefined || changed(t, r.value)) {
+        values[r.point] = r.value;
+        t.published = r.value;
+        count++;
+      }
+      t.error = undefined;
+    }
+    if (full) this.lastFullMs = readAtMs;
+    if (count === 0 && !full) return null;
+    const doc: { timestamp: number; values: Record<string, PointValue>; errors?: Record<string, string>; full?: true } = {
+      timestamp: readAtMs,
+      values,
+    };
+    if (Object.keys(errors).length > 0) doc.errors = errors;
+    if (full) doc.full = true;
+    return Buffer.from(JSON.stringify(doc));
+  }
+
+  /** Every point's latest reading, for the device status (admin API, `wharf devices show`). */
+  snapshot(): PointState[] {
+    return [...this.tracks.values()].map((t) => {
+      const r = t.latest;
+      if (r === undefined) return { name: t.point.name, quality: 'bad', error: 'not read yet' };
+      return 'error' in r ? { name: r.point, quality: 'bad', error: r.error } : { name: r.point, value: r.value, quality: 'good' };
+    });
+  }
+}
+
+function changed(t: Track, value: PointValue): boolean {
+  const last = t.published;
+  if (last === undefined) return true;
+  if (typeof value === 'number' && typeof last === 'number') return Math.abs(value - last) > t.point.deadband || (t.point.deadband === 0 && value !== last);
+  return value !== last;
+}

@@ -98,8 +98,8 @@ rtu('a second unit id on the same RTU line that never answers does not stall the
   try {
     await line.sim.set(1, 'hr', 0, [7, 8, 9]);
     await line.sim.mute(2, true);
-    const live = line.bus.addDevice({ name: 'live', unitId: 1, timeoutMs: 150, retries: 2 });
-    const dead = line.bus.addDevice({ name: 'dead', unitId: 2, timeoutMs: 150, retries: 2 });
+    const live = line.bus.addDevice({ name: 'live', unitId: 1, timeoutMs: 2000, retries: 2 });
+    const dead = line.bus.addDevice({ name: 'dead', unitId: 2, timeoutMs: 300, retries: 2 });
     const deadStates = watchStates(dead);
     const rounds = 8;
     const results = [];

@@ -39,17 +39,20 @@ export class ModbusTcpTransport implements ModbusTransport {
     this.connection.open();
   }
 
-  exchange(unitId: number, pdu: Buffer, timeoutMs: number): Promise<Exchange> {
-    if (!this.connection.isOpen) return Promise.resolve({ kind: 'unavailable', error: this.connection.lastError ?? 'not connected' });
+  async exchange(unitId: number, pdu: Buffer, timeoutMs: number): Promise<Exchange> {
+    await this.connection.whenOpen(timeoutMs);
+    if (!this.connection.isOpen) return { kind: 'unavailable', error: this.connection.lastError ?? 'not connected' };
     const transactionId = this.nextTransactionId;
     this.nextTransactionId = (transactionId + 1) & 0xffff;
     const pending = new PendingExchange(unitId, transactionId, this.counters);
     this.pending = pending;
     this.counters.requests++;
     this.connection.write(encodeTcpFrame(transactionId, unitId, pdu), () => pending.startTimer(timeoutMs));
-    return pending.promise.finally(() => {
+    try {
+      return await pending.promise;
+    } finally {
       if (this.pending === pending) this.pending = undefined;
-    });
+    }
   }
 
   private onData(chunk: Buffer): void {

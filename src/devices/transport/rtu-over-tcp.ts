@@ -27,8 +27,9 @@ export class RtuOverTcpTransport implements ModbusTransport {
     this.connection.open();
   }
 
-  exchange(unitId: number, pdu: Buffer, timeoutMs: number): Promise<Exchange> {
-    if (!this.connection.isOpen) return Promise.resolve({ kind: 'unavailable', error: this.connection.lastError ?? 'not connected' });
+  async exchange(unitId: number, pdu: Buffer, timeoutMs: number): Promise<Exchange> {
+    await this.connection.whenOpen(timeoutMs);
+    if (!this.connection.isOpen) return { kind: 'unavailable', error: this.connection.lastError ?? 'not connected' };
     // Whatever arrived before this request (a late answer) is not its answer: the input is flushed.
     if (this.buffer.length > 0) this.counters.strayFrames++;
     this.buffer = Buffer.alloc(0);
@@ -36,9 +37,11 @@ export class RtuOverTcpTransport implements ModbusTransport {
     this.pending = pending;
     this.counters.requests++;
     this.connection.write(encodeRtuFrame(unitId, pdu), () => pending.startTimer(timeoutMs));
-    return pending.promise.finally(() => {
+    try {
+      return await pending.promise;
+    } finally {
       if (this.pending === pending) this.pending = undefined;
-    });
+    }
   }
 
   private onData(chunk: Buffer): void {

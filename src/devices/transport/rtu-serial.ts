@@ -3,7 +3,7 @@
 // is dropped instead of being taken as the answer to the next request.
 
 import { InterByteTimeoutParser, SerialPort } from 'serialport';
-import { decodeRtuFrame, encodeRtuFrame, MAX_RTU_FRAME } from '../modbus/rtu-frame.js';
+import { decodeRtuFrame, encodeRtuFrame, MAX_RTU_FRAME, rtuResponseLength } from '../modbus/rtu-frame.js';
 import { silentIntervalMs, type CharacterFormat } from './serial-timing.js';
 import { Backoff, errorText, newCounters, PendingExchange, type Exchange, type ModbusTransport, type ReopenOptions, type TransportState } from './transport.js';
 
@@ -20,8 +20,11 @@ export class RtuSerialTransport implements ModbusTransport {
   lastError: string | undefined;
   private port: SerialPort | undefined;
   private pending: PendingExchange | undefined;
+  /** The first part of a reply whose header announces more bytes. */
+  private partial: Buffer = Buffer.alloc(0);
   private closing = false;
-  private opened = 0;
+  private openCount = 0;
+  private readonly openWaiters: (() => void)[] = [];
   private retryTimer: NodeJS.Timeout | undefined;
   private readonly backoff: Backoff;
   /** A frame ends after this much silence: t3.5, at least 2 ms since Node's timers have 1 ms granularity. */
@@ -58,13 +61,29 @@ export class RtuSerialTransport implements ModbusTransport {
       this.state = 'open';
       this.lastError = undefined;
       this.backoff.reset();
-      if (this.opened++ > 0) this.counters.reopens++;
+      if (this.openCount++ > 0) this.counters.reopens++;
+      for (const w of this.openWaiters.splice(0)) w();
+    });
+  }
+
+  private opened(timeoutMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, timeoutMs);
+      const waiters = this.openWaiters;
+      function done(): void {
+        clearTimeout(timer);
+        const i = waiters.indexOf(done);
+        if (i >= 0) waiters.splice(i, 1);
+        resolve();
+      }
+      waiters.push(done);
     });
   }
 
   private lost(port: SerialPort, error: string): void {
     if (this.port !== port) return;
     this.port = undefined;
+    for (const w of this.openWaiters.splice(0)) w();
     this.pending?.settle({ kind: 'unavailable', error });
     if (this.closing) {
       this.state = 'closed';
@@ -78,6 +97,8 @@ export class RtuSerialTransport implements ModbusTransport {
   }
 
   async exchange(unitId: number, pdu: Buffer, timeoutMs: number): Promise<Exchange> {
+    // The port is still opening (start-up, a reopen under way): worth waiting for, within the request's timeout.
+    if (this.port && this.state !== 'open') await this.opened(timeoutMs);
     const port = this.port;
     if (!port || this.state !== 'open') return { kind: 'unavailable', error: this.lastError ?? `${this.options.path}: not open` };
     const frame = encodeRtuFrame(unitId, pdu);
@@ -86,6 +107,7 @@ export class RtuSerialTransport implements ModbusTransport {
     if (flushed !== undefined) return { kind: 'unavailable', error: `${this.options.path}: flush: ${flushed}` };
     const pending = new PendingExchange(unitId, 0, this.counters);
     this.pending = pending;
+    this.partial = Buffer.alloc(0);
     this.counters.requests++;
     port.write(frame, (err) => {
       if (err) pending.settle({ kind: 'unavailable', error: `${this.options.path}: ${errorText(err)}` });
@@ -104,9 +126,19 @@ export class RtuSerialTransport implements ModbusTransport {
       this.counters.strayFrames++;
       return;
     }
-    const decoded = decodeRtuFrame(frame, pending.unitId);
+    // A reply the OS delivered in two parts with a gap (a loaded host, a USB adapter's latency timer) is joined
+    // again: while its header says more bytes are due, they are waited for (within the request's timeout).
+    const data = this.partial.length === 0 ? frame : Buffer.concat([this.partial, frame]);
+    const expected = data[0] === pending.unitId ? rtuResponseLength(data) : undefined;
+    if (expected !== undefined && data.length < expected) {
+      this.partial = data;
+      return;
+    }
+    this.partial = Buffer.alloc(0);
+    if (expected !== undefined && data.length > expected) this.counters.strayFrames++;
+    const decoded = decodeRtuFrame(expected === undefined ? data : data.subarray(0, expected), pending.unitId);
     if (decoded.kind === 'pdu') {
-      pending.settle(decoded);
+      pending.settle({ kind: 'pdu', pdu: Buffer.from(decoded.pdu) });
       return;
     }
     if (decoded.reason === 'unit_id') {

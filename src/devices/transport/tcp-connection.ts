@@ -23,6 +23,7 @@ export class TcpConnection {
   private opened = 0;
   private retryTimer: NodeJS.Timeout | undefined;
   private readonly backoff: Backoff;
+  private readonly openWaiters: (() => void)[] = [];
   state: TransportState = 'closed';
   lastError: string | undefined;
 
@@ -36,6 +37,25 @@ export class TcpConnection {
 
   get isOpen(): boolean {
     return this.connected;
+  }
+
+  /**
+   * Resolves once a connect under way completes or fails, or after `timeoutMs`; at once when none is under way
+   * (a request at start-up waits for the first connect instead of failing).
+   */
+  whenOpen(timeoutMs: number): Promise<void> {
+    if (this.connected || !this.socket) return Promise.resolve();
+    return new Promise((resolve) => {
+      const waiters = this.openWaiters;
+      const timer = setTimeout(done, timeoutMs);
+      function done(): void {
+        clearTimeout(timer);
+        const i = waiters.indexOf(done);
+        if (i >= 0) waiters.splice(i, 1);
+        resolve();
+      }
+      waiters.push(done);
+    });
   }
 
   open(): void {
@@ -52,6 +72,7 @@ export class TcpConnection {
       this.lastError = undefined;
       this.backoff.reset();
       if (this.opened++ > 0) this.counters.reopens++;
+      for (const w of this.openWaiters.splice(0)) w();
     });
     socket.on('data', (chunk: Buffer) => this.events.onData(chunk));
     socket.on('error', (err) => (this.lastError = `${this.endpoint.host}:${this.endpoint.port}: ${errorText(err)}`));
@@ -60,6 +81,7 @@ export class TcpConnection {
       const wasConnected = this.connected;
       this.connected = false;
       this.socket = undefined;
+      for (const w of this.openWaiters.splice(0)) w();
       if (this.closing) {
         this.state = 'closed';
         return;

@@ -164,10 +164,11 @@ export class PtyPair {
     readonly b: string,
   ) {}
 
-  static async open(): Promise<PtyPair> {
+  /** `at`: the two link paths to create (a port that appears where a configuration already points). */
+  static async open(at?: { a: string; b: string }): Promise<PtyPair> {
     const dir = mkdtempSync(join(tmpdir(), 'wharf-pty-'));
-    const a = join(dir, 'a');
-    const b = join(dir, 'b');
+    const a = at?.a ?? join(dir, 'a');
+    const b = at?.b ?? join(dir, 'b');
     const child = spawn('socat', ['-d', '-d', `pty,raw,echo=0,link=${a}`, `pty,raw,echo=0,link=${b}`], { stdio: ['ignore', 'ignore', 'pipe'] });
     let log = '';
     child.stderr!.on('data', (d) => (log += d));

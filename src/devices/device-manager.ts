@@ -187,8 +187,9 @@ export class DeviceManager implements DeviceStatusSource {
         name: rt.config.name,
         bus: rt.config.bus,
         kind: 'modbus',
-        state: rt.health,
-        lastError: rt.health === 'online' ? undefined : rt.lastError,
+        // Readings the store does not take make an answering device degraded (issue 14, Backpressure).
+        state: rt.health === 'online' && rt.poller.lastDropped !== undefined ? 'degraded' : rt.health,
+        lastError: rt.health !== 'online' ? rt.lastError : rt.poller.lastDropped !== undefined ? `reading dropped: ${rt.poller.lastDropped}` : undefined,
         lastSeenMs: rt.link.lastSeenMs,
         counters: {
           requests: c.requests,

@@ -42,6 +42,8 @@ export class Poller<R extends Omit<ReadRequest, 'unitId'>> {
   private cycleRunning: Promise<void> | undefined;
   private publishing = false;
   private readonly topic: string;
+  /** Why the last reading was not stored; cleared by the next one that is. */
+  lastDropped: string | undefined;
 
   constructor(
     private readonly device: ModbusDeviceConfig,
@@ -99,8 +101,10 @@ export class Poller<R extends Omit<ReadRequest, 'unitId'>> {
     this.publisher
       .publish(this.topic, doc, { qos: this.device.qos, retain: this.device.retain })
       .then((outcome) => {
-        if (outcome.kind === 'stored') this.counters.readingsPublished++;
-        else this.drop(outcome.kind === 'refused' ? `refused: ${outcome.reason} (${outcome.detail})` : `store write failed: ${outcome.error}`);
+        if (outcome.kind === 'stored') {
+          this.counters.readingsPublished++;
+          this.lastDropped = undefined;
+        } else this.drop(outcome.kind === 'refused' ? `refused: ${outcome.reason} (${outcome.detail})` : `store write failed: ${outcome.error}`);
       })
       .catch((err: unknown) => this.drop(`publish failed: ${err instanceof Error ? err.message : String(err)}`))
       .finally(() => (this.publishing = false));
@@ -108,6 +112,7 @@ export class Poller<R extends Omit<ReadRequest, 'unitId'>> {
 
   private drop(reason: string): void {
     this.counters.readingsDropped++;
+    this.lastDropped = reason;
     this.events.onDropped(reason);
   }
 

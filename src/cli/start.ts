@@ -97,7 +97,7 @@ export async function runStart(opts: StartOptions, version: string): Promise<num
   try {
     await broker.start();
     devices.start();
-    stopMonitoring = (await startMonitoring(broker, config, log, version)).stop;
+    stopMonitoring = (await startMonitoring(broker, config, log, version, { devices })).stop;
   } catch (err) {
     // Nothing half-started stays: listeners already bound are closed and the store is closed cleanly.
     if (err instanceof ListenError) log.error('cannot start listener', { listener: err.listener, type: err.type, host: err.host, port: err.port, error: err.reason });

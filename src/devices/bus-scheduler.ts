@@ -227,7 +227,7 @@ export class BusScheduler {
       case 'exception':
         c.responses++;
         if (result.kind === 'exception') {
-          const code = `0x${result.code.toString(16).padStart(2, '0')}`;
+          const code = String(result.code); // decimal, as status.ts counts them
           c.exceptions[code] = (c.exceptions[code] ?? 0) + 1;
         }
         link.lastSeenMs = Date.now();

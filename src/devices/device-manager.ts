@@ -11,44 +11,9 @@ import { LineDevice } from './line-device.js';
 import { Poller, type DeviceHealth } from './poller.js';
 import { ReadPlan } from './read-plan.js';
 import { StateDocumentBuilder } from './state-document.js';
+import type { BusStatus, DeviceStatus, DeviceStatusSource } from './status.js';
 import { transportFor } from './transport/factory.js';
 import type { ReopenOptions } from './transport/transport.js';
-
-// The status interface of DEVICES.md (types owned by h-devdata's src/devices/status.ts; restated here until that
-// file lands, structurally identical, so its consumers take a DeviceManager as their DeviceStatusSource).
-export interface DeviceStatus {
-  name: string;
-  bus: string;
-  kind: 'modbus' | 'line';
-  state: 'starting' | 'online' | 'offline' | 'degraded';
-  lastError?: string;
-  lastSeenMs?: number;
-  counters: {
-    requests: number;
-    responses: number;
-    timeouts: number;
-    crcErrors: number;
-    badFrames: number;
-    exceptions: Record<string, number>;
-    readingsPublished: number;
-    readingsDropped: number;
-    linesCut?: number;
-  };
-  rttMs?: { last: number; avg: number; max: number };
-  points?: { name: string; value?: unknown; quality: 'good' | 'bad'; error?: string }[];
-}
-export interface BusStatus {
-  name: string;
-  type: 'serial' | 'tcp';
-  state: 'open' | 'closed' | 'error';
-  lastError?: string;
-  counters: { requests: number; timeouts: number; crcErrors: number; busyMs: number };
-  utilisation: number;
-}
-export interface DeviceStatusSource {
-  devices(): DeviceStatus[];
-  buses(): BusStatus[];
-}
 
 export interface DeviceManagerOptions extends ReopenOptions {
   /** Backoff of an offline device (bus scheduler). */

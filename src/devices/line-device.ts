@@ -7,7 +7,7 @@ import type { LocalPublisher } from '../broker/local-publisher.js';
 import type { LineDeviceConfig, SerialBusConfig } from '../config/types.js';
 import type { Logger } from '../log/logger.js';
 import { LineSplitter } from './line-splitter.js';
-import type { BusStatus, DeviceStatus } from './device-manager.js';
+import type { BusStatus, DeviceStatus } from './status.js';
 import { Backoff, errorText, type ReopenOptions } from './transport/transport.js';
 
 /** Publishes waiting for their commit at most; beyond, lines are dropped (counted) rather than held in memory. */

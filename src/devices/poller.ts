@@ -12,6 +12,8 @@ import type { ReadRequest, ReadResult } from './modbus/pdu.js';
 export interface PollPlan<R extends Omit<ReadRequest, 'unitId'>> {
   reads(): readonly R[];
   settle(read: R, result: ReadResult): PointReadingLike[];
+  /** Points left out of the plan (refused alone with 0x02/0x03), as error readings. */
+  badReadings(): PointReadingLike[];
 }
 export type PointReadingLike = { point: string; value: number | boolean | string } | { point: string; error: string };
 
@@ -82,6 +84,9 @@ export class Poller<R extends Omit<ReadRequest, 'unitId'>> {
     const readAtMs = Date.now();
     const readings: PointReadingLike[] = [];
     for (let i = 0; i < reads.length; i++) readings.push(...this.plan.settle(reads[i]!, results[i]!));
+    // Points no longer read still say why in every document and in the status (once each).
+    const seen = new Set(readings.map((r) => r.point));
+    for (const r of this.plan.badReadings()) if (!seen.has(r.point)) readings.push(r);
     this.counters.cycles++;
     const bad = readings.find((r): r is { point: string; error: string } => 'error' in r);
     const health: DeviceHealth = this.link.state === 'offline' ? 'offline' : bad ? 'degraded' : 'online';

@@ -171,6 +171,16 @@ queues:
     const all = await docs();
     const values = all.map((d) => d.values.count).filter((v) => v !== undefined);
     assert.equal(values, [1, 2, 3, 4, 5, 6, 6], 'only values the simulator held, the CRC error in between');
+    // Counted where operators look: the admin API's device status.
+    const status = async (name: string) =>
+      (await (await fetch(`http://127.0.0.1:${broker!.adminPort}/api/v1/devices/${name}`)).json()) as { state: string; counters: { crcErrors: number; timeouts: number; readingsPublished: number } };
+    const live = await status('live');
+    assert.is(live.counters.crcErrors, 1);
+    assert.is(live.state, 'online');
+    assert.ok(live.counters.readingsPublished >= 7);
+    const gone = await status('dead');
+    assert.is(gone.state, 'offline');
+    assert.ok(gone.counters.timeouts >= 2);
   } finally {
     await broker?.crash();
     await ws.dispose();

@@ -1,7 +1,7 @@
 // RTU frames over TCP (serial-to-Ethernet converters in transparent mode, bus option rtuOverTcp): the CRC and unit
 // id stay, and with no silence to frame by, a reply is cut by the length its header announces.
 
-import { decodeRtuFrame, encodeRtuFrame, MAX_RTU_FRAME, rtuResponseLength } from '../modbus/rtu-frame.js';
+import { decodeRtuFrame, encodeRtuFrame, rtuResponseLength } from '../modbus/rtu-frame.js';
 import { TcpConnection, type TcpEndpoint } from './tcp-connection.js';
 import { newCounters, PendingExchange, type Exchange, type ModbusTransport, type TransportState } from './transport.js';
 
@@ -53,8 +53,9 @@ export class RtuOverTcpTransport implements ModbusTransport {
     this.buffer = this.buffer.length === 0 ? chunk : Buffer.concat([this.buffer, chunk]);
     const length = rtuResponseLength(this.buffer);
     if (length === undefined) {
-      // A function code no response can carry: garbage (or a stray frame's tail); bounded by one frame.
-      if (this.buffer.length >= 2 || this.buffer.length > MAX_RTU_FRAME) this.fail(pending, 'function_code');
+      // Unit id, function code and byte count tell a reply's length; with all three here and still no length,
+      // the function code is one no reply carries: garbage, dropped (what is held stays within one frame).
+      if (this.buffer.length >= 3) this.fail(pending, 'function_code');
       return;
     }
     if (this.buffer.length < length) return;

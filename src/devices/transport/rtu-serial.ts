@@ -129,8 +129,9 @@ export class RtuSerialTransport implements ModbusTransport {
     // A reply the OS delivered in two parts with a gap (a loaded host, a USB adapter's latency timer) is joined
     // again: while its header says more bytes are due, they are waited for (within the request's timeout).
     const data = this.partial.length === 0 ? frame : Buffer.concat([this.partial, frame]);
-    const expected = data[0] === pending.unitId ? rtuResponseLength(data) : undefined;
-    if (expected !== undefined && data.length < expected) {
+    const ours = data[0] === pending.unitId;
+    const expected = ours ? rtuResponseLength(data) : undefined;
+    if (ours && ((expected === undefined && data.length < 3) || (expected !== undefined && data.length < expected))) {
       this.partial = data;
       return;
     }

@@ -42,6 +42,10 @@ devices:
     await got.waitCount(4, 10000);
     assert.equal(got.messages.map((m) => m.payload), ['12.5 kg', 'STABLE 12.5 kg', 'x'.repeat(16), 'TARE']);
     assert.ok(got.messages.every((m) => m.topic === 'devices/scale/lines'));
+    // The cut is counted where operators look.
+    const res = await fetch(`http://127.0.0.1:${broker.adminPort}/api/v1/devices/scale`);
+    const status = (await res.json()) as { kind: string; state: string; counters: { linesCut: number; readingsPublished: number } };
+    assert.equal([status.kind, status.state, status.counters.linesCut, status.counters.readingsPublished], ['line', 'online', 1, 4]);
     await endClient(client);
     await endClient(watcher);
   } finally {

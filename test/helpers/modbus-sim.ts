@@ -137,6 +137,10 @@ export class ModbusSim {
   corrupt(unit: number, count = 1): Promise<Reply> {
     return this.command({ op: 'corrupt', unit, count });
   }
+  /** RTU: the next `count` answers of `unit` leave `ms` later (after the client gave up: late frames). */
+  delay(unit: number, ms: number, count = 1): Promise<Reply> {
+    return this.command({ op: 'delay', unit, ms, count });
+  }
   /** TCP: the port closes (connections aborted); RTU: every unit falls silent. */
   stop(): Promise<Reply> {
     return this.command({ op: 'stop' });

@@ -14,6 +14,7 @@ The first line on stdout is {"ready": true, "port": N} (port only over TCP).
   {"op": "holes", "unit": 1, "table": "hr", "addresses": [..]}  ranges touching these answer exception 0x02
   {"op": "mute", "unit": 2, "on": true}   the unit hears requests (counted) but never answers
   {"op": "corrupt", "unit": 1, "count": 1}   next answers of the unit: RTU with a bad CRC, TCP with a wrong txn id
+  {"op": "delay", "unit": 1, "ms": 300, "count": 1}   RTU: next answers of the unit sent that much later
   {"op": "stop"} / {"op": "start"}   TCP: the server closes its port / listens again on the same port;
                                      RTU: every unit falls silent / answers again (the pty stays open)
 """
@@ -70,6 +71,7 @@ class Simulator:
         self.writes = []
         self.muted = set()
         self.corrupt = {}
+        self.delays = {}
         self.silent = False
         self.units = {u: CountingSlave(u, self, args.size) for u in args.units}
         self.context = ModbusServerContext(slaves=self.units, single=False)
@@ -83,6 +85,14 @@ class Simulator:
         """pymodbus' response_manipulator: (message or bytes, skip_encoding)."""
         unit = response.unit_id
         if self.silent or unit in self.muted:
+            return b"", True
+        delay = self.delays.get(unit)
+        if delay is not None and self.args.serial and delay[1] > 0:
+            # A late answer: sent after the client has given up on it (RTU only: the pty is one line).
+            self.delays[unit] = (delay[0], delay[1] - 1)
+            packet = self.rtu_framer.buildPacket(response)
+            transport = self.server.transport
+            asyncio.get_event_loop().call_later(delay[0] / 1000, lambda: transport is not None and transport.write(packet))
             return b"", True
         left = self.corrupt.get(unit, 0)
         if left > 0:
@@ -153,6 +163,9 @@ class Simulator:
             return {}
         if op == "corrupt":
             self.corrupt[cmd["unit"]] = cmd.get("count", 1)
+            return {}
+        if op == "delay":
+            self.delays[cmd["unit"]] = (cmd["ms"], cmd.get("count", 1))
             return {}
         if op == "stop":
             await self.stop()

@@ -64,4 +64,25 @@ it('a unit id that does not answer times out, and the next unit is answered', as
   await sim.mute(2, false);
 });
 
+it('a late answer is dropped, never taken as the answer to the next request (stray frames counted)', async () => {
+  await sim.set(1, 'hr', 50, [111]);
+  await sim.set(2, 'hr', 50, [222]);
+  // Unit 1 answers 300 ms late, after its 100 ms timeout; unit 2 answers 400 ms late, within its 1 s timeout.
+  await sim.delay(1, 300);
+  await sim.delay(2, 400);
+  const strayBefore = t.counters.strayFrames;
+  assert.equal(await readVia({ unitId: 1, table: 'holding_register', address: 50, quantity: 1 }, 100), { kind: 'timeout' });
+  // Unit 1's late frame arrives while unit 2's request waits: it is dropped, and unit 2's own answer is taken.
+  const r = await readVia({ unitId: 2, table: 'holding_register', address: 50, quantity: 1 }, 1000);
+  assert.ok(r.kind === 'ok' && 'registers' in r && r.registers[0] === 222, JSON.stringify(r));
+  assert.is(t.counters.strayFrames, strayBefore + 1);
+  // And a late frame that lands while nothing waits is dropped too; the next request is answered by its own reply.
+  await sim.delay(1, 150);
+  assert.equal(await readVia({ unitId: 1, table: 'holding_register', address: 50, quantity: 1 }, 50), { kind: 'timeout' });
+  await waitFor(() => t.counters.strayFrames === strayBefore + 2, 2000, 'the late frame dropped');
+  await sim.set(1, 'hr', 50, [112]);
+  const next = await readVia({ unitId: 1, table: 'holding_register', address: 50, quantity: 1 });
+  assert.ok(next.kind === 'ok' && 'registers' in next && next.registers[0] === 112, JSON.stringify(next));
+});
+
 test.run();

@@ -12,6 +12,7 @@ import { openConfiguredStore } from '../store/open-configured.js';
 import { lockDataDir } from '../store/data-dir-lock.js';
 import { DataDirError, ensureDataDir } from '../store/data-dir.js';
 import { startMonitoring } from '../admin/monitoring.js';
+import { DeviceManager } from '../devices/device-manager.js';
 import { StartExitCode } from './exit-codes.js';
 import type { StartArgs } from './args.js';
 
@@ -91,14 +92,18 @@ export async function runStart(opts: StartOptions, version: string): Promise<num
     return StartExitCode.DataDir;
   }
   let stopMonitoring = async (): Promise<void> => undefined;
+  // Field devices (issue 14) publish into the broker in-process; a bus that cannot open is retried, never fatal.
+  const devices = new DeviceManager(config, broker, log);
   try {
     await broker.start();
-    stopMonitoring = (await startMonitoring(broker, config, log, version)).stop;
+    devices.start();
+    stopMonitoring = (await startMonitoring(broker, config, log, version, { devices })).stop;
   } catch (err) {
     // Nothing half-started stays: listeners already bound are closed and the store is closed cleanly.
     if (err instanceof ListenError) log.error('cannot start listener', { listener: err.listener, type: err.type, host: err.host, port: err.port, error: err.reason });
     else log.error('cannot start', { error: (err as Error)?.message ?? String(err) });
     say((err as Error)?.message ?? String(err));
+    await devices.stop().catch(() => undefined);
     await broker.stop().catch(() => undefined);
     return err instanceof ListenError ? StartExitCode.Listener : StartExitCode.Failure;
   }
@@ -106,6 +111,8 @@ export async function runStart(opts: StartOptions, version: string): Promise<num
   log.info('shutting down', { signal });
   try {
     await stopMonitoring();
+    // Before the broker: the devices' last status documents still go into the store.
+    await devices.stop();
     await broker.stop();
     return StartExitCode.Stopped;
   } catch (err) {

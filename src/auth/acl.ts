@@ -111,13 +111,15 @@ export class AclFile {
   rulesFor(username: string | undefined, clientId: string): ClientRules {
     const out: ClientRules = { read: [], write: [], deny: [], consume: [], create: [] };
     const own = username === undefined ? this.anonymous : this.users.get(username);
-    if (own !== undefined) add(out, own, (s) => s);
-    add(out, this.patterns, (s) => substitute(s, username, clientId));
+    const fill = (s: string) => substitute(s, username, clientId);
+    // `topic` lines are taken literally, as in Mosquitto; queue names take %u/%c wherever they are written.
+    if (own !== undefined) add(out, own, (s) => s, fill);
+    add(out, this.patterns, fill, fill);
     return out;
   }
 }
 
-function add(out: ClientRules, set: RuleSet, fill: (s: string) => string | undefined): void {
+function add(out: ClientRules, set: RuleSet, fill: (s: string) => string | undefined, fillQueue: (s: string) => string | undefined): void {
   for (const t of set.topics) {
     const filter = fill(t.filter);
     if (filter === undefined) continue;
@@ -126,7 +128,7 @@ function add(out: ClientRules, set: RuleSet, fill: (s: string) => string | undef
     if (t.access === 'write' || t.access === 'readwrite') out.write.push(filter);
   }
   for (const q of set.queues) {
-    const name = fill(q.name);
+    const name = fillQueue(q.name);
     if (name === undefined) continue;
     if (q.right !== 'create') out.consume.push(name);
     if (q.right !== 'consume') out.create.push(name);

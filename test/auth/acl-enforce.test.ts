@@ -12,6 +12,7 @@ import type { IPubackPacket, IPubrecPacket, ISubackPacket, Packet } from 'mqtt-p
 import { startBroker, type TestBroker } from '../helpers/broker.js';
 import { collect, connectClient, endClient } from '../helpers/mqttjs.js';
 import { RawClient } from '../helpers/raw-client.js';
+import { reloadAuth } from '../../src/auth/reload.js';
 
 const test = suite('auth: ACL enforcement');
 
@@ -196,6 +197,40 @@ test('a will on a topic the user may not write is refused at CONNECT with 0x87',
   const { client, connack } = await RawClient.connected(tb.port, { clientId: 'will-1', username: 'reader', will: { topic: 'plant/x', payload: Buffer.from('bye'), qos: 0, retain: false } });
   assert.is((connack as { reasonCode?: number }).reasonCode, 0x87);
   client.end();
+});
+
+test('a session resumed by another user name starts clean; one resumed by its user keeps only what it may still subscribe', async () => {
+  const persistent = (username: string) => RawClient.connected(tb.port, { clientId: 'shared-id', clean: false, username, properties: { sessionExpiryInterval: 600 } });
+  let { client, connack } = await persistent('worker');
+  assert.is(await subscribe(client, 'plant/#'), 1);
+  assert.is(await subscribe(client, '$queue/work-worker'), 1);
+  client.end();
+  await client.closed;
+  ({ client, connack } = await persistent('worker'));
+  assert.is((connack as { sessionPresent: boolean }).sessionPresent, true);
+  client.end();
+  await client.closed;
+  // Another user with the same client identifier: no session handed over.
+  ({ client, connack } = await persistent('reader'));
+  assert.is((connack as { sessionPresent: boolean }).sessionPresent, false);
+  assert.equal([...tb.broker.sessions.byClientId.get('shared-id')!.subscriptions.keys()], []);
+  assert.is(await subscribe(client, 'plant/#'), 1);
+  assert.is(await subscribe(client, '$share/g/plant/#'), 1);
+  client.end();
+  await client.closed;
+  // The rules change under the session (SIGHUP): on its return the subscriptions no longer allowed go.
+  writeFileSync(tb.config.auth.aclFile!, `${ACL}\nuser reader\ntopic read plant/a/#\n`.replace('topic read plant/#\n', ''));
+  reloadAuth(tb.broker);
+  try {
+    ({ client, connack } = await persistent('reader'));
+    assert.is((connack as { sessionPresent: boolean }).sessionPresent, true);
+    assert.equal([...tb.broker.sessions.byClientId.get('shared-id')!.subscriptions.keys()], []);
+    client.send({ cmd: 'disconnect', reasonCode: 0, properties: { sessionExpiryInterval: 0 } } as Packet);
+    await client.closed;
+  } finally {
+    writeFileSync(tb.config.auth.aclFile!, ACL);
+    reloadAuth(tb.broker);
+  }
 });
 
 test.run();

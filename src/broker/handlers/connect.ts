@@ -7,6 +7,7 @@ import { isValidTopicName } from '../../protocol/topic.js';
 import { connackCodeFor311, ProtocolViolation, ReasonCode } from '../../protocol/reason-codes.js';
 import type { Connection } from '../connection.js';
 import { StoreFullError } from '../../store/errors.js';
+import { pruneSubscriptions } from '../../auth/session-prune.js';
 
 export function handleConnect(conn: Connection, packet: IConnectPacket): void {
   // A second CONNECT is a protocol violation [MQTT-3.1.0-2].
@@ -126,8 +127,13 @@ function openSession(conn: Connection, packet: IConnectPacket, clientId: string,
     refuse(conn, ReasonCode.NotAuthorized, 'the will topic is not authorized');
     return true;
   }
-  const { session, present } = broker.sessions.open(conn, clientId, cleanStart, expiry);
+  // Another user does not inherit a session (its subscriptions, its queued messages) by reusing the client
+  // identifier: with an ACL, a session opened by a different user name starts clean (README, Security).
+  const previous = broker.sessions.byClientId.get(clientId);
+  const otherUser = acl !== null && previous?.acl != null && previous.acl.username !== username;
+  const { session, present } = broker.sessions.open(conn, clientId, cleanStart || otherUser, expiry);
   session.acl = acl;
+  if (present && acl !== null) pruneSubscriptions(broker, session, acl);
 
   const connack: IConnackPacket = { cmd: 'connack', sessionPresent: present, reasonCode: ReasonCode.Success };
   if (v5) {

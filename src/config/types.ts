@@ -291,7 +291,7 @@ export const DEFAULT_MQTT_LIMITS: MqttLimits = {
   maxSocketBufferBytes: 4 * 1024 * 1024,
   maxConnections: 10_000,
   connectTimeout: 10_000,
-  maxPendingConnectionsPerAddress: 64,
+  maxPendingConnectionsPerAddress: 256,
 };
 
 /** The embedded default: what `wharf start` runs with no configuration file. */

@@ -2,8 +2,10 @@
 // encodes: base64 without padding). Verified with hash-wasm (WebAssembly, no install script, the same code on ARM
 // and x86); the computation runs on the event loop, so Wharf reads these entries but writes `$7$` (README, Security).
 
-import { argon2Verify } from 'hash-wasm';
 import type { PasswordHash } from './password-hash.js';
+
+/** Loaded on the first argon2id login only: 270 KB of JavaScript and WebAssembly most gateways never need. */
+let hashWasm: Promise<typeof import('hash-wasm')> | undefined;
 
 /** Bounds on what a file may ask for: a hostile `m=` or `t=` must not make one login take the gateway's memory. */
 const MAX_MEMORY_KIB = 256 * 1024;
@@ -25,7 +27,8 @@ export function argon2idHash(text: string): PasswordHash | string {
     // hash-wasm compares the recomputed tag with the stored one itself (argon2Verify).
     verify: async (password) => {
       try {
-        return await argon2Verify({ password, hash: text });
+        hashWasm ??= import('hash-wasm');
+        return await (await hashWasm).argon2Verify({ password, hash: text });
       } catch {
         return false;
       }

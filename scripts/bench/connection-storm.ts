@@ -60,7 +60,14 @@ function connectAndClose(port: number, i: number): Promise<number> {
 async function main(): Promise<void> {
   const args = parse(process.argv.slice(2));
   requirePeer('wharf');
-  const peer = await startPeer('wharf', {});
+  // --expose-gc: heap-sampler.ts runs a full GC on SIGUSR2, so the heap figures hold live objects only.
+  const flags = process.env.WHARF_BENCH_NODE_FLAGS ?? '';
+  if (!flags.includes('--expose-gc')) process.env.WHARF_BENCH_NODE_FLAGS = `${flags} --expose-gc`.trim();
+  const fullGc = async () => {
+    process.kill(peer.pid, 'SIGUSR2');
+    await new Promise((r) => setTimeout(r, 600));
+  };
+  const peer = await startPeer('wharf', { sampleHeap: true });
   try {
     const canary = mqtt.connect(`mqtt://127.0.0.1:${peer.port}`, { clientId: 'storm-canary', reconnectPeriod: 0 });
     await new Promise<void>((resolve, reject) => (canary.once('connect', () => resolve()), canary.once('error', reject)));
@@ -70,7 +77,9 @@ async function main(): Promise<void> {
     await canary.subscribeAsync('canary/#', { qos: 1 });
     const ticker = setInterval(() => canary.publish('canary/t', String(++sent), { qos: 1 }), 20);
     await new Promise((r) => setTimeout(r, 2000));
+    await fullGc();
     const rssBefore = peer.rssBytes();
+    const tBefore = Date.now();
     let peak = rssBefore;
     const sampler = setInterval(() => (peak = Math.max(peak, peer.rssBytes())), 100);
     const deadline = Date.now() + args.seconds * 1000;
@@ -91,12 +100,19 @@ async function main(): Promise<void> {
     clearInterval(sampler);
     clearInterval(ticker);
     for (let i = 0; i < 100 && received < sent; i++) await new Promise((r) => setTimeout(r, 50));
+    await fullGc();
     const rssSettled = peer.rssBytes();
+    // The JavaScript heap after a full GC (the last sample of each phase): what the connections left behind,
+    // unlike RSS, which keeps the pages V8 and the allocator took at the peak.
+    const heapAt = (from: number, to: number) => peer.memorySamples(from, to)?.at(-1)?.heapUsed ?? NaN;
+    const heapBefore = heapAt(0, tBefore);
+    const heapSettled = heapAt(Date.now() - 1000, Date.now());
     canary.end(true);
     console.log(`connections: ${next} in ${(stormMs / 1000).toFixed(1)} s (${(next / (stormMs / 1000)).toFixed(0)}/s), ${args.concurrency} at a time`);
     console.log(`CONNACK codes: ${[...codes].map(([c, n]) => `${c === -1 ? 'none' : c}: ${n}`).join(', ')}`);
     console.log(`well-behaved client: ${received}/${sent} messages back`);
     console.log(`broker RSS: ${MiB(rssBefore)} MiB before, ${MiB(peak)} MiB peak, ${MiB(rssAfterStorm)} MiB right after, ${MiB(rssSettled)} MiB ${args.settle} s later`);
+    console.log(`broker heap used after a full GC: ${MiB(heapBefore)} MiB before, ${MiB(heapSettled)} MiB at the end`);
     console.log(`broker alive: ${!peer.exited()}`);
   } finally {
     await peer.stop();

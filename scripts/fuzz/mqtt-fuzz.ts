@@ -44,7 +44,15 @@ const UNHANDLED = /packet handler failed|uncaught|unhandled/i;
 async function main(): Promise<void> {
   const args = parse(process.argv.slice(2));
   requirePeer('wharf');
-  const peer = await startPeer('wharf', {});
+  // --expose-gc: the bench's heap sampler runs a full GC on SIGUSR2, so the heap figures hold live objects only.
+  const flags = process.env.WHARF_BENCH_NODE_FLAGS ?? '';
+  if (!flags.includes('--expose-gc')) process.env.WHARF_BENCH_NODE_FLAGS = `${flags} --expose-gc`.trim();
+  const peer = await startPeer('wharf', { sampleHeap: true });
+  const liveHeap = async () => {
+    process.kill(peer.pid, 'SIGUSR2');
+    await new Promise((r) => setTimeout(r, 600));
+    return peer.memorySamples(Date.now() - 300, Date.now())?.at(-1)?.heapUsed ?? NaN;
+  };
   let exitCode = 0;
   try {
     // The well-behaved client: QoS 1 to itself every 20 ms, all through the storm.
@@ -61,6 +69,7 @@ async function main(): Promise<void> {
       canary.publish('canary/tick', String(sent), { qos: 1 });
     }, 20);
     await new Promise((r) => setTimeout(r, 1000));
+    const heapBefore = await liveHeap();
     const rssBefore = peer.rssBytes();
     console.log(`fuzzing wharf pid ${peer.pid} on 127.0.0.1:${peer.port}: ${args.packets} packets, ${args.concurrency} connections at once, at most ${args.seconds} s, seed ${args.seed}`);
     const report = await runFuzz({ port: peer.port, packets: args.packets, concurrency: args.concurrency, deadline: Date.now() + args.seconds * 1000, seed: args.seed });
@@ -68,6 +77,7 @@ async function main(): Promise<void> {
     // The last ticks' PUBACKs and deliveries, and the broker's release of the fuzz connections' memory.
     for (let i = 0; i < 100 && received < sent && !canaryClosed; i++) await new Promise((r) => setTimeout(r, 50));
     await new Promise((r) => setTimeout(r, 2000));
+    const heapAfter = await liveHeap();
     const rssAfter = peer.rssBytes();
     const crashed = peer.exited();
     const unhandled = peer.output().split('\n').filter((l) => UNHANDLED.test(l));
@@ -86,7 +96,8 @@ async function main(): Promise<void> {
     console.log(`unhandled errors:  ${unhandled.length}${unhandled.length > 0 ? `\n  ${unhandled.slice(0, 5).join('\n  ')}` : ''}`);
     console.log(`well-behaved client: ${received}/${sent} messages back${canaryClosed ? ' (its connection closed!)' : ''}`);
     console.log(`broker RSS:        ${MiB(rssBefore)} MiB before, ${MiB(rssAfter)} MiB after`);
-    writeJsonRecord(args.json, { ...report, crashes: crashed ? 1 : 0, unhandled: unhandled.length, canarySent: sent, canaryReceived: received, rssBefore, rssAfter });
+    console.log(`broker heap:       ${MiB(heapBefore)} MiB before, ${MiB(heapAfter)} MiB after (live, after a full GC)`);
+    writeJsonRecord(args.json, { ...report, crashes: crashed ? 1 : 0, unhandled: unhandled.length, canarySent: sent, canaryReceived: received, rssBefore, rssAfter, heapBefore, heapAfter });
     if (crashed || unhandled.length > 0 || report.hung > 0 || received < sent || canaryClosed || report.connectErrors > 0) exitCode = 1;
   } finally {
     await peer.stop();

@@ -11,7 +11,8 @@ import { join } from 'node:path';
 import type { IClientOptions } from 'mqtt';
 import { startBroker, type TestBroker } from '../helpers/broker.js';
 import { connectClient, endClient } from '../helpers/mqttjs.js';
-import { requireTool } from '../helpers/tools.js';
+import { requireTool, waitFor } from '../helpers/tools.js';
+import { RawClient } from '../helpers/raw-client.js';
 import { reloadAuth } from '../../src/auth/reload.js';
 import { anonymousAllowed } from '../../src/config/auth.js';
 import { defaultConfig } from '../../src/config/types.js';
@@ -81,6 +82,31 @@ maybe('a reload takes a changed password file; a connected client stays connecte
   assert.ok(alice.connected);
   await new Promise<void>((resolve, reject) => alice.publish('still/here', 'x', { qos: 1 }, (err) => (err ? reject(err) : resolve())));
   await endClient(alice);
+});
+
+maybe('connections held in authentication or its slow-down still count as pending for their address', async () => {
+  const b = await startBroker({ maxPendingConnectionsPerAddress: 2 }, (c) => {
+    c.auth.passwordFile = passwd;
+  });
+  try {
+
+
+    const bad = { clientId: '', username: 'alice', password: Buffer.from('wrong') };
+    // Three failures are answered at once; from the fourth on the answer waits (250 ms, then 500 ms).
+    for (let i = 0; i < 3; i++) {
+      const { connack } = await RawClient.connected(b.port, bad);
+      assert.is((connack as { reasonCode?: number }).reasonCode, 0x86);
+    }
+    const slow = await Promise.all([RawClient.connect(b.port), RawClient.connect(b.port)]);
+    for (const c of slow) c.send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 5, clean: true, keepalive: 60, ...bad } as never);
+    await waitFor(() => [...b.broker.connections].filter((c) => c.connectReceived).length === 2, 3000, 'both CONNECTs in authentication');
+    assert.is(b.broker.pendingConnections.size, 2);
+    const third = await RawClient.connect(b.port);
+    await third.expectClose(3000);
+    for (const c of slow) assert.is(((await c.next('connack')) as { reasonCode?: number }).reasonCode, 0x86);
+  } finally {
+    await b.stop();
+  }
 });
 
 test('allowAnonymous: true by default, false with a password file or client certificates, unless set', () => {

@@ -13,7 +13,6 @@ export function handleConnect(conn: Connection, packet: IConnectPacket): void {
   // A second CONNECT is a protocol violation [MQTT-3.1.0-2].
   if (conn.connectReceived) throw new ProtocolViolation(ReasonCode.ProtocolError, 'second CONNECT on one connection');
   conn.connectReceived = true;
-  conn.broker.pendingConnections.settle(conn);
   const version = packet.protocolVersion ?? 4;
   conn.protocolVersion = version;
   conn.parser.setProtocolVersion(version);
@@ -88,6 +87,9 @@ export function handleConnect(conn: Connection, packet: IConnectPacket): void {
         else answer();
         return;
       }
+      // Until here the socket counted as pending for its address: a password guesser holding connections in
+      // authentication or in the slow-down is bounded by mqtt.maxPendingConnectionsPerAddress too.
+      broker.pendingConnections.settle(conn);
       const pending = openSession(conn, packet, clientId, assignedClientId, result.username);
       if (!pending) conn.releasePackets();
     })

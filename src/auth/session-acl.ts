@@ -12,6 +12,12 @@ export class SessionAcl {
   private rules: ClientRules;
   private readonly writeCache = new Map<string, boolean>();
   private readonly readCache = new Map<string, boolean>();
+  // The last decision per direction: a device publishing on one topic again and again is answered by one string
+  // comparison, without hashing the topic (a fresh string from the parser each time) for the map.
+  private lastWriteTopic = '';
+  private lastWriteAllowed = false;
+  private lastReadTopic = '';
+  private lastReadAllowed = false;
 
   constructor(
     private file: AclFile,
@@ -28,25 +34,33 @@ export class SessionAcl {
     this.rules = file.rulesFor(this.username, this.clientId);
     this.writeCache.clear();
     this.readCache.clear();
+    this.lastWriteTopic = '';
+    this.lastReadTopic = '';
   }
 
   /** May this client PUBLISH on `topic`? A deny rule matching the topic wins over any grant. */
   canWrite(topic: string): boolean {
+    if (topic === this.lastWriteTopic) return this.lastWriteAllowed;
     let allowed = this.writeCache.get(topic);
     if (allowed === undefined) {
       allowed = !anyMatches(this.rules.deny, topic) && anyMatches(this.rules.write, topic);
       remember(this.writeCache, topic, allowed);
     }
+    this.lastWriteTopic = topic;
+    this.lastWriteAllowed = allowed;
     return allowed;
   }
 
   /** May a message on `topic` be delivered to this client (whatever subscription matched it)? */
   canRead(topic: string): boolean {
+    if (topic === this.lastReadTopic) return this.lastReadAllowed;
     let allowed = this.readCache.get(topic);
     if (allowed === undefined) {
       allowed = !anyMatches(this.rules.deny, topic) && anyMatches(this.rules.read, topic);
       remember(this.readCache, topic, allowed);
     }
+    this.lastReadTopic = topic;
+    this.lastReadAllowed = allowed;
     return allowed;
   }
 

@@ -1,5 +1,5 @@
-// CONNECT (MQTT 5.0 section 3.1 / 3.1.1 section 3.1): identify the client, take over or create its session,
-// announce the server's limits in CONNACK, then resume the session's pending deliveries.
+// CONNECT (MQTT 5.0 section 3.1 / 3.1.1 section 3.1): identify and authenticate the client (src/auth/), take over or
+// create its session, announce the server's limits in CONNACK, then resume the session's pending deliveries.
 
 import type { IConnackPacket, IConnectPacket } from 'mqtt-packet';
 import { randomBytes } from 'node:crypto';
@@ -78,25 +78,35 @@ export function handleConnect(conn: Connection, packet: IConnectPacket): void {
       clientId,
       remoteAddress: conn.remoteAddress,
     })
-    .then((result) => {
-      if (conn.closed) return;
-      if (!result.ok) {
-        // Repeated failures from one address are answered late (src/auth/login-throttle.ts).
-        const answer = () => refuse(conn, result.reasonCode, result.why);
-        if (result.delayMs > 0) setTimeout(answer, result.delayMs).unref();
-        else answer();
-        return;
-      }
-      // Until here the socket counted as pending for its address: a password guesser holding connections in
-      // authentication or in the slow-down is bounded by mqtt.maxPendingConnectionsPerAddress too.
-      broker.pendingConnections.settle(conn);
-      const pending = openSession(conn, packet, clientId, assignedClientId, result.username);
-      if (!pending) conn.releasePackets();
-    })
-    .catch((err: unknown) => {
-      broker.log.error('authentication failed', { clientId, error: String((err as Error)?.message ?? err) });
-      refuse(conn, ReasonCode.UnspecifiedError, 'authentication failed');
-    });
+    .then(
+      (result) => {
+        if (conn.closed) return;
+        if (!result.ok) {
+          // Repeated failures from one address are answered late (src/auth/login-throttle.ts).
+          const answer = () => refuse(conn, result.reasonCode, result.why);
+          if (result.delayMs > 0) setTimeout(answer, result.delayMs).unref();
+          else answer();
+          return;
+        }
+        // Until here the socket counted as pending for its address: a password guesser holding connections in
+        // authentication or in the slow-down is bounded by mqtt.maxPendingConnectionsPerAddress too.
+        broker.pendingConnections.settle(conn);
+        let pending: boolean;
+        try {
+          pending = openSession(conn, packet, clientId, assignedClientId, result.username);
+        } catch (err) {
+          // As Connection.handle does for a synchronous handler: one connection closes, the broker goes on.
+          broker.log.error('packet handler failed', { clientId, cmd: 'connect', error: String((err as Error)?.stack ?? err) });
+          conn.close(ReasonCode.ImplementationSpecificError);
+          return;
+        }
+        if (!pending) conn.releasePackets();
+      },
+      (err: unknown) => {
+        broker.log.error('authentication failed', { clientId, error: String((err as Error)?.message ?? err) });
+        refuse(conn, ReasonCode.UnspecifiedError, 'authentication failed');
+      },
+    );
 }
 
 /**

@@ -5,7 +5,10 @@ import type { WharfConfig } from '../config/types.js';
 import type { Logger } from '../log/logger.js';
 import { ReasonCode } from '../protocol/reason-codes.js';
 import { Connection } from './connection.js';
-import { startListener, type Listener } from './listeners.js';
+import { startListener, type Listener, type PeerInfo } from './listeners.js';
+import { Authenticator } from '../auth/authenticator.js';
+import { anonymousNetworkListeners } from '../config/auth.js';
+import { PendingConnections } from '../auth/pending-connections.js';
 import { bindFailureReason, ListenError } from './listen-error.js';
 import type { Message } from '../protocol/message.js';
 import { RetainedStore } from './retained.js';
@@ -36,8 +39,12 @@ export class Broker {
   readonly retained: RetainedStore;
   readonly sessions = new SessionRegistry(this);
   readonly connections = new Set<Connection>();
-  /** A connection that has not sent CONNECT within this time is dropped. */
-  connectTimeoutMs = 10_000;
+  /** A connection that has not sent CONNECT within this time is dropped (mqtt.connectTimeout). */
+  connectTimeoutMs: number;
+  /** Passwords, ACL, anonymous access (src/auth/). */
+  readonly auth: Authenticator;
+  /** Sockets per source address that have not sent CONNECT yet (mqtt.maxPendingConnectionsPerAddress). */
+  readonly pendingConnections = new PendingConnections(() => this.config.mqtt.maxPendingConnectionsPerAddress);
   /** Durable state; null runs the broker in memory only (tests of the protocol alone). */
   readonly persistence: BrokerPersistence | null;
   /** Durable queues; they need the store, so an in-memory broker has none. */
@@ -52,6 +59,8 @@ export class Broker {
     readonly log: Logger,
     store: Store | null = null,
   ) {
+    this.connectTimeoutMs = config.mqtt.connectTimeout;
+    this.auth = new Authenticator(config, log);
     this.retained = new RetainedStore(config.mqtt.maxRetainedMessages);
     this.refusalLog = new RefusalLog(log);
     this.persistence = store === null ? null : new BrokerPersistence(store, log);
@@ -131,12 +140,14 @@ export class Broker {
   }
 
   async start(): Promise<BoundListener[]> {
+    // The password and ACL files are read before any client can connect; one that cannot be read stops the start.
+    this.auth.load();
     try {
       for (const [i, lc] of this.config.listeners.entries()) {
         const name = `listeners[${i}]`;
         const onError = (err: Error) => this.log.error('listener error', { listener: name, type: lc.type, error: err.message });
         try {
-          this.listeners.push(await startListener(lc, (stream, remote) => this.accept(stream, remote), onError));
+          this.listeners.push(await startListener(lc, (stream, remote, peer) => this.accept(stream, remote, peer), onError));
         } catch (err) {
           throw new ListenError(name, lc.type, lc.host, lc.port, bindFailureReason(err), { cause: err });
         }
@@ -148,6 +159,9 @@ export class Broker {
     }
     const bound = this.boundListeners();
     for (const b of bound) this.log.info('listening', { type: b.type, host: b.host, port: b.port, path: b.path });
+    for (const l of anonymousNetworkListeners(this.config)) {
+      this.log.warn('listener accepts anonymous clients from the network: set auth.passwordFile or auth.allowAnonymous: false', { listener: l });
+    }
     return bound;
   }
 
@@ -229,16 +243,20 @@ export class Broker {
     return this.persistence !== null && this.persistence.store.pendingBytes() > this.config.storage.maxPendingBytes;
   }
 
-  private accept(stream: Duplex, remoteAddress: string): void {
+  private accept(stream: Duplex, remoteAddress: string, peer?: PeerInfo): void {
     if (this.stopping) {
       stream.destroy();
       return;
     }
     this.stats.connectionsAccepted++;
-    this.connections.add(new Connection(stream, this, remoteAddress));
+    const conn = new Connection(stream, this, remoteAddress);
+    if (peer !== undefined) conn.peer = peer;
+    this.connections.add(conn);
+    if (!this.pendingConnections.add(conn, remoteAddress)) conn.close(undefined, 'too many pending connections from this address');
   }
 
   connectionClosed(conn: Connection): void {
+    this.pendingConnections.settle(conn);
     this.connections.delete(conn);
     this.sessions.connectionClosed(conn);
   }

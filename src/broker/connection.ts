@@ -10,6 +10,7 @@ import type { Broker } from './broker.js';
 import { remainingExpirySeconds } from '../protocol/message.js';
 import type { Outgoing, Session, SessionLink } from './session.js';
 import { dispatchPacket } from './handlers/index.js';
+import type { PeerInfo } from './listeners.js';
 
 export interface Will {
   topic: string;
@@ -36,6 +37,8 @@ export class Connection implements SessionLink {
   will: Will | null = null;
   /** A DISCONNECT with reason 0x00 was received: the will is not published [MQTT-3.1.2-10]. */
   graceful = false;
+  /** The listener and client certificate identity, set by the broker on accept (null for in-process streams). */
+  peer: PeerInfo | null = null;
   /** Why the broker closed this connection (for the disconnect log line); undefined when the client did. */
   closeReason: string | undefined;
 

@@ -10,7 +10,13 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, createWebSocketStream } from 'ws';
 import type { ListenerConfig } from '../config/types.js';
 
-export type StreamHandler = (stream: Duplex, remoteAddress: string) => void;
+/** Who is at the other end, as far as the transport knows: its listener and a verified client certificate's CN. */
+export interface PeerInfo {
+  listener: ListenerConfig;
+  certificateIdentity: string | undefined;
+}
+
+export type StreamHandler = (stream: Duplex, remoteAddress: string, peer: PeerInfo) => void;
 
 export interface Listener {
   readonly config: ListenerConfig;
@@ -58,10 +64,13 @@ function createServerFor(config: ListenerConfig, onStream: StreamHandler): net.S
     cert: readFileSync(config.cert!),
     key: readFileSync(config.key!),
     ca: config.ca ? readCaBundle(config.ca) : undefined,
+    // Mutual TLS: the handshake itself refuses a client without a certificate signed by `ca`.
+    ...(config.requireCertificate === true ? { requestCert: true, rejectUnauthorized: true } : {}),
   });
+  const peerOf = (socket: net.Socket): PeerInfo => ({ listener: config, certificateIdentity: certificateIdentity(socket) });
   const onSocket = (socket: net.Socket) => {
     socket.setNoDelay(true);
-    onStream(socket, `${socket.remoteAddress}:${socket.remotePort}`);
+    onStream(socket, `${socket.remoteAddress}:${socket.remotePort}`, peerOf(socket));
   };
   switch (config.type) {
     case 'tcp':
@@ -93,9 +102,17 @@ function createServerFor(config: ListenerConfig, onStream: StreamHandler): net.S
         });
         const sock = req.socket;
         sock.setNoDelay(true);
-        onStream(stream, `${sock.remoteAddress}:${sock.remotePort}`);
+        onStream(stream, `${sock.remoteAddress}:${sock.remotePort}`, peerOf(sock));
       });
       return http;
     }
   }
+}
+
+/** The Common Name of a verified client certificate (the identity useIdentityAsUsername takes), if any. */
+function certificateIdentity(socket: net.Socket): string | undefined {
+  if (!(socket instanceof tls.TLSSocket) || !socket.authorized) return undefined;
+  const cn: unknown = socket.getPeerCertificate().subject?.CN;
+  if (typeof cn === 'string' && cn.length > 0) return cn;
+  return Array.isArray(cn) && typeof cn[0] === 'string' ? cn[0] : undefined;
 }

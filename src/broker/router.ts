@@ -117,6 +117,9 @@ function refusalBy(sub: Subscription, msg: Message, storeFull: boolean): Refusal
 function deliverTo(sub: Subscription, msg: Message): boolean {
   // No Local: not back to the publishing client [MQTT-3.8.3-3]; not for shared subscriptions [MQTT-3.8.3-4].
   if (sub.noLocal && sub.session.clientId === msg.origin) return false;
+  // A granted wildcard subscription never delivers a topic the ACL withholds from this client (auth.aclFile).
+  const acl = sub.session.acl;
+  if (acl !== null && !acl.canRead(msg.topic)) return false;
   const qos = (msg.qos < sub.qos ? msg.qos : sub.qos) as QoS;
   // Retain As Published; otherwise the RETAIN flag is cleared on live delivery [MQTT-3.3.1-12] [MQTT-3.3.1-13].
   const retain = sub.retainAsPublished ? msg.retain : false;
@@ -132,6 +135,7 @@ function deliverDeduplicated(subs: Subscription[], msg: Message): number {
   const bySession = new Map<Session, { qos: QoS; retain: boolean; ids: number[] | undefined }>();
   for (const sub of subs) {
     if (sub.noLocal && sub.session.clientId === msg.origin) continue;
+    if (sub.session.acl !== null && !sub.session.acl.canRead(msg.topic)) continue;
     const qos = (msg.qos < sub.qos ? msg.qos : sub.qos) as QoS;
     const retain = sub.retainAsPublished ? msg.retain : false;
     const seen = bySession.get(sub.session);

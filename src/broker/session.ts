@@ -1,6 +1,7 @@
 // A client's session (MQTT 5.0 section 4.1): subscriptions, outgoing QoS 1/2 state and the messages queued for it,
 // which outlive the network connection while the session has not expired.
 
+import type { SessionAcl } from '../auth/session-acl.js';
 import type { QoS } from 'mqtt-packet';
 import type { Message } from '../protocol/message.js';
 import { isExpired } from '../protocol/message.js';
@@ -59,6 +60,8 @@ export interface SessionCounters {
 
 export class Session {
   link: SessionLink | null = null;
+  /** The client's ACL rules and decision cache (src/auth/session-acl.ts); null when no ACL file is configured. */
+  acl: SessionAcl | null = null;
   readonly subscriptions = new Map<string, Subscription>();
   /** Outgoing QoS 1/2 messages sent and not yet completed, by packet identifier. */
   readonly inflight = new Map<number, Outgoing>();

@@ -3,6 +3,7 @@
 import { PORT_RULE, intFromText } from '../config/rules.js';
 import { isResource, parseClientArgs, type ClientArgs } from './client-args.js';
 import { EXIT_CODES_TEXT } from './exit-codes.js';
+import { parsePasswdArgs, type PasswdArgs } from './commands/passwd.js';
 
 export interface StartArgs {
   config?: string;
@@ -17,6 +18,7 @@ export type ParsedArgs =
   | ({ command: 'start' } & StartArgs)
   | ({ command: 'config'; json: boolean } & StartArgs)
   | ClientArgs
+  | PasswdArgs
   | { command: 'help'; text: string }
   | { command: 'version' }
   | { command: 'error'; message: string };
@@ -33,6 +35,8 @@ Usage:
   wharf sessions [ACTION]   list (default), show ID, delete ID
   wharf retained [ACTION]   list [--filter F] (default), delete TOPIC
   wharf devices [ACTION]    field devices and buses: list (default), show NAME
+  wharf passwd FILE USER    add or change USER in a Mosquitto-format password file
+                            (the password is asked for, or read from stdin)
   wharf config [options]    the effective configuration (board profile, file,
                             environment, options) and where each value came from;
                             takes the options of "wharf start" and --json
@@ -178,7 +182,7 @@ function hoistLeadingOptions(argv: string[]): { command: string; rest: string[] 
   return { command: argv[i]!, rest: [...leading, ...argv.slice(i + 1)] };
 }
 
-const COMMANDS = 'start, config, status, queues, clients, sessions, retained, devices, help';
+const COMMANDS = 'start, config, status, queues, clients, sessions, retained, devices, passwd, help';
 
 /** Parses the command line, without the node executable and script: `process.argv.slice(2)`. */
 export function parseArgs(argv: string[]): ParsedArgs {
@@ -192,6 +196,10 @@ export function parseArgs(argv: string[]): ParsedArgs {
   }
   const { command, rest } = split;
   if (command === 'start' || command === 'config') return parseStart(rest, command);
+  if (command === 'passwd') {
+    const parsed = parsePasswdArgs(rest);
+    return typeof parsed === 'string' ? error(parsed) : parsed;
+  }
   if (isResource(command)) {
     const parsed = parseClientArgs(command, rest);
     return parsed.command === 'error' ? error(parsed.message) : parsed;

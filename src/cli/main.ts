@@ -7,6 +7,7 @@ import { runConfig } from './config-command.js';
 import { runStart } from './start.js';
 import { runClient } from './client.js';
 import { ExitCode } from './exit-codes.js';
+import { runPasswd } from './commands/passwd.js';
 
 function packageVersion(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -32,6 +33,8 @@ async function main(argv: string[]): Promise<number> {
       return runStart(args, packageVersion());
     case 'client':
       return runClient(args);
+    case 'passwd':
+      return runPasswd(args);
   }
 }
 

@@ -15,6 +15,7 @@ import { startMonitoring } from '../admin/monitoring.js';
 import { DeviceManager } from '../devices/device-manager.js';
 import { StartExitCode } from './exit-codes.js';
 import type { StartArgs } from './args.js';
+import { reloadAuth } from '../auth/reload.js';
 
 /** The options of `wharf start` (and of `wharf config`, which shows what they make). */
 export type StartOptions = StartArgs;
@@ -107,6 +108,8 @@ export async function runStart(opts: StartOptions, version: string): Promise<num
     await broker.stop().catch(() => undefined);
     return err instanceof ListenError ? StartExitCode.Listener : StartExitCode.Failure;
   }
+  // SIGHUP re-reads auth.passwordFile and auth.aclFile without dropping a connection (as Mosquitto does).
+  process.on('SIGHUP', () => reloadAuth(broker));
   const signal = await signalled;
   log.info('shutting down', { signal });
   try {

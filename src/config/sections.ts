@@ -2,6 +2,7 @@
 // Each takes the raw YAML value of its section, the default, and the error list, and returns the
 // validated section (defaults filled in). validate.ts lists them in its SECTIONS table.
 
+import { validateClientCertificates } from './auth.js';
 import type { ListenerConfig, ListenerType, LogLevel, MqttLimits, StorageConfig, WharfConfig } from './types.js';
 import {
   PORT_RULE,
@@ -9,11 +10,13 @@ import {
   bytesRule,
   checkKeys,
   describe,
+  durationRule,
   enumRule,
   intRule,
   isMapping,
   stringRule,
   validateSection,
+  type Rule,
   type RuleTable,
 } from './rules.js';
 
@@ -31,6 +34,15 @@ export type SectionValidator<T> = (path: string, raw: unknown, base: T, errors: 
 
 // ---- mqtt ------------------------------------------------------------------------------------
 
+const durationUpTo10m = durationRule(600_000, 'not allowed here');
+const CONNECT_TIMEOUT_RULE: Rule<number> = (path, v, errors) => {
+  if (v === 0 || v === '0') {
+    errors.push(`${path}: must be a duration of at least 1ms such as "10s"; 0 would close every connection at once`);
+    return undefined;
+  }
+  return durationUpTo10m(path, v, errors);
+};
+
 export const MQTT_RULES: RuleTable<MqttLimits> = {
   maxPacketSize: bytesRule(64, 268435455),
   receiveMaximum: intRule(1, 65535),
@@ -43,6 +55,9 @@ export const MQTT_RULES: RuleTable<MqttLimits> = {
   maxClientIdLength: intRule(23, 65535),
   maxRetainedMessages: intRule(0, 100000000),
   maxSocketBufferBytes: bytesRule(65536, 1073741824),
+  maxConnections: intRule(1, 10_000_000),
+  connectTimeout: CONNECT_TIMEOUT_RULE,
+  maxPendingConnectionsPerAddress: intRule(1, 1_000_000),
 };
 
 export const validateMqtt: SectionValidator<MqttLimits> = (path, raw, base, errors) =>
@@ -101,7 +116,7 @@ export const validateLog: SectionValidator<WharfConfig['log']> = (path, raw, bas
 // ---- listeners -------------------------------------------------------------------------------
 
 export const LISTENER_TYPES: readonly ListenerType[] = ['tcp', 'ws', 'tls', 'wss'];
-const LISTENER_KEYS = ['type', 'host', 'port', 'path', 'cert', 'key', 'ca'] as const;
+const LISTENER_KEYS = ['type', 'host', 'port', 'path', 'cert', 'key', 'ca', 'requireCertificate', 'useIdentityAsUsername'] as const;
 const TLS_FILE_KEYS = ['cert', 'key', 'ca'] as const;
 const TLS_FILE_MEANING = { cert: 'PEM certificate file', key: 'PEM private key file', ca: 'PEM CA bundle file' };
 
@@ -149,8 +164,10 @@ function validateListener(path: string, raw: unknown, errors: string[]): Listene
     }
   }
 
+  const clientCerts = validateClientCertificates(path, raw, type, files.ca !== undefined, errors);
+
   if (errors.length > before || type === undefined || port === undefined || host === undefined) return undefined;
-  return { type, host, port, path: urlPath ?? '/mqtt', ...files };
+  return { type, host, port, path: urlPath ?? '/mqtt', ...files, ...clientCerts };
 }
 
 const WILDCARD_HOSTS = ['0.0.0.0', '::'];

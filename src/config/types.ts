@@ -15,6 +15,10 @@ export interface ListenerConfig {
   cert?: string;
   key?: string;
   ca?: string;
+  /** tls/wss only: clients must present a certificate signed by `ca` (mutual TLS). */
+  requireCertificate?: boolean;
+  /** tls/wss with requireCertificate: the certificate's Common Name is the client's user name (Mosquitto's use_identity_as_username). */
+  useIdentityAsUsername?: boolean;
 }
 
 export interface MqttLimits {
@@ -40,6 +44,24 @@ export interface MqttLimits {
   maxRetainedMessages: number;
   /** Bytes a subscriber's socket may have buffered before QoS 0 messages to it are dropped. */
   maxSocketBufferBytes: number;
+  /** Connected clients (after CONNECT) at most; beyond it CONNACK answers 0x97 Quota exceeded (3.1.1: 3 Server unavailable). */
+  maxConnections: number;
+  /** A socket that has sent no CONNECT within this time (ms; a duration such as "10s" in the file) is closed. */
+  connectTimeout: number;
+  /** Sockets from one source address that have not completed CONNECT yet; more are closed at once. */
+  maxPendingConnectionsPerAddress: number;
+}
+
+export interface AuthConfig {
+  /**
+   * Clients without a user name (nor a certificate identity) may connect. Unset: true, unless a password file or
+   * a listener requiring client certificates is configured (see anonymousAllowed in config/auth.ts).
+   */
+  allowAnonymous: boolean | undefined;
+  /** Mosquitto-format password file (`user:hash` lines); reloaded on SIGHUP. */
+  passwordFile: string | undefined;
+  /** Mosquitto-format ACL file plus queue rules; reloaded on SIGHUP. Unset: every client may do everything. */
+  aclFile: string | undefined;
 }
 
 export interface StorageConfig {
@@ -250,6 +272,7 @@ export interface WharfConfig {
   /** Physical lines (RS-485 ports, Modbus TCP endpoints) that devices share. */
   buses: BusConfig[];
   devices: DeviceConfig[];
+  auth: AuthConfig;
 }
 
 export const DEFAULT_ADMIN_LISTEN = '127.0.0.1:18083';
@@ -266,6 +289,9 @@ export const DEFAULT_MQTT_LIMITS: MqttLimits = {
   maxClientIdLength: 256,
   maxRetainedMessages: 100000,
   maxSocketBufferBytes: 4 * 1024 * 1024,
+  maxConnections: 10_000,
+  connectTimeout: 10_000,
+  maxPendingConnectionsPerAddress: 256,
 };
 
 /** The embedded default: what `wharf start` runs with no configuration file. */
@@ -296,5 +322,6 @@ export function defaultConfig(): WharfConfig {
     metrics: { enabled: true },
     buses: [],
     devices: [],
+    auth: { allowAnonymous: undefined, passwordFile: undefined, aclFile: undefined },
   };
 }

@@ -21,6 +21,7 @@ import { validateDevices } from './devices.js';
 import { validateQueues } from './queues.js';
 import { validateAdmin, validateMetrics, validateSys } from './monitoring.js';
 import { loadBoard, overlayProfile } from './boards.js';
+import { validateAuth } from './auth.js';
 
 export type ValidationResult = { config: WharfConfig } | { errors: string[] };
 
@@ -39,6 +40,7 @@ export const SECTIONS: SectionTable = {
   // Buses before devices: a device's `bus` is checked against the validated buses.
   buses: validateBuses,
   devices: validateDevices,
+  auth: validateAuth,
 };
 
 export const TOP_LEVEL_KEYS = Object.keys(SECTIONS) as (keyof WharfConfig)[];

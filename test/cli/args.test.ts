@@ -95,7 +95,7 @@ test('a port that is not an integer 1-65535 is an error', () => {
 });
 
 test('an unknown command is an error naming it', () => {
-  assert.equal(parseArgs(['stop']), { command: 'error', message: `unknown command "stop" (commands: start, config, status, queues, clients, sessions, retained, devices, help)${HINT}` });
+  assert.equal(parseArgs(['stop']), { command: 'error', message: `unknown command "stop" (commands: start, config, status, queues, clients, sessions, retained, devices, passwd, help)${HINT}` });
 });
 
 test('a stray argument after start is an error', () => {
@@ -105,7 +105,7 @@ test('a stray argument after start is an error', () => {
 test('options without a command: an error asking for the command', () => {
   assert.equal(parseArgs(['-c', 'w.yaml']), {
     command: 'error',
-    message: `no command after the options, as in "wharf -c w.yaml start" (commands: start, config, status, queues, clients, sessions, retained, devices, help)${HINT}`,
+    message: `no command after the options, as in "wharf -c w.yaml start" (commands: start, config, status, queues, clients, sessions, retained, devices, passwd, help)${HINT}`,
   });
 });
 
@@ -159,6 +159,12 @@ test('the help text covers every option, environment variable and the embedded d
   ]) {
     assert.ok(HELP_TEXT.includes(s), `help text mentions ${s}`);
   }
+});
+
+test('passwd takes FILE and USER, never a password', () => {
+  assert.equal(parseArgs(['passwd', '/etc/wharf/passwd', 'sensor-1']), { command: 'passwd', file: '/etc/wharf/passwd', user: 'sensor-1' });
+  assert.equal((parseArgs(['passwd', 'f', 'u', 'secret']) as { command: string }).command, 'error');
+  assert.equal((parseArgs(['passwd', 'f']) as { command: string }).command, 'error');
 });
 
 test.run();

@@ -69,6 +69,7 @@ log:
     metrics: defaultConfig().metrics,
     buses: [],
     devices: [],
+    auth: defaultConfig().auth,
   });
 });
 
@@ -129,7 +130,7 @@ log:
     'listeners[0].port: must be an integer 1-65535; got "abc"',
     'mqtt.maxPakcetSize: unknown key (allowed: maxPacketSize, receiveMaximum, topicAliasMaximum, maxKeepAlive, ' +
       'maxSessionExpiryInterval, maxQueuedMessages, maxSubscriptionsPerSession, allowEmptyClientId, maxClientIdLength, ' +
-      'maxRetainedMessages, maxSocketBufferBytes)',
+      'maxRetainedMessages, maxSocketBufferBytes, maxConnections, connectTimeout, maxPendingConnectionsPerAddress)',
     'log.level: expected one of debug, info, warn, error, silent; got "loud"',
   ]);
   assert.is(err.file, file);

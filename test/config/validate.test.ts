@@ -6,7 +6,7 @@ import { DEFAULT_MQTT_LIMITS, defaultConfig, type MqttLimits, type WharfConfig }
 
 const MQTT_KEYS =
   'maxPacketSize, receiveMaximum, topicAliasMaximum, maxKeepAlive, maxSessionExpiryInterval, maxQueuedMessages, ' +
-  'maxSubscriptionsPerSession, allowEmptyClientId, maxClientIdLength, maxRetainedMessages, maxSocketBufferBytes';
+  'maxSubscriptionsPerSession, allowEmptyClientId, maxClientIdLength, maxRetainedMessages, maxSocketBufferBytes, maxConnections, connectTimeout, maxPendingConnectionsPerAddress';
 
 function ok(raw: unknown): WharfConfig {
   const r = validateConfig(raw);
@@ -74,12 +74,12 @@ test('an unknown key in mqtt names the key path and lists the allowed keys', () 
 });
 
 test('an unknown top-level key lists the allowed top-level keys', () => {
-  assert.equal(errs({ bridge: {} }), ['bridge: unknown key (allowed: board, listeners, storage, mqtt, log, queues, admin, sys, metrics, buses, devices)']);
+  assert.equal(errs({ bridge: {} }), ['bridge: unknown key (allowed: board, listeners, storage, mqtt, log, queues, admin, sys, metrics, buses, devices, auth)']);
 });
 
 test('unknown keys in storage, log and a listener are reported with their paths', () => {
   assert.equal(errs({ storage: { dir: 'x' }, log: { lvl: 'info' }, listeners: [{ type: 'tcp', port: 1, tls: true }] }), [
-    'listeners[0].tls: unknown key (allowed: type, host, port, path, cert, key, ca)',
+    'listeners[0].tls: unknown key (allowed: type, host, port, path, cert, key, ca, requireCertificate, useIdentityAsUsername)',
     'storage.dir: unknown key (allowed: dataDir, commitIntervalMs, commitMaxBytes, commitMaxPerSecond, commitMinBatchBytes, inlineMaxBytes, mapSizeBytes, minFreeDiskBytes, maxPendingBytes, payloadStore, payloadSegmentBytes)',
     'log.lvl: unknown key (allowed: level)',
   ]);
@@ -87,9 +87,9 @@ test('unknown keys in storage, log and a listener are reported with their paths'
 
 test('a non-mapping top level is rejected', () => {
   assert.equal(errs('listen: 1883'), [
-    '(top level): expected a mapping with keys listeners, storage, mqtt, log, queues, admin, sys, metrics, buses, devices; got "listen: 1883"',
+    '(top level): expected a mapping with keys listeners, storage, mqtt, log, queues, admin, sys, metrics, buses, devices, auth; got "listen: 1883"',
   ]);
-  assert.equal(errs([1]), ['(top level): expected a mapping with keys listeners, storage, mqtt, log, queues, admin, sys, metrics, buses, devices; got a list']);
+  assert.equal(errs([1]), ['(top level): expected a mapping with keys listeners, storage, mqtt, log, queues, admin, sys, metrics, buses, devices, auth; got a list']);
 });
 
 test('a non-mapping section is rejected', () => {
@@ -220,7 +220,7 @@ test('all errors across sections are collected, in section order', () => {
       log: { level: 'loud' },
     }),
     [
-      'bridge: unknown key (allowed: board, listeners, storage, mqtt, log, queues, admin, sys, metrics, buses, devices)',
+      'bridge: unknown key (allowed: board, listeners, storage, mqtt, log, queues, admin, sys, metrics, buses, devices, auth)',
       'listeners[0].port: must be an integer 1-65535; got "abc"',
       'storage.dataDir: must be a non-empty string (a directory path); got ""',
       `mqtt.maxPakcetSize: unknown key (allowed: ${MQTT_KEYS})`,

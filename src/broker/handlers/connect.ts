@@ -1,5 +1,5 @@
-// CONNECT (MQTT 5.0 section 3.1 / 3.1.1 section 3.1): identify the client, take over or create its session,
-// announce the server's limits in CONNACK, then resume the session's pending deliveries.
+// CONNECT (MQTT 5.0 section 3.1 / 3.1.1 section 3.1): identify and authenticate the client (src/auth/), take over or
+// create its session, announce the server's limits in CONNACK, then resume the session's pending deliveries.
 
 import type { IConnackPacket, IConnectPacket } from 'mqtt-packet';
 import { randomBytes } from 'node:crypto';
@@ -7,6 +7,7 @@ import { isValidTopicName } from '../../protocol/topic.js';
 import { connackCodeFor311, ProtocolViolation, ReasonCode } from '../../protocol/reason-codes.js';
 import type { Connection } from '../connection.js';
 import { StoreFullError } from '../../store/errors.js';
+import { pruneSubscriptions } from '../../auth/session-prune.js';
 
 export function handleConnect(conn: Connection, packet: IConnectPacket): void {
   // A second CONNECT is a protocol violation [MQTT-3.1.0-2].
@@ -60,6 +61,65 @@ export function handleConnect(conn: Connection, packet: IConnectPacket): void {
     };
   }
 
+  // The connection limit counts sockets, this one included; those that never send CONNECT are bounded by
+  // mqtt.connectTimeout and mqtt.maxPendingConnectionsPerAddress.
+  if (broker.connections.size > limits.maxConnections) return refuse(conn, ReasonCode.QuotaExceeded, `the broker has its maximum of ${limits.maxConnections} connections`);
+
+  // Authentication may take a password hash's time (PBKDF2 on the thread pool): packets the client sends
+  // meanwhile wait and are handled in order after CONNACK.
+  conn.holdPackets();
+  const peer = conn.peer;
+  broker.auth
+    .authenticate({
+      username: packet.username === undefined || packet.username === null ? undefined : packet.username,
+      password: packet.password,
+      certificateIdentity: peer?.certificateIdentity,
+      useIdentity: peer?.listener.useIdentityAsUsername === true,
+      clientId,
+      remoteAddress: conn.remoteAddress,
+    })
+    .then(
+      (result) => {
+        if (conn.closed) return;
+        if (!result.ok) {
+          // Repeated failures from one address are answered late (src/auth/login-throttle.ts).
+          const answer = () => refuse(conn, result.reasonCode, result.why);
+          if (result.delayMs > 0) setTimeout(answer, result.delayMs).unref();
+          else answer();
+          return;
+        }
+        // Until here the socket counted as pending for its address: a password guesser holding connections in
+        // authentication or in the slow-down is bounded by mqtt.maxPendingConnectionsPerAddress too.
+        broker.pendingConnections.settle(conn);
+        let pending: boolean;
+        try {
+          pending = openSession(conn, packet, clientId, assignedClientId, result.username);
+        } catch (err) {
+          // As Connection.handle does for a synchronous handler: one connection closes, the broker goes on.
+          broker.log.error('packet handler failed', { clientId, cmd: 'connect', error: String((err as Error)?.stack ?? err) });
+          conn.close(ReasonCode.ImplementationSpecificError);
+          return;
+        }
+        if (!pending) conn.releasePackets();
+      },
+      (err: unknown) => {
+        broker.log.error('authentication failed', { clientId, error: String((err as Error)?.message ?? err) });
+        refuse(conn, ReasonCode.UnspecifiedError, 'authentication failed');
+      },
+    );
+}
+
+/**
+ * The CONNECT of an authenticated client: take over or create the session and answer CONNACK. True while the
+ * answer waits for the session's commit (packets stay held until then).
+ */
+function openSession(conn: Connection, packet: IConnectPacket, clientId: string, assignedClientId: string | undefined, username: string | undefined): boolean {
+  const broker = conn.broker;
+  const limits = broker.config.mqtt;
+  const version = conn.protocolVersion;
+  const v5 = version === 5;
+  const props = packet.properties ?? {};
+  const cleanStart = packet.clean !== false;
   // Session expiry: 5.0 property, capped by the server; 3.1.1 clean session 0 keeps the session for the cap.
   const requestedExpiry = v5 ? (props.sessionExpiryInterval ?? 0) : cleanStart ? 0 : limits.maxSessionExpiryInterval;
   const expiry = Math.min(requestedExpiry, limits.maxSessionExpiryInterval);
@@ -73,7 +133,19 @@ export function handleConnect(conn: Connection, packet: IConnectPacket): void {
     }
   }
 
-  const { session, present } = broker.sessions.open(conn, clientId, cleanStart, expiry);
+  // A will is a publish the client asks for in advance: its topic needs the write right now, as in Mosquitto.
+  const acl = broker.auth.sessionAcl(username, clientId);
+  if (conn.will !== null && acl !== null && !acl.canWrite(conn.will.topic)) {
+    refuse(conn, ReasonCode.NotAuthorized, 'the will topic is not authorized');
+    return true;
+  }
+  // Another user does not inherit a session (its subscriptions, its queued messages) by reusing the client
+  // identifier: with an ACL, a session opened by a different user name starts clean (README, Security).
+  const previous = broker.sessions.byClientId.get(clientId);
+  const otherUser = acl !== null && previous?.acl != null && previous.acl.username !== username;
+  const { session, present } = broker.sessions.open(conn, clientId, cleanStart || otherUser, expiry);
+  session.acl = acl;
+  if (present && acl !== null) pruneSubscriptions(broker, session, acl);
 
   const connack: IConnackPacket = { cmd: 'connack', sessionPresent: present, reasonCode: ReasonCode.Success };
   if (v5) {
@@ -111,7 +183,7 @@ export function handleConnect(conn: Connection, packet: IConnectPacket): void {
   const durable = broker.sessions.persistOnConnect(conn, session);
   if (durable === undefined) {
     accept();
-    return;
+    return false;
   }
   conn.holdPackets();
   durable.then(
@@ -127,6 +199,7 @@ export function handleConnect(conn: Connection, packet: IConnectPacket): void {
       broker.sessions.connectSettled(conn, session, false);
     },
   );
+  return true;
 }
 
 /** Refuses a CONNECT with a reason code and closes the connection [MQTT-3.2.2-6] [MQTT-3.2.2-7]. */

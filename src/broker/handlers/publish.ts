@@ -14,6 +14,10 @@ export function handlePublish(conn: Connection, packet: IPublishPacket): void {
   const topic = resolveTopic(conn, packet);
   if (!isValidTopicName(topic)) throw new ProtocolViolation(ReasonCode.TopicNameInvalid, `invalid topic name "${topic}"`);
   const qos = packet.qos;
+  // Authorization (auth.aclFile) before anything counts or is stored: a denied message reaches no subscriber,
+  // no queue and no retained value. A cached decision per topic: one Map lookup (src/auth/session-acl.ts).
+  const acl = conn.session!.acl;
+  if (acl !== null && !acl.canWrite(topic)) return refuseUnauthorized(conn, topic, qos, packet.messageId);
   const stats = broker.stats;
   stats.messagesInByQos[qos]++;
   stats.bytesInByQos[qos] += packet.payload.length;
@@ -100,6 +104,20 @@ function refuse(conn: Connection, topic: string, qos: 1 | 2, packetId: number, r
       if (qos === 2) conn.session!.incomingQos2.add(packetId);
       conn.write({ cmd, messageId: packetId });
     } else conn.close(undefined, `publish refused: ${refusal.reason}`);
+  });
+}
+
+/**
+ * A publish the ACL does not allow: 5.0 answers 0x87 Not authorized (PUBREC's ends the QoS 2 exchange); 3.1.1,
+ * which has no negative acknowledgement, acknowledges it and drops it, as [MQTT-3.3.5-2] allows. QoS 0 is dropped.
+ */
+function refuseUnauthorized(conn: Connection, topic: string, qos: 0 | 1 | 2, packetId: number | undefined): void {
+  conn.broker.auth.publishDenied(conn.clientId, topic);
+  if (qos === 0) return;
+  const cmd = qos === 1 ? 'puback' : 'pubrec';
+  conn.acknowledge(undefined, () => {
+    if (conn.protocolVersion === 5) conn.write({ cmd, messageId: packetId, reasonCode: ReasonCode.NotAuthorized });
+    else conn.write({ cmd, messageId: packetId });
   });
 }
 

@@ -11,18 +11,30 @@ import type { QueueRef } from '../../queue/engine.js';
 import { queueRefOf, sharedFilterOf } from '../subscription-forms.js';
 import type { Queue } from '../../queue/queue.js';
 import { consumeQueue } from '../session-consumer.js';
+import { queueSubscribeAllowed } from '../../auth/queue-rights.js';
+
+/** A consuming subscription the ACL refused: not resolved (nothing is created), answered Not authorized. */
+const DENIED = 'denied';
 
 export function handleSubscribe(conn: Connection, packet: ISubscribePacket): void {
   const queues = conn.broker.queues;
   const dollarQueue = conn.broker.config.queues.dollarQueue;
-  const refs = packet.subscriptions.map((r) => queueRefOf(r.topic, dollarQueue));
-  if (queues === null || !refs.some((r) => r !== null && r !== 'invalid')) {
+  const acl = conn.session!.acl;
+  const refs: Array<QueueRef | null | 'invalid' | typeof DENIED> = packet.subscriptions.map((r) => queueRefOf(r.topic, dollarQueue));
+  if (acl !== null && queues !== null) {
+    const defaults = conn.broker.config.queues.defaults;
+    for (let i = 0; i < refs.length; i++) {
+      const ref = refs[i]!;
+      if (ref !== null && ref !== 'invalid' && ref !== DENIED && !queueSubscribeAllowed(acl, queues, ref, defaults)) refs[i] = DENIED;
+    }
+  }
+  if (queues === null || !refs.some((r) => r !== null && r !== 'invalid' && r !== DENIED)) {
     subscribeResolved(conn, packet, refs, []);
     return;
   }
   // Consuming subscriptions name queues that may have to be created (a commit): later packets wait, in order.
   conn.holdPackets();
-  Promise.all(refs.map((r) => (r !== null && r !== 'invalid' ? queues.resolve(r).catch((err: Error) => err.message) : undefined))).then((resolved) => {
+  Promise.all(refs.map((r) => (r !== null && r !== 'invalid' && r !== DENIED ? queues.resolve(r).catch((err: Error) => err.message) : undefined))).then((resolved) => {
     // Closed meanwhile: a session that lives on still gets the subscriptions it asked for (a persistent consumer
     // that subscribes and leaves finds them on its return); nothing is written back.
     if (conn.closed && conn.broker.sessions.byClientId.get(conn.session!.clientId) !== conn.session) return;
@@ -36,7 +48,7 @@ export function handleSubscribe(conn: Connection, packet: ISubscribePacket): voi
   });
 }
 
-function subscribeResolved(conn: Connection, packet: ISubscribePacket, refs: Array<QueueRef | null | 'invalid'>, resolved: Array<Queue | string | undefined>): void {
+function subscribeResolved(conn: Connection, packet: ISubscribePacket, refs: Array<QueueRef | null | 'invalid' | typeof DENIED>, resolved: Array<Queue | string | undefined>): void {
   const broker = conn.broker;
   const session = conn.session!;
   const v5 = conn.protocolVersion === 5;
@@ -48,6 +60,9 @@ function subscribeResolved(conn: Connection, packet: ISubscribePacket, refs: Arr
   // At least one topic filter [MQTT-3.8.3-2]; 3.1.1 [MQTT-3.8.3-3].
   if (packet.subscriptions.length === 0) throw new ProtocolViolation(ReasonCode.ProtocolError, 'SUBSCRIBE without topic filters');
   const failure = v5 ? ReasonCode.TopicFilterInvalid : 0x80;
+  // 0x87 on 5.0, 0x80 on 3.1.1 (Mosquitto grants and withholds messages instead, mosquitto#744; README, Security).
+  const notAuthorized = v5 ? ReasonCode.NotAuthorized : 0x80;
+  const acl = session.acl;
   const granted: number[] = [];
   const retainedFor: Subscription[] = [];
   const changes: Array<{ sub: Subscription; existing: Subscription | undefined; index: number }> = [];
@@ -55,6 +70,11 @@ function subscribeResolved(conn: Connection, packet: ISubscribePacket, refs: Arr
   for (const [i, request] of packet.subscriptions.entries()) {
     const filter = request.topic;
     const ref = refs[i];
+    if (ref === DENIED) {
+      broker.auth.subscribeDenied(session.clientId, filter);
+      granted.push(notAuthorized);
+      continue;
+    }
     if (ref !== null && ref !== undefined) {
       const queue = resolved[i];
       // A queue that does not exist (and may not be created) is a failure, never a silent success.
@@ -91,6 +111,12 @@ function subscribeResolved(conn: Connection, packet: ISubscribePacket, refs: Arr
     const shared = sharedFilterOf(filter, broker.config.queues.dollarQueue);
     if (shared === 'invalid' || (shared === null && !isValidTopicFilter(filter))) {
       granted.push(failure);
+      continue;
+    }
+    // A shared subscription is checked on its topic filter, without `$share/<group>/`.
+    if (acl !== null && !acl.canSubscribe(shared === null ? filter : shared.filter)) {
+      broker.auth.subscribeDenied(session.clientId, filter);
+      granted.push(notAuthorized);
       continue;
     }
     const noLocal = request.nl === true;
@@ -140,6 +166,8 @@ function subscribeResolved(conn: Connection, packet: ISubscribePacket, refs: Arr
     const now = Date.now();
     for (const sub of retainedFor) {
       for (const msg of broker.retained.match(sub.matchFilter, now)) {
+        // A granted wildcard filter may hold retained topics a deny rule withholds.
+        if (session.acl !== null && !session.acl.canRead(msg.topic)) continue;
         // Retained messages sent because of a new subscription carry RETAIN 1 [MQTT-3.3.1-9].
         const qos = (msg.qos < sub.qos ? msg.qos : sub.qos) as QoS;
         session.deliver(msg, qos, true, sub.subscriptionId === undefined ? undefined : [sub.subscriptionId]);

@@ -39,6 +39,10 @@ export function renderExposition({ broker: b, queues, consumers, devices }: Expo
   w.single('wharf_connections', 'gauge', 'Open network connections.', b.connections);
   w.single('wharf_connections_accepted_total', 'counter', 'Network connections accepted.', b.connectionsAccepted);
   w.single('wharf_connects_refused_total', 'counter', 'CONNECT packets refused.', b.connectsRefused);
+  w.single('wharf_auth_logins_failed_total', 'counter', 'CONNECTs refused for a bad user name, password or certificate.', b.auth.loginsFailed);
+  w.single('wharf_auth_publish_denied_total', 'counter', 'PUBLISH packets the ACL did not allow.', b.auth.publishDenied);
+  w.single('wharf_auth_subscribe_denied_total', 'counter', 'Subscriptions the ACL did not allow.', b.auth.subscribeDenied);
+  w.single('wharf_auth_reloads_total', 'counter', 'Reloads of the password and ACL files (SIGHUP).', b.auth.reloads);
   w.single('wharf_sessions', 'gauge', 'Sessions, connected or kept for a disconnected client.', b.sessions);
   w.single('wharf_sessions_connected', 'gauge', 'Sessions with a connected client.', b.sessionsConnected);
   w.single('wharf_subscriptions', 'gauge', 'Subscriptions of all sessions, queue consumers included.', b.subscriptions);

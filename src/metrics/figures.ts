@@ -1,6 +1,7 @@
 // The figures monitoring reports, as plain objects: what /metrics, the JSON API and $SYS render. Built on
 // demand from the broker's counters (a scrape, an API call, a $SYS tick), never on the message path.
 
+import type { AuthCounters } from '../auth/authenticator.js';
 import type { RefusalReason } from '../queue/errors.js';
 import type { StoreMetricsSnapshot } from '../store/metrics.js';
 import type { QueueCounters } from '../queue/counters.js';
@@ -29,6 +30,8 @@ export interface BrokerFigures {
   connections: number;
   connectionsAccepted: number;
   connectsRefused: number;
+  /** Failed logins, ACL denials and password/ACL file reloads (src/auth/). */
+  auth: AuthCounters;
   /** Sessions known to the broker, connected or not. */
   sessions: number;
   sessionsConnected: number;

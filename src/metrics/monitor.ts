@@ -83,6 +83,7 @@ export class BrokerMonitor {
       connections: broker.connections.size,
       connectionsAccepted: stats.connectionsAccepted,
       connectsRefused: stats.connectsRefused,
+      auth: { ...broker.auth.counters },
       sessions: broker.sessions.size,
       sessionsConnected: connected,
       subscriptions,

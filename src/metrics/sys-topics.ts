@@ -32,6 +32,9 @@ export function brokerSysTopics(f: BrokerFigures): [string, string][] {
     ['$SYS/broker/bytes/sent', String(total(m.sentBytes))],
     ['$SYS/broker/heap/current', String(f.process.heapUsedBytes)],
     ['$SYS/wharf/queues/count', String(f.queues)],
+    ['$SYS/wharf/auth/logins/failed', String(f.auth.loginsFailed)],
+    ['$SYS/wharf/auth/publish/denied', String(f.auth.publishDenied)],
+    ['$SYS/wharf/auth/subscribe/denied', String(f.auth.subscribeDenied)],
   ];
   if (f.rates !== null) {
     out.push(['$SYS/wharf/messages/received/per-second', f.rates.receivedPerSec.toFixed(1)]);

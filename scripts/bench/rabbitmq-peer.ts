@@ -79,6 +79,7 @@ export async function prepareRabbitmq(tmpDir: string, port: number, epmdPort: nu
     RABBITMQ_PLUGINS_EXPAND_DIR: path.join(tmpDir, 'plugins-expand'),
     RABBITMQ_PID_FILE: path.join(tmpDir, 'rabbitmq.pid'),
     RABBITMQ_LOGS: '-',
+    ERL_CRASH_DUMP: path.join(tmpDir, 'erl_crash.dump'), // never in the working directory (the repository)
   };
   return { cmd: first(SERVER_CANDIDATES)!, args: [], env, stopEpmd };
 }

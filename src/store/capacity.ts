@@ -91,6 +91,7 @@ export class CapacityGuard {
     const reading = measure();
     this.used = reading.usedBytes;
     this.reusable = reading.fileBytes - reading.usedBytes;
+    this.measuredAt = Date.now();
   }
 
   async start(): Promise<void> {

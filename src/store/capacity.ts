@@ -173,6 +173,8 @@ export class CapacityGuard {
 
   /** A commit failed for lack of space (ENOSPC, MDB_MAP_FULL): refuse growth until space is freed or a while. */
   markFull(): void {
+    // An exact figure: growth is accepted again once a commit brings the used space below it.
+    this.measureUsed();
     this.failedAt = Date.now();
     this.usedAtFailure = this.used;
   }

@@ -9,9 +9,12 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { prepareRabbitmq, rabbitmqUnavailableReason, RABBITMQ_BROKER_ARGV0, RABBITMQ_START_TIMEOUT_MS } from './rabbitmq-peer.js';
 
-export type PeerName = 'wharf' | 'aedes' | 'mosquitto';
-export const ALL_PEERS: readonly PeerName[] = ['wharf', 'aedes', 'mosquitto'];
+export type PeerName = 'wharf' | 'aedes' | 'mosquitto' | 'rabbitmq';
+export const ALL_PEERS: readonly PeerName[] = ['wharf', 'aedes', 'mosquitto', 'rabbitmq'];
+/** Run when --only is not given. RabbitMQ boots for 5-20 s per scenario: opt in with --only ...,rabbitmq. */
+export const DEFAULT_PEERS: readonly PeerName[] = ['wharf', 'aedes', 'mosquitto'];
 
 const HERE = path.dirname(fileURLToPath(import.meta.url)); // dist/scripts/bench
 export const REPO_ROOT = path.resolve(HERE, '../../..');
@@ -144,6 +147,15 @@ export function readWriteBytes(pid: number): number {
   }
 }
 
+/** Descendants of a process, nearest first. */
+function descendantPids(pid: number): number[] {
+  const out: number[] = [];
+  for (let i = -1, next = pid; ; next = out[++i]!) {
+    out.push(...childPids(next));
+    if (i + 1 >= out.length) return out;
+  }
+}
+
 /** Direct children of a process (Linux 3.5+ with CONFIG_PROC_CHILDREN). */
 function childPids(pid: number): number[] {
   try {
@@ -219,6 +231,15 @@ interface SpawnSpec {
   env?: Record<string, string>;
   /** file written by heap-sampler.ts in the broker, if sampling */
   heapFile?: string;
+  /**
+   * The broker is the descendant with this argv[0] basename (a start script forks it), not the process spawned:
+   * RSS, CPU, /proc/<pid>/io and signals go to it. Default: the spawned command (or strace's child running it).
+   */
+  brokerArgv0?: string;
+  /** How long the port may take to accept connections (default START_TIMEOUT_MS). */
+  startTimeoutMs?: number;
+  /** Runs after the broker has stopped for good (its helpers, e.g. RabbitMQ's epmd). */
+  afterStop?: () => void;
 }
 
 interface Incarnation {
@@ -270,7 +291,7 @@ async function spawnPeer(spec: SpawnSpec): Promise<RunningPeer> {
         resolve();
       });
     });
-    if (straceFile !== null) {
+    if (straceFile !== null && spec.brokerArgv0 === undefined) {
       // The broker is the child of strace that runs spec.cmd (strace may first fork a short-lived probe
       // child of its own, e.g. to test seccomp-bpf support).
       const until = Date.now() + 5000;
@@ -290,12 +311,30 @@ async function spawnPeer(spec: SpawnSpec): Promise<RunningPeer> {
         await sleep(5);
       }
     }
+    if (spec.brokerArgv0 !== undefined) {
+      const until = Date.now() + 10_000;
+      for (;;) {
+        const kid = descendantPids(child.pid ?? -1).find((k) => path.basename(cmdlineArgv0(k) ?? '') === spec.brokerArgv0);
+        if (kid !== undefined) {
+          inc.pid = kid;
+          break;
+        }
+        if (inc.exitInfo !== null) break;
+        if (Date.now() > until) {
+          for (const k of descendantPids(child.pid ?? -1)) process.kill(k, 'SIGKILL');
+          child.kill('SIGKILL');
+          throw new Error(`${spec.name}: no ${spec.brokerArgv0} process under ${spec.cmd} (pid ${child.pid})`);
+        }
+        await sleep(20);
+      }
+    }
     return inc;
   };
 
   let cur = await launch();
 
   const cleanup = async () => {
+    spec.afterStop?.();
     await rm(spec.tmpDir, { recursive: true, force: true });
   };
 
@@ -332,7 +371,8 @@ async function spawnPeer(spec: SpawnSpec): Promise<RunningPeer> {
 
   const waitReady = async (inc: Incarnation): Promise<void> => {
     // readiness: the port accepts TCP connections
-    const deadline = Date.now() + START_TIMEOUT_MS;
+    const timeoutMs = spec.startTimeoutMs ?? START_TIMEOUT_MS;
+    const deadline = Date.now() + timeoutMs;
     for (;;) {
       if (inc.exitInfo !== null) {
         throw new Error(`${spec.name} exited during startup (${inc.exitInfo}). Output:\n${out.trim().slice(-2000)}`);
@@ -340,7 +380,7 @@ async function spawnPeer(spec: SpawnSpec): Promise<RunningPeer> {
       if (await tryConnect(spec.port)) break;
       if (Date.now() > deadline) {
         await stopIncarnation(inc);
-        throw new Error(`${spec.name} did not accept connections on port ${spec.port} within ${START_TIMEOUT_MS} ms. Output:\n${out.trim().slice(-2000)}`);
+        throw new Error(`${spec.name} did not accept connections on port ${spec.port} within ${timeoutMs} ms. Output:\n${out.trim().slice(-2000)}`);
       }
       await sleep(50);
     }
@@ -433,6 +473,8 @@ export function peerUnavailableReason(name: PeerName): string | null {
       return existsSync(AEDES_SERVER) ? null : `${AEDES_SERVER} missing (build first)`;
     case 'mosquitto':
       return findMosquitto() ? null : 'mosquitto binary not found (apt-get install mosquitto)';
+    case 'rabbitmq':
+      return rabbitmqUnavailableReason();
   }
 }
 
@@ -532,6 +574,27 @@ export async function startPeer(name: PeerName, opts: StartOptions = {}): Promis
         );
         if (durable || opts.mosquittoConf) mkdirSync(path.join(tmpDir, 'data'), { recursive: true });
         return await spawnPeer({ name, cmd: findMosquitto()!, args: ['-c', conf], port, tmpDir, traceSyncs });
+      }
+      case 'rabbitmq': {
+        // Always durable for persistent sessions (quorum queues): the only configuration it is a peer in.
+        const launch = await prepareRabbitmq(tmpDir, port, await freePort(), await freePort());
+        try {
+          return await spawnPeer({
+            name,
+            cmd: launch.cmd,
+            args: launch.args,
+            port,
+            tmpDir,
+            traceSyncs,
+            env: launch.env,
+            brokerArgv0: RABBITMQ_BROKER_ARGV0,
+            startTimeoutMs: RABBITMQ_START_TIMEOUT_MS,
+            afterStop: launch.stopEpmd,
+          });
+        } catch (e) {
+          launch.stopEpmd();
+          throw e;
+        }
       }
     }
   } catch (e) {

@@ -10,7 +10,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { exitWithUsage } from './cli-args.js';
-import { ALL_PEERS, REPO_ROOT, peerUnavailableReason, startPeer, straceUnavailableReason, type PeerName, type RunningPeer } from './peers.js';
+import { ALL_PEERS, DEFAULT_PEERS, REPO_ROOT, peerUnavailableReason, startPeer, straceUnavailableReason, type PeerName, type RunningPeer } from './peers.js';
 import { SCENARIOS, type Metric, type ScenarioResult } from './scenarios.js';
 import type { ProtocolVersion } from './load-client.js';
 
@@ -31,8 +31,8 @@ function randomCrashPoints(n: number): number[] {
 
 function usage(msg?: string): never {
   exitWithUsage(
-    'usage: node dist/scripts/bench/run.js [--only wharf,aedes,mosquitto] [--scenarios 1,2,3,4,5,6,7,8,13] [--quick] [--mqtt5] [--crash-at F,F | --crash-rounds N]\n' +
-      '  --only          peers to run (default: all)\n' +
+    'usage: node dist/scripts/bench/run.js [--only wharf,aedes,mosquitto,rabbitmq] [--scenarios 1,2,3,4,5,6,7,8,13] [--quick] [--mqtt5] [--crash-at F,F | --crash-rounds N]\n' +
+      '  --only          peers to run (default: wharf,aedes,mosquitto; rabbitmq only when named)\n' +
       '  --scenarios     scenario ids (1 = QoS 0 fan-in, 2 = QoS 1 latency, 3 = idle connections RSS,\n' +
       '                  4 = durable backlog, 5 = crash loss, 6 = queue throughput, 7 = queue backlog (1M),\n' +
       '                  8 = work distribution (OCR), 13 = durable window vs the fdatasync limit (issue 13))\n' +
@@ -45,7 +45,7 @@ function usage(msg?: string): never {
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { peers: [...ALL_PEERS], scenarios: SCENARIOS.map((s) => s.id), quick: false, protocolVersion: 4, crashAt: [] };
+  const a: Args = { peers: [...DEFAULT_PEERS], scenarios: SCENARIOS.map((s) => s.id), quick: false, protocolVersion: 4, crashAt: [] };
   let crashRounds = DEFAULT_CRASH_ROUNDS;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -137,8 +137,10 @@ function buildTable(args: Args, results: Results, skipped: Partial<Record<PeerNa
       'lower-is-better metrics (↓: latency, CPU per message, RSS) use peer/wharf. Rows without an arrow are diagnostics (no ratio).',
   );
   lines.push('');
-  lines.push('| scenario | metric | wharf | aedes | mosquitto | wharf/aedes | wharf/mosquitto |');
-  lines.push('|---|---|---:|---:|---:|---:|---:|');
+  // A column per peer run, Aedes and Mosquitto always (as before), RabbitMQ only when it was asked for.
+  const others = ALL_PEERS.filter((p) => p !== 'wharf' && (p !== 'rabbitmq' || args.peers.includes(p)));
+  lines.push(`| scenario | metric | wharf | ${others.join(' | ')} | ${others.map((p) => `wharf/${p}`).join(' | ')} |`);
+  lines.push(`|---|---|---:|${others.map(() => '---:|').join('')}${others.map(() => '---:|').join('')}`);
   const cellText = (peer: PeerName, sid: number, key: string): string => {
     if (!args.peers.includes(peer)) return 'not run';
     if (skipped[peer] && !results[peer]?.[sid]) return 'skipped';
@@ -164,13 +166,14 @@ function buildTable(args: Args, results: Results, skipped: Partial<Record<PeerNa
       }
     }
     if (!metrics) {
-      lines.push(`| ${sid}. ${def.name} | (no results) | | | | | |`);
+      lines.push(`| ${sid}. ${def.name} | (no results) |${' |'.repeat(1 + 2 * others.length)}`);
       continue;
     }
     metrics.forEach((m, idx) => {
       const arrow = m.better === 'higher' ? ' ↑' : m.better === 'lower' ? ' ↓' : '';
       lines.push(
-        `| ${idx === 0 ? `${sid}. ${def.name}` : ''} | ${m.label}${arrow} | ${cellText('wharf', sid, m.key)} | ${cellText('aedes', sid, m.key)} | ${cellText('mosquitto', sid, m.key)} | ${ratio(metricOf('wharf', sid, m.key), metricOf('aedes', sid, m.key))} | ${ratio(metricOf('wharf', sid, m.key), metricOf('mosquitto', sid, m.key))} |`,
+        `| ${idx === 0 ? `${sid}. ${def.name}` : ''} | ${m.label}${arrow} | ${cellText('wharf', sid, m.key)} | ` +
+          `${others.map((p) => cellText(p, sid, m.key)).join(' | ')} | ${others.map((p) => ratio(metricOf('wharf', sid, m.key), metricOf(p, sid, m.key))).join(' | ')} |`,
       );
     });
   }
@@ -194,7 +197,7 @@ function targetLines(args: Args, results: Results): string[] {
         let beaten = 0;
         let lost = 0;
         for (const p of ALL_PEERS) {
-          if (p === 'wharf') continue;
+          if (p === 'wharf' || (p === 'rabbitmq' && !args.peers.includes(p))) continue;
           const pc = results[p]?.[sid];
           const pm = pc && pc.ok ? pc.result.metrics.find((x) => x.key === m.key) : undefined;
           const pv = pm?.value;

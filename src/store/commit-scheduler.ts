@@ -77,6 +77,8 @@ export class CommitScheduler implements TxnScope {
   private frees: PayloadRef[] = [];
   private committed: (() => void)[] = [];
   private isolatingNow = false;
+  /** Payload file bytes written for the commit in flight: the capacity guard counts them against the disk. */
+  private payloadBytesWritten = 0;
   private nextWindowId = 0;
   private readonly clock: CommitClock;
   private readonly pacer: CommitPacer;
@@ -256,6 +258,7 @@ export class CommitScheduler implements TxnScope {
         this.metrics.syncs++;
         this.metrics.payloadFileBytes += written;
       }
+      this.payloadBytesWritten += written;
     } catch (err) {
       this.failAll(batch, writeFailure(err, 'payload store flush'));
       return;
@@ -288,7 +291,7 @@ export class CommitScheduler implements TxnScope {
     this.metrics.commits++;
     this.metrics.syncs++;
     this.committingBytes = 0;
-    let grew = false;
+    let grownBytes = 0;
     for (const pending of batch) {
       if (pending.failure !== undefined) {
         this.failOne(pending, pending.failure);
@@ -296,7 +299,7 @@ export class CommitScheduler implements TxnScope {
       }
       if (pending.op.grows) {
         this.capacity.release(pending.op.bytes);
-        grew = true;
+        grownBytes += pending.op.bytes;
       }
       this.metrics.opsCommitted++;
       this.metrics.payloadBytesAccepted += pending.op.payloadBytes;
@@ -308,7 +311,8 @@ export class CommitScheduler implements TxnScope {
     this.committed = [];
     for (const ref of this.frees) this.payloads.free(ref);
     this.frees = [];
-    this.capacity.refresh(grew);
+    this.capacity.refresh(grownBytes, this.payloadBytesWritten);
+    this.payloadBytesWritten = 0;
   }
 
   /** Runs inside the write transaction: the whole window in one child transaction, op by op only on error. */

@@ -88,4 +88,38 @@ capacity('spareDiskBytes is what the disk has now, the reserve included, less wh
   g.stop();
 });
 
+capacity('growth between exact readings is an estimate that never refuses by itself: the disk is read first', async () => {
+  const dir = tempDir('capacity');
+  // 20 GiB of headroom above the reserve; commits that (by the estimate) took 4 × 3 GiB × 2 leave none of it.
+  const g = await guard(dir, -20 * GiB, { usedBytes: MiB, fileBytes: MiB });
+  for (let i = 0; i < 4; i++) g.refresh(0, 6 * GiB);
+  assert.is(g.admit(4096), undefined, 'statfs, read before refusing, still shows the headroom');
+  assert.not.ok(g.full);
+  g.stop();
+});
+
+capacity('the used-space cap: estimated growth between readings, an exact reading near the cap and before refusing', async () => {
+  const dir = tempDir('capacity');
+  let reading: SpaceReading = { usedBytes: 10 * MiB, fileBytes: 10 * MiB };
+  let measured = 0;
+  const g = new CapacityGuard(() => (measured++, reading), () => 0, { maxUsedBytes: 100 * MiB, minFreeDiskBytes: 0, dataDir: dir });
+  await g.start();
+  const before = measured;
+  reading = { usedBytes: 12 * MiB, fileBytes: 12 * MiB };
+  g.refresh(MiB);
+  assert.is(measured, before, 'far from the cap and just measured: not read again');
+  assert.is(g.admit(MiB), undefined);
+  g.release(MiB);
+  // The store really grew to 99 MiB; the estimate (10 + 2 × 46 MiB) is near the cap, so the commit measures.
+  reading = { usedBytes: 99 * MiB, fileBytes: 99 * MiB };
+  g.refresh(45 * MiB);
+  assert.is(g.usedBytes, 99 * MiB);
+  assert.instance(g.admit(4 * MiB), StoreFullError);
+  // Data removed: what was refused by an old figure is re-read before the refusal stands.
+  reading = { usedBytes: 20 * MiB, fileBytes: 99 * MiB };
+  g.refresh(MiB);
+  assert.is(g.admit(4 * MiB), undefined);
+  g.stop();
+});
+
 capacity.run();

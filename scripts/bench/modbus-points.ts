@@ -43,11 +43,16 @@ export function pointMap(total: number, devices: number, firstUnit = 1): BenchDe
   return out;
 }
 
+/** The value of point `index` of `unitId` (float32s exact in 32 bits). */
+export function pointValue(unitId: number, index: number, type: BenchPoint['type']): number {
+  return type === 'uint16' ? (unitId * 1000 + index) & 0xffff : unitId + index / 8;
+}
+
 /** The registers the simulator holds for `point` of `unitId` (float32 in ABCD order, Wharf's default). */
 export function pointRegisters(unitId: number, index: number, type: BenchPoint['type']): number[] {
-  if (type === 'uint16') return [(unitId * 1000 + index) & 0xffff];
+  if (type === 'uint16') return [pointValue(unitId, index, type)];
   const b = Buffer.alloc(4);
-  b.writeFloatBE(unitId + index / 8);
+  b.writeFloatBE(pointValue(unitId, index, type));
   return [b.readUInt16BE(0), b.readUInt16BE(2)];
 }
 

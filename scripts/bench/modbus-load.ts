@@ -16,6 +16,12 @@ export interface ProcessFigures {
   cpuPercent: number;
   rssMb: number;
   rssMaxMb: number;
+  /** Medians of the process's own process.memoryUsage() samples in the window (MB): where the RSS goes. */
+  heapTotalMb: number;
+  heapUsedMb: number;
+  externalMb: number;
+  /** Highest heapUsed right after a major GC in the window (MB): the live heap; NaN if no major GC ran. */
+  liveHeapMb: number;
 }
 
 export interface LoadResult {
@@ -46,12 +52,22 @@ async function measure(peer: RunningPeer, seconds: number, during?: () => Promis
     rss.push(peer.rssBytes() / 1e6);
   }
   const wallS = (performance.now() - t0) / 1000;
-  return { cpuPercent: ((peer.cpuSeconds() - cpu0) / wallS) * 100, rssMb: median(rss), rssMaxMb: Math.max(...rss) };
+  const heap = peer.memorySamples(Date.now() - seconds * 1000) ?? [];
+  const mb = (f: (s: (typeof heap)[number]) => number) => (heap.length === 0 ? NaN : median(heap.map(f)) / 1e6);
+  return {
+    cpuPercent: ((peer.cpuSeconds() - cpu0) / wallS) * 100,
+    rssMb: median(rss),
+    rssMaxMb: Math.max(...rss),
+    heapTotalMb: mb((s) => s.heapTotal),
+    heapUsedMb: mb((s) => s.heapUsed),
+    externalMb: mb((s) => s.external),
+    liveHeapMb: heap.some((s) => s.afterMajorGc >= 0) ? Math.max(...heap.map((s) => s.afterMajorGc)) / 1e6 : NaN,
+  };
 }
 
 export async function runLoad(deviceCount: number, pointsPerDevice: number, seconds: number): Promise<LoadResult> {
   const devices = pointMap(deviceCount * pointsPerDevice, deviceCount);
-  const idlePeer = await startPeer('wharf');
+  const idlePeer = await startPeer('wharf', { sampleHeap: true });
   let idle: ProcessFigures;
   try {
     idle = await measure(idlePeer, seconds);
@@ -62,6 +78,7 @@ export async function runLoad(deviceCount: number, pointsPerDevice: number, seco
   try {
     await loadPointValues(sim, devices);
     const peer = await startPeer('wharf', {
+      sampleHeap: true,
       wharfYaml: [
         'buses:',
         ...devices.map((d) => `  - { name: bus${d.unitId}, type: tcp, host: 127.0.0.1, port: ${sim.port} }`),

@@ -19,6 +19,7 @@ import { ModbusSim } from '../../test/helpers/modbus-sim.js';
 import { connectClient } from '../../test/helpers/mqttjs.js';
 import { readFlags } from './cli-args.js';
 import { runLoad, type LoadResult } from './modbus-load.js';
+import { runRtu, type RtuResult } from './modbus-rtu.js';
 import { devicesYaml, loadPointValues, pointMap, pointValue, type BenchDevice } from './modbus-points.js';
 import { modbusSerialPoller, naivePoller, type CyclePoller } from './modbus-pollers.js';
 import { mergeBursts, TimingProxy, type Burst } from './modbus-proxy.js';
@@ -41,7 +42,8 @@ interface Args {
   points: number;
   devices: number;
   cycles: number;
-  only: ('poll' | 'load')[];
+  only: ('poll' | 'rtu' | 'load')[];
+  baud: number;
   loadDevices: number;
   loadPoints: number;
   loadSeconds: number;
@@ -49,21 +51,23 @@ interface Args {
 }
 
 const USAGE =
-  'usage: node dist/scripts/bench/modbus-poll.js [--points N] [--devices D] [--cycles C] [--only poll,load]\n' +
-  '       [--load-devices N] [--load-points P] [--load-seconds S] [--json FILE]\n' +
+  'usage: node dist/scripts/bench/modbus-poll.js [--points N] [--devices D] [--cycles C] [--only poll,rtu,load]\n' +
+  '       [--baud B] [--load-devices N] [--load-points P] [--load-seconds S] [--json FILE]\n' +
   '  --points, --devices  point map of the poll comparison (default 200 points over 3 devices)\n' +
   '  --cycles             measured poll cycles per poller after one warm-up; medians shown (default 7)\n' +
-  '  --only               parts to run (default poll,load)\n' +
+  '  --only               parts to run (default poll,rtu,load)\n' +
+  '  --baud               baud rate of the RTU part (default 19200; a pty has no wire time, see modbus-rtu.ts)\n' +
   '  --load-*             the load part: devices × points polled every second for S seconds (default 50 × 40, 60 s)\n' +
   '  --json               also write the results as JSON to FILE';
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { points: 200, devices: 3, cycles: 7, only: ['poll', 'load'], loadDevices: 50, loadPoints: 40, loadSeconds: 60, json: undefined };
+  const a: Args = { points: 200, devices: 3, cycles: 7, only: ['poll', 'rtu', 'load'], baud: 19200, loadDevices: 50, loadPoints: 40, loadSeconds: 60, json: undefined };
   readFlags(argv, USAGE, (flag, value) => {
     if (flag === '--points') a.points = value.int(1, 2000);
     else if (flag === '--devices') a.devices = value.int(1, 200);
     else if (flag === '--cycles') a.cycles = value.int(1, 100);
-    else if (flag === '--only') a.only = value.oneOrMoreOf(['poll', 'load'] as const);
+    else if (flag === '--only') a.only = value.oneOrMoreOf(['poll', 'rtu', 'load'] as const);
+    else if (flag === '--baud') a.baud = value.int(1200, 115200);
     else if (flag === '--load-devices') a.loadDevices = value.int(1, 200);
     else if (flag === '--load-points') a.loadPoints = value.int(1, 200);
     else if (flag === '--load-seconds') a.loadSeconds = value.int(5, 600);
@@ -174,12 +178,24 @@ function printPoll(results: PollResult[], args: Args): void {
   }
 }
 
+function printRtu(results: RtuResult[], args: Args): void {
+  const wharf = results[0]!;
+  console.log(`\n| RTU on a socat pty, ${args.baud} baud (${args.points} points, ${args.devices} devices, median of ${args.cycles} cycles) | requests / cycle (simulator) | cycle time (ms) | requests vs Wharf | cycle time vs Wharf |`);
+  console.log('| --- | ---: | ---: | ---: | ---: |');
+  for (const r of results) {
+    console.log(`| ${r.poller} | ${r.requestsPerCycle.toFixed(1)} | ${r.cycleMs.toFixed(1)} | ${(r.requestsPerCycle / wharf.requestsPerCycle).toFixed(1)}× | ${(r.cycleMs / wharf.cycleMs).toFixed(1)}× |`);
+  }
+}
+
 function printLoad(r: LoadResult): void {
   console.log(`\n| ${r.devices} devices × ${r.points} points every 1 s over Modbus TCP, ${r.seconds} s | idle broker | polling | above idle | target |`);
   console.log('| --- | ---: | ---: | ---: | ---: |');
   console.log(`| CPU (% of one core) | ${r.idle.cpuPercent.toFixed(2)} | ${r.polling.cpuPercent.toFixed(2)} | ${(r.polling.cpuPercent - r.idle.cpuPercent).toFixed(2)} | < 5 |`);
   console.log(`| RSS (MB, median of 1 s samples) | ${r.idle.rssMb.toFixed(1)} | ${r.polling.rssMb.toFixed(1)} | ${(r.polling.rssMb - r.idle.rssMb).toFixed(1)} | < 15 |`);
   console.log(`| RSS (MB, highest sample) | ${r.idle.rssMaxMb.toFixed(1)} | ${r.polling.rssMaxMb.toFixed(1)} | ${(r.polling.rssMaxMb - r.idle.rssMaxMb).toFixed(1)} | |`);
+  for (const [label, key] of [['V8 heap total', 'heapTotalMb'], ['V8 heap used', 'heapUsedMb'], ['V8 heap live after a major GC (highest)', 'liveHeapMb'], ['external (Buffers)', 'externalMb']] as const) {
+    console.log(`| ${label} (MB, median) | ${r.idle[key].toFixed(1)} | ${r.polling[key].toFixed(1)} | ${(r.polling[key] - r.idle[key]).toFixed(1)} | |`);
+  }
   console.log(`simulator: ${r.requestsPerSecond.toFixed(1)} read requests/s during the window (${(r.requestsPerSecond / r.devices).toFixed(2)} per device per second)`);
 }
 
@@ -202,6 +218,11 @@ async function main(): Promise<void> {
     } finally {
       await sim.close();
     }
+  }
+  if (args.only.includes('rtu')) {
+    const results = await runRtu(pointMap(args.points, args.devices), args.cycles, args.baud);
+    record.rtu = results;
+    printRtu(results, args);
   }
   if (args.only.includes('load')) {
     const r = await runLoad(args.loadDevices, args.loadPoints, args.loadSeconds);

@@ -194,7 +194,8 @@ function printLoad(r: LoadResult): void {
   console.log(`| RSS (MB, median of 1 s samples) | ${r.idle.rssMb.toFixed(1)} | ${r.polling.rssMb.toFixed(1)} | ${(r.polling.rssMb - r.idle.rssMb).toFixed(1)} | < 15 |`);
   console.log(`| RSS (MB, highest sample) | ${r.idle.rssMaxMb.toFixed(1)} | ${r.polling.rssMaxMb.toFixed(1)} | ${(r.polling.rssMaxMb - r.idle.rssMaxMb).toFixed(1)} | |`);
   for (const [label, key] of [['V8 heap total', 'heapTotalMb'], ['V8 heap used', 'heapUsedMb'], ['V8 heap live after a major GC (highest)', 'liveHeapMb'], ['external (Buffers)', 'externalMb']] as const) {
-    console.log(`| ${label} (MB, median) | ${r.idle[key].toFixed(1)} | ${r.polling[key].toFixed(1)} | ${(r.polling[key] - r.idle[key]).toFixed(1)} | |`);
+    const mb = (x: number) => (Number.isNaN(x) ? '- (no major GC)' : x.toFixed(1));
+    console.log(`| ${label} (MB${key === 'liveHeapMb' ? '' : ', median'}) | ${mb(r.idle[key])} | ${mb(r.polling[key])} | ${mb(r.polling[key] - r.idle[key])} | |`);
   }
   console.log(`simulator: ${r.requestsPerSecond.toFixed(1)} read requests/s during the window (${(r.requestsPerSecond / r.devices).toFixed(2)} per device per second)`);
 }

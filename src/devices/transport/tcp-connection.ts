@@ -21,6 +21,8 @@ export class TcpConnection {
   private connected = false;
   private closing = false;
   private opened = 0;
+  /** The peer sent something on this connection: only then does the backoff start again from its minimum. */
+  private answered = false;
   private retryTimer: NodeJS.Timeout | undefined;
   private readonly backoff: Backoff;
   private readonly openWaiters: (() => void)[] = [];
@@ -70,11 +72,19 @@ export class TcpConnection {
       this.connected = true;
       this.state = 'open';
       this.lastError = undefined;
-      this.backoff.reset();
+      // Not reset here: a device whose connection slots are all taken accepts and closes at once, and resetting on
+      // connect would hammer it every reopenMinMs forever.
+      this.answered = false;
       if (this.opened++ > 0) this.counters.reopens++;
       for (const w of this.openWaiters.splice(0)) w();
     });
-    socket.on('data', (chunk: Buffer) => this.events.onData(chunk));
+    socket.on('data', (chunk: Buffer) => {
+      if (!this.answered) {
+        this.answered = true;
+        this.backoff.reset();
+      }
+      this.events.onData(chunk);
+    });
     socket.on('error', (err) => (this.lastError = `${this.endpoint.host}:${this.endpoint.port}: ${errorText(err)}`));
     socket.on('close', () => {
       clearTimeout(connectTimer);

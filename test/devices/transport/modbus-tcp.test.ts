@@ -3,6 +3,7 @@
 
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { createServer, type Socket } from 'node:net';
 import { decodeReadResponse, encodeRequest, type ReadRequest } from '../../../src/devices/modbus/pdu.js';
 import { ModbusTcpTransport } from '../../../src/devices/transport/modbus-tcp.js';
 import { ModbusSim, requireModbusSim } from '../../helpers/modbus-sim.js';
@@ -112,6 +113,31 @@ it('the device disappears: unavailable at once; it returns: the transport reconn
     assert.is(up.kind, 'ok', JSON.stringify(up));
   } finally {
     await t.close();
+  }
+});
+
+// A device whose connection slots are all taken accepts and closes at once: the reopen must back off, not retry
+// every reopenMinMs forever (the backoff restarts only once the device has answered on a connection).
+test('a peer that accepts and closes at once is retried with growing delays', async () => {
+  let accepted = 0;
+  const sockets: Socket[] = [];
+  const server = createServer((s) => {
+    accepted++;
+    sockets.push(s);
+    s.destroy();
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as { port: number }).port;
+  const t = new ModbusTcpTransport({ host: '127.0.0.1', port, reopenMinMs: 20, reopenMaxMs: 10_000 });
+  try {
+    t.open();
+    await new Promise((r) => setTimeout(r, 1500));
+    // 20, 40, 80, ... ms between attempts: about 7 in 1.5 s; without the backoff about 1500 / 20 = 75.
+    assert.ok(accepted >= 2, `reconnects at all: ${accepted}`);
+    assert.ok(accepted <= 12, `attempts in 1.5 s: ${accepted}`);
+  } finally {
+    await t.close();
+    await new Promise<void>((r) => server.close(() => r()));
   }
 });
 

@@ -43,9 +43,9 @@ export function queues(s) {
   const now = s.snap.at;
   const rows = list.map((q) => {
     const r = queueRates(q, s.snap, s.past10);
-    return `<tr data-queue="${esc(q.name)}"><th scope="row"><a href="${qhref(q.name)}">${esc(q.name)}</a></th>${num(count(q.depth))}${num(bytes(q.depthBytes))}${num(count(q.inflight))}${num(count(q.consumers))}${num(q.depth ? age(q.oldestAgeMs) : '–')}${num(rate(r.in))}${num(rate(r.out))}<td>${sparkline(s.history.get(q.name) ?? [], now, SPARK_SPAN_MS, `depth of ${esc(q.name)} over 5 min`)}</td></tr>`;
+    return `<tr data-queue="${esc(q.name)}"><th scope="row"><a href="${qhref(q.name)}">${esc(q.name)}</a></th>${num(count(q.depth))}${num(bytes(q.depthBytes))}${num(count(q.inflight))}${num(count(q.consumers))}${num(q.depth ? age(q.oldestAgeMs) : '–')}${num(rate(r.in))}${num(rate(r.out))}<td>${sparkline(s.history.get(q.name) ?? [], now, SPARK_SPAN_MS, `depth of ${esc(q.name)} over the last minutes`)}</td></tr>`;
   });
-  return table(['Queue', 'Depth#', 'Bytes#', 'In flight#', 'Consumers#', 'Oldest#', 'In#', 'Out#', 'Depth, 5 min'], rows, 'queues');
+  return table(['Queue', 'Depth#', 'Bytes#', 'In flight#', 'Consumers#', 'Oldest#', 'In#', 'Out#', 'Depth, last minutes'], rows, 'queues');
 }
 
 const SETTING_LABELS = { retention: 'retention', maxMessages: 'max messages', maxBytes: 'max bytes', overflow: 'overflow', consumerInflight: 'inflight per consumer', dispatch: 'dispatch', maxDeliveries: 'max deliveries', deadLetter: 'dead letter queue', redeliveryDelay: 'redelivery delay', ackTimeout: 'ack timeout', topicFilter: 'topic filter', type: 'type', key: 'key', missingKey: 'missing key' };
@@ -86,7 +86,7 @@ export function queuePage(s, name) {
   const notice = s.notices.get(name);
   return `<p class="crumbs"><a href="#/queues">Queues</a> › ${esc(name)}</p><h1>Queue ${esc(name)}</h1>
 <section class="cards">${cards.join('')}</section>
-<div class="bigspark">${sparkline(s.history.get(name) ?? [], s.snap.at, SPARK_SPAN_MS, `depth of ${esc(name)} over 5 min`)}</div>
+<div class="bigspark">${sparkline(s.history.get(name) ?? [], s.snap.at, SPARK_SPAN_MS, `depth of ${esc(name)} over the last minutes`)}</div>
 <div class="actions"><button type="button" data-action="peek" data-key="peek">Peek at the first 10</button> <button type="button" class="danger" data-action="purge" data-key="purge">Purge…</button></div>
 ${notice ? `<p class="notice" role="status" id="notice">${esc(notice)}</p>` : ''}${peekHtml}
 <div class="two"><section><h2>Consumers</h2>${consumers}</section><section><h2>Settings</h2>${settings}</section></div>

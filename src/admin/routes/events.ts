@@ -19,7 +19,12 @@ const RETRY_MS = 2000;
 interface Client {
   req: IncomingMessage;
   res: ServerResponse;
+  /** When this client last got a snapshot: one that joined between ticks skips the next tick. */
+  sentAt: number;
 }
+
+/** Timers and clocks disagree by a few ms; a tick this close to a full interval counts as one. */
+const TICK_SLACK_MS = 20;
 
 export class EventHub {
   private readonly clients = new Set<Client>();
@@ -43,7 +48,7 @@ export class EventHub {
     // The stream lives as long as the client wants it; the listener's request timeout is for requests.
     req.socket.setTimeout(0);
     res.write(`retry: ${RETRY_MS}\n\n`);
-    const client = { req, res };
+    const client: Client = { req, res, sentAt: 0 };
     this.clients.add(client);
     const drop = () => {
       this.clients.delete(client);
@@ -89,9 +94,12 @@ export class EventHub {
       this.ctx.log.error('admin event snapshot failed', { error: (err as Error)?.message ?? String(err) });
       return;
     }
+    const now = Date.now();
+    const interval = Math.max(EVENTS_MIN_INTERVAL_MS, this.intervalMs);
     for (const c of clients) {
       // A client that does not keep up misses snapshots instead of the broker buffering them for it.
-      if (c.res.destroyed || c.res.writableNeedDrain) continue;
+      if (c.res.destroyed || c.res.writableNeedDrain || now - c.sentAt < interval - TICK_SLACK_MS) continue;
+      c.sentAt = now;
       c.res.write(text);
     }
   }

@@ -27,7 +27,7 @@ export function overview(s) {
   if (store === null) cards.push(card('Store', 'none', 'this broker runs without a store'));
   else {
     cards.push(
-      card('Store', `${bytes(store.used)} / ${bytes(store.capacity)}`, `<meter min="0" max="1" value="${store.capacity ? store.used / store.capacity : 0}" aria-label="store used"></meter> ${store.capacity ? percent(store.used / store.capacity) : ''}${store.full ? ' · <b>full</b>' : ''}`, 'store'),
+      card('Store', bytes(store.used), `of ${bytes(store.capacity)} · ${store.capacity ? percent(store.used / store.capacity) : ''}${store.full ? ' · <b>full</b>' : ''}<br><meter min="0" max="1" value="${store.capacity ? store.used / store.capacity : 0}" aria-label="store used"></meter>`, 'store'),
       card('Commit window', ms(store.commitIntervalMs), `p99 commit ${ms(store.commitP99Ms)}`),
       card('fsyncs', rate(store.fsyncsPerSec), store.commitMaxPerSecond ? `budget ${count(store.commitMaxPerSecond)}/s` : ''),
       card('Written', store.bytesPerDay === null ? '–' : `${bytes(store.bytesPerDay)}/day`, 'at the current rate'),

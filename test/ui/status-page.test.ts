@@ -14,6 +14,7 @@ import { startAdminBroker, type AdminBroker } from '../helpers/admin.js';
 import { connectClient, endClient } from '../helpers/mqttjs.js';
 import type { MqttClient } from 'mqtt';
 import { launchChromium, pngInfo, requireChromium } from './browser.js';
+import type { BusStatus, DeviceStatus, DeviceStatusSource } from '../../src/devices/status.js';
 
 const test = suite('ui: status page in chromium');
 const it = requireChromium(test);
@@ -170,6 +171,55 @@ it('fits a phone screen and works from the keyboard; sections without their feat
   await page.goto(tb.adminUrl + '/#/bridge');
   await page.locator('main', { hasText: 'No bridge configured' }).waitFor({ timeout: SHOW_MS });
   await page.close();
+});
+
+/** Field devices as a device manager reports them (the manager is on another branch; the page reads only this). */
+class SiteDevices implements DeviceStatusSource {
+  meter: DeviceStatus = {
+    name: 'meter-1',
+    bus: 'rs485',
+    kind: 'modbus',
+    state: 'online',
+    lastSeenMs: Date.now(),
+    counters: { requests: 1200, responses: 1190, timeouts: 7, crcErrors: 3, badFrames: 0, exceptions: { '2': 1 }, readingsPublished: 1190, readingsDropped: 0 },
+    rttMs: { last: 12.5, avg: 11.2, max: 48 },
+    points: [
+      { name: 'voltage_l1', value: 231.4, quality: 'good' },
+      { name: 'energy_total', value: 123456.7, quality: 'good' },
+      { name: 'frequency', quality: 'bad', error: 'timeout' },
+    ],
+  };
+  devices(): DeviceStatus[] {
+    return [this.meter];
+  }
+  buses(): BusStatus[] {
+    return [{ name: 'rs485', type: 'serial', state: 'open', counters: { requests: 1200, timeouts: 7, crcErrors: 3, busyMs: 900 }, utilisation: 0.12 }];
+  }
+}
+
+it('devices: state, round trips and errors; a device page with its points; an offline device in the alert strip', async () => {
+  const site = new SiteDevices();
+  const own = await startAdminBroker((c) => (c.admin.token = TOKEN), { devices: site });
+  try {
+    const page = await browser.newPage({ viewport: { width: 1100, height: 800 } });
+    await page.goto(own.adminUrl + '/#/devices');
+    await signIn(page, TOKEN);
+    const row = page.locator('#devices tbody tr', { hasText: 'meter-1' });
+    await row.waitFor({ timeout: SHOW_MS });
+    const text = await row.innerText();
+    assert.match(text, /online/);
+    assert.match(text, /13 ms \/ 11 ms \/ 48 ms/);
+    assert.match(text, /1,190/);
+    await row.locator('a').click();
+    await page.locator('main tr', { hasText: 'energy_total' }).waitFor({ timeout: SHOW_MS });
+    assert.match(await page.locator('main tr', { hasText: 'energy_total' }).innerText(), /123,456\.7/);
+    assert.match(await page.locator('main tr', { hasText: 'frequency' }).innerText(), /bad\s+timeout/);
+    site.meter = { ...site.meter, state: 'offline', lastError: 'no answer (timeout)' };
+    await page.locator('#alerts li', { hasText: 'Device meter-1 offline' }).waitFor({ timeout: SHOW_MS });
+    await page.close();
+  } finally {
+    await own.stop();
+  }
 });
 
 test.run();

@@ -16,6 +16,8 @@ import { queueRoutes } from './routes/queues.js';
 import { retainedRoutes } from './routes/retained.js';
 import { sessionRoutes } from './routes/sessions.js';
 import { deviceRoutes } from './routes/devices.js';
+import { EventHub, eventRoutes } from './routes/events.js';
+import { isUiPath, uiRoutes } from './routes/ui.js';
 
 /** Paths served without the token: a liveness probe (systemd, a load balancer) has no secret to send. */
 const OPEN_PATHS = new Set(['/healthz']);
@@ -27,13 +29,16 @@ const AUTH_LOG_WINDOW_MS = 10_000;
 
 export class AdminServer {
   private readonly router: Router;
+  private readonly events: EventHub;
   private readonly tokenDigest: Buffer | null;
   private server: Server | null = null;
   /** Per remote address: one line per window. */
   private readonly authFailures = new LogRateLimit(AUTH_LOG_WINDOW_MS);
 
   constructor(private readonly ctx: AdminContext) {
-    this.router = new Router().add([...healthRoutes(ctx), ...queueRoutes(ctx), ...sessionRoutes(ctx), ...retainedRoutes(ctx), ...deviceRoutes(ctx)]);
+    this.router = new Router().add([...healthRoutes(ctx), ...queueRoutes(ctx), ...sessionRoutes(ctx), ...retainedRoutes(ctx), ...deviceRoutes(ctx), ...uiRoutes()]);
+    this.events = new EventHub(ctx, this.router);
+    this.router.add(eventRoutes(this.events));
     const token = ctx.config.admin.token;
     this.tokenDigest = token === undefined ? null : digest(token);
   }
@@ -70,6 +75,7 @@ export class AdminServer {
     const server = this.server;
     if (server === null) return;
     this.server = null;
+    this.events.stop();
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     // Streaming purges and keep-alive connections would otherwise hold close() open.
     server.closeAllConnections();
@@ -95,7 +101,7 @@ export class AdminServer {
     const method = req.method ?? 'GET';
     const remote = `${req.socket.remoteAddress}:${req.socket.remotePort}`;
     const run = async () => {
-      if (!OPEN_PATHS.has(url.pathname) && !this.authorized(req)) {
+      if (!OPEN_PATHS.has(url.pathname) && !isUiPath(url.pathname) && !this.authorized(req)) {
         this.logAuthFailure(req, remote, method, url.pathname);
         throw new ApiError(401, 'missing or wrong bearer token (Authorization: Bearer <admin.token>)', { 'www-authenticate': 'Bearer realm="wharf"' });
       }

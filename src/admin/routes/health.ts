@@ -67,6 +67,8 @@ export function healthRoutes(ctx: AdminContext): Route[] {
           // Closed listeners have no address left to show.
           listeners: ctx.broker.isListening() ? ctx.broker.boundListeners() : [],
           metricsEnabled: ctx.monitor.enabled,
+          // The status page's commit window and fsync budget (issue 19).
+          storage: { commitIntervalMs: ctx.config.storage.commitIntervalMs, commitMaxPerSecond: ctx.config.storage.commitMaxPerSecond },
           sysIntervalMs: ctx.monitor.enabled ? ctx.config.sys.intervalMs : 0,
           pid: process.pid,
           node: process.version,

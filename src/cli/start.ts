@@ -1,6 +1,7 @@
 // `wharf start`: load the configuration, run the broker, stop cleanly on SIGTERM/SIGINT. Every way it can fail
 // ends in one line on stderr and an exit code of StartExitCode, with whatever had started stopped again.
 
+import v8 from 'node:v8';
 import { Broker } from '../broker/broker.js';
 import { ListenError } from '../broker/listen-error.js';
 import { ConfigError, loadConfigWithSources, type LoadedConfig } from '../config/load.js';
@@ -58,7 +59,9 @@ export async function runStart(opts: StartOptions, version: string): Promise<num
     process.once('SIGTERM', () => resolve('SIGTERM'));
     process.once('SIGINT', () => resolve('SIGINT'));
   });
-  log.info('starting', { version, node: process.version, dataDir, config: loaded.file ?? 'embedded default', board: loaded.board?.name ?? 'none' });
+  // The heap limit and pid show whether the board's node flags reached the broker process (src/cli/node-flags.ts).
+  const heapLimitMb = Math.round(v8.getHeapStatistics().heap_size_limit / (1024 * 1024));
+  log.info('starting', { version, node: process.version, pid: process.pid, heapLimitMb, dataDir, config: loaded.file ?? 'embedded default', board: loaded.board?.name ?? 'none' });
   let unlock: () => void;
   try {
     unlock = lockDataDir(dataDir);

@@ -22,6 +22,8 @@ export interface Will {
 }
 
 let connectionCounter = 0;
+/** The settled start of every connection's acknowledgement chain: one shared promise, not one per connection. */
+const SETTLED: Promise<unknown> = Promise.resolve();
 
 export class Connection implements SessionLink {
   readonly id = ++connectionCounter;
@@ -54,8 +56,8 @@ export class Connection implements SessionLink {
 
   /** Incoming QoS 1/2 publishes not yet acknowledged to the client, for our Receive Maximum [MQTT-3.3.4-8]. */
   incomingInflight = 0;
-  /** Incoming topic aliases set by the client [MQTT-3.3.2-12]. */
-  readonly aliasesIn = new Map<number, string>();
+  /** Incoming topic aliases set by the client [MQTT-3.3.2-12]; created by the first one (most clients set none). */
+  aliasesIn: Map<number, string> | null = null;
   /** Outgoing topic aliases we assigned, by topic. */
   private aliasesOut: Map<string, number> | null = null;
 
@@ -65,7 +67,7 @@ export class Connection implements SessionLink {
   private held: Packet[] | null = null;
   /** Acknowledgements waiting for a commit; later ones queue behind them to keep their order [MQTT-4.6.0-2]. */
   private acksPending = 0;
-  private ackTail: Promise<unknown> = Promise.resolve();
+  private ackTail: Promise<unknown> = SETTLED;
   private throttled = false;
 
   constructor(
@@ -322,8 +324,14 @@ export class Connection implements SessionLink {
     this.stream.end();
     // A socket paused for backpressure would not see the peer's close: it reads again, ignoring the bytes.
     if (this.throttled) this.stream.resume();
-    // Do not wait for a peer that never reads: the socket is torn down shortly after the final write.
-    setTimeout(() => this.stream.destroy(), 1000).unref();
+    // Do not wait for a peer that never reads: the socket is torn down shortly after the final write. The timer
+    // goes when the socket closes: left running, it would keep this connection, its socket and parser alive for
+    // a second, long enough to reach the old generation in a storm of short connections (issue 13).
+    const stream = this.stream;
+    if (!stream.destroyed) {
+      const teardown = setTimeout(() => stream.destroy(), 1000).unref();
+      stream.once('close', () => clearTimeout(teardown));
+    }
     this.onClose();
   }
 

@@ -2,10 +2,24 @@
 // before buffering a packet's body, and a generator bound to the connection's protocol version.
 
 import { isUtf8 } from 'node:buffer';
+import { createRequire } from 'node:module';
 import './quiet-debug.js'; // before mqtt-packet loads
 import mqtt from 'mqtt-packet';
 import type { Packet } from 'mqtt-packet';
 import { ProtocolViolation, ReasonCode } from './reason-codes.js';
+
+// mqtt-packet's generator would build, on its first use, a cache of 65,536 two-byte Buffers for packet identifiers:
+// about 6 MiB of heap for the life of the process (issue 13). Wharf encodes PUBLISH and the acknowledgements
+// itself (publish-encoder.ts, encodeAck below); the packets left to mqtt-packet are rare, so it writes the few
+// numbers they hold as it goes.
+(mqtt.writeToStream as unknown as { cacheNumbers: boolean }).cacheNumbers = false;
+
+/**
+ * The parser's buffer list without a stream around it. mqtt-packet's parser keeps its unparsed bytes in a `bl`
+ * BufferListStream, a Duplex stream (two stream states and their buffers per connection) of which it only uses
+ * the list methods (append, consume, slice, readUInt8, length). Loaded as mqtt-packet itself resolves `bl`.
+ */
+const BufferList = createRequire(createRequire(import.meta.url).resolve('mqtt-packet'))('bl/BufferList.js') as new () => object;
 
 export type ProtocolVersion = 3 | 4 | 5;
 
@@ -41,6 +55,8 @@ export function createPacketParser(
     _parseAuth(): unknown;
     _emitError(err: Error): void;
   };
+  // The parser replaces its list only after an error (_resetState); it parses nothing more here once one was seen.
+  parser._list = new BufferList() as typeof parser._list;
   let failed = false;
   // mqtt-packet decodes strings leniently (bad bytes become U+FFFD) and allows U+0000; both make a Malformed
   // Packet [MQTT-1.5.4-1] [MQTT-1.5.4-2]. The bytes are only re-checked when the decoded text is suspicious.

@@ -80,13 +80,12 @@ export class Connection implements SessionLink {
       (p) => this.onPacket(p),
       (err) => this.protocolError(err),
     );
-    // Once closed, what still arrives is read (so that the peer's close is seen) and ignored.
-    stream.on('data', (chunk: Buffer) => {
-      if (!this.closed) this.parser.parse(chunk);
-    });
-    stream.on('error', () => this.onClose());
-    stream.on('close', () => this.onClose());
-    stream.on('end', () => stream.end());
+    // Module-level listeners that find the connection on the stream: no closures per connection (issue 13).
+    (stream as ConnectionStream)[CONNECTION] = this;
+    stream.on('data', onStreamData);
+    stream.on('error', onStreamClosed);
+    stream.on('close', onStreamClosed);
+    stream.on('end', onStreamEnd);
     // A client must send CONNECT within a reasonable time, or the slot is reclaimed.
     this.keepAliveMs = broker.connectTimeoutMs;
     this.scheduleKeepAlive(this.keepAliveMs);
@@ -335,7 +334,12 @@ export class Connection implements SessionLink {
     this.onClose();
   }
 
-  private onClose(): void {
+  /** Once closed, what still arrives is read (so that the peer's close is seen) and ignored. */
+  received(chunk: Buffer): void {
+    if (!this.closed) this.parser.parse(chunk);
+  }
+
+  onClose(): void {
     if (this.closed) return;
     this.closed = true;
     if (this.keepAliveTimer) clearTimeout(this.keepAliveTimer);
@@ -356,11 +360,11 @@ export class Connection implements SessionLink {
     if (this.keepAliveTimer) clearTimeout(this.keepAliveTimer);
     this.keepAliveTimer = null;
     if (ms <= 0 || this.closed) return;
-    this.keepAliveTimer = setTimeout(() => this.checkKeepAlive(), ms);
+    this.keepAliveTimer = setTimeout(checkKeepAliveOf, ms, this);
     this.keepAliveTimer.unref();
   }
 
-  private checkKeepAlive(): void {
+  checkKeepAlive(): void {
     if (this.throttled) {
       // Not reading this socket (backpressure) is the broker's doing: the keep alive waits for it to read again.
       this.scheduleKeepAlive(this.keepAliveMs);
@@ -383,4 +387,23 @@ export class Connection implements SessionLink {
 
 function flushConnection(conn: Connection): void {
   conn.flush();
+}
+
+const CONNECTION = Symbol('connection');
+type ConnectionStream = Duplex & { [CONNECTION]: Connection };
+
+function onStreamData(this: ConnectionStream, chunk: Buffer): void {
+  this[CONNECTION].received(chunk);
+}
+
+function onStreamClosed(this: ConnectionStream): void {
+  this[CONNECTION].onClose();
+}
+
+function onStreamEnd(this: Duplex): void {
+  this.end();
+}
+
+function checkKeepAliveOf(conn: Connection): void {
+  conn.checkKeepAlive();
 }

@@ -1,7 +1,11 @@
 // Memory benchmark (issue 13): broker RSS side by side for Wharf, Mosquitto and Aedes, a fresh broker per
 // measurement, medians of several runs, ratios to the peers.
 //
-//   npm run build && node dist/scripts/bench/memory.js [--runs 3] [--rows idle,idle1k,...] [--only wharf,...] [--json FILE]
+//   npm run build && node dist/scripts/bench/memory.js [--runs 3] [--rows idle,idle1k,...] [--only wharf,...] [--board NAME] [--json FILE]
+//
+// --board runs Wharf with `board: NAME` and that profile's node flags (boards/NAME.json `node`) on its command line,
+// as the systemd unit gives them (README "Memory"): VmRSS is then the broker's own, without the parent process
+// `wharf start` would otherwise start the broker from.
 //
 // Rows: idle; 1,000 and 10,000 idle clients (CONNECT + SUBSCRIBE, keepalive 60 s); peak during the QoS 1 stream
 // (scenario 2 of run.ts); peak during the durable backlog (scenario 4, without strace); peak during and 10 s after a
@@ -12,6 +16,7 @@ import { exitWithUsage, readFlags } from './cli-args.js';
 import { openIdleClients, runStorm } from './memory-clients.js';
 import { ALL_PEERS, peerUnavailableReason, startPeer, type PeerName, type RunningPeer, type StartOptions } from './peers.js';
 import { SCENARIOS } from './scenarios.js';
+import { loadBoard, nodeFlagsOf } from '../../src/config/boards.js';
 import { runStandalone, writeJsonRecord } from './standalone.js';
 
 const MiB = 1024 * 1024;
@@ -40,26 +45,36 @@ interface Args {
   runs: number;
   rows: Row[];
   peers: PeerName[];
+  board: string | undefined;
   json: string | undefined;
 }
 
 const USAGE =
-  'usage: node dist/scripts/bench/memory.js [--runs R] [--rows idle,idle1k,idle10k,stream,backlog,storm] [--only wharf,aedes,mosquitto] [--json FILE]\n' +
+  'usage: node dist/scripts/bench/memory.js [--runs R] [--rows idle,idle1k,idle10k,stream,backlog,storm] [--only wharf,aedes,mosquitto] [--board NAME] [--json FILE]\n' +
   '  --runs  fresh brokers per row and peer; the table shows medians (default 3)\n' +
   '  --rows  measurements to make (default all)\n' +
   '  --only  peers (default all that can run here)\n' +
+  '  --board Wharf with this board profile and its node flags (default none: the embedded defaults)\n' +
   '  --json  also write the results as JSON to FILE';
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { runs: 3, rows: [...ROWS], peers: [...ALL_PEERS], json: undefined };
+  const a: Args = { runs: 3, rows: [...ROWS], peers: [...ALL_PEERS], board: undefined, json: undefined };
   readFlags(argv, USAGE, (flag, value) => {
     if (flag === '--runs') a.runs = value.int(1);
     else if (flag === '--rows') a.rows = value.oneOrMoreOf(ROWS);
     else if (flag === '--only') a.peers = value.oneOrMoreOf(ALL_PEERS);
+    else if (flag === '--board') a.board = value.text();
     else if (flag === '--json') a.json = value.text();
     else return false;
     return true;
   });
+  if (a.board !== undefined) {
+    const errors: string[] = [];
+    const profile = loadBoard(a.board, errors);
+    if (profile === undefined) exitWithUsage(USAGE, errors.join('; '));
+    // peers.ts puts these before the CLI on the Wharf child's command line.
+    process.env.WHARF_BENCH_NODE_FLAGS = [process.env.WHARF_BENCH_NODE_FLAGS ?? '', ...nodeFlagsOf(profile.node)].join(' ').trim();
+  }
   return a;
 }
 
@@ -139,8 +154,8 @@ async function measureRow(row: Row, peer: RunningPeer): Promise<Measured> {
   return { values, notes };
 }
 
-function startOptions(row: Row): StartOptions {
-  return row === 'backlog' ? { durable: true } : {};
+function startOptions(row: Row, board: string | undefined): StartOptions {
+  return { durable: row === 'backlog', wharfYaml: board === undefined ? [] : [`board: ${board}`] };
 }
 
 function median(xs: number[]): number {
@@ -179,13 +194,14 @@ async function main(): Promise<void> {
     return why === null;
   });
   if (peers.length === 0) exitWithUsage(USAGE, 'no peer can run here');
-  console.log(`memory: rows ${args.rows.join(',')}, peers ${peers.join(',')}, ${args.runs} run(s); ${os.cpus().length} CPUs, load ${os.loadavg()[0]!.toFixed(2)}`);
+  const wharfAs = args.board === undefined ? 'embedded defaults' : `board ${args.board}, node flags ${process.env.WHARF_BENCH_NODE_FLAGS}`;
+  console.log(`memory: rows ${args.rows.join(',')}, peers ${peers.join(',')} (wharf: ${wharfAs}), ${args.runs} run(s); ${os.cpus().length} CPUs, load ${os.loadavg()[0]!.toFixed(2)}`);
   const samples = new Map<string, number[]>(); // `${peer}:${key}` -> values over runs
   const notes: string[] = [];
   for (let run = 1; run <= args.runs; run++) {
     for (const row of args.rows) {
       for (const name of peers) {
-        const peer = await startPeer(name, startOptions(row));
+        const peer = await startPeer(name, startOptions(row, args.board));
         try {
           const m = await measureRow(row, peer);
           for (const [k, v] of Object.entries(m.values)) {

@@ -14,7 +14,7 @@
 import os from 'node:os';
 import { exitWithUsage, readFlags } from './cli-args.js';
 import { openIdleClients, runStorm } from './memory-clients.js';
-import { ALL_PEERS, peerUnavailableReason, startPeer, type PeerName, type RunningPeer, type StartOptions } from './peers.js';
+import { ALL_PEERS, WHARF_DURABLE, peerUnavailableReason, startPeer, type PeerName, type RunningPeer, type StartOptions } from './peers.js';
 import { SCENARIOS } from './scenarios.js';
 import { loadBoard, nodeFlagsOf } from '../../src/config/boards.js';
 import { runStandalone, writeJsonRecord } from './standalone.js';
@@ -154,8 +154,11 @@ async function measureRow(row: Row, peer: RunningPeer): Promise<Measured> {
   return { values, notes };
 }
 
-function startOptions(row: Row, board: string | undefined): StartOptions {
-  return { durable: row === 'backlog', wharfYaml: board === undefined ? [] : [`board: ${board}`] };
+function startOptions(name: PeerName, row: Row, board: string | undefined): StartOptions {
+  if (name !== 'wharf' || board === undefined) return { durable: row === 'backlog' };
+  // The board's own commit settings (the durable configuration's 5 ms would clash with its commit rate bound);
+  // only the queue limit of the durable configuration, so that the backlog is held.
+  return { wharfYaml: [`board: ${board}`, ...(row === 'backlog' ? ['mqtt:', `  maxQueuedMessages: ${WHARF_DURABLE.maxQueuedMessages}`] : [])] };
 }
 
 function median(xs: number[]): number {
@@ -201,7 +204,7 @@ async function main(): Promise<void> {
   for (let run = 1; run <= args.runs; run++) {
     for (const row of args.rows) {
       for (const name of peers) {
-        const peer = await startPeer(name, startOptions(row, args.board));
+        const peer = await startPeer(name, startOptions(name, row, args.board));
         try {
           const m = await measureRow(row, peer);
           for (const [k, v] of Object.entries(m.values)) {

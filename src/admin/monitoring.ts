@@ -29,6 +29,15 @@ export interface MonitoringOptions {
   devices?: DeviceStatusSource;
 }
 
+/**
+ * Loads the modules the configuration needs before the broker's listeners open: a client that sees the MQTT port
+ * accept may ask the admin API at once, and must not find it still loading.
+ */
+export async function loadMonitoring(config: WharfConfig): Promise<void> {
+  if (config.metrics.enabled && config.sys.intervalMs > 0) await import('../metrics/sys-topics.js');
+  if (config.admin.enabled) await import('./server.js');
+}
+
 export async function startMonitoring(broker: Broker, config: WharfConfig, log: Logger, version: string, options: MonitoringOptions = {}): Promise<Monitoring> {
   const monitor = new BrokerMonitor(broker, version, { enabled: config.metrics.enabled, sampleIntervalMs: options.sampleIntervalMs });
   monitor.start();

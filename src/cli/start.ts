@@ -12,7 +12,7 @@ import type { Store } from '../store/store.js';
 import { openConfiguredStore } from '../store/open-configured.js';
 import { lockDataDir } from '../store/data-dir-lock.js';
 import { DataDirError, ensureDataDir } from '../store/data-dir.js';
-import { startMonitoring } from '../admin/monitoring.js';
+import { loadMonitoring, startMonitoring } from '../admin/monitoring.js';
 import { DeviceManager } from '../devices/device-manager.js';
 import { StartExitCode } from './exit-codes.js';
 import type { StartArgs } from './args.js';
@@ -99,6 +99,7 @@ export async function runStart(opts: StartOptions, version: string): Promise<num
   // Field devices (issue 14) publish into the broker in-process; a bus that cannot open is retried, never fatal.
   const devices = new DeviceManager(config, broker, log);
   try {
+    await loadMonitoring(config);
     await broker.start();
     devices.start();
     stopMonitoring = (await startMonitoring(broker, config, log, version, { devices })).stop;

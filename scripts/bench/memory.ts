@@ -157,8 +157,10 @@ async function measureRow(row: Row, peer: RunningPeer): Promise<Measured> {
 function startOptions(name: PeerName, row: Row, board: string | undefined): StartOptions {
   if (name !== 'wharf' || board === undefined) return { durable: row === 'backlog' };
   // The board's own commit settings (the durable configuration's 5 ms would clash with its commit rate bound);
-  // only the queue limit of the durable configuration, so that the backlog is held.
-  return { wharfYaml: [`board: ${board}`, ...(row === 'backlog' ? ['mqtt:', `  maxQueuedMessages: ${WHARF_DURABLE.maxQueuedMessages}`] : [])] };
+  // the queue limit of the durable configuration, so that the backlog is held, and MQTT's default Receive Maximum,
+  // so that scenario 4's publishers may have their 500 messages in flight (rpi-zero-2w allows 256).
+  const backlog = ['mqtt:', `  maxQueuedMessages: ${WHARF_DURABLE.maxQueuedMessages}`, '  receiveMaximum: 65535'];
+  return { wharfYaml: [`board: ${board}`, ...(row === 'backlog' ? backlog : [])] };
 }
 
 function median(xs: number[]): number {

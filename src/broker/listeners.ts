@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
+import type { TLSSocket } from 'node:tls';
 import type { ListenerConfig } from '../config/types.js';
 
 /** Who is at the other end, as far as the transport knows: its listener and a verified client certificate's CN. */
@@ -111,8 +112,10 @@ async function createServerFor(config: ListenerConfig, onStream: StreamHandler):
 
 /** The Common Name of a verified client certificate (the identity useIdentityAsUsername takes), if any. */
 function certificateIdentity(socket: net.Socket): string | undefined {
-  if (!(socket instanceof tls.TLSSocket) || !socket.authorized) return undefined;
-  const cn: unknown = socket.getPeerCertificate().subject?.CN;
+  // A TLSSocket says `encrypted`; tested that way so that tcp and ws listeners need not load node:tls.
+  const tlsSocket = socket as net.Socket & Partial<Pick<TLSSocket, 'encrypted' | 'authorized' | 'getPeerCertificate'>>;
+  if (tlsSocket.encrypted !== true || tlsSocket.authorized !== true || tlsSocket.getPeerCertificate === undefined) return undefined;
+  const cn: unknown = tlsSocket.getPeerCertificate().subject?.CN;
   if (typeof cn === 'string' && cn.length > 0) return cn;
   return Array.isArray(cn) && typeof cn[0] === 'string' ? cn[0] : undefined;
 }

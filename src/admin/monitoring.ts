@@ -5,9 +5,12 @@ import type { Broker } from '../broker/broker.js';
 import type { WharfConfig } from '../config/types.js';
 import type { Logger } from '../log/logger.js';
 import { BrokerMonitor } from '../metrics/monitor.js';
-import { SysPublisher } from '../metrics/sys-topics.js';
-import { AdminServer } from './server.js';
 import type { DeviceStatusSource } from '../devices/status.js';
+import type { SysPublisher } from '../metrics/sys-topics.js';
+import type { AdminServer } from './server.js';
+
+// The admin server (node:http, its routes, the status page) and the $SYS publisher are loaded only when configured:
+// a broker with admin.enabled false does not carry their code (issue 13).
 
 export interface Monitoring {
   monitor: BrokerMonitor;
@@ -26,21 +29,33 @@ export interface MonitoringOptions {
   devices?: DeviceStatusSource;
 }
 
+/**
+ * Loads the modules the configuration needs before the broker's listeners open: a client that sees the MQTT port
+ * accept may ask the admin API at once, and must not find it still loading.
+ */
+export async function loadMonitoring(config: WharfConfig): Promise<void> {
+  if (config.metrics.enabled && config.sys.intervalMs > 0) await import('../metrics/sys-topics.js');
+  if (config.admin.enabled) await import('./server.js');
+}
+
 export async function startMonitoring(broker: Broker, config: WharfConfig, log: Logger, version: string, options: MonitoringOptions = {}): Promise<Monitoring> {
   const monitor = new BrokerMonitor(broker, version, { enabled: config.metrics.enabled, sampleIntervalMs: options.sampleIntervalMs });
   monitor.start();
   // $SYS carries the same figures as /metrics: with metrics off there is nothing to publish.
-  const sys = config.metrics.enabled && config.sys.intervalMs > 0 ? new SysPublisher(broker, monitor, config.sys.intervalMs) : null;
+  let sys: SysPublisher | null = null;
   let admin: AdminServer | null = null;
   let adminAddress: Monitoring['adminAddress'] = null;
-  if (config.admin.enabled) {
-    admin = new AdminServer({ broker, monitor, config, log, devices: options.devices });
-    try {
-      adminAddress = await admin.start();
-    } catch (err) {
-      monitor.stop();
-      throw err;
+  try {
+    if (config.metrics.enabled && config.sys.intervalMs > 0) {
+      sys = new (await import('../metrics/sys-topics.js')).SysPublisher(broker, monitor, config.sys.intervalMs);
     }
+    if (config.admin.enabled) {
+      admin = new (await import('./server.js')).AdminServer({ broker, monitor, config, log, devices: options.devices });
+      adminAddress = await admin.start();
+    }
+  } catch (err) {
+    monitor.stop();
+    throw err;
   }
   sys?.start();
   return {

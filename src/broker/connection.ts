@@ -22,6 +22,8 @@ export interface Will {
 }
 
 let connectionCounter = 0;
+/** The settled start of every connection's acknowledgement chain: one shared promise, not one per connection. */
+const SETTLED: Promise<unknown> = Promise.resolve();
 
 export class Connection implements SessionLink {
   readonly id = ++connectionCounter;
@@ -54,8 +56,8 @@ export class Connection implements SessionLink {
 
   /** Incoming QoS 1/2 publishes not yet acknowledged to the client, for our Receive Maximum [MQTT-3.3.4-8]. */
   incomingInflight = 0;
-  /** Incoming topic aliases set by the client [MQTT-3.3.2-12]. */
-  readonly aliasesIn = new Map<number, string>();
+  /** Incoming topic aliases set by the client [MQTT-3.3.2-12]; created by the first one (most clients set none). */
+  aliasesIn: Map<number, string> | null = null;
   /** Outgoing topic aliases we assigned, by topic. */
   private aliasesOut: Map<string, number> | null = null;
 
@@ -65,7 +67,7 @@ export class Connection implements SessionLink {
   private held: Packet[] | null = null;
   /** Acknowledgements waiting for a commit; later ones queue behind them to keep their order [MQTT-4.6.0-2]. */
   private acksPending = 0;
-  private ackTail: Promise<unknown> = Promise.resolve();
+  private ackTail: Promise<unknown> = SETTLED;
   private throttled = false;
 
   constructor(
@@ -78,13 +80,12 @@ export class Connection implements SessionLink {
       (p) => this.onPacket(p),
       (err) => this.protocolError(err),
     );
-    // Once closed, what still arrives is read (so that the peer's close is seen) and ignored.
-    stream.on('data', (chunk: Buffer) => {
-      if (!this.closed) this.parser.parse(chunk);
-    });
-    stream.on('error', () => this.onClose());
-    stream.on('close', () => this.onClose());
-    stream.on('end', () => stream.end());
+    // Module-level listeners that find the connection on the stream: no closures per connection (issue 13).
+    (stream as ConnectionStream)[CONNECTION] = this;
+    stream.on('data', onStreamData);
+    stream.on('error', onStreamClosed);
+    stream.on('close', onStreamClosed);
+    stream.on('end', onStreamEnd);
     // A client must send CONNECT within a reasonable time, or the slot is reclaimed.
     this.keepAliveMs = broker.connectTimeoutMs;
     this.scheduleKeepAlive(this.keepAliveMs);
@@ -322,12 +323,23 @@ export class Connection implements SessionLink {
     this.stream.end();
     // A socket paused for backpressure would not see the peer's close: it reads again, ignoring the bytes.
     if (this.throttled) this.stream.resume();
-    // Do not wait for a peer that never reads: the socket is torn down shortly after the final write.
-    setTimeout(() => this.stream.destroy(), 1000).unref();
+    // Do not wait for a peer that never reads: the socket is torn down shortly after the final write. The timer
+    // goes when the socket closes: left running, it would keep this connection, its socket and parser alive for
+    // a second, long enough to reach the old generation in a storm of short connections (issue 13).
+    const stream = this.stream;
+    if (!stream.destroyed) {
+      const teardown = setTimeout(() => stream.destroy(), 1000).unref();
+      stream.once('close', () => clearTimeout(teardown));
+    }
     this.onClose();
   }
 
-  private onClose(): void {
+  /** Once closed, what still arrives is read (so that the peer's close is seen) and ignored. */
+  received(chunk: Buffer): void {
+    if (!this.closed) this.parser.parse(chunk);
+  }
+
+  onClose(): void {
     if (this.closed) return;
     this.closed = true;
     if (this.keepAliveTimer) clearTimeout(this.keepAliveTimer);
@@ -348,11 +360,11 @@ export class Connection implements SessionLink {
     if (this.keepAliveTimer) clearTimeout(this.keepAliveTimer);
     this.keepAliveTimer = null;
     if (ms <= 0 || this.closed) return;
-    this.keepAliveTimer = setTimeout(() => this.checkKeepAlive(), ms);
+    this.keepAliveTimer = setTimeout(checkKeepAliveOf, ms, this);
     this.keepAliveTimer.unref();
   }
 
-  private checkKeepAlive(): void {
+  checkKeepAlive(): void {
     if (this.throttled) {
       // Not reading this socket (backpressure) is the broker's doing: the keep alive waits for it to read again.
       this.scheduleKeepAlive(this.keepAliveMs);
@@ -375,4 +387,23 @@ export class Connection implements SessionLink {
 
 function flushConnection(conn: Connection): void {
   conn.flush();
+}
+
+const CONNECTION = Symbol('connection');
+type ConnectionStream = Duplex & { [CONNECTION]: Connection };
+
+function onStreamData(this: ConnectionStream, chunk: Buffer): void {
+  this[CONNECTION].received(chunk);
+}
+
+function onStreamClosed(this: ConnectionStream): void {
+  this[CONNECTION].onClose();
+}
+
+function onStreamEnd(this: Duplex): void {
+  this.end();
+}
+
+function checkKeepAliveOf(conn: Connection): void {
+  conn.checkKeepAlive();
 }

@@ -1,13 +1,13 @@
 // Network listeners: MQTT over TCP, TLS, WebSocket and secure WebSocket (subprotocol "mqtt"), each handing
 // a byte stream and the peer's address to the broker.
 
-import { createServer as createHttpServer } from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
+// tls, http(s) and ws are loaded by the first listener that needs them: a broker with TCP listeners only does not
+// carry their code (several MiB of RSS on a small board, issue 13).
+
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
-import tls from 'node:tls';
 import type { Duplex } from 'node:stream';
-import { WebSocketServer, createWebSocketStream } from 'ws';
+import type { TLSSocket } from 'node:tls';
 import type { ListenerConfig } from '../config/types.js';
 
 /** Who is at the other end, as far as the transport knows: its listener and a verified client certificate's CN. */
@@ -31,7 +31,7 @@ export interface Listener {
  * goes to `onError` instead of being thrown through the event loop.
  */
 export async function startListener(config: ListenerConfig, onStream: StreamHandler, onError: (err: Error) => void): Promise<Listener> {
-  const server = createServerFor(config, onStream);
+  const server = await createServerFor(config, onStream);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.port, config.host, () => {
@@ -59,7 +59,7 @@ function readCaBundle(path: string): Buffer {
   return bundle;
 }
 
-function createServerFor(config: ListenerConfig, onStream: StreamHandler): net.Server {
+async function createServerFor(config: ListenerConfig, onStream: StreamHandler): Promise<net.Server> {
   const tlsOptions = () => ({
     cert: readFileSync(config.cert!),
     key: readFileSync(config.key!),
@@ -76,10 +76,11 @@ function createServerFor(config: ListenerConfig, onStream: StreamHandler): net.S
     case 'tcp':
       return net.createServer(onSocket);
     case 'tls':
-      return tls.createServer(tlsOptions(), onSocket);
+      return (await import('node:tls')).createServer(tlsOptions(), onSocket);
     case 'ws':
     case 'wss': {
-      const http = config.type === 'ws' ? createHttpServer() : createHttpsServer(tlsOptions());
+      const http = config.type === 'ws' ? (await import('node:http')).createServer() : (await import('node:https')).createServer(tlsOptions());
+      const { WebSocketServer, createWebSocketStream } = await import('ws');
       http.on('request', (_req, res) => {
         res.writeHead(426, { 'content-type': 'text/plain' }).end('MQTT over WebSocket: upgrade required\n');
       });
@@ -111,8 +112,10 @@ function createServerFor(config: ListenerConfig, onStream: StreamHandler): net.S
 
 /** The Common Name of a verified client certificate (the identity useIdentityAsUsername takes), if any. */
 function certificateIdentity(socket: net.Socket): string | undefined {
-  if (!(socket instanceof tls.TLSSocket) || !socket.authorized) return undefined;
-  const cn: unknown = socket.getPeerCertificate().subject?.CN;
+  // A TLSSocket says `encrypted`; tested that way so that tcp and ws listeners need not load node:tls.
+  const tlsSocket = socket as net.Socket & Partial<Pick<TLSSocket, 'encrypted' | 'authorized' | 'getPeerCertificate'>>;
+  if (tlsSocket.encrypted !== true || tlsSocket.authorized !== true || tlsSocket.getPeerCertificate === undefined) return undefined;
+  const cn: unknown = tlsSocket.getPeerCertificate().subject?.CN;
   if (typeof cn === 'string' && cn.length > 0) return cn;
   return Array.isArray(cn) && typeof cn[0] === 'string' ? cn[0] : undefined;
 }

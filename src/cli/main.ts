@@ -3,11 +3,10 @@
 
 import { readFileSync } from 'node:fs';
 import { parseArgs } from './args.js';
-import { runConfig } from './config-command.js';
-import { runStart } from './start.js';
-import { runClient } from './client.js';
 import { ExitCode } from './exit-codes.js';
-import { runPasswd } from './commands/passwd.js';
+
+// Each command loads its modules when it runs: `wharf status` does not load the broker, and the parent that only
+// restarts `wharf start` with its board's node flags (node-flags.ts) stays small.
 
 function packageVersion(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -28,13 +27,16 @@ async function main(argv: string[]): Promise<number> {
       process.stderr.write(`wharf: ${args.message}\n`);
       return ExitCode.Usage;
     case 'config':
-      return runConfig(args);
-    case 'start':
-      return runStart(args, packageVersion());
+      return (await import('./config-command.js')).runConfig(args);
+    case 'start': {
+      const asParent = (await import('./node-flags.js')).startWithNodeFlags(args);
+      if (asParent !== undefined) return asParent;
+      return (await import('./start.js')).runStart(args, packageVersion());
+    }
     case 'client':
-      return runClient(args);
+      return (await import('./client.js')).runClient(args);
     case 'passwd':
-      return runPasswd(args);
+      return (await import('./commands/passwd.js')).runPasswd(args);
   }
 }
 

@@ -1,6 +1,7 @@
 // `wharf start`: load the configuration, run the broker, stop cleanly on SIGTERM/SIGINT. Every way it can fail
 // ends in one line on stderr and an exit code of StartExitCode, with whatever had started stopped again.
 
+import v8 from 'node:v8';
 import { Broker } from '../broker/broker.js';
 import { ListenError } from '../broker/listen-error.js';
 import { ConfigError, loadConfigWithSources, type LoadedConfig } from '../config/load.js';
@@ -11,8 +12,7 @@ import type { Store } from '../store/store.js';
 import { openConfiguredStore } from '../store/open-configured.js';
 import { lockDataDir } from '../store/data-dir-lock.js';
 import { DataDirError, ensureDataDir } from '../store/data-dir.js';
-import { startMonitoring } from '../admin/monitoring.js';
-import { DeviceManager } from '../devices/device-manager.js';
+import { loadMonitoring, startMonitoring } from '../admin/monitoring.js';
 import { StartExitCode } from './exit-codes.js';
 import type { StartArgs } from './args.js';
 import { reloadAuth } from '../auth/reload.js';
@@ -58,7 +58,9 @@ export async function runStart(opts: StartOptions, version: string): Promise<num
     process.once('SIGTERM', () => resolve('SIGTERM'));
     process.once('SIGINT', () => resolve('SIGINT'));
   });
-  log.info('starting', { version, node: process.version, dataDir, config: loaded.file ?? 'embedded default', board: loaded.board?.name ?? 'none' });
+  // The heap limit and pid show whether the board's node flags reached the broker process (src/cli/node-flags.ts).
+  const heapLimitMb = Math.round(v8.getHeapStatistics().heap_size_limit / (1024 * 1024));
+  log.info('starting', { version, node: process.version, pid: process.pid, heapLimitMb, dataDir, config: loaded.file ?? 'embedded default', board: loaded.board?.name ?? 'none' });
   let unlock: () => void;
   try {
     unlock = lockDataDir(dataDir);
@@ -94,17 +96,21 @@ export async function runStart(opts: StartOptions, version: string): Promise<num
   }
   let stopMonitoring = async (): Promise<void> => undefined;
   // Field devices (issue 14) publish into the broker in-process; a bus that cannot open is retried, never fatal.
-  const devices = new DeviceManager(config, broker, log);
+  // Their modules (serialport among them) load only when the configuration has buses or devices (issue 13); without
+  // a manager the admin API and /metrics show no devices, as with an empty one.
+  const devices =
+    config.buses.length > 0 || config.devices.length > 0 ? new (await import('../devices/device-manager.js')).DeviceManager(config, broker, log) : undefined;
   try {
+    await loadMonitoring(config);
     await broker.start();
-    devices.start();
+    devices?.start();
     stopMonitoring = (await startMonitoring(broker, config, log, version, { devices })).stop;
   } catch (err) {
     // Nothing half-started stays: listeners already bound are closed and the store is closed cleanly.
     if (err instanceof ListenError) log.error('cannot start listener', { listener: err.listener, type: err.type, host: err.host, port: err.port, error: err.reason });
     else log.error('cannot start', { error: (err as Error)?.message ?? String(err) });
     say((err as Error)?.message ?? String(err));
-    await devices.stop().catch(() => undefined);
+    await devices?.stop().catch(() => undefined);
     await broker.stop().catch(() => undefined);
     return err instanceof ListenError ? StartExitCode.Listener : StartExitCode.Failure;
   }
@@ -115,7 +121,7 @@ export async function runStart(opts: StartOptions, version: string): Promise<num
   try {
     await stopMonitoring();
     // Before the broker: the devices' last status documents still go into the store.
-    await devices.stop();
+    await devices?.stop();
     await broker.stop();
     return StartExitCode.Stopped;
   } catch (err) {

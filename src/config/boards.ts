@@ -1,10 +1,11 @@
 // Board profiles (boards/<name>.json): per-board defaults for limits that depend on the hardware (RAM, flash).
-// A profile is applied under the configuration file: the file's own keys win, key by key.
+// A profile is applied under the configuration file: the file's own keys win, key by key. Its `node` section sizes
+// the V8 heap of the process (`wharf start` applies it to itself, src/cli/node-flags.ts): not configuration keys.
 
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
-import { describe, isMapping } from './rules.js';
+import { checkKeys, describe, intRule, isMapping } from './rules.js';
 
 /** boards/ at the package root (this file runs from dist/src/config/). */
 export const BOARDS_DIR = fileURLToPath(new URL('../../../boards/', import.meta.url));
@@ -14,6 +15,50 @@ export interface BoardProfile {
   description: string;
   /** Partial configuration, same shape as the YAML file (without listeners). */
   config: Record<string, unknown>;
+  /** V8 heap sizing for the board's RAM; empty when the profile has no `node` section. */
+  node: NodeSettings;
+}
+
+/**
+ * V8 heap sizing (node's --max-old-space-size and --max-semi-space-size, in MiB). The old space bounds the live
+ * heap (a limit, not a reservation: V8 collects harder near it); the semi-space bounds the young generation, which
+ * otherwise grows to 16 MiB per semi-space (about 48 MiB resident) under load and stays that size.
+ */
+export interface NodeSettings {
+  maxOldSpaceMb?: number;
+  maxSemiSpaceMb?: number;
+}
+
+/** The node flag of each setting, and the values a profile may give (below 64 MiB old space V8 may die of a burst). */
+export const NODE_SETTINGS = {
+  maxOldSpaceMb: { flag: '--max-old-space-size', rule: intRule(64, 65536) },
+  maxSemiSpaceMb: { flag: '--max-semi-space-size', rule: intRule(1, 128) },
+} as const;
+
+/** Validates a profile's `node` section; errors under `board: profile <name> node.<key>`. */
+function validateNodeSettings(name: string, raw: unknown, errors: string[]): NodeSettings | undefined {
+  if (raw === undefined) return {};
+  const path = `board: profile ${name} node`;
+  if (!isMapping(raw)) {
+    errors.push(`${path}: expected a mapping with keys ${Object.keys(NODE_SETTINGS).join(', ')}; got ${describe(raw)}`);
+    return undefined;
+  }
+  const before = errors.length;
+  checkKeys(path, raw, Object.keys(NODE_SETTINGS), errors);
+  const settings: NodeSettings = {};
+  for (const key of Object.keys(NODE_SETTINGS) as (keyof NodeSettings)[]) {
+    if (raw[key] === undefined) continue;
+    const v = NODE_SETTINGS[key].rule(`${path}.${key}`, raw[key], errors);
+    if (v !== undefined) settings[key] = v;
+  }
+  return errors.length > before ? undefined : settings;
+}
+
+/** The node flags of `settings`, e.g. ['--max-old-space-size=128', '--max-semi-space-size=2']. */
+export function nodeFlagsOf(settings: NodeSettings): string[] {
+  return (Object.keys(NODE_SETTINGS) as (keyof NodeSettings)[])
+    .filter((k) => settings[k] !== undefined)
+    .map((k) => `${NODE_SETTINGS[k].flag}=${settings[k]}`);
 }
 
 export function listBoards(dir = BOARDS_DIR): string[] {
@@ -39,14 +84,16 @@ export function loadBoard(name: unknown, errors: string[], dir = BOARDS_DIR): Bo
     return undefined;
   }
   if (!isMapping(parsed) || !isMapping(parsed.config) || typeof parsed.description !== 'string') {
-    errors.push(`board: profile ${name} must be {"description": string, "config": {...}}`);
+    errors.push(`board: profile ${name} must be {"description": string, "config": {...}, "node": {...} (optional)}`);
     return undefined;
   }
   if ('listeners' in parsed.config) {
     errors.push(`board: profile ${name} must not set listeners`);
     return undefined;
   }
-  return { name, description: parsed.description, config: parsed.config };
+  const node = validateNodeSettings(name, parsed.node, errors);
+  if (node === undefined) return undefined;
+  return { name, description: parsed.description, config: parsed.config, node };
 }
 
 /** The profile's sections with the file's sections laid over them, key by key within each section. */

@@ -2,15 +2,29 @@
 // before buffering a packet's body, and a generator bound to the connection's protocol version.
 
 import { isUtf8 } from 'node:buffer';
+import { createRequire } from 'node:module';
 import './quiet-debug.js'; // before mqtt-packet loads
 import mqtt from 'mqtt-packet';
 import type { Packet } from 'mqtt-packet';
 import { ProtocolViolation, ReasonCode } from './reason-codes.js';
 
+// mqtt-packet's generator would build, on its first use, a cache of 65,536 two-byte Buffers for packet identifiers:
+// about 6 MiB of heap for the life of the process (issue 13). Wharf encodes PUBLISH and the acknowledgements
+// itself (publish-encoder.ts, encodeAck below); the packets left to mqtt-packet are rare, so it writes the few
+// numbers they hold as it goes.
+(mqtt.writeToStream as unknown as { cacheNumbers: boolean }).cacheNumbers = false;
+
+/**
+ * The parser's buffer list without a stream around it. mqtt-packet's parser keeps its unparsed bytes in a `bl`
+ * BufferListStream, a Duplex stream (two stream states and their buffers per connection) of which it only uses
+ * the list methods (append, consume, slice, readUInt8, length). Loaded as mqtt-packet itself resolves `bl`.
+ */
+const BufferList = createRequire(createRequire(import.meta.url).resolve('mqtt-packet'))('bl/BufferList.js') as new () => object;
+
 export type ProtocolVersion = 3 | 4 | 5;
 
 export interface PacketParser {
-  parse(chunk: Buffer): void;
+  parse(chunk: Buffer): unknown;
   setProtocolVersion(version: ProtocolVersion): void;
 }
 
@@ -25,94 +39,130 @@ export function packetSize(remaining: number): number {
   return 1 + varIntBytes(remaining) + remaining;
 }
 
+/** The parts of mqtt-packet's Parser (parser.js) the checks below use; the class itself is not in its typings. */
+interface MqttPacketParser {
+  settings: { protocolVersion: number };
+  packet: { length: number };
+  _pos: number;
+  _list: { slice(start: number, end: number): Buffer };
+  parse(chunk: Buffer): number;
+  parser(opts: { protocolVersion: number }): unknown;
+  _parseLength(): boolean;
+  _parseString(): string | null;
+  _parseMessageId(): boolean;
+  _parseAuth(): unknown;
+  _emitError(err: Error): void;
+  emit(event: string, arg: unknown): boolean;
+}
+
+/** mqtt-packet exports a factory only; its class is the prototype's constructor. */
+const MqttParser = Object.getPrototypeOf(mqtt.parser()).constructor as new () => MqttPacketParser;
+
+/**
+ * mqtt-packet's parser with the broker's checks, as methods of one subclass rather than closures bound to each
+ * parser: a connection costs one parser object, not a dozen functions and their contexts (issue 13). Packets
+ * and errors go straight to the connection's callbacks instead of through the EventEmitter.
+ */
+class BrokerParser extends MqttParser implements PacketParser {
+  private failed = false;
+
+  constructor(
+    private readonly maxPacketSize: number,
+    private readonly onPacket: (packet: Packet) => void,
+    private readonly onError: (err: ProtocolViolation) => void,
+  ) {
+    super();
+    this.parser({ protocolVersion: 4 });
+    // The parser replaces its list only after an error (_resetState); it parses nothing more here once one was seen.
+    this._list = new BufferList() as MqttPacketParser['_list'];
+  }
+
+  override parse(chunk: Buffer): number {
+    return this.failed ? 0 : super.parse(chunk);
+  }
+
+  setProtocolVersion(version: ProtocolVersion): void {
+    this.settings.protocolVersion = version;
+  }
+
+  // mqtt-packet decodes strings leniently (bad bytes become U+FFFD) and allows U+0000; both make a Malformed
+  // Packet [MQTT-1.5.4-1] [MQTT-1.5.4-2]. The bytes are only re-checked when the decoded text is suspicious.
+  override _parseString(): string | null {
+    const start = this._pos;
+    const s = super._parseString();
+    if (s !== null && /[\u0000\uFFFD]/.test(s)) {
+      const bad = s.includes('\u0000') ? 'U+0000' : isUtf8(this._list.slice(start + 2, this._pos)) ? null : 'ill-formed UTF-8';
+      if (bad !== null) {
+        this._emitError(new Error(`${bad} in a UTF-8 string`));
+        return null;
+      }
+    }
+    return s;
+  }
+
+  // mqtt-packet reads a missing Packet Identifier past the end of the packet (or reports -1): it must be inside it.
+  override _parseMessageId(): boolean {
+    if (this._pos + 2 > this.packet.length) {
+      this._emitError(new Error('packet ends before its Packet Identifier'));
+      return false;
+    }
+    return super._parseMessageId();
+  }
+
+  // A 5.0 AUTH with Remaining Length 0 means reason 0x00 and no properties (section 3.15.2.1); mqtt-packet rejects it.
+  override _parseAuth(): unknown {
+    if (this.settings.protocolVersion === 5 && this.packet.length === 0) {
+      (this.packet as { reasonCode?: number }).reasonCode = 0;
+      return true;
+    }
+    return super._parseAuth();
+  }
+
+  // The size check sits between parsing the Remaining Length and buffering the body, so an oversized
+  // packet is refused before its bytes pile up in memory [MQTT-3.1.2-24].
+  override _parseLength(): boolean {
+    const done = super._parseLength();
+    if (done && packetSize(this.packet.length) > this.maxPacketSize) {
+      this.failed = true;
+      this.onError(new ProtocolViolation(ReasonCode.PacketTooLarge, `packet of ${packetSize(this.packet.length)} bytes exceeds maximum ${this.maxPacketSize}`));
+      return false;
+    }
+    return done;
+  }
+
+  /** mqtt-packet emits 'packet' and 'error' only (parser.js); nothing listens, the callbacks are called. */
+  override emit(event: string, arg: unknown): boolean {
+    if (this.failed) return true;
+    if (event === 'packet') this.packetParsed(arg as Packet);
+    else if (event === 'error') this.parseFailed(arg as Error);
+    return true;
+  }
+
+  private packetParsed(p: Packet): void {
+    // mqtt-packet ignores extra bytes in bodiless packets (PINGREQ; 3.1.1 DISCONNECT) and 3.1.1 acknowledgements.
+    const want = p.cmd === 'pingreq' ? 0 : this.settings.protocolVersion === 5 ? -1 : p.cmd === 'disconnect' ? 0 : ACKS.has(p.cmd) ? 2 : -1;
+    if (want >= 0 && p.length !== want) {
+      this.failed = true;
+      this.onError(new ProtocolViolation(ReasonCode.MalformedPacket, `${p.cmd} with Remaining Length ${p.length}, expected ${want}`));
+      return;
+    }
+    this.onPacket(p);
+  }
+
+  private parseFailed(err: Error): void {
+    this.failed = true;
+    // A protocol level mqtt-packet does not know is not malformed: it is answered with CONNACK 0x01 / 0x84.
+    const reasonCode = err.message === 'Invalid protocol version' ? ReasonCode.UnsupportedProtocolVersion : ReasonCode.MalformedPacket;
+    this.onError(new ProtocolViolation(reasonCode, err.message));
+  }
+}
+
 export function createPacketParser(
   maxPacketSize: number,
   onPacket: (packet: Packet) => void,
   onError: (err: ProtocolViolation) => void,
 ): PacketParser {
-  const parser = mqtt.parser({ protocolVersion: 4 }) as ReturnType<typeof mqtt.parser> & {
-    settings: { protocolVersion: number };
-    packet: { length: number };
-    _pos: number;
-    _list: { slice(start: number, end: number): Buffer };
-    _parseLength(): boolean;
-    _parseString(): string | null;
-    _parseMessageId(): boolean;
-    _parseAuth(): unknown;
-    _emitError(err: Error): void;
-  };
-  let failed = false;
-  // mqtt-packet decodes strings leniently (bad bytes become U+FFFD) and allows U+0000; both make a Malformed
-  // Packet [MQTT-1.5.4-1] [MQTT-1.5.4-2]. The bytes are only re-checked when the decoded text is suspicious.
-  const parseString = parser._parseString.bind(parser);
-  parser._parseString = () => {
-    const start = parser._pos;
-    const s = parseString();
-    if (s !== null && /[\u0000\uFFFD]/.test(s)) {
-      const bad = s.includes('\u0000') ? 'U+0000' : isUtf8(parser._list.slice(start + 2, parser._pos)) ? null : 'ill-formed UTF-8';
-      if (bad !== null) {
-        parser._emitError(new Error(`${bad} in a UTF-8 string`));
-        return null;
-      }
-    }
-    return s;
-  };
-  // mqtt-packet reads a missing Packet Identifier past the end of the packet (or reports -1): it must be inside it.
-  const parseMessageId = parser._parseMessageId.bind(parser);
-  parser._parseMessageId = () => {
-    if (parser._pos + 2 > parser.packet.length) {
-      parser._emitError(new Error('packet ends before its Packet Identifier'));
-      return false;
-    }
-    return parseMessageId();
-  };
-  // A 5.0 AUTH with Remaining Length 0 means reason 0x00 and no properties (section 3.15.2.1); mqtt-packet rejects it.
-  const parseAuth = parser._parseAuth.bind(parser);
-  parser._parseAuth = () => {
-    if (parser.settings.protocolVersion === 5 && parser.packet.length === 0) {
-      (parser.packet as { reasonCode?: number }).reasonCode = 0;
-      return true;
-    }
-    return parseAuth();
-  };
-  // The size check sits between parsing the Remaining Length and buffering the body, so an oversized
-  // packet is refused before its bytes pile up in memory [MQTT-3.1.2-24].
-  const parseLength = parser._parseLength.bind(parser);
-  parser._parseLength = () => {
-    const done = parseLength();
-    if (done && packetSize(parser.packet.length) > maxPacketSize) {
-      failed = true;
-      onError(new ProtocolViolation(ReasonCode.PacketTooLarge, `packet of ${packetSize(parser.packet.length)} bytes exceeds maximum ${maxPacketSize}`));
-      return false;
-    }
-    return done;
-  };
-  parser.on('packet', (p: Packet) => {
-    if (failed) return;
-    // mqtt-packet ignores extra bytes in bodiless packets (PINGREQ; 3.1.1 DISCONNECT) and 3.1.1 acknowledgements.
-    const want = p.cmd === 'pingreq' ? 0 : parser.settings.protocolVersion === 5 ? -1 : p.cmd === 'disconnect' ? 0 : ACKS.has(p.cmd) ? 2 : -1;
-    if (want >= 0 && p.length !== want) {
-      failed = true;
-      onError(new ProtocolViolation(ReasonCode.MalformedPacket, `${p.cmd} with Remaining Length ${p.length}, expected ${want}`));
-      return;
-    }
-    onPacket(p);
-  });
-  parser.on('error', (err: Error) => {
-    if (failed) return;
-    failed = true;
-    // A protocol level mqtt-packet does not know is not malformed: it is answered with CONNACK 0x01 / 0x84.
-    const reasonCode = err.message === 'Invalid protocol version' ? ReasonCode.UnsupportedProtocolVersion : ReasonCode.MalformedPacket;
-    onError(new ProtocolViolation(reasonCode, err.message));
-  });
-  return {
-    parse(chunk: Buffer) {
-      if (!failed) parser.parse(chunk);
-    },
-    setProtocolVersion(version: ProtocolVersion) {
-      parser.settings.protocolVersion = version;
-    },
-  };
+  return new BrokerParser(maxPacketSize, onPacket, onError);
 }
 
 export function encodePacket(packet: Packet, protocolVersion: ProtocolVersion): Buffer {

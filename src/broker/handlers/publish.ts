@@ -139,10 +139,10 @@ function resolveTopic(conn: Connection, packet: IPublishPacket): string {
     throw new ProtocolViolation(ReasonCode.TopicAliasInvalid, `topic alias ${alias} out of range`);
   }
   if (packet.topic.length > 0) {
-    conn.aliasesIn.set(alias, packet.topic);
+    (conn.aliasesIn ??= new Map()).set(alias, packet.topic);
     return packet.topic;
   }
-  const topic = conn.aliasesIn.get(alias);
+  const topic = conn.aliasesIn?.get(alias);
   if (topic === undefined) throw new ProtocolViolation(ReasonCode.ProtocolError, `unknown topic alias ${alias}`);
   return topic;
 }

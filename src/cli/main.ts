@@ -8,6 +8,9 @@ import { runStart } from './start.js';
 import { runClient } from './client.js';
 import { ExitCode } from './exit-codes.js';
 import { runPasswd } from './commands/passwd.js';
+import { doctorCommand } from './commands/doctor.js';
+import { boardsCommand } from './commands/boards.js';
+import { processIo } from './commands/io.js';
 
 function packageVersion(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -35,6 +38,10 @@ async function main(argv: string[]): Promise<number> {
       return runClient(args);
     case 'passwd':
       return runPasswd(args);
+    case 'doctor':
+      return doctorCommand(args, processIo);
+    case 'boards':
+      return boardsCommand(args.json, processIo);
   }
 }
 

@@ -5,7 +5,7 @@
 // Under qemu-user the child cannot be started as process.execPath (an ARM binary on an x86 kernel without
 // binfmt): WHARF_DOCTOR_EXEC_WRAPPER (e.g. "qemu-aarch64-static -L /usr/aarch64-linux-gnu") is put in front.
 
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -31,6 +31,22 @@ export function writerCommand(wrapper = process.env.WHARF_DOCTOR_EXEC_WRAPPER ??
   return words.length > 0 ? [words[0]!, [...words.slice(1), process.execPath]] : [process.execPath, []];
 }
 
+const EMULATION_HINT = 'running under emulation (qemu-user)? set WHARF_DOCTOR_EXEC_WRAPPER to the emulator command, e.g. "qemu-aarch64-static -L /usr/aarch64-linux-gnu"';
+
+/**
+ * Checks that the writer's command runs this Node at all. Under qemu-user without binfmt, process.execPath is
+ * an ARM binary the kernel refuses (ENOEXEC), and execvp then hands it to /bin/sh, which fails on the ELF bytes.
+ */
+function checkWriterRuns(): Promise<void> {
+  const [cmd, pre] = writerCommand();
+  return new Promise((resolve, reject) => {
+    execFile(cmd, [...pre, '-e', 'process.stdout.write(process.arch)'], { timeout: OPEN_TIMEOUT_MS }, (err, stdout, stderr) => {
+      if (!err && stdout === process.arch) resolve();
+      else reject(new Error(`cannot run ${[cmd, ...pre].join(' ')} as the writer (${(err?.message ?? stderr).trim().split('\n')[0]!.slice(0, 200)}); ${EMULATION_HINT}`));
+    });
+  });
+}
+
 /** One writer run to its kill; resolves with the numbers it acknowledged. */
 function runWriter(dir: string, storage: StorageConfig, first: number, killAfterMs: number): Promise<number[]> {
   const [cmd, pre] = writerCommand();
@@ -45,23 +61,26 @@ function runWriter(dir: string, storage: StorageConfig, first: number, killAfter
       const lines = (partial + chunk).split('\n');
       partial = lines.pop()!;
       for (const line of lines) {
-        if (line === 'open') {
+        if (line === 'open') continue;
+        // The kill's moment counts from the first acknowledged write: every round then has writes to check.
+        if (killTimer === undefined) {
           clearTimeout(openTimer);
           killTimer = setTimeout(() => child.kill('SIGKILL'), killAfterMs);
-        } else acked.push(Number(line));
+        }
+        acked.push(Number(line));
       }
     });
     child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr = (stderr + c).slice(-2000)));
     child.on('error', (err) => {
       clearTimeout(openTimer);
-      const hint = (err as NodeJS.ErrnoException).code === 'ENOEXEC' ? ' (running under emulation? set WHARF_DOCTOR_EXEC_WRAPPER to the emulator command)' : '';
+      const hint = (err as NodeJS.ErrnoException).code === 'ENOEXEC' ? `; ${EMULATION_HINT}` : '';
       reject(new Error(`cannot start the writer ${cmd}: ${err.message}${hint}`));
     });
     child.on('close', (code, signal) => {
       clearTimeout(openTimer);
       clearTimeout(killTimer);
       if (signal === 'SIGKILL' && killTimer !== undefined) resolve(acked);
-      else if (signal === 'SIGKILL') reject(new Error(`the writer did not open a store within ${OPEN_TIMEOUT_MS / 1000} s: ${stderr.trim() || 'no output'}`));
+      else if (signal === 'SIGKILL') reject(new Error(`the writer did not open a store and commit a write within ${OPEN_TIMEOUT_MS / 1000} s: ${stderr.trim() || 'no output'}`));
       else reject(new Error(`the writer stopped by itself (code ${code}, signal ${signal}) before the kill: ${stderr.trim() || 'no output'}`));
     });
   });
@@ -88,6 +107,7 @@ export async function crashTest(parentDir: string, storage: StorageConfig, round
   const done: CrashRound[] = [];
   const allAcked: number[] = [];
   try {
+    await checkWriterRuns();
     let next = 0;
     for (let r = 0; r < rounds; r++) {
       const killedAfterMs = Math.round(random() * MAX_KILL_DELAY_MS);

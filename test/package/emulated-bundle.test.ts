@@ -13,6 +13,7 @@ import * as assert from 'uvu/assert';
 import { requireTool } from '../helpers/tools.js';
 import { builtPackage, type BuiltPackage } from './bundle-kit.js';
 import { TARGETS, type PackageArch } from '../../scripts/package/targets.js';
+import type { DoctorReport } from '../../src/doctor/types.js';
 import { rssBytes, runBundle, startBundle, type EmulatedProcess } from './emulated-wharf.js';
 
 const TOPIC = 'site/jobs';
@@ -82,6 +83,27 @@ function emulatedSuite(arch: PackageArch): void {
     broker = undefined;
     assert.is(exit.code, 0);
   });
+  if (arch === 'arm64') {
+    // The crash test's writer child is spawned with process.execPath: the ARM node, which this kernel cannot
+    // start by itself (no binfmt). Without the wrapper the check says so; with it the writer runs emulated too.
+    when('wharf doctor --crash-test under qemu: needs WHARF_DOCTOR_EXEC_WRAPPER, then passes', async () => {
+      const data = join(dir, 'doctor');
+      const plain = await runBundle(pkg.unpacked, arch, ['doctor', '--json', '--data', data, '--crash-rounds', '1'], 180_000);
+      assert.is(plain.code, 1, plain.stderr);
+      const failed = (JSON.parse(plain.stdout) as DoctorReport).checks.find((c) => c.name === 'crash-test')!;
+      assert.is(failed.verdict, 'fail');
+      assert.match(failed.summary, /WHARF_DOCTOR_EXEC_WRAPPER/);
+
+      const env = { ...process.env, WHARF_DOCTOR_EXEC_WRAPPER: `${t.qemu!.binary} -L ${t.qemu!.sysroot}` };
+      const wrapped = await runBundle(pkg.unpacked, arch, ['doctor', '--json', '--data', data, '--crash-rounds', '2'], 240_000, env);
+      const report = JSON.parse(wrapped.stdout) as DoctorReport;
+      const crash = report.checks.find((c) => c.name === 'crash-test')!;
+      assert.is(crash.verdict, 'ok', crash.summary);
+      assert.ok((crash.details as { acknowledged: number }).acknowledged > 0);
+      assert.is(wrapped.code, report.verdict === 'fail' ? 1 : 0);
+    });
+  }
+
   test.run();
 }
 

@@ -4,6 +4,7 @@ import { PORT_RULE, intFromText } from '../config/rules.js';
 import { isResource, parseClientArgs, type ClientArgs } from './client-args.js';
 import { EXIT_CODES_TEXT } from './exit-codes.js';
 import { parsePasswdArgs, type PasswdArgs } from './commands/passwd.js';
+import { DOCTOR_HELP, parseBoardsArgs, parseDoctorArgs, type BoardsArgs, type DoctorArgs } from './commands/doctor-args.js';
 
 export interface StartArgs {
   config?: string;
@@ -19,6 +20,8 @@ export type ParsedArgs =
   | ({ command: 'config'; json: boolean } & StartArgs)
   | ClientArgs
   | PasswdArgs
+  | DoctorArgs
+  | BoardsArgs
   | { command: 'help'; text: string }
   | { command: 'version' }
   | { command: 'error'; message: string };
@@ -40,6 +43,10 @@ Usage:
   wharf config [options]    the effective configuration (board profile, file,
                             environment, options) and where each value came from;
                             takes the options of "wharf start" and --json
+  wharf doctor [options]    check this gateway: data directory storage (fsync
+                            latency, write rate, flushes), write estimate, board
+                            profile, configuration, serial ports, clock
+  wharf boards [--json]     the board profiles, their serial ports and commit windows
   wharf help                show this help (also: wharf --help, wharf start --help)
   wharf --version           print the version
 
@@ -69,6 +76,7 @@ Queue settings are written as in the configuration file, e.g.
   wharf queues create orders topicFilter=orders/# maxMessages=100000 retention=7d
   wharf queues update orders consumerInflight=4 ackTimeout=30s
 
+${DOCTOR_HELP}
 ${EXIT_CODES_TEXT}
 Environment variables (same meaning as the options; an empty value is ignored):
   WHARF_PORT         like --port
@@ -164,7 +172,7 @@ function parseStart(args: string[], command: 'start' | 'config'): ParsedArgs {
 }
 
 /** Options of any command that take a value (the rest are flags): how far a leading option reaches. */
-const VALUE_OPTIONS = new Set([...OPTIONS.flatMap((o) => (o.short ? [o.long, o.short] : [o.long])), '--token', '--filter', '-n', '--limit']);
+const VALUE_OPTIONS = new Set([...OPTIONS.flatMap((o) => (o.short ? [o.long, o.short] : [o.long])), '--token', '--filter', '-n', '--limit', '--rate', '--payload-bytes', '--crash-rounds']);
 
 /**
  * Splits `wharf [options] COMMAND [args]` into the command word and its arguments, options given before the
@@ -182,7 +190,7 @@ function hoistLeadingOptions(argv: string[]): { command: string; rest: string[] 
   return { command: argv[i]!, rest: [...leading, ...argv.slice(i + 1)] };
 }
 
-const COMMANDS = 'start, config, status, queues, clients, sessions, retained, devices, passwd, help';
+const COMMANDS = 'start, config, status, queues, clients, sessions, retained, devices, passwd, doctor, boards, help';
 
 /** Parses the command line, without the node executable and script: `process.argv.slice(2)`. */
 export function parseArgs(argv: string[]): ParsedArgs {
@@ -199,6 +207,10 @@ export function parseArgs(argv: string[]): ParsedArgs {
   if (command === 'passwd') {
     const parsed = parsePasswdArgs(rest);
     return typeof parsed === 'string' ? error(parsed) : parsed;
+  }
+  if (command === 'doctor' || command === 'boards') {
+    const parsed = command === 'doctor' ? parseDoctorArgs(rest) : parseBoardsArgs(rest);
+    return 'error' in parsed ? error(parsed.error) : parsed;
   }
   if (isResource(command)) {
     const parsed = parseClientArgs(command, rest);

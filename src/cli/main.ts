@@ -37,6 +37,10 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./client.js')).runClient(args);
     case 'passwd':
       return (await import('./commands/passwd.js')).runPasswd(args);
+    case 'doctor':
+      return (await import('./commands/doctor.js')).doctorCommand(args, (await import('./commands/io.js')).processIo);
+    case 'boards':
+      return (await import('./commands/boards.js')).boardsCommand(args.json, (await import('./commands/io.js')).processIo);
   }
 }
 

@@ -17,6 +17,15 @@ export interface BoardProfile {
   config: Record<string, unknown>;
   /** V8 heap sizing for the board's RAM; empty when the profile has no `node` section. */
   node: NodeSettings;
+  /** Start of the device tree's model string (/proc/device-tree/model) of the board: `wharf doctor` recognises it. */
+  deviceTreeModel?: string;
+  /** The board's own serial ports (UARTs on the header; USB adapters come and go), for `wharf doctor` and `wharf boards`. */
+  serialPorts: string[];
+  /**
+   * Recommended storage.commitIntervalMs per kind of storage the board boots or stores on (sd, emmc, nvme, usb,
+   * ssd): slower flash gets a longer window, so more messages share one fsync (fewer erase cycles).
+   */
+  commitWindowMs: Record<string, number>;
 }
 
 /**
@@ -61,6 +70,16 @@ export function nodeFlagsOf(settings: NodeSettings): string[] {
     .map((k) => `${NODE_SETTINGS[k].flag}=${settings[k]}`);
 }
 
+/** The optional keys beside description and config; a wrong type is an error under `board`. */
+function boardExtras(name: string, parsed: Record<string, unknown>, errors: string[]): Pick<BoardProfile, 'deviceTreeModel' | 'serialPorts' | 'commitWindowMs'> | undefined {
+  const { deviceTreeModel, serialPorts = [], commitWindowMs = {} } = parsed;
+  if (deviceTreeModel !== undefined && typeof deviceTreeModel !== 'string') errors.push(`board: profile ${name}: deviceTreeModel must be a string`);
+  else if (!Array.isArray(serialPorts) || !serialPorts.every((p) => typeof p === 'string')) errors.push(`board: profile ${name}: serialPorts must be a list of device paths`);
+  else if (!isMapping(commitWindowMs) || !Object.values(commitWindowMs).every((v) => Number.isInteger(v) && (v as number) >= 0)) errors.push(`board: profile ${name}: commitWindowMs must map storage kinds to milliseconds`);
+  else return { deviceTreeModel, serialPorts: serialPorts as string[], commitWindowMs: commitWindowMs as Record<string, number> };
+  return undefined;
+}
+
 export function listBoards(dir = BOARDS_DIR): string[] {
   if (!existsSync(dir)) return [];
   return readdirSync(dir)
@@ -92,8 +111,9 @@ export function loadBoard(name: unknown, errors: string[], dir = BOARDS_DIR): Bo
     return undefined;
   }
   const node = validateNodeSettings(name, parsed.node, errors);
-  if (node === undefined) return undefined;
-  return { name, description: parsed.description, config: parsed.config, node };
+  const extras = boardExtras(name, parsed, errors);
+  if (node === undefined || extras === undefined) return undefined;
+  return { name, description: parsed.description, config: parsed.config, node, ...extras };
 }
 
 /** The profile's sections with the file's sections laid over them, key by key within each section. */

@@ -90,6 +90,22 @@ export function renderExposition({ broker: b, queues, consumers, devices }: Expo
     w.single('wharf_store_compaction_segments_skipped_total', 'counter', 'Segments compaction left for a later round.', ps.segmentsSkipped);
   }
 
+  const f = b.flash;
+  if (f !== null) {
+    // Flash wear (flash-wear.ts): per-day figures are means since start; device figures cover the whole partition.
+    w.single('wharf_flash_fsyncs_per_second', 'gauge', 'Durable flushes per second requested by the store, mean since start.', f.fsyncsPerSecond);
+    if (f.processWrittenBytes !== null) {
+      w.single('wharf_flash_process_written_bytes_total', 'counter', 'Bytes this process caused to be written to storage (/proc/self/io write_bytes) since start.', f.processWrittenBytes);
+      w.single('wharf_flash_process_written_bytes_per_day', 'gauge', 'Bytes per day this process writes to storage (/proc/self/io), mean since start.', f.processBytesPerDay!);
+    }
+    if (f.deviceWrittenBytes !== null) {
+      const dev = { device: f.device! };
+      w.family('wharf_flash_device_written_bytes_total', 'counter', "Bytes written to the data directory's partition by all processes (sector counters) since start.", [[dev, f.deviceWrittenBytes]]);
+      w.family('wharf_flash_device_written_bytes_per_day', 'gauge', "Bytes per day written to the data directory's partition (sector counters), mean since start.", [[dev, f.deviceBytesPerDay!]]);
+      if (f.deviceWriteAmplification !== null) w.family('wharf_flash_device_write_amplification', 'gauge', "Bytes written to the data directory's partition per payload byte made durable.", [[dev, f.deviceWriteAmplification]]);
+    }
+  }
+
   w.single('wharf_log_write_errors_total', 'counter', 'Log lines that could not be written (stdout or stderr closed).', b.log.writeErrors);
 
   const p = b.process;

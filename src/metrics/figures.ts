@@ -6,6 +6,7 @@ import type { RefusalReason } from '../queue/errors.js';
 import type { StoreMetricsSnapshot } from '../store/metrics.js';
 import type { QueueCounters } from '../queue/counters.js';
 import type { EventLoopLag } from './event-loop.js';
+import type { FlashWearFigures } from './flash-wear.js';
 
 export type PerQos = readonly [number, number, number];
 
@@ -56,6 +57,8 @@ export interface BrokerFigures {
   /** Messages per second over the last sampling window; null while metrics are off or not sampled twice yet. */
   rates: { receivedPerSec: number; sentPerSec: number } | null;
   store: StoreFigures | null;
+  /** Flash wear: bytes per day reaching the data directory's device, fsyncs per second; null while the store is closed. */
+  flash: FlashWearFigures | null;
   /** Log lines that could not be written (stdout or stderr closed): counted, never fatal. */
   log: { writeErrors: number };
   process: {

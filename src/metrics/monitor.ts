@@ -7,6 +7,7 @@ import type { Queue } from '../queue/queue.js';
 import { EventLoopMonitor } from './event-loop.js';
 import { storeFigures, type BrokerFigures, type ConsumerFigures, type QueueFigures } from './figures.js';
 import { RateTracker } from './rates.js';
+import { FlashWear } from './flash-wear.js';
 import { logWriteStats } from '../log/logger.js';
 
 export interface MonitorOptions {
@@ -25,6 +26,7 @@ export class BrokerMonitor {
   private readonly queueRates = new WeakMap<Queue, RateTracker>();
   private timer: NodeJS.Timeout | null = null;
   private readonly sampleIntervalMs: number;
+  private readonly flashWear: FlashWear;
 
   constructor(
     readonly broker: Broker,
@@ -33,6 +35,7 @@ export class BrokerMonitor {
   ) {
     this.enabled = options.enabled;
     this.sampleIntervalMs = options.sampleIntervalMs ?? 5000;
+    this.flashWear = new FlashWear(broker.config.storage.dataDir);
   }
 
   start(): void {
@@ -67,6 +70,7 @@ export class BrokerMonitor {
 
   brokerFigures(now = Date.now()): BrokerFigures {
     const broker = this.broker;
+    const storeSnapshot = broker.storeOpen() ? broker.persistence!.store.metrics() : null;
     const stats = broker.stats;
     let subscriptions = 0;
     let connected = 0;
@@ -103,7 +107,8 @@ export class BrokerMonitor {
       },
       rates: this.enabled && rates !== null ? { receivedPerSec: rates[0]!, sentPerSec: rates[1]! } : null,
       // A closed store (shutting down) has no figures to read.
-      store: broker.storeOpen() ? storeFigures(broker.persistence!.store.metrics()) : null,
+      store: storeSnapshot === null ? null : storeFigures(storeSnapshot),
+      flash: storeSnapshot === null ? null : this.flashWear.figures(storeSnapshot, now),
       log: { writeErrors: logWriteStats.errors },
       process: {
         heapUsedBytes: mem.heapUsed,

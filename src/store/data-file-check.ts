@@ -15,13 +15,14 @@ const P_META = 0x08;
  * page header (pgno u64, txnid u64, pad u16, flags u16, lower/upper u32) = 24 bytes, then MDB_meta:
  * magic u32, version u32, address u64, mapsize u64, two MDB_db of 48 bytes (the first one's md_pad holds the
  * page size), last page u64 at 144, txnid u64 at 152.
+ * On 32-bit builds (lmdb-js's linux-arm prebuild, armv7l gateways) size_t fields are 4 bytes: page header 16,
+ * magic at 16, MDB_db of 28 bytes from 32, last page u32 at 88, txnid u32 at 92 (seen in a file written there).
+ * LMDB files are not portable between the two: a file of the other word size is refused (bad magic number).
  */
-const FLAGS_AT = 18;
-const MAGIC_AT = 24;
-const VERSION_AT = 28;
-const PAGE_SIZE_AT = 48;
-const LAST_PAGE_AT = 144;
-const TXNID_AT = 152;
+const LAYOUT_64 = { flagsAt: 18, magicAt: 24, versionAt: 28, pageSizeAt: 48, lastPageAt: 144, txnidAt: 152, wordBytes: 8 };
+const LAYOUT_32 = { flagsAt: 10, magicAt: 16, versionAt: 20, pageSizeAt: 32, lastPageAt: 88, txnidAt: 92, wordBytes: 4 };
+const LAYOUT = ['arm', 'ia32', 'mips', 'mipsel', 'ppc'].includes(process.arch) ? LAYOUT_32 : LAYOUT_64;
+const { flagsAt: FLAGS_AT, magicAt: MAGIC_AT, versionAt: VERSION_AT, pageSizeAt: PAGE_SIZE_AT, lastPageAt: LAST_PAGE_AT, txnidAt: TXNID_AT } = LAYOUT;
 const MIN_PAGE = 512;
 
 const REMEDY =
@@ -38,7 +39,7 @@ function readMeta(page: Buffer, path: string, which: number): MetaPage {
   const fail = (what: string): never => {
     throw new StoreOpenError(path, `not an LMDB data file (meta page ${which}: ${what})`, REMEDY);
   };
-  if (page.length < TXNID_AT + 8) fail('too short');
+  if (page.length < TXNID_AT + LAYOUT.wordBytes) fail('too short');
   if ((page.readUInt16LE(FLAGS_AT) & P_META) === 0) fail('no meta page flag');
   if (page.readUInt32LE(MAGIC_AT) !== MDB_MAGIC) fail('bad magic number');
   const version = page.readUInt32LE(VERSION_AT) & 0xffff;
@@ -47,6 +48,7 @@ function readMeta(page: Buffer, path: string, which: number): MetaPage {
   }
   const pageSize = page.readUInt32LE(PAGE_SIZE_AT);
   if (pageSize < MIN_PAGE || pageSize > 65536 || (pageSize & (pageSize - 1)) !== 0) fail(`page size ${pageSize}`);
+  if (LAYOUT.wordBytes === 4) return { pageSize, lastPage: page.readUInt32LE(LAST_PAGE_AT), txnid: BigInt(page.readUInt32LE(TXNID_AT)) };
   return { pageSize, lastPage: Number(page.readBigUInt64LE(LAST_PAGE_AT)), txnid: page.readBigUInt64LE(TXNID_AT) };
 }
 

@@ -1,6 +1,7 @@
 // Starts what monitoring needs beside a running broker: the figures' monitor, the $SYS publisher and the admin
 // HTTP listener, as the configuration says; and stops them again before the broker stops.
 
+import type { BridgeSet } from '../bridge/manager.js';
 import type { Broker } from '../broker/broker.js';
 import type { WharfConfig } from '../config/types.js';
 import type { Logger } from '../log/logger.js';
@@ -24,6 +25,8 @@ export interface MonitoringOptions {
   sampleIntervalMs?: number;
   /** The device manager's status, for /metrics and /api/v1/devices; without it both show no devices. */
   devices?: DeviceStatusSource;
+  /** Upstream bridges, for GET /api/v1/bridges and their metrics. */
+  bridges?: BridgeSet;
 }
 
 export async function startMonitoring(broker: Broker, config: WharfConfig, log: Logger, version: string, options: MonitoringOptions = {}): Promise<Monitoring> {
@@ -34,7 +37,7 @@ export async function startMonitoring(broker: Broker, config: WharfConfig, log: 
   let admin: AdminServer | null = null;
   let adminAddress: Monitoring['adminAddress'] = null;
   if (config.admin.enabled) {
-    admin = new AdminServer({ broker, monitor, config, log, devices: options.devices });
+    admin = new AdminServer({ broker, monitor, config, log, devices: options.devices, bridges: options.bridges });
     try {
       adminAddress = await admin.start();
     } catch (err) {

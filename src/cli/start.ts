@@ -13,6 +13,7 @@ import { lockDataDir } from '../store/data-dir-lock.js';
 import { DataDirError, ensureDataDir } from '../store/data-dir.js';
 import { startMonitoring } from '../admin/monitoring.js';
 import { DeviceManager } from '../devices/device-manager.js';
+import { createBridges, type BridgeSet } from '../bridge/manager.js';
 import { StartExitCode } from './exit-codes.js';
 import type { StartArgs } from './args.js';
 import { reloadAuth } from '../auth/reload.js';
@@ -95,16 +96,21 @@ export async function runStart(opts: StartOptions, version: string): Promise<num
   let stopMonitoring = async (): Promise<void> => undefined;
   // Field devices (issue 14) publish into the broker in-process; a bus that cannot open is retried, never fatal.
   const devices = new DeviceManager(config, broker, log);
+  let bridges: BridgeSet | undefined;
   try {
+    // Outbox queues exist before the listeners take a publish they must capture.
+    bridges = await createBridges(broker, config.bridges, log);
     await broker.start();
     devices.start();
-    stopMonitoring = (await startMonitoring(broker, config, log, version, { devices })).stop;
+    stopMonitoring = (await startMonitoring(broker, config, log, version, { devices, bridges })).stop;
+    bridges.start();
   } catch (err) {
     // Nothing half-started stays: listeners already bound are closed and the store is closed cleanly.
     if (err instanceof ListenError) log.error('cannot start listener', { listener: err.listener, type: err.type, host: err.host, port: err.port, error: err.reason });
     else log.error('cannot start', { error: (err as Error)?.message ?? String(err) });
     say((err as Error)?.message ?? String(err));
     await devices.stop().catch(() => undefined);
+    await bridges?.stop().catch(() => undefined);
     await broker.stop().catch(() => undefined);
     return err instanceof ListenError ? StartExitCode.Listener : StartExitCode.Failure;
   }
@@ -116,6 +122,7 @@ export async function runStart(opts: StartOptions, version: string): Promise<num
     await stopMonitoring();
     // Before the broker: the devices' last status documents still go into the store.
     await devices.stop();
+    await bridges.stop();
     await broker.stop();
     return StartExitCode.Stopped;
   } catch (err) {

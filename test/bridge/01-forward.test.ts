@@ -3,32 +3,11 @@
 
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { connectClient, endClient } from '../helpers/mqttjs.js';
 import { requireTool, waitFor } from '../helpers/tools.js';
-import { inOrderAtLeastOnce, rig, sequence, type Rig } from './bridge-kit.js';
+import { inOrderAtLeastOnce, publishAll, sequence, withRig } from './bridge-kit.js';
 
 const forward = suite('bridge forward');
 const test = requireTool(forward, 'mosquitto');
-
-async function publishAll(url: string, topic: string, payloads: string[], qos: 0 | 1 = 1): Promise<void> {
-  const c = await connectClient(url);
-  try {
-    // Publish order is the order the test compares against; batches stay below Wharf's Receive Maximum (1024),
-    // which MQTT.js does not enforce on its own.
-    for (let i = 0; i < payloads.length; i += 500) await Promise.all(payloads.slice(i, i + 500).map((p) => c.publishAsync(topic, p, { qos })));
-  } finally {
-    await endClient(c);
-  }
-}
-
-async function withRig(raw: Record<string, unknown>, fn: (r: Rig) => Promise<void>, observe?: string[]): Promise<void> {
-  const r = await rig(raw, observe);
-  try {
-    await fn(r);
-  } finally {
-    await r.dispose();
-  }
-}
 
 test('a matching local publish reaches the upstream under the remote prefix, and leaves the outbox when acknowledged', () =>
   withRig({ forward: [{ filter: 'site/devices/+/state', localPrefix: 'site/', remotePrefix: 'sites/17/', qos: 1 }] }, async (r) => {

@@ -10,6 +10,7 @@ import { newDataDir, removeDataDir, startBrokerOn, type DurableBroker } from '..
 import { TcpProxy } from '../helpers/tcp-proxy.js';
 import { UpstreamMosquitto, UpstreamObserver } from '../helpers/upstream-mosquitto.js';
 import { waitFor } from '../helpers/tools.js';
+import { connectClient, endClient } from '../helpers/mqttjs.js';
 
 export interface Rig {
   upstream: UpstreamMosquitto;
@@ -71,7 +72,7 @@ export async function rig(raw: Record<string, unknown>, observe: string[] = ['#'
     async dispose() {
       await r.bridges.stop().catch(() => undefined);
       await r.wharf.stop().catch(() => undefined);
-      await observer.close().catch(() => undefined);
+      await r.observer.close().catch(() => undefined);
       await proxy.stop();
       await upstream.dispose();
       removeDataDir(dataDir);
@@ -103,3 +104,26 @@ export function inOrderAtLeastOnce(got: string[], want: string[]): string | unde
   const missing = want.filter((w) => !seen.has(w));
   return missing.length > 0 ? `${missing.length} missing, first ${missing[0]}` : undefined;
 }
+
+/** Publishes `payloads` in order from one MQTT 5 client, all acknowledged. */
+export async function publishAll(url: string, topic: string, payloads: string[], qos: 0 | 1 = 1): Promise<void> {
+  const c = await connectClient(url);
+  try {
+    // Publish order is the order the test compares against; batches stay below Wharf's Receive Maximum (1024),
+    // which MQTT.js does not enforce on its own.
+    for (let i = 0; i < payloads.length; i += 500) await Promise.all(payloads.slice(i, i + 500).map((p) => c.publishAsync(topic, p, { qos })));
+  } finally {
+    await endClient(c);
+  }
+}
+
+/** A rig for the length of `fn`, disposed of after it. */
+export async function withRig(raw: Record<string, unknown>, fn: (r: Rig) => Promise<void>, observe?: string[]): Promise<void> {
+  const r = await rig(raw, observe);
+  try {
+    await fn(r);
+  } finally {
+    await r.dispose();
+  }
+}
+

@@ -46,15 +46,24 @@ export class Downlink {
   subscribe(client: MqttClient): void {
     const rules = this.config.subscribe;
     if (rules.length === 0) return;
-    const map: Record<string, { qos: 0 | 1 | 2; nl: boolean; rap: boolean; rh: number }> = {};
-    for (const r of rules) map[r.filter] = { qos: r.qos, nl: true, rap: true, rh: 0 };
-    client.subscribe(map, (err) => {
+    const v5 = this.config.protocolVersion === 5;
+    const map: Record<string, { qos: 0 | 1 | 2; nl?: boolean; rap?: boolean; rh?: number }> = {};
+    // Subscription options exist from MQTT 5 on (section 3.8.3.1); a 3.1.1 SUBSCRIBE carries the QoS alone.
+    // On 3.1.1 a QoS 2 PUBREC would leave before the local write (MQTT.js answers it itself): QoS 1 at most there.
+    for (const r of rules) map[r.filter] = v5 ? { qos: r.qos, nl: true, rap: true, rh: 0 } : { qos: Math.min(r.qos, 1) as 0 | 1 };
+    client.subscribe(map, (err, granted) => {
+      this.log.debug('bridge subscribed', { bridge: this.config.name, granted: JSON.stringify(granted) });
       if (err) this.log.warn('bridge subscribe failed', { bridge: this.config.name, error: err.message });
     });
-    // QoS 0 messages are not acknowledged and do not pass the ack handler.
-    client.on('message', (_topic, _payload, packet) => {
-      if (packet.qos === 0) this.take(packet, () => undefined);
-    });
+    if (v5) {
+      // QoS 0 messages are not acknowledged and do not pass the ack handler.
+      client.on('message', (_topic, _payload, packet) => {
+        if (packet.qos === 0) this.take(packet, () => undefined);
+      });
+      return;
+    }
+    // MQTT.js calls customHandleAcks on MQTT 5 connections only; on 3.1.1 the PUBACK follows handleMessage's callback.
+    client.handleMessage = (packet, callback) => this.take(packet, () => callback());
   }
 
   /** A forwarded message, remembered for echo detection on 3.1.1 upstreams. */

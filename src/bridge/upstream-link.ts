@@ -134,6 +134,7 @@ export class UpstreamLink {
       this.events.up(client, connack);
     });
     client.on('packetreceive', (packet) => {
+      if (this.log.isDebug()) this.log.debug('bridge packet', { cmd: packet.cmd });
       if (this.client === client) this.events.heard(packet.cmd);
     });
     client.on('error', (err) => {

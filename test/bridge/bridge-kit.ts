@@ -4,6 +4,7 @@
 import { Broker } from '../../src/broker/broker.js';
 import { validateConfig } from '../../src/config/validate.js';
 import type { BridgeConfig } from '../../src/config/bridges.js';
+import type { WharfConfig } from '../../src/config/types.js';
 import { createBridges, type BridgeSet } from '../../src/bridge/manager.js';
 import type { Bridge } from '../../src/bridge/bridge.js';
 import { newDataDir, removeDataDir, startBrokerOn, type DurableBroker } from '../helpers/durable-broker.js';
@@ -32,27 +33,28 @@ export function bridgeConfig(raw: Record<string, unknown>, url: string): BridgeC
   return result.config.bridges;
 }
 
-async function startWharf(dataDir: string, configs: BridgeConfig[]): Promise<{ wharf: DurableBroker; bridges: BridgeSet }> {
+async function startWharf(dataDir: string, configs: BridgeConfig[], tweak?: (c: WharfConfig) => void): Promise<{ wharf: DurableBroker; bridges: BridgeSet }> {
   // Bridges' outbox queues are declared before the listener takes publishes, as `wharf start` does.
   let bridges: BridgeSet | undefined;
   const wharf = await startBrokerOn(dataDir, { maxQueuedMessages: 1_000_000 }, (c) => {
     c.bridges = configs;
     c.storage.commitIntervalMs = 2;
+    tweak?.(c);
   });
   bridges = await createBridges(wharf.broker, configs, (wharf.broker as Broker).log);
   bridges.start();
   return { wharf, bridges };
 }
 
-export async function rig(raw: Record<string, unknown>, observe: string[] = ['#'], upstreamConf = ''): Promise<Rig> {
-  const upstream = new UpstreamMosquitto(upstreamConf);
+export async function rig(raw: Record<string, unknown>, observe: string[] = ['#'], tweak?: (c: WharfConfig) => void): Promise<Rig> {
+  const upstream = new UpstreamMosquitto();
   await upstream.start();
   const proxy = new TcpProxy(upstream.port);
   await proxy.start();
   const observer = await UpstreamObserver.connect(upstream.url, observe);
   const dataDir = newDataDir('wharf-bridge-');
   const configs = bridgeConfig(raw, `mqtt://127.0.0.1:${proxy.port}`);
-  let { wharf, bridges } = await startWharf(dataDir, configs);
+  let { wharf, bridges } = await startWharf(dataDir, configs, tweak);
   const r: Rig = {
     upstream,
     proxy,
@@ -64,7 +66,7 @@ export async function rig(raw: Record<string, unknown>, observe: string[] = ['#'
     async restartWharf() {
       await r.bridges.stop();
       await r.wharf.stop();
-      ({ wharf, bridges } = await startWharf(dataDir, configs));
+      ({ wharf, bridges } = await startWharf(dataDir, configs, tweak));
       r.wharf = wharf;
       r.bridges = bridges;
       r.bridge = bridges.bridges[0]!;
@@ -118,8 +120,8 @@ export async function publishAll(url: string, topic: string, payloads: string[],
 }
 
 /** A rig for the length of `fn`, disposed of after it. */
-export async function withRig(raw: Record<string, unknown>, fn: (r: Rig) => Promise<void>, observe?: string[]): Promise<void> {
-  const r = await rig(raw, observe);
+export async function withRig(raw: Record<string, unknown>, fn: (r: Rig) => Promise<void>, observe?: string[], tweak?: (c: WharfConfig) => void): Promise<void> {
+  const r = await rig(raw, observe, tweak);
   try {
     await fn(r);
   } finally {

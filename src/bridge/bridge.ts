@@ -44,6 +44,10 @@ export class Bridge implements ForwardSender {
   private catchingUp = false;
   private paceTimer: NodeJS.Timeout | null = null;
   private stallTimer: NodeJS.Timeout | null = null;
+  /** Acknowledgements per second, smoothed (for the estimated catch-up time). */
+  ackRate = 0;
+  private rateSampledAt = Date.now();
+  private rateSampledAcks = 0;
   /** Origin of messages this bridge published locally (from upstream): never forwarded back up. */
   readonly origin: string;
 
@@ -246,11 +250,21 @@ export class Bridge implements ForwardSender {
   private checkStall(): void {
     const now = Date.now();
     this.health.tick(now);
+    this.sampleAckRate(now);
     if (this.client === null || this.pending.size === 0 || this.config.stallTimeoutMs === 0) return;
     if (now - this.health.lastProgressAt > this.config.stallTimeoutMs) {
       this.counters.stalls++;
       this.link.teardown(`stalled: ${this.pending.size} in flight, nothing acknowledged for ${this.config.stallTimeoutMs} ms`);
     }
+  }
+
+  private sampleAckRate(now: number): void {
+    const dt = now - this.rateSampledAt;
+    if (dt < 1000) return;
+    const perSecond = ((this.counters.acknowledged - this.rateSampledAcks) * 1000) / dt;
+    this.ackRate = this.ackRate === 0 ? perSecond : 0.7 * this.ackRate + 0.3 * perSecond;
+    this.rateSampledAt = now;
+    this.rateSampledAcks = this.counters.acknowledged;
   }
 
   private publishStatus(status: string): void {

@@ -1,3 +1,6 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { parse } from 'yaml';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { validateBridgesWith } from '../../src/config/bridges.js';
@@ -70,6 +73,18 @@ bridges('passwordEnv reads the environment; an unset variable is an error; names
   const errors3: string[] = [];
   v('bridges', [{ name: 'cloud', url: 'mqtt://a', forward: [{ filter: 'a/#' }] }, { name: 'cloud', url: 'mqtt://b', forward: [{ filter: 'b/#' }] }], [], errors3);
   assert.equal(errors3, ['bridges[1].name: "cloud" is already the name of bridges[0]']);
+});
+
+bridges('the README example of the Upstream bridge section validates', () => {
+  const readme = readFileSync(fileURLToPath(new URL('../../../README.md', import.meta.url)), 'utf8');
+  const section = readme.slice(readme.indexOf('## Upstream bridge'));
+  const yaml = /```yaml\n([\s\S]*?)```/.exec(section)![1]!;
+  const raw = parse(yaml) as { bridges: unknown };
+  const errors: string[] = [];
+  const out = validateBridgesWith({ CLOUD_PASSWORD: 'x' })('bridges', raw.bridges, [], errors);
+  assert.equal(errors, []);
+  assert.is(out[0]!.forward.length, 3);
+  assert.is(out[0]!.forward[2]!.localPrefix, 'site/');
 });
 
 bridges.run();

@@ -4,7 +4,8 @@
 // Wharf (a `wharf start` process with a bridge) and Mosquitto 2.0 configured as a bridge (persistence true,
 // cleansession false, max_queued_messages/bytes 0 = no limit) run against the same upstream Mosquitto.
 //
-//   node dist/scripts/bench/bridge-catchup.js [--messages 100000] [--size 256] [--peers wharf,mosquitto] [--json FILE]
+//   node dist/scripts/bench/bridge-catchup.js [--messages 100000] [--size 256] [--peers wharf,mosquitto] [--crash true] [--json FILE]
+// --crash true: the gateway is killed with SIGKILL once the backlog is built and restarted before the link returns.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -17,7 +18,7 @@ import { freePort, readWriteBytes } from './peers.js';
 import { writeJsonRecord } from './standalone.js';
 import { TcpProxy } from '../../test/helpers/tcp-proxy.js';
 
-const USAGE = 'usage: node dist/scripts/bench/bridge-catchup.js [--messages N] [--size BYTES] [--peers wharf,mosquitto] [--json FILE]';
+const USAGE = 'usage: node dist/scripts/bench/bridge-catchup.js [--messages N] [--size BYTES] [--peers wharf,mosquitto] [--crash true|false] [--json FILE]';
 const WHARF_MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const MOSQUITTO = '/usr/sbin/mosquitto';
 type Peer = 'wharf' | 'mosquitto';
@@ -30,11 +31,14 @@ let messages = 100_000;
 let size = 256;
 let peers: Peer[] = ['wharf', 'mosquitto'];
 let jsonPath: string | undefined;
+/** SIGKILL the gateway once the backlog is built (before the link returns) and start it again on the same data. */
+let crash = false;
 readFlags(process.argv.slice(2), USAGE, (flag, v) => {
   if (flag === '--messages') messages = v.int(1, 10_000_000);
   else if (flag === '--size') size = v.int(16, 1024 * 1024);
   else if (flag === '--peers') peers = v.oneOrMoreOf(['wharf', 'mosquitto'] as const);
   else if (flag === '--json') jsonPath = v.text();
+  else if (flag === '--crash') crash = v.text() === 'true';
   else return false;
   return true;
 });
@@ -80,8 +84,8 @@ interface Gateway {
   port: number;
 }
 
-async function startWharf(dir: string, proxyPort: number): Promise<Gateway> {
-  const port = await freePort();
+async function startWharf(dir: string, proxyPort: number, given?: number): Promise<Gateway> {
+  const port = given ?? (await freePort());
   const config = join(dir, 'wharf.yaml');
   writeFileSync(
     config,
@@ -89,13 +93,15 @@ async function startWharf(dir: string, proxyPort: number): Promise<Gateway> {
       `    clientId: gw-wharf\n    reconnectMinDelay: 200ms\n    reconnectMaxDelay: 1s\n    forward:\n      - { filter: bench/#, qos: 1 }\n` +
       `    outbox: { maxMessages: 0, maxBytes: 4GiB, inflight: ${INFLIGHT} }\n`,
   );
-  const p = startProcess(process.execPath, [WHARF_MAIN, 'start', '--config', config, '--port', String(port), '--data', join(dir, 'data'), '--log-level', 'warn', '--admin', '127.0.0.1:0'], dir);
+  // BENCH_WHARF_NODE_ARGS: extra node flags for the gateway (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").
+  const nodeArgs = (process.env.BENCH_WHARF_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const p = startProcess(process.execPath, [...nodeArgs, WHARF_MAIN, 'start', '--config', config, '--port', String(port), '--data', join(dir, 'data'), '--log-level', 'warn', '--admin', '127.0.0.1:0'], dir);
   await waitPort(port, 'wharf', p.output);
   return { child: p.child, port };
 }
 
-async function startMosquittoBridge(dir: string, proxyPort: number): Promise<Gateway> {
-  const port = await freePort();
+async function startMosquittoBridge(dir: string, proxyPort: number, given?: number): Promise<Gateway> {
+  const port = given ?? (await freePort());
   const conf = join(dir, 'mosquitto.conf');
   writeFileSync(
     conf,
@@ -203,6 +209,12 @@ async function runPeer(peer: Peer): Promise<Result> {
     const publishSeconds = (Date.now() - publishStart) / 1000;
     await sleep(1000); // the last commit window, a snapshot in progress
     const written = readWriteBytes(gateway.child.pid!) - writtenBefore;
+    if (crash) {
+      const gone = new Promise<void>((r) => gateway!.child.once('close', () => r()));
+      gateway.child.kill('SIGKILL');
+      await gone;
+      gateway = peer === 'wharf' ? await startWharf(dir, proxy.port, gateway.port) : await startMosquittoBridge(dir, proxy.port, gateway.port);
+    }
     const start = Date.now();
     const cpuBefore = process.cpuUsage();
     proxy.setMode('forward');
@@ -232,7 +244,7 @@ for (const peer of peers) {
   results.push(await runPeer(peer));
 }
 const pad = (s: string, n: number) => s.padStart(n);
-console.log(`\nBridge catch-up: ${messages} × ${size} B QoS 1 queued during an outage, inflight ${INFLIGHT}, same upstream (Mosquitto, persistence off)\n`);
+console.log(`\nBridge catch-up: ${messages} × ${size} B QoS 1 queued during an outage${crash ? ', gateway killed (SIGKILL) and restarted before the link returns' : ''}, inflight ${INFLIGHT}, same upstream (Mosquitto, persistence off)\n`);
 console.log(`${'gateway'.padEnd(12)}${pad('publish s', 11)}${pad('catch-up s', 12)}${pad('msg/s', 10)}${pad('lost', 8)}${pad('dups', 8)}${pad('B written/msg', 15)}${pad('harness cpu', 13)}`);
 for (const r of results) {
   const rate = r.lost === messages ? 0 : (messages - r.lost) / r.catchUpSeconds;
@@ -241,4 +253,4 @@ for (const r of results) {
 const w = results.find((r) => r.peer === 'wharf');
 const m = results.find((r) => r.peer === 'mosquitto');
 if (w && m) console.log(`\ncatch-up time mosquitto / wharf: ${(m.catchUpSeconds / w.catchUpSeconds).toFixed(2)}×; bytes written per message wharf / mosquitto: ${m.writtenBytesPerMessage > 0 ? (w.writtenBytesPerMessage / m.writtenBytesPerMessage).toFixed(2) : 'n/a (mosquitto wrote nothing)'}`);
-writeJsonRecord(jsonPath, { bench: 'bridge-catchup', messages, size, inflight: INFLIGHT, results });
+writeJsonRecord(jsonPath, { bench: 'bridge-catchup', messages, size, crash, inflight: INFLIGHT, results });

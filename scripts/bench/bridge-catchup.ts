@@ -252,5 +252,6 @@ for (const r of results) {
 }
 const w = results.find((r) => r.peer === 'wharf');
 const m = results.find((r) => r.peer === 'mosquitto');
-if (w && m) console.log(`\ncatch-up time mosquitto / wharf: ${(m.catchUpSeconds / w.catchUpSeconds).toFixed(2)}×; bytes written per message wharf / mosquitto: ${m.writtenBytesPerMessage > 0 ? (w.writtenBytesPerMessage / m.writtenBytesPerMessage).toFixed(2) : 'n/a (mosquitto wrote nothing)'}`);
+if (w && m && m.lost > 0) console.log(`\nmosquitto lost ${m.lost} of ${messages} (wharf ${w.lost}): no catch-up time to compare`);
+else if (w && m) console.log(`\ncatch-up time mosquitto / wharf: ${(m.catchUpSeconds / w.catchUpSeconds).toFixed(2)}×; bytes written per message wharf / mosquitto: ${m.writtenBytesPerMessage > 0 ? (w.writtenBytesPerMessage / m.writtenBytesPerMessage).toFixed(2) : 'n/a (mosquitto wrote nothing)'}`);
 writeJsonRecord(jsonPath, { bench: 'bridge-catchup', messages, size, crash, inflight: INFLIGHT, results });

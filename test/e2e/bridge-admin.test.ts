@@ -4,7 +4,7 @@
 
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { runWharf, Workspace, type WharfProcess } from '../helpers/broker-process.js';
+import { portAccepts, runWharf, Workspace, type WharfProcess } from '../helpers/broker-process.js';
 import { collect, connectClient, endClient } from '../helpers/mqttjs.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
 import { requireTool, waitFor } from '../helpers/tools.js';
@@ -50,6 +50,8 @@ test('state, outbox and counters through the API, the CLI and /metrics; retained
   );
   const wharf = await ws.start();
   try {
+    // The admin API listens a moment after the MQTT port (monitoring starts once the broker has).
+    for (let i = 0; i < 500 && !(await portAccepts(wharf.adminPort)); i++) await new Promise((r) => setTimeout(r, 20));
     for (let i = 0; i < 200 && (await stateOf(wharf)) !== 'healthy'; i++) await new Promise((r) => setTimeout(r, 50));
     assert.is(await stateOf(wharf), 'healthy', 'idle outbox: the CONNACK and pings make it healthy');
 

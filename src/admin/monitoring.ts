@@ -1,6 +1,7 @@
 // Starts what monitoring needs beside a running broker: the figures' monitor, the $SYS publisher and the admin
 // HTTP listener, as the configuration says; and stops them again before the broker stops.
 
+import type { BridgeSet } from '../bridge/manager.js';
 import type { Broker } from '../broker/broker.js';
 import type { WharfConfig } from '../config/types.js';
 import type { Logger } from '../log/logger.js';
@@ -27,6 +28,8 @@ export interface MonitoringOptions {
   sampleIntervalMs?: number;
   /** The device manager's status, for /metrics and /api/v1/devices; without it both show no devices. */
   devices?: DeviceStatusSource;
+  /** Upstream bridges, for GET /api/v1/bridges and their metrics. */
+  bridges?: BridgeSet;
 }
 
 /**
@@ -50,7 +53,7 @@ export async function startMonitoring(broker: Broker, config: WharfConfig, log: 
       sys = new (await import('../metrics/sys-topics.js')).SysPublisher(broker, monitor, config.sys.intervalMs);
     }
     if (config.admin.enabled) {
-      admin = new (await import('./server.js')).AdminServer({ broker, monitor, config, log, devices: options.devices });
+      admin = new (await import('./server.js')).AdminServer({ broker, monitor, config, log, devices: options.devices, bridges: options.bridges });
       adminAddress = await admin.start();
     }
   } catch (err) {

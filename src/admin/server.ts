@@ -14,6 +14,7 @@ import { LogRateLimit } from '../log/rate-limit.js';
 import { healthRoutes } from './routes/health.js';
 import { queueRoutes } from './routes/queues.js';
 import { retainedRoutes } from './routes/retained.js';
+import { bridgeRoutes } from './routes/bridges.js';
 import { sessionRoutes } from './routes/sessions.js';
 import { deviceRoutes } from './routes/devices.js';
 import { EventHub, eventRoutes } from './routes/events.js';
@@ -36,7 +37,7 @@ export class AdminServer {
   private readonly authFailures = new LogRateLimit(AUTH_LOG_WINDOW_MS);
 
   constructor(private readonly ctx: AdminContext) {
-    this.router = new Router().add([...healthRoutes(ctx), ...queueRoutes(ctx), ...sessionRoutes(ctx), ...retainedRoutes(ctx), ...deviceRoutes(ctx), ...uiRoutes()]);
+    this.router = new Router().add([...healthRoutes(ctx), ...queueRoutes(ctx), ...sessionRoutes(ctx), ...retainedRoutes(ctx), ...deviceRoutes(ctx), ...bridgeRoutes(ctx), ...uiRoutes()]);
     this.events = new EventHub(ctx, this.router);
     this.router.add(eventRoutes(this.events));
     const token = ctx.config.admin.token;

@@ -38,6 +38,7 @@ Usage:
   wharf sessions [ACTION]   list (default), show ID, delete ID
   wharf retained [ACTION]   list [--filter F] (default), delete TOPIC
   wharf devices [ACTION]    field devices and buses: list (default), show NAME
+  wharf bridges [ACTION]    list (default), show NAME: upstream bridges, outbox, health
   wharf passwd FILE USER    add or change USER in a Mosquitto-format password file
                             (the password is asked for, or read from stdin)
   wharf config [options]    the effective configuration (board profile, file,
@@ -65,7 +66,7 @@ Options for "wharf start":
 Options also take the form --port=1884, and may come before the command
 (wharf --admin 127.0.0.1:18084 queues).
 
-Options of status, queues, clients, sessions, retained, devices (they use the admin API):
+Options of status, queues, clients, sessions, retained, devices, bridges (they use the admin API):
       --admin HOST:PORT   where the broker's admin API listens (default
                           127.0.0.1:18083, or WHARF_ADMIN).
       --token TOKEN       bearer token (admin.token; or WHARF_ADMIN_TOKEN).
@@ -190,7 +191,7 @@ function hoistLeadingOptions(argv: string[]): { command: string; rest: string[] 
   return { command: argv[i]!, rest: [...leading, ...argv.slice(i + 1)] };
 }
 
-const COMMANDS = 'start, config, status, queues, clients, sessions, retained, devices, passwd, doctor, boards, help';
+const COMMANDS = 'start, config, status, queues, clients, sessions, retained, devices, bridges, passwd, doctor, boards, help';
 
 /** Parses the command line, without the node executable and script: `process.argv.slice(2)`. */
 export function parseArgs(argv: string[]): ParsedArgs {

@@ -1,6 +1,6 @@
 // Command-line parsing of the commands that talk to a running Wharf through its admin API.
 
-export type Resource = 'status' | 'queues' | 'clients' | 'sessions' | 'retained' | 'devices';
+export type Resource = 'status' | 'queues' | 'clients' | 'sessions' | 'retained' | 'devices' | 'bridges';
 
 export interface ClientArgs {
   command: 'client';
@@ -25,6 +25,7 @@ const ACTIONS: Record<Resource, Record<string, boolean>> = {
   sessions: { list: false, show: true, delete: true },
   retained: { list: false, delete: true },
   devices: { list: false, show: true },
+  bridges: { list: false, show: true },
 };
 
 export const RESOURCES = Object.keys(ACTIONS) as Resource[];
@@ -86,7 +87,7 @@ export function parseClientArgs(resource: Resource, argv: string[]): Result {
   }
   if (actions[out.action]) {
     const target = words.shift();
-    if (target === undefined) return { command: 'error', message: `${resource} ${out.action} needs a ${resource === 'retained' ? 'topic' : resource === 'queues' ? 'queue name' : resource === 'devices' ? 'device name' : 'client identifier'}` };
+    if (target === undefined) return { command: 'error', message: `${resource} ${out.action} needs a ${resource === 'retained' ? 'topic' : resource === 'queues' ? 'queue name' : resource === 'devices' ? 'device name' : resource === 'bridges' ? 'bridge name' : 'client identifier'}` };
     out.target = target;
   }
   const takesSettings = resource === 'queues' && (out.action === 'create' || out.action === 'update');

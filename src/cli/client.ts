@@ -7,6 +7,7 @@ import { processIo, type CommandIo } from './commands/io.js';
 import { queuesCommand } from './commands/queues.js';
 import { devicesCommand } from './commands/devices.js';
 import { statusCommand } from './commands/status.js';
+import { bridgesCommand } from './commands/bridges.js';
 import { CommandFailure, ExitCode } from './exit-codes.js';
 
 export async function runClient(args: ClientArgs, io: CommandIo = processIo, writeError: (t: string) => void = (t) => process.stderr.write(t)): Promise<number> {
@@ -28,6 +29,9 @@ export async function runClient(args: ClientArgs, io: CommandIo = processIo, wri
         break;
       case 'devices':
         await devicesCommand(target, args, io);
+        break;
+      case 'bridges':
+        await bridgesCommand(target, args, io);
         break;
     }
     return ExitCode.Ok;

@@ -13,6 +13,7 @@ import { openConfiguredStore } from '../store/open-configured.js';
 import { lockDataDir } from '../store/data-dir-lock.js';
 import { DataDirError, ensureDataDir } from '../store/data-dir.js';
 import { loadMonitoring, startMonitoring } from '../admin/monitoring.js';
+import type { BridgeSet } from '../bridge/manager.js';
 import { StartExitCode } from './exit-codes.js';
 import type { StartArgs } from './args.js';
 import { reloadAuth } from '../auth/reload.js';
@@ -100,17 +101,22 @@ export async function runStart(opts: StartOptions, version: string): Promise<num
   // a manager the admin API and /metrics show no devices, as with an empty one.
   const devices =
     config.buses.length > 0 || config.devices.length > 0 ? new (await import('../devices/device-manager.js')).DeviceManager(config, broker, log) : undefined;
+  let bridges: BridgeSet | undefined;
   try {
     await loadMonitoring(config);
+    // Outbox queues exist before the listeners take a publish they must capture; MQTT.js loads only with bridges.
+    if (config.bridges.length > 0) bridges = await (await import('../bridge/manager.js')).createBridges(broker, config.bridges, log);
     await broker.start();
     devices?.start();
-    stopMonitoring = (await startMonitoring(broker, config, log, version, { devices })).stop;
+    stopMonitoring = (await startMonitoring(broker, config, log, version, { devices, bridges })).stop;
+    bridges?.start();
   } catch (err) {
     // Nothing half-started stays: listeners already bound are closed and the store is closed cleanly.
     if (err instanceof ListenError) log.error('cannot start listener', { listener: err.listener, type: err.type, host: err.host, port: err.port, error: err.reason });
     else log.error('cannot start', { error: (err as Error)?.message ?? String(err) });
     say((err as Error)?.message ?? String(err));
     await devices?.stop().catch(() => undefined);
+    await bridges?.stop().catch(() => undefined);
     await broker.stop().catch(() => undefined);
     return err instanceof ListenError ? StartExitCode.Listener : StartExitCode.Failure;
   }
@@ -122,6 +128,7 @@ export async function runStart(opts: StartOptions, version: string): Promise<num
     await stopMonitoring();
     // Before the broker: the devices' last status documents still go into the store.
     await devices?.stop();
+    await bridges?.stop();
     await broker.stop();
     return StartExitCode.Stopped;
   } catch (err) {

@@ -2,6 +2,7 @@
 // The YAML file, environment variables and command-line flags all end up in this one object.
 
 import { DEFAULT_QUEUE_SETTINGS, type QueueDefinition } from '../queue/types.js';
+import type { BridgeConfig } from './bridges.js';
 
 export type ListenerType = 'tcp' | 'ws' | 'tls' | 'wss';
 
@@ -273,6 +274,8 @@ export interface WharfConfig {
   buses: BusConfig[];
   devices: DeviceConfig[];
   auth: AuthConfig;
+  /** Upstream bridges (src/bridge/); none by default. */
+  bridges: BridgeConfig[];
 }
 
 export const DEFAULT_ADMIN_LISTEN = '127.0.0.1:18083';
@@ -323,5 +326,6 @@ export function defaultConfig(): WharfConfig {
     buses: [],
     devices: [],
     auth: { allowAnonymous: undefined, passwordFile: undefined, aclFile: undefined },
+    bridges: [],
   };
 }

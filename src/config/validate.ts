@@ -20,6 +20,7 @@ import { validateBuses } from './device-buses.js';
 import { validateDevices } from './devices.js';
 import { validateQueues } from './queues.js';
 import { validateAdmin, validateMetrics, validateSys } from './monitoring.js';
+import { validateBridges } from './bridges.js';
 import { loadBoard, overlayProfile } from './boards.js';
 import { validateAuth } from './auth.js';
 
@@ -41,6 +42,7 @@ export const SECTIONS: SectionTable = {
   buses: validateBuses,
   devices: validateDevices,
   auth: validateAuth,
+  bridges: validateBridges,
 };
 
 export const TOP_LEVEL_KEYS = Object.keys(SECTIONS) as (keyof WharfConfig)[];

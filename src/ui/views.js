@@ -119,15 +119,6 @@ ${live.lastError ? `<p class="error">${esc(live.lastError)}</p>` : ''}
 <h2>Points</h2>${points}`;
 }
 
-/** A field of a bridge under one of the names it may carry (the bridge's JSON was not fixed when this was written). */
-function pick(b, ...paths) {
-  for (const p of paths) {
-    const v = p.split('.').reduce((o, k) => (o === null || o === undefined ? undefined : o[k]), b);
-    if (v !== undefined && v !== null) return v;
-  }
-  return undefined;
-}
-
 export function bridge(s) {
   const list = bridgeList(s.snap.bridges);
   if (list.length === 0) return '<h1>Bridge</h1><p class="empty">No bridge configured (bridges: in the configuration file).</p>';
@@ -135,12 +126,10 @@ export function bridge(s) {
   const when = (v) => (v === undefined ? '–' : `${age(now - (typeof v === 'string' ? Date.parse(v) : v))} ago`);
   return `<h1>Bridge</h1>${list
     .map((b) => {
-      const depth = pick(b, 'outboxDepth', 'outbox.depth', 'outbox.messages', 'depth');
-      const oldest = pick(b, 'oldestAgeMs', 'outbox.oldestAgeMs');
-      const catchUp = pick(b, 'catchUpMs', 'outbox.catchUpMs', 'catchUpEstimateMs');
-      const catchUpS = pick(b, 'catchUpSeconds', 'catchUpEstimateSeconds', 'outbox.catchUpSeconds');
-      const lastAck = pick(b, 'lastAckAt', 'lastAckMs', 'health.lastAckAt');
-      return `<section class="bridge"><h2>${esc(b.name ?? 'upstream')} ${badge(b.state ?? 'unknown', bridgeHealthy(b))}</h2><section class="cards">${card('Outbox', count(depth))}${card('Oldest message', oldest === undefined ? '–' : age(oldest))}${card('Catch-up', catchUp !== undefined ? age(catchUp) : catchUpS !== undefined ? age(catchUpS * 1000) : '–', 'at the current rate')}${card('Last acknowledgement', lastAck ? when(lastAck) : 'never')}</section>${b.lastReason || b.lastError ? `<p class="error">${esc(b.lastReason ?? b.lastError)}</p>` : ''}</section>`;
+      // The fields of GET /api/v1/bridges (src/bridge/status.ts, BridgeView).
+      const outbox = b.outbox ?? {};
+      const catchUpS = b.estimatedCatchUpSeconds;
+      return `<section class="bridge"><h2>${esc(b.name)} ${badge(b.state ?? 'unknown', bridgeHealthy(b))}</h2><section class="cards">${card('Outbox', count(outbox.depth ?? 0), outbox.inflight !== undefined ? `${count(outbox.inflight)} in flight of ${count(outbox.window)}` : '')}${card('Oldest message', outbox.oldestAgeMs ? age(outbox.oldestAgeMs) : '–')}${card('Catch-up', catchUpS !== null && catchUpS !== undefined ? age(catchUpS * 1000) : '–', 'at the current rate')}${card('Last acknowledgement', b.lastAckAt ? when(b.lastAckAt) : 'never')}</section>${b.lastReason ? `<p class="error">${esc(b.lastReason)}</p>` : ''}</section>`;
     })
     .join('')}`;
 }

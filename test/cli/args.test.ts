@@ -95,7 +95,7 @@ test('a port that is not an integer 1-65535 is an error', () => {
 });
 
 test('an unknown command is an error naming it', () => {
-  assert.equal(parseArgs(['stop']), { command: 'error', message: `unknown command "stop" (commands: start, config, status, queues, clients, sessions, retained, devices, passwd, doctor, boards, help)${HINT}` });
+  assert.equal(parseArgs(['stop']), { command: 'error', message: `unknown command "stop" (commands: start, config, status, queues, clients, sessions, retained, devices, bridges, passwd, doctor, boards, help)${HINT}` });
 });
 
 test('a stray argument after start is an error', () => {
@@ -105,7 +105,7 @@ test('a stray argument after start is an error', () => {
 test('options without a command: an error asking for the command', () => {
   assert.equal(parseArgs(['-c', 'w.yaml']), {
     command: 'error',
-    message: `no command after the options, as in "wharf -c w.yaml start" (commands: start, config, status, queues, clients, sessions, retained, devices, passwd, doctor, boards, help)${HINT}`,
+    message: `no command after the options, as in "wharf -c w.yaml start" (commands: start, config, status, queues, clients, sessions, retained, devices, bridges, passwd, doctor, boards, help)${HINT}`,
   });
 });
 

@@ -70,6 +70,7 @@ log:
     buses: [],
     devices: [],
     auth: defaultConfig().auth,
+    bridges: [],
   });
 });
 

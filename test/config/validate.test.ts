@@ -74,7 +74,7 @@ test('an unknown key in mqtt names the key path and lists the allowed keys', () 
 });
 
 test('an unknown top-level key lists the allowed top-level keys', () => {
-  assert.equal(errs({ bridge: {} }), ['bridge: unknown key (allowed: board, listeners, storage, mqtt, log, queues, admin, sys, metrics, buses, devices, auth)']);
+  assert.equal(errs({ bridge: {} }), ['bridge: unknown key (allowed: board, listeners, storage, mqtt, log, queues, admin, sys, metrics, buses, devices, auth, bridges)']);
 });
 
 test('unknown keys in storage, log and a listener are reported with their paths', () => {
@@ -87,9 +87,9 @@ test('unknown keys in storage, log and a listener are reported with their paths'
 
 test('a non-mapping top level is rejected', () => {
   assert.equal(errs('listen: 1883'), [
-    '(top level): expected a mapping with keys listeners, storage, mqtt, log, queues, admin, sys, metrics, buses, devices, auth; got "listen: 1883"',
+    '(top level): expected a mapping with keys listeners, storage, mqtt, log, queues, admin, sys, metrics, buses, devices, auth, bridges; got "listen: 1883"',
   ]);
-  assert.equal(errs([1]), ['(top level): expected a mapping with keys listeners, storage, mqtt, log, queues, admin, sys, metrics, buses, devices, auth; got a list']);
+  assert.equal(errs([1]), ['(top level): expected a mapping with keys listeners, storage, mqtt, log, queues, admin, sys, metrics, buses, devices, auth, bridges; got a list']);
 });
 
 test('a non-mapping section is rejected', () => {
@@ -220,7 +220,7 @@ test('all errors across sections are collected, in section order', () => {
       log: { level: 'loud' },
     }),
     [
-      'bridge: unknown key (allowed: board, listeners, storage, mqtt, log, queues, admin, sys, metrics, buses, devices, auth)',
+      'bridge: unknown key (allowed: board, listeners, storage, mqtt, log, queues, admin, sys, metrics, buses, devices, auth, bridges)',
       'listeners[0].port: must be an integer 1-65535; got "abc"',
       'storage.dataDir: must be a non-empty string (a directory path); got ""',
       `mqtt.maxPakcetSize: unknown key (allowed: ${MQTT_KEYS})`,

@@ -80,15 +80,15 @@ test('sparkline: spans at least a minute, scaled to its maximum', async () => {
   assert.equal(pts.map((p) => p[1]), [23, 1, 23]);
 });
 
-test('the bridge section: its figures under the names the bridge may use, "not configured" without one', async () => {
+test('the bridge section: the figures of GET /api/v1/bridges, "not configured" without one', async () => {
   const views = await load('views.js');
   const at = 1_000_000;
   const s = (bridges: unknown) => ({ snap: { at, bridges } });
   assert.match(views.bridge(s(null)), /No bridge configured/);
   assert.match(views.bridge(s({ bridges: [] })), /No bridge configured/);
-  const html: string = views.bridge(s({ bridges: [{ name: 'cloud', state: 'disconnected', outboxDepth: 12345, oldestAgeMs: 180_000, catchUpSeconds: 7200, lastAckAt: at - 45_000, lastReason: 'connection refused' }] }));
+  const html: string = views.bridge(s({ bridges: [{ name: 'cloud', state: 'disconnected', healthy: false, outbox: { depth: 12345, oldestAgeMs: 180_000, inflight: 0, window: 64 }, estimatedCatchUpSeconds: 7200, lastAckAt: new Date(at - 45_000).toISOString(), lastReason: 'connection refused' }] }));
   for (const part of ['cloud', 'disconnected', '12,345', '3 min', '2 h', '45 s ago', 'connection refused']) assert.ok(html.includes(part), `${part} in ${html}`);
-  assert.match(views.bridge(s([{ name: 'cloud', state: 'healthy', outbox: { depth: 0 } }])), /badge ok/);
+  assert.match(views.bridge(s([{ name: 'cloud', state: 'connected', healthy: true, outbox: { depth: 0 } }])), /badge ok/);
 });
 
 test.run();

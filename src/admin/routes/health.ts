@@ -2,6 +2,8 @@
 // GET /api/v1/status (the broker's figures as JSON).
 
 import { renderExposition } from '../../metrics/exposition.js';
+import { renderBridgeMetrics } from '../../metrics/bridge-exposition.js';
+import { bridgeView } from '../../bridge/status.js';
 import { PROMETHEUS_CONTENT_TYPE } from '../../metrics/prometheus.js';
 import type { AdminContext } from '../context.js';
 import { ApiError, sendJson, sendText } from '../http.js';
@@ -53,7 +55,8 @@ export function healthRoutes(ctx: AdminContext): Route[] {
           consumers: queues.map((q) => ({ queue: q.name, figures: m.consumerFigures(q) })),
           devices: ctx.devices,
         });
-        sendText(res, 200, PROMETHEUS_CONTENT_TYPE, text);
+        const bridges = renderBridgeMetrics((ctx.bridges?.bridges ?? []).map((b) => bridgeView(b, now)));
+        sendText(res, 200, PROMETHEUS_CONTENT_TYPE, text + bridges);
       },
     },
     {

@@ -121,7 +121,9 @@ test('the token rule is the API\'s; a stream is text/event-stream whose snapshot
   await s.waitEvents(1);
   const [snap] = s.snapshots();
   assert.equal(Object.keys(snap).sort(), ['at', 'bridges', 'devices', 'queues', 'status']);
-  assert.is(snap.bridges, null, 'no bridge endpoint: null, which the page shows as not configured');
+  const bridges = (await tb.api('GET', '/api/v1/bridges', { token: TOKEN })).body;
+  assert.equal(snap.bridges, bridges, 'the same JSON as GET /api/v1/bridges');
+  assert.equal(snap.bridges, { bridges: [] }, 'no bridge configured: an empty list, which the page shows as not configured');
   const status = (await tb.api('GET', '/api/v1/status', { token: TOKEN })).body;
   assert.equal(Object.keys(snap.status).sort(), Object.keys(status).sort(), 'the same fields as GET /api/v1/status');
   assert.equal(snap.status.storage, { commitIntervalMs: tb.config.storage.commitIntervalMs, commitMaxPerSecond: tb.config.storage.commitMaxPerSecond });

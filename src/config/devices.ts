@@ -8,6 +8,7 @@ import type { SectionContext, SectionValidator } from './sections.js';
 import { boolRule, bytesRule, checkKeys, describe, enumRule, intRule, isMapping, keyPath, type Rule } from './rules.js';
 import { BYTE_ORDERS, PUBLISH_MODES, isBitTable, nameRule, validatePoint } from './device-points.js';
 import { loadPointMap } from './device-maps.js';
+import { validateCommands } from './device-commands.js';
 import { checkUnique, durationBetween, enumNumber, has, opt, rawNames, topicRule } from './device-rules.js';
 
 const COMMON_DEVICE_KEYS = ['name', 'type', 'bus', 'topic', 'statusTopic', 'qos', 'retain'];
@@ -25,6 +26,7 @@ const MODBUS_KEYS = [
   'publish',
   'include',
   'points',
+  'commands',
 ];
 const LINE_KEYS = [...COMMON_DEVICE_KEYS, 'delimiter', 'encoding', 'maxLineBytes'];
 const LINE_ENCODINGS: readonly LineEncoding[] = ['utf8', 'latin1', 'ascii', 'hex', 'base64'];
@@ -147,6 +149,7 @@ function validateModbusDevice(
     publish: opt(path, raw, 'publish', enumRule(PUBLISH_MODES), 'change', errors),
     include: [],
     points: [],
+    commands: validateCommands(keyPath(path, 'commands'), raw.commands, name, errors),
   };
   const points = devicePoints(path, raw, dev, ctx, errors);
   if (points === undefined) return undefined;
@@ -217,8 +220,10 @@ function checkDevices(path: string, devices: readonly (DeviceConfig | undefined)
   const topics = new Map<string, string>();
   devices.forEach((d, i) => {
     if (d === undefined) return;
-    for (const key of ['topic', 'statusTopic'] as const) {
-      const topic = d[key].replaceAll('{device}', d.name);
+    const keys = d.type === 'modbus' ? (['topic', 'statusTopic', 'commands.resultTopic'] as const) : (['topic', 'statusTopic'] as const);
+    for (const key of keys) {
+      const template = key === 'commands.resultTopic' ? (d as ModbusDeviceConfig).commands.resultTopic : d[key];
+      const topic = template.replaceAll('{device}', d.name);
       const first = topics.get(topic);
       if (first !== undefined) errors.push(`${path}[${i}].${key}: "${topic}" is already published by ${first}`);
       else topics.set(topic, `${path}[${i}].${key}`);

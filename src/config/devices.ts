@@ -220,9 +220,14 @@ function checkDevices(path: string, devices: readonly (DeviceConfig | undefined)
   const topics = new Map<string, string>();
   devices.forEach((d, i) => {
     if (d === undefined) return;
-    const keys = d.type === 'modbus' ? (['topic', 'statusTopic', 'commands.resultTopic'] as const) : (['topic', 'statusTopic'] as const);
-    for (const key of keys) {
-      const template = key === 'commands.resultTopic' ? (d as ModbusDeviceConfig).commands.resultTopic : d[key];
+    // Devices that take commands (writable points) also listen on their command topic and publish receipts.
+    const commands = d.type === 'modbus' && d.points.some((p) => p.writable) ? d.commands : undefined;
+    const templates: [string, string][] = [
+      ['topic', d.topic],
+      ['statusTopic', d.statusTopic],
+      ...(commands ? ([['commands.topic', commands.topic], ['commands.resultTopic', commands.resultTopic]] as [string, string][]) : []),
+    ];
+    for (const [key, template] of templates) {
       const topic = template.replaceAll('{device}', d.name);
       const first = topics.get(topic);
       if (first !== undefined) errors.push(`${path}[${i}].${key}: "${topic}" is already published by ${first}`);

@@ -144,6 +144,15 @@ full('a full example with serial and tcp buses, an included map, every point key
       publish: 'always',
       include: [],
       points: 6,
+      // Issue 15: defaults of the command side (the device has writable points).
+      commands: {
+        topic: 'devices/{device}/set',
+        resultTopic: 'devices/{device}/results',
+        resultQos: 1,
+        maxDeliveries: 3,
+        redeliveryDelayMs: 1000,
+        deadLetter: 'devices.plc1.commands.dead',
+      },
     },
   );
   const [voltage, relay, alarm, speed, serial, counter] = plc.points;
@@ -317,7 +326,7 @@ errors('device errors', () => {
     'devices[0].statusTopic: may hold only the placeholder {device}; got "x/{name}"',
   ]);
   assert.equal(devErrs({ name: 'm', bus: 'plc', points: [point], delimiter: '\n' }), [
-    'devices[0].delimiter: unknown key (allowed: name, type, bus, topic, statusTopic, qos, retain, unitId, pollInterval, timeout, retries, maxRegistersPerRead, maxBitsPerRead, addressBase, byteOrder, heartbeat, publish, include, points)',
+    'devices[0].delimiter: unknown key (allowed: name, type, bus, topic, statusTopic, qos, retain, unitId, pollInterval, timeout, retries, maxRegistersPerRead, maxBitsPerRead, addressBase, byteOrder, heartbeat, publish, include, points, commands)',
   ]);
 });
 

@@ -28,7 +28,7 @@ const MODBUS_KEYS = [
   'points',
   'commands',
 ];
-const LINE_KEYS = [...COMMON_DEVICE_KEYS, 'delimiter', 'encoding', 'maxLineBytes'];
+const LINE_KEYS = [...COMMON_DEVICE_KEYS, 'delimiter', 'encoding', 'maxLineBytes', 'sendTopic'];
 const LINE_ENCODINGS: readonly LineEncoding[] = ['utf8', 'latin1', 'ascii', 'hex', 'base64'];
 
 export const DEFAULT_STATE_TOPIC = 'devices/{device}/state';
@@ -65,6 +65,7 @@ function validateLineDevice(path: string, raw: Record<string, unknown>, name: st
     delimiter: opt(path, raw, 'delimiter', delimiterRule, '\n', errors),
     encoding: opt(path, raw, 'encoding', enumRule(LINE_ENCODINGS), 'utf8', errors),
     maxLineBytes: opt(path, raw, 'maxLineBytes', bytesRule(1, 1024 * 1024), 4096, errors),
+    ...(has(raw, 'sendTopic') ? { sendTopic: opt(path, raw, 'sendTopic', topicRule, 'devices/{device}/send', errors) } : {}),
   };
 }
 
@@ -226,6 +227,7 @@ function checkDevices(path: string, devices: readonly (DeviceConfig | undefined)
       ['topic', d.topic],
       ['statusTopic', d.statusTopic],
       ...(commands ? ([['commands.topic', commands.topic], ['commands.resultTopic', commands.resultTopic]] as [string, string][]) : []),
+      ...(d.type === 'line' ? ([['sendTopic', d.sendTopic ?? 'devices/{device}/send']] as [string, string][]) : []),
     ];
     for (const [key, template] of templates) {
       const topic = template.replaceAll('{device}', d.name);

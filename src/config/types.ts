@@ -268,6 +268,8 @@ export interface LineDeviceConfig extends DeviceCommon {
   encoding: LineEncoding;
   /** Longer lines are cut at this many bytes (the rest up to the next delimiter is dropped) and counted. */
   maxLineBytes: number;
+  /** Issue 15: lines to write to the port arrive here; undefined = devices/{device}/send. */
+  sendTopic?: string;
 }
 
 export type DeviceConfig = ModbusDeviceConfig | LineDeviceConfig;

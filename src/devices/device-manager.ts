@@ -8,6 +8,7 @@ import type { BusConfig, LineDeviceConfig, ModbusDeviceConfig, WharfConfig } fro
 import type { Logger } from '../log/logger.js';
 import { BusScheduler, type DeviceLink } from './bus-scheduler.js';
 import { DeviceCommands } from './commands/command-queue.js';
+import { startLineCommands, type LineCommandConsumer } from './command-line.js';
 import { LineDevice } from './line-device.js';
 import { Poller, type DeviceHealth } from './poller.js';
 import { ReadPlan } from './read-plan.js';
@@ -51,6 +52,7 @@ export class DeviceManager implements DeviceStatusSource {
   private readonly busRuntimes = new Map<string, BusRuntime>();
   private readonly modbus: ModbusRuntime[] = [];
   private readonly lines: LineDevice[] = [];
+  private readonly lineCommands: LineCommandConsumer[] = [];
   private watchTimer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -123,9 +125,19 @@ export class DeviceManager implements DeviceStatusSource {
   private startLine(device: LineDeviceConfig, bus: BusConfig): void {
     if (bus.type !== 'serial') return; // validation refuses this
     const publisher = new LocalPublisher(this.broker, `device:${device.name}`);
+    let commands: LineCommandConsumer | undefined;
+    const queues = this.broker.queues;
     const line = new LineDevice(device, bus, publisher, this.log, {
-      onState: (state, error) => this.publishStatus(publisher, device, state, error),
+      onState: (state, error) => {
+        this.publishStatus(publisher, device, state, error);
+        // The port is open again: lines waiting in the send queue go out.
+        if (state === 'online' && commands !== undefined) queues?.ownerHasRoom(commands.owner);
+      },
     }, this.options);
+    if (queues !== null) {
+      commands = startLineCommands(queues, device, line, this.log);
+      this.lineCommands.push(commands);
+    }
     this.lines.push(line);
     line.start();
   }
@@ -212,6 +224,7 @@ export class DeviceManager implements DeviceStatusSource {
   async stop(): Promise<void> {
     clearInterval(this.watchTimer);
     await Promise.all(this.modbus.map((rt) => rt.commands?.stop()));
+    await Promise.all(this.lineCommands.map((c) => c.stop()));
     await Promise.all(this.modbus.map((rt) => rt.poller.stop()));
     await Promise.all([...this.busRuntimes.values()].map((rt) => rt.scheduler.close()));
     await Promise.all(this.lines.map((l) => l.stop()));

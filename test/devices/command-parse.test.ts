@@ -9,6 +9,11 @@ import { validateCommands } from '../../src/config/device-commands.js';
 import { registersOf } from '../../src/config/device-points.js';
 import type { PointType, ResolvedPoint } from '../../src/config/types.js';
 import { ReasonCode } from '../../src/protocol/reason-codes.js';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { parse as parseYaml } from 'yaml';
+import { validateConfig } from '../../src/config/validate.js';
+import type { ModbusDeviceConfig } from '../../src/config/types.js';
 
 function point(name: string, type: PointType, address: number, extra: Partial<ResolvedPoint> = {}): ResolvedPoint {
   return {
@@ -129,6 +134,18 @@ config('defaults, and errors naming their key', () => {
     errors[4]!,
   ]);
   assert.match(errors[4]!, 'devices[0].commands.redeliveryDelay');
+});
+
+config('the README example of ## Commands to devices loads, with the defaults it says', () => {
+  const readme = readFileSync(fileURLToPath(new URL('../../../README.md', import.meta.url)), 'utf8');
+  const at = readme.indexOf('\n## Commands to devices\n');
+  const section = readme.slice(at, readme.indexOf('\n## ', at + 5));
+  const [yamlBlock] = [...section.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => parseYaml(m[1]!) as Record<string, unknown>);
+  const r = validateConfig(yamlBlock!, {});
+  if ('errors' in r) throw new Error(r.errors.join('\n'));
+  const pump = r.config.devices[0] as ModbusDeviceConfig;
+  assert.equal(pump.commands, validateCommands('x', undefined, 'pump1', []));
+  assert.equal(pump.points.filter((p) => p.writable).map((p) => p.name), ['speed', 'valve', 'setpoint', 'mode', 'running']);
 });
 
 parse.run();

@@ -8,6 +8,7 @@ import type { SectionContext, SectionValidator } from './sections.js';
 import { boolRule, bytesRule, checkKeys, describe, enumRule, intRule, isMapping, keyPath, type Rule } from './rules.js';
 import { BYTE_ORDERS, PUBLISH_MODES, isBitTable, nameRule, validatePoint } from './device-points.js';
 import { loadPointMap } from './device-maps.js';
+import { validateCommands } from './device-commands.js';
 import { checkUnique, durationBetween, enumNumber, has, opt, rawNames, topicRule } from './device-rules.js';
 
 const COMMON_DEVICE_KEYS = ['name', 'type', 'bus', 'topic', 'statusTopic', 'qos', 'retain'];
@@ -25,8 +26,9 @@ const MODBUS_KEYS = [
   'publish',
   'include',
   'points',
+  'commands',
 ];
-const LINE_KEYS = [...COMMON_DEVICE_KEYS, 'delimiter', 'encoding', 'maxLineBytes'];
+const LINE_KEYS = [...COMMON_DEVICE_KEYS, 'delimiter', 'encoding', 'maxLineBytes', 'sendTopic'];
 const LINE_ENCODINGS: readonly LineEncoding[] = ['utf8', 'latin1', 'ascii', 'hex', 'base64'];
 
 export const DEFAULT_STATE_TOPIC = 'devices/{device}/state';
@@ -63,6 +65,7 @@ function validateLineDevice(path: string, raw: Record<string, unknown>, name: st
     delimiter: opt(path, raw, 'delimiter', delimiterRule, '\n', errors),
     encoding: opt(path, raw, 'encoding', enumRule(LINE_ENCODINGS), 'utf8', errors),
     maxLineBytes: opt(path, raw, 'maxLineBytes', bytesRule(1, 1024 * 1024), 4096, errors),
+    ...(has(raw, 'sendTopic') ? { sendTopic: opt(path, raw, 'sendTopic', topicRule, 'devices/{device}/send', errors) } : {}),
   };
 }
 
@@ -147,6 +150,7 @@ function validateModbusDevice(
     publish: opt(path, raw, 'publish', enumRule(PUBLISH_MODES), 'change', errors),
     include: [],
     points: [],
+    commands: validateCommands(keyPath(path, 'commands'), raw.commands, name, errors),
   };
   const points = devicePoints(path, raw, dev, ctx, errors);
   if (points === undefined) return undefined;
@@ -217,8 +221,16 @@ function checkDevices(path: string, devices: readonly (DeviceConfig | undefined)
   const topics = new Map<string, string>();
   devices.forEach((d, i) => {
     if (d === undefined) return;
-    for (const key of ['topic', 'statusTopic'] as const) {
-      const topic = d[key].replaceAll('{device}', d.name);
+    // Devices that take commands (writable points) also listen on their command topic and publish receipts.
+    const commands = d.type === 'modbus' && d.points.some((p) => p.writable) ? d.commands : undefined;
+    const templates: [string, string][] = [
+      ['topic', d.topic],
+      ['statusTopic', d.statusTopic],
+      ...(commands ? ([['commands.topic', commands.topic], ['commands.resultTopic', commands.resultTopic]] as [string, string][]) : []),
+      ...(d.type === 'line' ? ([['sendTopic', d.sendTopic ?? 'devices/{device}/send']] as [string, string][]) : []),
+    ];
+    for (const [key, template] of templates) {
+      const topic = template.replaceAll('{device}', d.name);
       const first = topics.get(topic);
       if (first !== undefined) errors.push(`${path}[${i}].${key}: "${topic}" is already published by ${first}`);
       else topics.set(topic, `${path}[${i}].${key}`);

@@ -245,6 +245,19 @@ export interface ModbusDeviceConfig extends DeviceCommon {
   /** The point maps included, as written (a built-in map's name or a path); their points are in `points`. */
   include: string[];
   points: ResolvedPoint[];
+  /** Commands to the device's writable points (issue 15; src/config/device-commands.ts). */
+  commands: CommandsConfig;
+}
+
+export interface CommandsConfig {
+  /** Template of the command topic ({device}); one point's command goes to `<topic>/<point>`. */
+  topic: string;
+  /** Template of the receipts' topic for commands without an MQTT 5 Response Topic. */
+  resultTopic: string;
+  resultQos: 0 | 1 | 2;
+  maxDeliveries: number;
+  redeliveryDelayMs: number;
+  deadLetter: string;
 }
 
 export type LineEncoding = 'utf8' | 'latin1' | 'ascii' | 'hex' | 'base64';
@@ -255,6 +268,8 @@ export interface LineDeviceConfig extends DeviceCommon {
   encoding: LineEncoding;
   /** Longer lines are cut at this many bytes (the rest up to the next delimiter is dropped) and counted. */
   maxLineBytes: number;
+  /** Issue 15: lines to write to the port arrive here; undefined = devices/{device}/send. */
+  sendTopic?: string;
 }
 
 export type DeviceConfig = ModbusDeviceConfig | LineDeviceConfig;

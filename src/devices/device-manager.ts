@@ -7,6 +7,8 @@ import { LocalPublisher } from '../broker/local-publisher.js';
 import type { BusConfig, LineDeviceConfig, ModbusDeviceConfig, WharfConfig } from '../config/types.js';
 import type { Logger } from '../log/logger.js';
 import { BusScheduler, type DeviceLink } from './bus-scheduler.js';
+import { DeviceCommands } from './commands/command-queue.js';
+import { startLineCommands, type LineCommandConsumer } from './command-line.js';
 import { LineDevice } from './line-device.js';
 import { Poller, type DeviceHealth } from './poller.js';
 import { ReadPlan } from './read-plan.js';
@@ -42,12 +44,15 @@ interface ModbusRuntime {
   health: DeviceHealth;
   lastError: string | undefined;
   publisher: LocalPublisher;
+  /** Devices with writable points (issue 15): their command queue and its consumer. */
+  commands: DeviceCommands | undefined;
 }
 
 export class DeviceManager implements DeviceStatusSource {
   private readonly busRuntimes = new Map<string, BusRuntime>();
   private readonly modbus: ModbusRuntime[] = [];
   private readonly lines: LineDevice[] = [];
+  private readonly lineCommands: LineCommandConsumer[] = [];
   private watchTimer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -96,7 +101,13 @@ export class DeviceManager implements DeviceStatusSource {
     const builder = new StateDocumentBuilder(device.points, { publish: device.publish, heartbeatMs: device.heartbeatMs });
     const publisher = new LocalPublisher(this.broker, `device:${device.name}`);
     // The poller's callbacks update this record; it is complete before the poller starts.
-    const rt = { config: device, link, plan, builder, health: 'starting', lastError: undefined, publisher } as ModbusRuntime;
+    const rt = { config: device, link, plan, builder, health: 'starting', lastError: undefined, publisher, commands: undefined } as ModbusRuntime;
+    // Commands need the durable queues (an in-memory broker has none): declared before the bus opens.
+    const queues = this.broker.queues;
+    if (queues !== null && DeviceCommands.wanted(device)) {
+      rt.commands = new DeviceCommands(device, link, queues, publisher, this.log);
+      rt.commands.start();
+    }
     rt.poller = new Poller(device, link, plan, builder, publisher, {
       onCycle: (health, error) => {
         if (error !== undefined) rt.lastError = error;
@@ -114,9 +125,19 @@ export class DeviceManager implements DeviceStatusSource {
   private startLine(device: LineDeviceConfig, bus: BusConfig): void {
     if (bus.type !== 'serial') return; // validation refuses this
     const publisher = new LocalPublisher(this.broker, `device:${device.name}`);
+    let commands: LineCommandConsumer | undefined;
+    const queues = this.broker.queues;
     const line = new LineDevice(device, bus, publisher, this.log, {
-      onState: (state, error) => this.publishStatus(publisher, device, state, error),
+      onState: (state, error) => {
+        this.publishStatus(publisher, device, state, error);
+        // The port is open again: lines waiting in the send queue go out.
+        if (state === 'online' && commands !== undefined) queues?.ownerHasRoom(commands.owner);
+      },
     }, this.options);
+    if (queues !== null) {
+      commands = startLineCommands(queues, device, line, this.log);
+      this.lineCommands.push(commands);
+    }
     this.lines.push(line);
     line.start();
   }
@@ -174,6 +195,11 @@ export class DeviceManager implements DeviceStatusSource {
     return out;
   }
 
+  /** The command side of each device that takes commands (tests, status). */
+  commands(device: string): DeviceCommands | undefined {
+    return this.modbus.find((rt) => rt.config.name === device)?.commands;
+  }
+
   buses(): BusStatus[] {
     const out: BusStatus[] = [];
     for (const rt of this.busRuntimes.values()) {
@@ -197,6 +223,8 @@ export class DeviceManager implements DeviceStatusSource {
   /** Stops polling and closes every bus; status topics say offline (the broker must still be running). */
   async stop(): Promise<void> {
     clearInterval(this.watchTimer);
+    await Promise.all(this.modbus.map((rt) => rt.commands?.stop()));
+    await Promise.all(this.lineCommands.map((c) => c.stop()));
     await Promise.all(this.modbus.map((rt) => rt.poller.stop()));
     await Promise.all([...this.busRuntimes.values()].map((rt) => rt.scheduler.close()));
     await Promise.all(this.lines.map((l) => l.stop()));

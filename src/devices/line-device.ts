@@ -114,6 +114,23 @@ export class LineDevice {
     }
   }
 
+  /** True while the port is open: commands (issue 15, `devices/{device}/send`) are written only then. */
+  get writable(): boolean {
+    return this.port?.isOpen === true;
+  }
+
+  /** Writes `data` to the port; resolves once it is drained to the OS, with an error text when it is not. */
+  write(data: Buffer): Promise<string | undefined> {
+    const port = this.port;
+    if (port === undefined || !port.isOpen) return Promise.resolve('port not open');
+    return new Promise((resolve) => {
+      port.write(data, (err) => {
+        if (err) resolve(errorText(err));
+        else port.drain((e) => resolve(e ? errorText(e) : undefined));
+      });
+    });
+  }
+
   status(): DeviceStatus {
     return {
       name: this.device.name,

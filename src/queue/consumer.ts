@@ -68,8 +68,11 @@ export abstract class QueueConsumer<K = number> implements ConsumerView {
     this.deliveries.set(key, { held, deadline: timeout > 0 ? Date.now() + timeout : 0 });
   }
 
-  /** The consumer's verdict: accepted acknowledges the message, otherwise it is rejected (redelivery, dead letter). */
-  protected settle(key: K, accepted: boolean): void {
+  /**
+   * The consumer's verdict: accepted acknowledges the message, otherwise it is rejected (redelivery, dead letter);
+   * `detail` says why (kept with a dead letter).
+   */
+  protected settle(key: K, accepted: boolean, detail?: string): void {
     const d = this.deliveries.get(key);
     if (d === undefined) return; // already timed out or released
     this.deliveries.delete(key);
@@ -78,7 +81,7 @@ export abstract class QueueConsumer<K = number> implements ConsumerView {
       this.queue.acknowledged(d.held);
     } else {
       this.rejected++;
-      this.queue.failed(d.held, this.id, 'rejected');
+      this.queue.failed(d.held, this.id, 'rejected', detail);
     }
   }
 

@@ -25,6 +25,17 @@ export { parseQueueFilter, type QueueRef } from './queue-filter.js';
 interface KeyedQueue {
   queue: Queue;
   key: KeyExtractor | undefined;
+  hooks: QueueHooks | undefined;
+}
+
+/**
+ * What an in-process owner of a queue (the device bridge's command queues) may add to its admission: a check that
+ * refuses a message before any limit is looked at (validation), and a split of one message into several, each
+ * admitted, keyed and stored as if published alone (a command for several last-value keys at once).
+ */
+export interface QueueHooks {
+  check?(msg: Message): Refusal | null;
+  split?(msg: Message): readonly Message[] | undefined;
 }
 
 const DEAD_LETTER_PREFIX = '$dead/';
@@ -41,6 +52,8 @@ export class QueueEngine {
   /** What the last admit() chose, for captureAdmitted(): reused, so admission allocates nothing per message. */
   private readonly admitted: KeyedQueue[] = [];
   private readonly admittedKeys: (string | undefined)[] = [];
+  /** For a queue with a split hook: the parts and their keys, appended instead of the message. */
+  private readonly admittedParts: ({ msg: Message; key: string | undefined }[] | undefined)[] = [];
   private admittedCount = 0;
   private readonly byId = new Map<number, Queue>();
   /** Consumers by owner (a session, a device bridge): one per owner and queue. */
@@ -114,7 +127,7 @@ export class QueueEngine {
   private register(id: number, def: QueueDefinition): Queue {
     const queue = new Queue(id, def, this);
     const key = def.key === undefined ? undefined : compileKeySpec(def.key);
-    this.byName.set(def.name, { queue, key: key instanceof Error ? undefined : key });
+    this.byName.set(def.name, { queue, key: key instanceof Error ? undefined : key, hooks: undefined });
     this.byId.set(id, queue);
     this.entries = [...this.byName.values()];
     return queue;
@@ -134,6 +147,14 @@ export class QueueEngine {
     this.log.info('queue created', { queue: def.name, topicFilter: def.topicFilter, type: def.type, dispatch: def.dispatch });
     await this.store.saveQueue(queue.id, { ...def });
     return queue;
+  }
+
+  /** Sets (or clears) a queue's admission hooks; false when there is no such queue. */
+  setHooks(name: string, hooks: QueueHooks | undefined): boolean {
+    const entry = this.byName.get(name);
+    if (entry === undefined) return false;
+    entry.hooks = hooks;
+    return true;
   }
 
   /** Deletes a queue and its messages; its consumers stop receiving. */
@@ -170,7 +191,14 @@ export class QueueEngine {
       const entry = entries[i]!;
       const queue = entry.queue;
       if (!topicMatches(queue.definition.topicFilter, msg.topic)) continue;
-      const verdict = this.verdict(entry, msg, (storeFull ??= this.store.refuses(messageBytes(msg))));
+      let parts: { msg: Message; key: string | undefined }[] | undefined;
+      let verdict: string | undefined | Refusal;
+      if (entry.hooks === undefined) verdict = this.verdict(entry, msg, (storeFull ??= this.store.refuses(messageBytes(msg))));
+      else {
+        const hooked = this.hookedVerdict(entry, msg, (storeFull ??= this.store.refuses(messageBytes(msg))));
+        if (Array.isArray(hooked)) parts = hooked;
+        else verdict = hooked as Refusal | string | undefined;
+      }
       if (typeof verdict === 'object') {
         queue.counters.publishRejected++;
         if (strict) {
@@ -181,6 +209,7 @@ export class QueueEngine {
       }
       this.admitted[n] = entry;
       this.admittedKeys[n] = verdict;
+      this.admittedParts[n] = parts;
       n++;
     }
     this.admittedCount = n;
@@ -204,11 +233,33 @@ export class QueueEngine {
     return limit === null ? key : queueFullRefusal(queue.name, limit);
   }
 
+  /** A queue with hooks: its check, then the message or each of its parts through the usual verdict. */
+  private hookedVerdict(entry: KeyedQueue, msg: Message, storeFull: boolean): string | undefined | Refusal | { msg: Message; key: string | undefined }[] {
+    const refusal = entry.hooks!.check?.(msg) ?? null;
+    if (refusal !== null) return refusal;
+    const split = entry.hooks!.split?.(msg);
+    if (split === undefined) return this.verdict(entry, msg, storeFull);
+    const parts: { msg: Message; key: string | undefined }[] = [];
+    for (const part of split) {
+      const verdict = this.verdict(entry, part, storeFull);
+      if (typeof verdict === 'object') return verdict;
+      parts.push({ msg: part, key: verdict });
+    }
+    return parts;
+  }
+
   /** Appends `msg` to the queues admit() chose; durability goes to `track`. Returns how many took it. */
   captureAdmitted(msg: Message): number {
     const n = this.admittedCount;
     this.admittedCount = 0;
-    for (let i = 0; i < n; i++) this.append(this.admitted[i]!.queue, this.admittedKeys[i], msg);
+    for (let i = 0; i < n; i++) {
+      const parts = this.admittedParts[i];
+      if (parts === undefined) this.append(this.admitted[i]!.queue, this.admittedKeys[i], msg);
+      else {
+        this.admittedParts[i] = undefined;
+        for (const p of parts) this.append(this.admitted[i]!.queue, p.key, p.msg);
+      }
+    }
     return n;
   }
 
@@ -332,6 +383,7 @@ export class QueueEngine {
     userProperties['wharf-dead-letter-queue'] = from.name;
     userProperties['wharf-dead-letter-reason'] = reason;
     userProperties['wharf-delivery-count'] = String(held.deliveryCount);
+    if (held.lastError !== undefined) userProperties['wharf-dead-letter-detail'] = held.lastError;
     const dead: Message = { ...msg, properties: { ...msg.properties, userProperties } };
     delete dead.encodedProperties;
     const existing = this.byName.get(target);

@@ -4,9 +4,9 @@
 import { ReasonCode } from '../protocol/reason-codes.js';
 
 /** The refusal kinds, as counted in wharf_publish_refused_total{reason=...}. */
-export type RefusalReason = 'queue_full' | 'missing_key' | 'store_full' | 'session_queue_full';
+export type RefusalReason = 'queue_full' | 'missing_key' | 'store_full' | 'session_queue_full' | 'invalid_command';
 
-export const REFUSAL_REASONS: readonly RefusalReason[] = ['queue_full', 'missing_key', 'store_full', 'session_queue_full'];
+export const REFUSAL_REASONS: readonly RefusalReason[] = ['queue_full', 'missing_key', 'store_full', 'session_queue_full', 'invalid_command'];
 
 export interface Refusal {
   reason: RefusalReason;

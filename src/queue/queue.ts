@@ -33,7 +33,19 @@ export interface HeldMessage {
   lastConsumer: string | undefined;
   /** Last-value queues: a newer message with the same key replaced this one (its record is gone). */
   superseded?: boolean;
+  /** What the consumer said of its last rejection (a device's exception), kept with a dead letter. */
+  lastError?: string;
 }
+
+/** How a message left the queue without being delivered and acknowledged; told to the queue's observer. */
+export type Departure = 'superseded' | 'expired' | 'deadLettered' | 'dropped';
+
+/**
+ * Told when a message leaves the queue unconsumed (an in-process owner answers its sender: device command
+ * receipts). A superseded message is told only when it was waiting, not while out for delivery: that one still
+ * finishes its delivery.
+ */
+export type QueueObserver = (held: HeldMessage, why: Departure) => void;
 
 export class Queue {
   readonly consumers: QueueConsumer<unknown>[] = [];
@@ -57,6 +69,7 @@ export class Queue {
   private oldestOnDisk = 0;
   /** Last-value queues: the live message per key, and the keys out for delivery (a newer value waits for them). */
   private readonly lastValues: LastValues | null;
+  observer: QueueObserver | undefined;
 
   constructor(
     readonly id: number,
@@ -91,7 +104,10 @@ export class Queue {
     const held = prev.held;
     if (held === undefined) return;
     held.superseded = true;
-    if (this.ready.remove(held)) return;
+    if (this.ready.remove(held)) {
+      this.observer?.(held, 'superseded');
+      return;
+    }
     // In flight or waiting for redelivery: it stays in memory until that ends, but no longer counts in depth.
     this.supersededHeld++;
   }
@@ -365,8 +381,9 @@ export class Queue {
   }
 
   /** A delivery failed: rejected (PUBACK >= 0x80), timed out, or its consumer went away. */
-  failed(held: HeldMessage, consumerId: string, reason: RejectReason): void {
+  failed(held: HeldMessage, consumerId: string, reason: RejectReason, detail?: string): void {
     this.deliveryEnded(held);
+    if (detail !== undefined) held.lastError = detail;
     // A rejection does not bring back a value that a newer one replaced.
     if (held.superseded) return;
     // A broker shutdown is not the consumer's failure: nothing is counted or written.
@@ -397,7 +414,10 @@ export class Queue {
     this.delayed++;
     setTimeout(() => {
       this.delayed--;
-      if (held.superseded) this.supersededHeld--;
+      if (held.superseded) {
+        this.supersededHeld--;
+        this.observer?.(held, 'superseded');
+      }
       if (this.engine.queueById(this.id) !== this || held.superseded) return;
       this.ready.requeue(held);
       this.scheduleDispatch();
@@ -409,7 +429,10 @@ export class Queue {
     this.forgetLastValue(held);
     this.depth--;
     this.depthBytes -= held.bytes;
-    if (why !== undefined) this.counters[why]++;
+    if (why !== undefined) {
+      this.counters[why]++;
+      this.observer?.(held, why);
+    }
     this.engine.store.removeQueueMessage(this.id, held.seq, held.inline).catch((err) => this.engine.storeFailed('queue remove', err));
   }
 

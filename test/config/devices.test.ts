@@ -144,6 +144,15 @@ full('a full example with serial and tcp buses, an included map, every point key
       publish: 'always',
       include: [],
       points: 6,
+      // Issue 15: defaults of the command side (the device has writable points).
+      commands: {
+        topic: 'devices/{device}/set',
+        resultTopic: 'devices/{device}/results',
+        resultQos: 1,
+        maxDeliveries: 3,
+        redeliveryDelayMs: 1000,
+        deadLetter: 'devices.plc1.commands.dead',
+      },
     },
   );
   const [voltage, relay, alarm, speed, serial, counter] = plc.points;
@@ -317,7 +326,7 @@ errors('device errors', () => {
     'devices[0].statusTopic: may hold only the placeholder {device}; got "x/{name}"',
   ]);
   assert.equal(devErrs({ name: 'm', bus: 'plc', points: [point], delimiter: '\n' }), [
-    'devices[0].delimiter: unknown key (allowed: name, type, bus, topic, statusTopic, qos, retain, unitId, pollInterval, timeout, retries, maxRegistersPerRead, maxBitsPerRead, addressBase, byteOrder, heartbeat, publish, include, points)',
+    'devices[0].delimiter: unknown key (allowed: name, type, bus, topic, statusTopic, qos, retain, unitId, pollInterval, timeout, retries, maxRegistersPerRead, maxBitsPerRead, addressBase, byteOrder, heartbeat, publish, include, points, commands)',
   ]);
 });
 
@@ -363,7 +372,7 @@ errors('cross references: unique names, unit ids per framing, line devices alone
 errors('line device errors', () => {
   const line = { name: 'l', type: 'line', bus: 'rs485' };
   assert.equal(devErrs({ ...line, delimiter: '', encoding: 'utf16', maxLineBytes: 0, unitId: 1 }), [
-    'devices[0].unitId: unknown key (allowed: name, type, bus, topic, statusTopic, qos, retain, delimiter, encoding, maxLineBytes)',
+    'devices[0].unitId: unknown key (allowed: name, type, bus, topic, statusTopic, qos, retain, delimiter, encoding, maxLineBytes, sendTopic)',
     'devices[0].delimiter: must be 1-8 bytes such as "\\n" or "\\r\\n" (quote it in YAML); got ""',
     'devices[0].encoding: expected one of utf8, latin1, ascii, hex, base64; got "utf16"',
     'devices[0].maxLineBytes: must be 1-1048576 bytes, as an integer or a size like "256KiB", "1MiB", "512kb"; got 0',

@@ -130,6 +130,14 @@ export class ModbusSim {
   holes(unit: number, table: SimTable, addresses: number[]): Promise<Reply> {
     return this.command({ op: 'holes', unit, table, addresses });
   }
+  /** Writes to these addresses are answered and logged but the values are not kept (a read-back then differs). */
+  ignoreWrites(unit: number, table: SimTable, addresses: number[]): Promise<Reply> {
+    return this.command({ op: 'ignore', unit, table, addresses });
+  }
+  /** Writes touching these addresses answer exception 0x04 (server device failure) and are not logged. */
+  failWrites(unit: number, table: SimTable, addresses: number[]): Promise<Reply> {
+    return this.command({ op: 'fail', unit, table, addresses });
+  }
   mute(unit: number, on = true): Promise<Reply> {
     return this.command({ op: 'mute', unit, on });
   }

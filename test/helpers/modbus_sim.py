@@ -12,6 +12,8 @@ The first line on stdout is {"ready": true, "port": N} (port only over TCP).
   {"op": "writes"}          writes received from clients, in order: [[unit, fc, address, values], ...]
   {"op": "reset"}           counts and write log back to empty
   {"op": "holes", "unit": 1, "table": "hr", "addresses": [..]}  ranges touching these answer exception 0x02
+  {"op": "ignore", "unit": 1, "table": "hr", "addresses": [..]}  writes there are logged and answered but not kept
+  {"op": "fail", "unit": 1, "table": "hr", "addresses": [..]}   writes touching these answer exception 0x04 (not logged)
   {"op": "mute", "unit": 2, "on": true}   the unit hears requests (counted) but never answers
   {"op": "corrupt", "unit": 1, "count": 1}   next answers of the unit: RTU with a bad CRC, TCP with a wrong txn id
   {"op": "delay", "unit": 1, "ms": 300, "count": 1}   RTU: next answers of the unit sent that much later
@@ -49,6 +51,8 @@ class CountingSlave(ModbusSlaveContext):
         self.unit = unit
         self.sim = sim
         self.holes = {k: set() for k in "cdhi"}
+        self.ignored = {k: set() for k in "cdhi"}
+        self.failing = {k: set() for k in "cdhi"}
 
     def validate(self, fc_as_hex, address, count=1):
         per_unit = self.sim.counts.setdefault(str(self.unit), {})
@@ -60,7 +64,14 @@ class CountingSlave(ModbusSlaveContext):
 
     def setValues(self, fc_as_hex, address, values):
         if fc_as_hex in WRITE_CODES:
+            table = self.decode(fc_as_hex)
+            touched = range(address, address + len(values))
+            if any(a in self.failing[table] for a in touched):
+                # pymodbus answers an exception raised by the datastore with 0x04 (server device failure).
+                raise RuntimeError("simulated device failure")
             self.sim.writes.append([self.unit, fc_as_hex, address, [int(v) for v in values]])
+            if any(a in self.ignored[table] for a in touched):
+                return  # a device that answers the write but does not take the value
         super().setValues(fc_as_hex, address, values)
 
 
@@ -157,6 +168,10 @@ class Simulator:
             return {}
         if op == "holes":
             self.units[cmd["unit"]].holes[cmd["table"][0]] = set(cmd["addresses"])
+            return {}
+        if op in ("ignore", "fail"):
+            unit = self.units[cmd["unit"]]
+            (unit.ignored if op == "ignore" else unit.failing)[cmd["table"][0]] = set(cmd["addresses"])
             return {}
         if op == "mute":
             (self.muted.add if cmd.get("on", True) else self.muted.discard)(cmd["unit"])

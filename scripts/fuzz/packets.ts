@@ -6,17 +6,8 @@ import type { Packet } from 'mqtt-packet';
 
 export type Rand = () => number;
 
-/** mulberry32: seeded, so a run that breaks something can be replayed from its seed. */
-export function prng(seed: number): Rand {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Seeded (mulberry32), so a run that breaks something can be replayed from its seed. */
+export { prng } from '../../test/helpers/prng.js';
 
 export const CATEGORIES = [
   'random-bytes',

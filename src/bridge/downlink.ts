@@ -11,7 +11,7 @@ import type { Logger } from '../log/logger.js';
 import type { Message, MessageProperties } from '../protocol/message.js';
 import { isValidTopicName } from '../protocol/topic.js';
 import { ReasonCode } from '../protocol/reason-codes.js';
-import { publishLocally } from './local-publish.js';
+import { publishLocally } from '../broker/local-publisher.js';
 import { localTopicOf } from './topic-map.js';
 
 /** User property naming the bridges a message went through upward (MQTT 5 upstreams). */

@@ -1,11 +1,13 @@
 // Publishing from inside the process (field devices, issue 14) through the broker's normal path, as a client
 // would: QoS 1/2 admitted everywhere or nowhere (broker.publishOrRefuse) and answered only once durable, like a
 // client's PUBACK (src/broker/handlers/publish.ts); QoS 0 routed without waiting. The publisher is named, so
-// No Local and the refusal log see it as one origin.
+// No Local and the refusal log see it as one origin. publishLocally() is the admission step alone, for callers
+// that answer someone else once the message is durable (the upstream bridge's downlink).
 
 import type { QoS } from 'mqtt-packet';
 import type { Message, MessageProperties } from '../protocol/message.js';
 import { StoreFullError } from '../store/errors.js';
+import type { Refusal } from '../queue/errors.js';
 import type { Broker } from './broker.js';
 
 export type LocalPublishOutcome =
@@ -22,6 +24,28 @@ export interface LocalPublishOptions {
   properties?: MessageProperties;
   /** Message Expiry Interval, seconds; undefined = never expires. */
   expiryIntervalS?: number;
+}
+
+export type LocalPublishResult = { receivers: number; durable: Promise<void> | undefined } | { refused: Refusal };
+
+/**
+ * One message into the broker's normal path (queues, subscribers, retained): QoS 1/2 admitted everywhere or
+ * nowhere, `durable` settling once everything it caused is on disk (undefined without a store, or for QoS 0).
+ */
+export function publishLocally(broker: Broker, msg: Message): LocalPublishResult {
+  const persistence = broker.persistence;
+  persistence?.begin();
+  if (msg.qos === 0) {
+    const receivers = broker.publish(msg);
+    persistence?.finish();
+    return { receivers, durable: undefined };
+  }
+  const result = broker.publishOrRefuse(msg);
+  if (typeof result !== 'number') {
+    persistence?.finish();
+    return { refused: result };
+  }
+  return { receivers: result, durable: persistence?.finish() };
 }
 
 export class LocalPublisher {
@@ -50,26 +74,19 @@ export class LocalPublisher {
     };
     broker.stats.messagesInByQos[options.qos]++;
     broker.stats.bytesInByQos[options.qos] += payload.length;
-    const persistence = broker.persistence;
-    persistence?.begin();
-    if (options.qos === 0) {
-      const receivers = broker.publish(msg);
-      persistence?.finish();
-      return { kind: 'stored', receivers };
+    const admitted = publishLocally(broker, msg);
+    if ('refused' in admitted) {
+      const refusal = admitted.refused;
+      broker.refusalLog.note(this.origin, topic, refusal, 'reading dropped (counted)');
+      return { kind: 'refused', reason: refusal.reason, detail: refusal.detail };
     }
-    const result = broker.publishOrRefuse(msg);
-    if (typeof result !== 'number') {
-      persistence?.finish();
-      broker.refusalLog.note(this.origin, topic, result, 'reading dropped (counted)');
-      return { kind: 'refused', reason: result.reason, detail: result.detail };
-    }
-    const durable = persistence?.finish();
-    if (durable === undefined) return { kind: 'stored', receivers: result };
+    const { receivers, durable } = admitted;
+    if (durable === undefined) return { kind: 'stored', receivers };
     try {
       await durable;
-      return { kind: 'stored', receivers: result };
+      return { kind: 'stored', receivers };
     } catch (err) {
-      persistence!.failed('publish', err);
+      broker.persistence!.failed('publish', err);
       return { kind: 'failed', error: err instanceof StoreFullError ? 'store full' : err instanceof Error ? err.message : String(err) };
     }
   }

@@ -2,7 +2,7 @@
 // delivery settings of the device's command queue (a durable last-value queue keyed by point).
 
 import type { CommandsConfig } from './types.js';
-import { checkKeys, describe, intRule, isMapping, keyPath } from './rules.js';
+import { checkKeys, describe, intRule, isMapping } from './rules.js';
 import { durationBetween, enumNumber, opt, topicRule } from './device-rules.js';
 
 export const DEFAULT_COMMAND_TOPIC = 'devices/{device}/set';

@@ -4,40 +4,23 @@
 
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { IClientOptions } from 'mqtt';
 import { startBroker, type TestBroker } from '../helpers/broker.js';
 import { collect, connectClient, endClient } from '../helpers/mqttjs.js';
-import { requireTool, run } from '../helpers/tools.js';
+import { requireTool } from '../helpers/tools.js';
+import { CA_EXT, CertificateDir, LEAF_EXT } from '../helpers/test-certificates.js';
 
 const test = suite('auth: mutual TLS and identity as user name');
 const maybe = requireTool(test, 'openssl');
 
 let dir = '';
-const file = (name: string) => join(dir, name);
-const pem = (name: string) => readFileSync(file(name));
-
-async function openssl(args: string[]): Promise<void> {
-  const r = await run('openssl', args, 20_000);
-  if (r.code !== 0) throw new Error(`openssl ${args[0]} failed (${r.code}): ${r.stderr}`);
-}
-
-async function certificate(name: string, cn: string, issuer: string | undefined, extensions: string): Promise<void> {
-  const ext = file(`${name}.ext`);
-  writeFileSync(ext, extensions);
-  const key = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', file(`${name}.key`), '-subj', `/CN=${cn}`];
-  if (issuer === undefined) {
-    await openssl(['req', '-x509', ...key, '-days', '2', '-extensions', 'v3', '-config', ext, '-out', file(`${name}.crt`)]);
-    return;
-  }
-  await openssl(['req', ...key, '-out', file(`${name}.csr`)]);
-  await openssl(['x509', '-req', '-in', file(`${name}.csr`), '-CA', file(`${issuer}.crt`), '-CAkey', file(`${issuer}.key`), '-CAcreateserial', '-days', '2', '-extfile', ext, '-extensions', 'v3', '-out', file(`${name}.crt`)]);
-}
-
-const CA_EXT = '[req]\ndistinguished_name=dn\n[dn]\n[v3]\nbasicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n';
-const LEAF_EXT = (usage: string) => `[v3]\nbasicConstraints=CA:FALSE\nextendedKeyUsage=${usage}\nsubjectAltName=IP:127.0.0.1,DNS:localhost\n`;
+let certs: CertificateDir;
+const file = (name: string) => certs.file(name);
+const pem = (name: string) => certs.pem(name);
+const certificate = (name: string, cn: string, issuer: string | undefined, extensions: string) => certs.certificate(name, cn, issuer, extensions);
 
 let tb: TestBroker;
 let identityPort = 0;
@@ -46,6 +29,7 @@ let certOnlyPort = 0;
 test.before(async () => {
   if (!maybe.available) return;
   dir = mkdtempSync(join(tmpdir(), 'wharf-mtls-'));
+  certs = new CertificateDir(dir);
   await certificate('root', 'Wharf test CA', undefined, CA_EXT);
   await certificate('server', 'localhost', 'root', LEAF_EXT('serverAuth'));
   await certificate('device', 'device-1', 'root', LEAF_EXT('clientAuth'));

@@ -17,16 +17,28 @@ export const PYTHON = '/usr/bin/python3';
 
 let pymodbusCheck: string | undefined | null = null;
 
-/** Why the simulator cannot run here (undefined when it can); checked once. */
+/**
+ * Why the simulator cannot run here (undefined when it can). Test files call this when they are loaded, all at
+ * once at the start of a run, so one failed attempt (a spawn under load) would fail every device test: a failure
+ * is retried and its cause kept in the message.
+ */
 export function pymodbusMissing(): string | undefined {
-  if (pymodbusCheck === null) {
+  if (pymodbusCheck !== null) return pymodbusCheck;
+  let cause = '';
+  for (let attempt = 0; attempt < 3; attempt++) {
     try {
-      execFileSync(PYTHON, ['-c', 'import pymodbus.server.async_io, serial_asyncio'], { stdio: 'ignore', timeout: 20000 });
+      execFileSync(PYTHON, ['-c', 'import pymodbus.server.async_io, serial_asyncio'], {
+        stdio: ['ignore', 'ignore', 'pipe'],
+        timeout: 20000,
+      });
       pymodbusCheck = undefined;
-    } catch {
-      pymodbusCheck = `${PYTHON} cannot import pymodbus 3 (apt-get install python3-pymodbus)`;
+      return pymodbusCheck;
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException & { stderr?: Buffer };
+      cause = (e.stderr?.toString().trim().split('\n').pop() || e.code || e.message) ?? '';
     }
   }
+  pymodbusCheck = `${PYTHON} cannot import pymodbus 3 (apt-get install python3-pymodbus): ${cause}`;
   return pymodbusCheck;
 }
 

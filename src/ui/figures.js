@@ -56,15 +56,11 @@ export function queueRates(q, snap, past) {
   };
 }
 
-/** The bridges of GET /api/v1/bridges, whatever its outer shape; [] when it is absent (not configured). */
-export function bridgeList(body) {
-  if (body === null || body === undefined) return [];
-  if (Array.isArray(body)) return body;
-  if (Array.isArray(body.bridges)) return body.bridges;
-  return typeof body === 'object' && 'state' in body ? [body] : [];
-}
+/** The bridges of GET /api/v1/bridges ({ bridges: [...] }); [] when it is absent (not configured, or not fetched yet). */
+export const bridgeList = (body) => (Array.isArray(body?.bridges) ? body.bridges : []);
 
-export const bridgeHealthy = (b) => b.healthy === true || b.state === 'healthy';
+/** BridgeView.healthy (src/bridge/status.ts): connected alone is not healthy. */
+export const bridgeHealthy = (b) => b.healthy === true;
 
 /**
  * The alert strip: what is wrong now. `limits` maps a queue name to its settings (maxMessages, maxBytes; 0 is

@@ -56,7 +56,7 @@ test('alerts: queue at its limit, dead-lettering now, device offline, bridge not
     'Device meter offline',
     'Bridge cloud disconnected',
   ]);
-  assert.equal(alerts(snap(2000, { bridges: [{ name: 'cloud', state: 'healthy' }] }), limits, null), [], 'a healthy bridge, in a bare list');
+  assert.equal(alerts(snap(2000, { bridges: { bridges: [{ name: 'cloud', state: 'healthy', healthy: true }] } }), limits, null), [], 'a healthy bridge');
 });
 
 test('rates come from counters between snapshots, and not across a restart', async () => {

@@ -53,6 +53,11 @@ export class Authenticator {
     return this.acl !== null;
   }
 
+  /** The ACL file in force (replaced on each reload); null without auth.aclFile. */
+  get aclFile(): AclFile | null {
+    return this.acl;
+  }
+
   get aclRuleCount(): number {
     return this.acl?.ruleCount ?? 0;
   }

@@ -13,6 +13,8 @@ import { isValidTopicName } from '../protocol/topic.js';
 import { ReasonCode } from '../protocol/reason-codes.js';
 import { publishLocally } from '../broker/local-publisher.js';
 import { localTopicOf } from './topic-map.js';
+import { SessionAcl } from '../auth/session-acl.js';
+import { LogRateLimit } from '../log/rate-limit.js';
 
 /** User property naming the bridges a message went through upward (MQTT 5 upstreams). */
 export const HOP_PROPERTY = 'wharf-bridge-hop';
@@ -25,10 +27,15 @@ export interface DownlinkCounters {
   published: number;
   refused: number;
   loopsDropped: number;
+  /** Not published: `localUsername` may not write the local topic (acknowledged upstream, never retried). */
+  denied: number;
 }
 
 export class Downlink {
-  readonly counters: DownlinkCounters = { received: 0, published: 0, refused: 0, loopsDropped: 0 };
+  readonly counters: DownlinkCounters = { received: 0, published: 0, refused: 0, loopsDropped: 0, denied: 0 };
+  /** The rules of `localUsername` (%c: the bridge's name); made on first use, swapped when the ACL is reloaded. */
+  private acl: SessionAcl | null = null;
+  private readonly deniedLog = new LogRateLimit(60_000);
   /** 3.1.1 echo detection: fingerprints of recently forwarded messages -> when. */
   private readonly forwarded = new Map<string, number>();
 
@@ -98,6 +105,14 @@ export class Downlink {
       done(ReasonCode.Success);
       return;
     }
+    if (!this.mayWrite(mapped.topic)) {
+      // Acknowledged (0x87 on MQTT 5), so the upstream does not send it again and again; counted and logged.
+      this.counters.denied++;
+      const suppressed = this.deniedLog.take(this.config.name);
+      if (suppressed !== undefined) this.log.warn('bridge message not authorized locally', { bridge: this.config.name, localUsername: this.config.localUsername, topic: mapped.topic, suppressedSinceLast: suppressed });
+      done(this.config.protocolVersion === 5 ? ReasonCode.NotAuthorized : ReasonCode.Success);
+      return;
+    }
     const msg = toMessage(packet, mapped.topic, payload, this.origin);
     const result = publishLocally(this.broker, msg);
     if ('refused' in result) {
@@ -119,6 +134,17 @@ export class Downlink {
       },
       (err) => this.fail(`local store write failed: ${(err as Error).message}`),
     );
+  }
+
+  /** The ACL as a principal: `localUsername`'s write right on the local topic; true when unset or without auth.aclFile. */
+  private mayWrite(topic: string): boolean {
+    const user = this.config.localUsername;
+    if (user === undefined) return true;
+    const file = this.broker.auth.aclFile;
+    if (file === null) return true;
+    if (this.acl === null) this.acl = new SessionAcl(file, user, this.config.name);
+    else this.acl.reload(file);
+    return this.acl.canWrite(topic);
   }
 
   private isEcho(topic: string, payload: Buffer, packet: IPublishPacket): boolean {

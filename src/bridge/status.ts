@@ -31,7 +31,7 @@ export interface BridgeView {
   /** Outbox depth over the recent acknowledgement rate; null while nothing is acknowledged (or nothing to send). */
   estimatedCatchUpSeconds: number | null;
   upstream: { receiveMaximum: number; maximumPacketSize: number; nextAttemptAt: string | null };
-  downlink: { received: number; published: number; refused: number; loopsDropped: number };
+  downlink: { received: number; published: number; refused: number; loopsDropped: number; denied: number };
 }
 
 const iso = (ms: number): string | null => (ms > 0 ? new Date(ms).toISOString() : null);

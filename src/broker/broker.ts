@@ -9,6 +9,7 @@ import { startListener, type Listener, type PeerInfo } from './listeners.js';
 import { Authenticator } from '../auth/authenticator.js';
 import { anonymousNetworkListeners } from '../config/auth.js';
 import { PendingConnections } from '../auth/pending-connections.js';
+import { applyOwnerAcls } from '../auth/session-owner.js';
 import { bindFailureReason, ListenError } from './listen-error.js';
 import type { Message } from '../protocol/message.js';
 import { RetainedStore } from './retained.js';
@@ -35,7 +36,7 @@ export interface BoundListener {
 export class Broker {
   readonly stats: BrokerStats = newBrokerStats();
   readonly trie = new TopicTrie();
-  readonly router = new Router(this.trie);
+  readonly router = new Router(this.trie, this.stats);
   readonly retained: RetainedStore;
   readonly sessions = new SessionRegistry(this);
   readonly connections = new Set<Connection>();
@@ -105,6 +106,7 @@ export class Broker {
       const session = new Session(state.clientId, this.config.mqtt.maxQueuedMessages, this.stats);
       session.expiryInterval = state.sessionExpiryInterval;
       session.protocolVersion = state.protocolVersion;
+      session.username = state.username;
       session.hooks = this.persistence;
       for (const s of state.subscriptions) {
         const dollarQueue = this.config.queues.dollarQueue;
@@ -142,6 +144,8 @@ export class Broker {
   async start(): Promise<BoundListener[]> {
     // The password and ACL files are read before any client can connect; one that cannot be read stops the start.
     this.auth.load();
+    // Sessions restored from the store are held to their recorded owner's rules before any message flows.
+    applyOwnerAcls(this);
     try {
       for (const [i, lc] of this.config.listeners.entries()) {
         const name = `listeners[${i}]`;

@@ -159,11 +159,14 @@ function sessionState(session: Session, connected: boolean): SessionState {
       subscriptionId: s.subscriptionId,
     });
   }
-  return {
+  const state: SessionState = {
     clientId: session.clientId,
     protocolVersion: session.protocolVersion,
     sessionExpiryInterval: session.expiryInterval,
     disconnectedAt: connected ? null : Date.now(),
     subscriptions,
   };
+  // The owner goes with the record, so the ACL still applies to the session after a restart (src/auth/session-owner.ts).
+  if (session.username !== undefined) state.username = session.username;
+  return state;
 }

@@ -7,6 +7,7 @@ import type { Session } from './session.js';
 import type { Subscription } from './subscription.js';
 import type { RefusalReason } from '../queue/errors.js';
 import type { MatchResult, SharedGroup, TopicTrie } from './topic-trie.js';
+import type { BrokerStats } from './stats.js';
 
 export class Router {
   // Reused between calls: routing is synchronous, so one scratch result is enough.
@@ -21,7 +22,10 @@ export class Router {
   private readonly picked: (Subscription | undefined)[] = [];
   private groupsPicked = false;
 
-  constructor(private readonly trie: TopicTrie) {}
+  constructor(
+    private readonly trie: TopicTrie,
+    private readonly stats: Pick<BrokerStats, 'sharedGroupDenied'> = { sharedGroupDenied: 0 },
+  ) {}
 
   private levelsOf(topic: string): readonly string[] {
     if (topic !== this.lastTopic) {
@@ -52,7 +56,7 @@ export class Router {
       if (why !== null) return this.release(why);
     }
     for (let i = 0; i < groups.length; i++) {
-      const member = pickSharedMember(groups[i]!, msg);
+      const member = this.pickMember(groups[i]!, msg);
       picked[i] = member;
       if (member === undefined) continue;
       const why = refusalBy(member, msg, storeFull);
@@ -84,13 +88,20 @@ export class Router {
         delivered += deliverDeduplicated(subs, msg);
       }
       for (let i = 0; i < groups.length; i++) {
-        const member = this.groupsPicked ? this.picked[i] : pickSharedMember(groups[i]!, msg);
+        const member = this.groupsPicked ? this.picked[i] : this.pickMember(groups[i]!, msg);
         if (member !== undefined && deliverTo(member, msg)) delivered++;
       }
     } finally {
       this.release(null);
     }
     return delivered;
+  }
+
+  /** pickSharedMember, counting a message that no member of the group may read (it goes to none of them). */
+  private pickMember(group: SharedGroup, msg: Message): Subscription | undefined {
+    const member = pickSharedMember(group, msg);
+    if (member === undefined && group.members.length > 0 && !group.members.some((m) => mayRead(m, msg))) this.stats.sharedGroupDenied++;
+    return member;
   }
 
   private release<T>(result: T): T {
@@ -109,9 +120,17 @@ export class Router {
 /** Why `sub`'s session would not take `msg` (see Router.admit); null when it would or the message skips it. */
 function refusalBy(sub: Subscription, msg: Message, storeFull: boolean): RefusalReason | null {
   if (sub.qos === 0 || (sub.noLocal && sub.session.clientId === msg.origin)) return null;
+  // A session that may not read the topic does not get the message, so it cannot refuse it either.
+  if (!mayRead(sub, msg)) return null;
   const session = sub.session;
   if (storeFull && session.hooks !== null) return 'store_full';
   return session.canTake(msg.qos) ? null : 'session_queue_full';
+}
+
+/** The ACL lets `sub`'s session read `msg` (always, without auth.aclFile). */
+function mayRead(sub: Subscription, msg: Message): boolean {
+  const acl = sub.session.acl;
+  return acl === null || acl.canRead(msg.topic);
 }
 
 function deliverTo(sub: Subscription, msg: Message): boolean {
@@ -155,7 +174,8 @@ function deliverDeduplicated(subs: Subscription[], msg: Message): number {
  * One member of a shared group receives each message [MQTT-4.8.2-?]: round robin over connected members with
  * inflight room; if all are busy, the connected member with the shortest queue; if none is connected, a
  * member whose session will keep the message for later. A member whose session queue is full is passed over
- * while another can take the message.
+ * while another can take the message. Only members whose client may read the topic are chosen (auth.aclFile):
+ * one without the right would swallow the message meant for the group; if none may, nobody gets it.
  */
 export function pickSharedMember(group: SharedGroup, msg: Message): Subscription | undefined {
   const members = group.members;
@@ -165,7 +185,7 @@ export function pickSharedMember(group: SharedGroup, msg: Message): Subscription
     const i = (group.cursor + k) % n;
     const m = members[i]!;
     const link = m.session.link;
-    if (link === null) continue;
+    if (link === null || !mayRead(m, msg)) continue;
     if (msg.qos === 0 || m.qos === 0 ? link.writable() : m.session.pending.length === 0 && m.session.inflight.size < link.clientReceiveMaximum) {
       group.cursor = (i + 1) % n;
       return m;
@@ -173,21 +193,23 @@ export function pickSharedMember(group: SharedGroup, msg: Message): Subscription
   }
   let best: Subscription | undefined;
   for (const m of members) {
-    if (m.session.link !== null && (best === undefined || m.session.pending.length < best.session.pending.length)) best = m;
+    if (m.session.link !== null && (best === undefined || m.session.pending.length < best.session.pending.length) && mayRead(m, msg)) best = m;
   }
   if (best !== undefined && (msg.qos === 0 || best.session.canTake(msg.qos))) return best;
   if (msg.qos === 0) return undefined;
   // Offline members in turn, the first whose session has room; if none has, the one in turn (which refuses).
+  let inTurn: Subscription | undefined;
   for (let k = 0; k < n; k++) {
     const i = (group.cursor + k) % n;
     const m = members[i]!;
-    if (m.session.link === null && m.session.canTake(msg.qos)) {
+    if (m.session.link !== null || !mayRead(m, msg)) continue;
+    if (m.session.canTake(msg.qos)) {
       group.cursor = (i + 1) % n;
       return m;
     }
+    inTurn ??= m;
   }
   if (best !== undefined) return best;
-  const offline = members[group.cursor % n]!;
-  group.cursor = (group.cursor + 1) % n;
-  return offline;
+  if (inTurn !== undefined) group.cursor = (group.cursor + 1) % n;
+  return inTurn;
 }

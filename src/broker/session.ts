@@ -56,12 +56,19 @@ export interface SessionCounters {
   dropped: number;
   /** QoS 1/2 messages refused because a session's queue was at mqtt.maxQueuedMessages. */
   queueFull: number;
+  /** Queued QoS 1/2 messages dropped unsent: the session's client may not read their topic (auth.aclFile). */
+  deliveriesWithheld: number;
 }
 
 export class Session {
   link: SessionLink | null = null;
   /** The client's ACL rules and decision cache (src/auth/session-acl.ts); null when no ACL file is configured. */
   acl: SessionAcl | null = null;
+  /**
+   * The user the session belongs to (kept with a persistent session): the authenticated user name, null for an
+   * anonymous client, undefined when not known (restored from a record written before owners were recorded).
+   */
+  username: string | null | undefined = undefined;
   readonly subscriptions = new Map<string, Subscription>();
   /** Outgoing QoS 1/2 messages sent and not yet completed, by packet identifier. */
   readonly inflight = new Map<number, Outgoing>();
@@ -196,6 +203,12 @@ export class Session {
           this.hooks?.done(this, out);
           continue;
         }
+        // Queued before a restart, a reload or a reconnect under other rules: checked again against the rules
+        // of the client it now goes to (README, Security).
+        if (this.acl !== null && !this.acl.canRead(out.msg.topic)) {
+          this.withhold(out);
+          continue;
+        }
         this.sendNew(link, out);
         if (this.link !== link) break; // the send closed the connection
       }
@@ -220,6 +233,10 @@ export class Session {
         if (out.released) {
           link.sendPubrel(out.packetId);
           sent++;
+        } else if (out.owner === undefined && this.acl !== null && !this.acl.canRead(out.msg.topic)) {
+          // Sent once but never acknowledged, and the client now attached may not read it: not resent.
+          this.inflight.delete(out.packetId);
+          this.withhold(out);
         } else if (sent < limit) {
           link.sendPublish(out, true);
           sent++;
@@ -235,6 +252,12 @@ export class Session {
 
   detach(): void {
     this.link = null;
+  }
+
+  /** A queued message the client may not read: finished with unsent, counted. */
+  private withhold(out: Outgoing): void {
+    this.counters.deliveriesWithheld++;
+    this.hooks?.done(this, out);
   }
 
   private sendNew(link: SessionLink, out: Outgoing): void {

@@ -23,6 +23,10 @@ export interface BrokerStats {
   publishRefused: Record<RefusalReason, number>;
   /** CONNECTs refused (bad client identifier, protocol errors in CONNECT, unsupported authentication). */
   connectsRefused: number;
+  /** Queued QoS 1/2 messages dropped unsent because the session's client may not read them (src/auth/). */
+  deliveriesWithheld: number;
+  /** Messages not given to a shared subscription group because no member may read their topic. */
+  sharedGroupDenied: number;
 }
 
 export function newBrokerStats(): BrokerStats {
@@ -38,6 +42,8 @@ export function newBrokerStats(): BrokerStats {
     retainedRejected: 0,
     publishRefused: { queue_full: 0, missing_key: 0, store_full: 0, session_queue_full: 0, invalid_command: 0 },
     connectsRefused: 0,
+    deliveriesWithheld: 0,
+    sharedGroupDenied: 0,
   };
 }
 

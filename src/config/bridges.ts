@@ -49,6 +49,11 @@ export interface BridgeConfig {
   clientId: string;
   username: string | undefined;
   password: string | undefined;
+  /**
+   * The local user whose ACL `write` rights what comes down must have (auth.aclFile); undefined: the bridge is
+   * trusted and publishes anything locally.
+   */
+  localUsername: string | undefined;
   /** PEM file paths for mqtts:// and wss://. */
   ca: string | undefined;
   cert: string | undefined;
@@ -74,7 +79,7 @@ export const DEFAULT_OUTBOX: OutboxConfig = { maxMessages: 0, maxBytes: 256 * 10
 const BRIDGE_KEYS = [
   'name', 'url', 'protocolVersion', 'clientId', 'username', 'password', 'passwordEnv', 'ca', 'cert', 'key', 'keepAlive',
   'cleanStart', 'sessionExpiry', 'connectTimeout', 'stallTimeout', 'reconnectMinDelay', 'reconnectMaxDelay', 'statusTopic',
-  'forward', 'subscribe', 'outbox',
+  'forward', 'subscribe', 'outbox', 'localUsername',
 ];
 const FORWARD_KEYS = ['filter', 'localPrefix', 'remotePrefix', 'qos', 'retain', 'priority', 'whileOffline'];
 const SUBSCRIBE_KEYS = ['filter', 'localPrefix', 'remotePrefix', 'qos'];
@@ -228,6 +233,7 @@ function validateBridge(path: string, raw: unknown, env: Record<string, string |
     clientId: read(raw, 'clientId', path, text, `wharf-${name}`, errors),
     username: read(raw, 'username', path, text, undefined as string | undefined, errors),
     password,
+    localUsername: read(raw, 'localUsername', path, text, undefined as string | undefined, errors),
     ca: read(raw, 'ca', path, stringRule('path of a PEM CA bundle file'), undefined as string | undefined, errors),
     cert: read(raw, 'cert', path, stringRule('path of a PEM certificate file'), undefined as string | undefined, errors),
     key: read(raw, 'key', path, stringRule('path of a PEM private key file'), undefined as string | undefined, errors),

@@ -25,5 +25,6 @@ export function renderBridgeMetrics(views: readonly BridgeView[]): string {
   w.family('wharf_bridge_last_ack_age_seconds', 'gauge', 'Seconds since the last upstream acknowledgement (-1: none yet).', by((v) => (v.lastAckAgeMs === null ? -1 : v.lastAckAgeMs / 1000)));
   w.family('wharf_bridge_catch_up_seconds', 'gauge', 'Estimated seconds to drain the outbox at the recent rate (-1: unknown).', by((v) => v.estimatedCatchUpSeconds ?? -1));
   w.family('wharf_bridge_received_total', 'counter', 'Messages received from the upstream (subscribe rules).', by((v) => v.downlink.received));
+  w.family('wharf_bridge_downlink_denied_total', 'counter', 'Messages from the upstream not published: localUsername may not write the topic.', by((v) => v.downlink.denied));
   return w.text();
 }

@@ -42,6 +42,8 @@ export function renderExposition({ broker: b, queues, consumers, devices }: Expo
   w.single('wharf_auth_logins_failed_total', 'counter', 'CONNECTs refused for a bad user name, password or certificate.', b.auth.loginsFailed);
   w.single('wharf_auth_publish_denied_total', 'counter', 'PUBLISH packets the ACL did not allow.', b.auth.publishDenied);
   w.single('wharf_auth_subscribe_denied_total', 'counter', 'Subscriptions the ACL did not allow.', b.auth.subscribeDenied);
+  w.single('wharf_auth_deliveries_withheld_total', 'counter', 'Queued messages dropped unsent: the session\'s client may not read them.', m.deliveriesWithheld);
+  w.single('wharf_auth_shared_denied_total', 'counter', 'Messages for a shared subscription group none of whose members may read them.', m.sharedGroupDenied);
   w.single('wharf_auth_reloads_total', 'counter', 'Reloads of the password and ACL files (SIGHUP).', b.auth.reloads);
   w.single('wharf_sessions', 'gauge', 'Sessions, connected or kept for a disconnected client.', b.sessions);
   w.single('wharf_sessions_connected', 'gauge', 'Sessions with a connected client.', b.sessionsConnected);

@@ -51,6 +51,10 @@ export interface BrokerFigures {
     droppedTooLarge: number;
     sessionQueueFull: number;
     retainedRejected: number;
+    /** Queued messages dropped unsent: the session's client may not read them (auth.aclFile). */
+    deliveriesWithheld: number;
+    /** Messages no member of a shared subscription group may read (given to none). */
+    sharedGroupDenied: number;
     /** Client QoS 1/2 publishes refused at admission, by reason. */
     publishRefused: Record<RefusalReason, number>;
   };

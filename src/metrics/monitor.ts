@@ -102,6 +102,8 @@ export class BrokerMonitor {
         dropped: stats.dropped,
         droppedTooLarge: stats.droppedTooLarge,
         sessionQueueFull: stats.queueFull,
+        deliveriesWithheld: stats.deliveriesWithheld,
+        sharedGroupDenied: stats.sharedGroupDenied,
         retainedRejected: stats.retainedRejected,
         publishRefused: { ...stats.publishRefused },
       },

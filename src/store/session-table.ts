@@ -21,6 +21,8 @@ interface SessionRecord {
   /** disconnectedAt, ms since the epoch, or null */
   d: number | null;
   u: StoredSubscription[];
+  /** owner's user name, null when anonymous; absent in records written before owners were recorded */
+  n?: string | null;
 }
 
 export interface SessionEntry {
@@ -49,13 +51,16 @@ export class SessionTable {
     const states: SessionState[] = [];
     for (const { value } of this.ctx.dbs.sessions.getRange({})) {
       const record = value as SessionRecord;
-      states.push({
+      const state: SessionState = {
         clientId: record.c,
         protocolVersion: record.v,
         sessionExpiryInterval: record.e,
         disconnectedAt: record.d,
         subscriptions: record.u,
-      });
+      };
+      // Older records have no owner: left out, "not known", which the broker treats apart from anonymous (null).
+      if (record.n !== undefined) state.username = record.n;
+      states.push(state);
     }
     return states;
   }
@@ -95,7 +100,8 @@ export class SessionTable {
       d: state.disconnectedAt,
       u: state.subscriptions,
     };
-    let bytes = 64 + state.clientId.length;
+    if (state.username !== undefined) record.n = state.username;
+    let bytes = 64 + state.clientId.length + (state.username?.length ?? 0);
     for (const sub of state.subscriptions) bytes += 48 + sub.topicFilter.length;
     // Rewriting an existing session is admitted even when the store is full: a consumer must be able to
     // reconnect and drain its queue, which is what frees the space.

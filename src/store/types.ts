@@ -45,6 +45,12 @@ export interface SessionState {
   /** ms since the epoch when the client disconnected; null while it is connected. */
   disconnectedAt: number | null;
   subscriptions: StoredSubscription[];
+  /**
+   * Who the session belongs to, so that the ACL applies to it while it is offline and after a restart: the
+   * authenticated user name (the certificate's CN with useIdentityAsUsername), null for an anonymous client,
+   * undefined when not known (a record written before owners were recorded).
+   */
+  username?: string | null;
 }
 
 /** A QoS 1/2 message on its way to a session's client: queued (packetId 0) or inflight. */

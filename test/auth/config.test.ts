@@ -43,4 +43,11 @@ test('mqtt limits: maxConnections, connectTimeout (a duration, not 0), maxPendin
   assert.match(errs({ mqtt: { maxConnections: 0 } })[0]!, /^mqtt\.maxConnections: /);
 });
 
+test('bridges[].localUsername: the local user whose write rights the downlink needs; unset, the bridge is trusted', () => {
+  const bridge = { name: 'cloud', url: 'mqtt://127.0.0.1:1883', subscribe: [{ filter: 'c/#', qos: 1 }] };
+  assert.is(ok({ bridges: [{ ...bridge, localUsername: 'site-bridge' }] }).bridges[0]!.localUsername, 'site-bridge');
+  assert.is(ok({ bridges: [bridge] }).bridges[0]!.localUsername, undefined);
+  assert.match(errs({ bridges: [{ ...bridge, localUsername: 7 }] })[0]!, /^bridges\[0\]\.localUsername: /);
+});
+
 test.run();

@@ -8,6 +8,7 @@ import { connackCodeFor311, ProtocolViolation, ReasonCode } from '../../protocol
 import type { Connection } from '../connection.js';
 import { StoreFullError } from '../../store/errors.js';
 import { pruneSubscriptions } from '../../auth/session-prune.js';
+import { discardForAnotherUser, ownedByAnother } from '../../auth/session-owner.js';
 
 export function handleConnect(conn: Connection, packet: IConnectPacket): void {
   // A second CONNECT is a protocol violation [MQTT-3.1.0-2].
@@ -141,10 +142,13 @@ function openSession(conn: Connection, packet: IConnectPacket, clientId: string,
   }
   // Another user does not inherit a session (its subscriptions, its queued messages) by reusing the client
   // identifier: with an ACL, a session opened by a different user name starts clean (README, Security).
+  // The owner is recorded with a persistent session, so this holds after a restart too (src/auth/session-owner.ts).
   const previous = broker.sessions.byClientId.get(clientId);
-  const otherUser = acl !== null && previous?.acl != null && previous.acl.username !== username;
+  const otherUser = acl !== null && previous !== undefined && ownedByAnother(previous, username);
+  if (otherUser && !cleanStart) discardForAnotherUser(broker, previous);
   const { session, present } = broker.sessions.open(conn, clientId, cleanStart || otherUser, expiry);
   session.acl = acl;
+  session.username = username ?? null;
   if (present && acl !== null) pruneSubscriptions(broker, session, acl);
 
   const connack: IConnackPacket = { cmd: 'connack', sessionPresent: present, reasonCode: ReasonCode.Success };

@@ -23,7 +23,7 @@ function detailText(b: BridgeView): string {
     `  outbox     ${b.outbox.depth} messages, ${bytes(b.outbox.bytes)}; ${b.outbox.inflight} in flight of ${b.outbox.window}; oldest ${age(b.outbox.oldestAgeMs)}; ${b.outbox.dropped} dropped`,
     `  upstream   last ack ${lastAck(b)}, ${b.ackRatePerSec}/s, catch-up ${catchUp(b)}; Receive Maximum ${b.upstream.receiveMaximum}${b.upstream.maximumPacketSize ? `, Maximum Packet Size ${b.upstream.maximumPacketSize}` : ''}`,
     `  counters   forwarded ${c.forwarded}, acknowledged ${c.acknowledged}, resent ${c.resent}, refused ${c.refusedUpstream}, dead-lettered ${c.deadLettered} (${b.outbox.deadLetterQueue}), loops skipped ${c.loopsSkipped}, disconnects ${c.disconnects}, stalls ${c.stalls}, reconnects ${c.reconnects}`,
-    `  downlink   received ${b.downlink.received}, published ${b.downlink.published}, refused ${b.downlink.refused}, loops dropped ${b.downlink.loopsDropped}`,
+    `  downlink   received ${b.downlink.received}, published ${b.downlink.published}, refused ${b.downlink.refused}, loops dropped ${b.downlink.loopsDropped}, denied ${b.downlink.denied}`,
   ];
   let out = lines.join('\n') + '\n';
   if (b.outbox.rules.length > 0) {

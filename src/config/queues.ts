@@ -301,10 +301,12 @@ export function validateQueueDefinition(
   let name: string | undefined;
   if (template) {
     const given = has(raw, 'name');
-    const pattern = given ? raw.name : defaultTemplateName(topicFilter!);
+    const pattern = given ? raw.name : topicFilter === undefined ? undefined : defaultTemplateName(topicFilter);
     const sample = typeof pattern === 'string' ? fillName(pattern, Object.fromEntries(levels.map((l) => [l.placeholder, 'x']))) : undefined;
     const missing = typeof pattern === 'string' ? missingPlaceholders(pattern, levels) : [];
-    if (sample === undefined || !isValidQueueName(sample) || /[{}]/.test(sample)) {
+    if (pattern === undefined) {
+      // The filter's own error is enough: without it there is no name to derive.
+    } else if (sample === undefined || !isValidQueueName(sample) || /[{}]/.test(sample)) {
       errors.push(`${keyPath(path, 'name')}: a template's name must be a queue name of ${NAME_RULE_TEXT} with its named levels, such as "lights.{id}.commands"; got ${describe(pattern)}`);
     } else if (missing.length > 0) {
       errors.push(`${keyPath(path, 'name')}: must hold ${missing.map((m) => `{${m}}`).join(', ')}, or two instances would share one name; got ${describe(pattern)}`);

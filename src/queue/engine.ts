@@ -44,6 +44,8 @@ const DEAD_LETTER_PREFIX = '$dead/';
 /** A declared template (template.ts): its definition (name and topicFilter are patterns) and the queues it made. */
 interface TemplateEntry {
   definition: QueueDefinition;
+  /** What instances are named: the definition's name, with each `{placeholder}` replaced by its value. */
+  namePattern: string;
   levels: TemplateLevel[];
   /** The pattern with `+` for each named level: what a topic must match to belong to an instance. */
   matchFilter: string;
@@ -353,11 +355,12 @@ export class QueueEngine {
    * Declares (or redeclares) a template. Instances already in the store (from before a restart) become its
    * instances again and take its current settings; `open: false` leaves creating instances to the caller.
    */
-  async declareTemplate(def: QueueDefinition, options: { open?: boolean } = {}): Promise<void> {
+  async declareTemplate(def: QueueDefinition, options: { open?: boolean; namePattern?: string } = {}): Promise<void> {
     const levels = templateLevels(def.topicFilter);
     if (typeof levels === 'string' || levels.length === 0) throw new Error(`queue template ${def.name}: ${typeof levels === 'string' ? levels : 'no named level in its topicFilter'}`);
-    const entry: TemplateEntry = this.templatesByName.get(def.name) ?? { definition: def, levels, matchFilter: matchFilterOf(def.topicFilter), instances: new Map(), open: true, refused: 0 };
+    const entry: TemplateEntry = this.templatesByName.get(def.name) ?? { definition: def, namePattern: def.name, levels, matchFilter: matchFilterOf(def.topicFilter), instances: new Map(), open: true, refused: 0 };
     entry.definition = def;
+    entry.namePattern = options.namePattern ?? def.name;
     entry.levels = levels;
     entry.matchFilter = matchFilterOf(def.topicFilter);
     entry.open = options.open ?? true;
@@ -368,6 +371,8 @@ export class QueueEngine {
       const d = queue.definition;
       if (d.template !== def.name || d.templateValues === undefined) continue;
       entry.instances.set(levels.map((l) => d.templateValues![l.placeholder] ?? '').join('/'), queue);
+      // A closed template's owner gives each instance its settings when it makes it again (instantiate()).
+      if (!entry.open) continue;
       const next = this.instanceDefinition(entry, d.templateValues, this.overridesOf(queue));
       if (JSON.stringify(next) !== JSON.stringify(d)) saves.push(this.declare(next));
     }
@@ -408,7 +413,7 @@ export class QueueEngine {
     return {
       ...settings,
       ...overrides,
-      name: fillName(entry.definition.name, values),
+      name: fillName(entry.namePattern, values),
       topicFilter: fillFilter(entry.definition.topicFilter, entry.levels, values),
       template: entry.definition.name,
       templateValues: { ...values },
@@ -433,6 +438,11 @@ export class QueueEngine {
       // A queue declared on its own for this very filter is the instance: capturing into a second one would copy.
       if (sameFilter.definition.topicFilter !== def.topicFilter) return this.refuseInstance(entry, instanceInvalidRefusal(entry.definition.name, `queue name "${def.name}" is taken by a queue on ${sameFilter.definition.topicFilter}`));
       entry.instances.set(id, sameFilter);
+      // An owner's queue from before templates (the device bridge's): it becomes the instance, with its settings.
+      if (!entry.open && sameFilter.name === def.name) {
+        if (Object.keys(overrides).length > 0) this.instanceOverrides.set(sameFilter, overrides);
+        return { queue: sameFilter, saved: this.declare(def).then(() => undefined) };
+      }
       return { queue: sameFilter, saved: Promise.resolve() };
     }
     const limit = entry.definition.maxInstances ?? DEFAULT_MAX_INSTANCES;

@@ -44,7 +44,7 @@ test('invalid input is a 400 naming every field with the configuration file word
   const r = await bed.tb.api('POST', '/api/v1/queues', { body: { name: 'bad name', topicFilter: 'a/#/b', maxMessages: -1, dispatch: 'fastest', colour: 'red' } });
   assert.is(r.status, 400);
   assert.equal(r.body.errors, [
-    'colour: unknown key (allowed: name, topicFilter, type, key, dispatch, missingKey, consumerInflight, retention, maxMessages, maxBytes, overflow, maxDeliveries, deadLetter, redeliveryDelay, ackTimeout)',
+    'colour: unknown key (allowed: name, topicFilter, type, key, dispatch, missingKey, consumerInflight, retention, maxMessages, maxBytes, overflow, maxDeliveries, deadLetter, redeliveryDelay, ackTimeout, maxInstances)',
     'topicFilter: must be a valid MQTT topic filter ("+" and "#" only as whole levels, "#" only last, not empty); got "a/#/b"',
     'name: must be a queue name of 1-255 letters, digits, "_", "-" or "."; got "bad name"',
     'dispatch: expected one of random, round_robin, least_inflight, hash_key; got "fastest"',

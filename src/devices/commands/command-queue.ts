@@ -14,9 +14,13 @@ import type { Departure, HeldMessage } from '../../queue/queue.js';
 import { DEFAULT_QUEUE_SETTINGS, type QueueDefinition } from '../../queue/types.js';
 import { DEFAULT_COMMAND_TOPIC } from '../../config/device-commands.js';
 import type { DeviceLink } from '../bus-scheduler.js';
+import type { CommandCounters } from '../status.js';
 import { CommandConsumer, pointOf } from '../command-consumer.js';
 import { parseCommand, parseValue, type PointCommand } from './parse.js';
 import { COMMAND_ID_PROPERTY, COMMAND_POINTS_PROPERTY, Receipts } from './receipts.js';
+
+/** The consumer-state record of a command queue that holds its multi-point commands' partial results. */
+const RECEIPTS_STATE = 'device-receipts';
 
 /** The name pattern of the devices' command queues (a template's instances: `{device}` is the device's name). */
 export const COMMAND_QUEUE_PATTERN = 'devices.{device}.commands';
@@ -124,10 +128,26 @@ export class DeviceCommands {
     }
     saved.catch((err: unknown) => this.log.error('command queue not saved', { device: this.device.name, error: String(err) }));
     const queue = this.engine.queueByName(this.queueName)!;
+    // Half-settled multi-point commands of the previous run (receipts.ts), kept as the queue's consumer state.
+    const store = this.engine.store;
+    void this.receipts.attach({
+      load: async () => (await store.loadConsumers(queue.id)).find((c) => c.consumerId === RECEIPTS_STATE)?.state,
+      save: (state) => {
+        const saved = Object.keys(state).length === 0 ? store.deleteConsumer(queue.id, RECEIPTS_STATE) : store.saveConsumer(queue.id, RECEIPTS_STATE, state);
+        // Saved while a publish supersedes a part: its acknowledgement waits for this too, so kill -9 after it keeps both.
+        this.engine.track(saved);
+        return saved;
+      },
+    });
     this.engine.setHooks(this.queueName, { check: (msg) => this.check(msg), split: (msg) => this.split(msg) });
     queue.observer = (held, why) => this.departed(held, why);
     this.consumer = new CommandConsumer(queue, this, this.device.name, this.link, this.points, this.receipts, () => this.engine.ownerHasRoom(this));
     this.engine.addConsumer(this.consumer);
+  }
+
+  /** Received and per outcome, per point (the device API's `commands`). */
+  counts(): CommandCounters {
+    return { ...this.receipts.counts };
   }
 
   stats(): CommandStats {
@@ -145,6 +165,7 @@ export class DeviceCommands {
     const parsed = parseCommand(this.points, msg.topic.split('/').slice(this.levels), msg.payload);
     if (Array.isArray(parsed)) {
       this.checked = { msg, commands: parsed };
+      this.receipts.counts.received += parsed.length;
       return null;
     }
     this.refused++;

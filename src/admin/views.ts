@@ -28,6 +28,8 @@ export function definitionView(d: QueueDefinition): Record<string, unknown> {
     deadLetter: d.deadLetter ?? null,
     redeliveryDelay: formatDuration(d.redeliveryDelayMs),
     ackTimeout: formatDuration(d.ackTimeoutMs),
+    ...(d.maxInstances !== undefined ? { maxInstances: d.maxInstances } : {}),
+    ...(d.template !== undefined ? { template: d.template, templateValues: d.templateValues ?? {} } : {}),
   };
 }
 

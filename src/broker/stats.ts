@@ -40,7 +40,7 @@ export function newBrokerStats(): BrokerStats {
     droppedTooLarge: 0,
     queueFull: 0,
     retainedRejected: 0,
-    publishRefused: { queue_full: 0, missing_key: 0, store_full: 0, session_queue_full: 0, invalid_command: 0 },
+    publishRefused: { queue_full: 0, missing_key: 0, store_full: 0, session_queue_full: 0, invalid_command: 0, instance_limit: 0, instance_invalid: 0 },
     connectsRefused: 0,
     deliveriesWithheld: 0,
     sharedGroupDenied: 0,

@@ -6,6 +6,8 @@ import type { DispatchName, OverflowPolicy, QueueDefinition, QueueType } from '.
 import { isValidTopicFilter } from '../protocol/topic.js';
 import { compileKeySpec, type KeySpec } from '../queue/key.js';
 import type { DollarQueueMeaning, QueueSettings, QueuesConfig } from './types.js';
+import { DEFAULT_MAX_INSTANCES } from '../queue/types.js';
+import { defaultTemplateName, fillName, matchFilterOf, missingPlaceholders, templateLevels, type TemplateLevel } from '../queue/template.js';
 import type { SectionValidator } from './sections.js';
 import {
   boolRule,
@@ -202,7 +204,9 @@ const SETTINGS = Object.keys(FILE_KEYS) as (keyof QueueSettings)[];
 const CLEARABLE: readonly (keyof QueueSettings)[] = ['key', 'deadLetter'];
 
 export const QUEUE_SETTING_KEYS: readonly string[] = SETTINGS.map((k) => FILE_KEYS[k]);
-export const QUEUE_DEFINITION_KEYS: readonly string[] = ['name', 'topicFilter', ...QUEUE_SETTING_KEYS];
+export const QUEUE_DEFINITION_KEYS: readonly string[] = ['name', 'topicFilter', ...QUEUE_SETTING_KEYS, 'maxInstances'];
+/** The most queues one template may create (a gateway's store holds them all). */
+export const MAX_TEMPLATE_INSTANCES = 1_000_000;
 const SECTION_KEYS = ['autoCreate', 'dollarQueue', 'defaults', 'definitions'];
 export const DOLLAR_QUEUE_MEANINGS: readonly DollarQueueMeaning[] = ['named', 'shared'];
 
@@ -275,11 +279,39 @@ export function validateQueueDefinition(
   checkKeys(path, raw, QUEUE_DEFINITION_KEYS, errors);
 
   let topicFilter: string | undefined;
-  if (has(raw, 'topicFilter')) topicFilter = filterRule(keyPath(path, 'topicFilter'), raw.topicFilter, errors);
-  else errors.push(`${keyPath(path, 'topicFilter')}: required (the topic filter whose publishes the queue captures)`);
+  // A filter with named levels (`lights/{id}/commands`) is a template: one queue per value (src/queue/template.ts).
+  let levels: TemplateLevel[] = [];
+  if (has(raw, 'topicFilter')) {
+    const named = typeof raw.topicFilter === 'string' ? templateLevels(raw.topicFilter) : [];
+    if (typeof named === 'string') errors.push(`${keyPath(path, 'topicFilter')}: ${named}; got ${describe(raw.topicFilter)}`);
+    else {
+      levels = named;
+      const checked = levels.length > 0 ? matchFilterOf(raw.topicFilter as string) : raw.topicFilter;
+      if (filterRule(keyPath(path, 'topicFilter'), checked, errors) !== undefined) topicFilter = raw.topicFilter as string;
+    }
+  } else errors.push(`${keyPath(path, 'topicFilter')}: required (the topic filter whose publishes the queue captures)`);
+  const template = levels.length > 0;
+
+  let maxInstances: number | undefined;
+  if (has(raw, 'maxInstances')) {
+    if (template || topicFilter === undefined) maxInstances = intRule(1, MAX_TEMPLATE_INSTANCES)(keyPath(path, 'maxInstances'), raw.maxInstances, errors);
+    else errors.push(`${keyPath(path, 'maxInstances')}: only for queue templates (a topicFilter with a named level such as "lights/{id}/commands")`);
+  } else if (template) maxInstances = DEFAULT_MAX_INSTANCES;
 
   let name: string | undefined;
-  if (has(raw, 'name')) name = nameRule(keyPath(path, 'name'), raw.name, errors);
+  if (template) {
+    const given = has(raw, 'name');
+    const pattern = given ? raw.name : topicFilter === undefined ? undefined : defaultTemplateName(topicFilter);
+    const sample = typeof pattern === 'string' ? fillName(pattern, Object.fromEntries(levels.map((l) => [l.placeholder, 'x']))) : undefined;
+    const missing = typeof pattern === 'string' ? missingPlaceholders(pattern, levels) : [];
+    if (pattern === undefined) {
+      // The filter's own error is enough: without it there is no name to derive.
+    } else if (sample === undefined || !isValidQueueName(sample) || /[{}]/.test(sample)) {
+      errors.push(`${keyPath(path, 'name')}: a template's name must be a queue name of ${NAME_RULE_TEXT} with its named levels, such as "lights.{id}.commands"; got ${describe(pattern)}`);
+    } else if (missing.length > 0) {
+      errors.push(`${keyPath(path, 'name')}: must hold ${missing.map((m) => `{${m}}`).join(', ')}, or two instances would share one name; got ${describe(pattern)}`);
+    } else name = pattern as string;
+  } else if (has(raw, 'name')) name = nameRule(keyPath(path, 'name'), raw.name, errors);
   else if (topicFilter !== undefined) {
     name = queueNameFromFilter(topicFilter);
     if (!isValidQueueName(name)) {
@@ -311,7 +343,8 @@ export function validateQueueDefinition(
   }
 
   if (errors.length > before || name === undefined || topicFilter === undefined) return undefined;
-  return completeDefinition(name, topicFilter, settings);
+  const def = completeDefinition(name, topicFilter, settings);
+  return maxInstances === undefined ? def : { ...def, maxInstances };
 }
 
 /**

@@ -90,7 +90,7 @@ export interface StorageConfig {
 }
 
 /** A queue's settings without its identity: what `queues.defaults` holds. */
-export type QueueSettings = Omit<QueueDefinition, 'name' | 'topicFilter'>;
+export type QueueSettings = Omit<QueueDefinition, 'name' | 'topicFilter' | 'maxInstances' | 'template' | 'templateValues'>;
 
 /** What `$queue/...` subscriptions mean: EMQX 6.1's named queues, or EMQX 4.x/5.x's shared subscriptions. */
 export type DollarQueueMeaning = 'named' | 'shared';

@@ -122,9 +122,10 @@ export class CommandConsumer extends QueueConsumer<number> {
       const { held } = t;
       const point = pointOf(held);
       const value = parseValue(held.message.payload);
+      // The receipt first: a multi-point command's partial results are stored before this part's acknowledgement.
       const done = (outcome: Outcome, reason?: string): void => {
-        this.settle(t.key, true);
         this.receipts.result(held.message, point, { value, outcome, ...(reason !== undefined ? { reason } : {}) }, held.enqueuedAt);
+        this.settle(t.key, true);
       };
       // Replaced by a newer command while it waited here for the device: never written.
       if (held.superseded) done('superseded');
@@ -152,8 +153,8 @@ export class CommandConsumer extends QueueConsumer<number> {
       const p = outcome.points[i]!;
       if (p.ok) {
         this.counters.applied++;
-        this.settle(taken.key, true);
         this.receipts.result(taken.held.message, p.point, { value: p.value, outcome: 'applied', readBack: p.readBack }, taken.held.enqueuedAt, outcome.writtenAtMs);
+        this.settle(taken.key, true);
       } else {
         this.counters.failedAttempts++;
         this.lastAttempt.set(taken.held, { outcome: 'failed', reason: p.reason, readBack: p.readBack });

@@ -187,6 +187,7 @@ export class DeviceManager implements DeviceStatusSource {
           readingsPublished: rt.poller.counters.readingsPublished,
           readingsDropped: rt.poller.counters.readingsDropped,
         },
+        ...(rt.commands !== undefined ? { commands: rt.commands.counts() } : {}),
         rttMs: rt.link.rttMs.samples === 0 ? undefined : { last: rt.link.rttMs.last, avg: rt.link.rttMs.avg, max: rt.link.rttMs.max },
         points: rt.builder.snapshot(),
       });

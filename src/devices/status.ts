@@ -19,6 +19,22 @@ export interface DeviceCounters {
   linesCut?: number;
 }
 
+/**
+ * Commands to the device (issue 15), counted per point (a multi-point command counts once for each of its points):
+ * `received` = every point commanded, refused ones included; the outcomes are those of the receipts, so received
+ * minus the outcomes is what still waits in the command queue. Since the process started.
+ */
+export interface CommandCounters {
+  received: number;
+  applied: number;
+  rejected: number;
+  expired: number;
+  superseded: number;
+  failed: number;
+}
+
+export const COMMAND_OUTCOMES = ['applied', 'rejected', 'expired', 'superseded', 'failed'] as const;
+
 export interface DeviceStatus {
   name: string;
   bus: string;
@@ -28,6 +44,8 @@ export interface DeviceStatus {
   /** When the device last answered (ms since the epoch). */
   lastSeenMs?: number;
   counters: DeviceCounters;
+  /** Devices that take commands. */
+  commands?: CommandCounters;
   /** Round-trip times of answered requests, ms. */
   rttMs?: { last: number; avg: number; max: number };
   points?: { name: string; value?: unknown; quality: 'good' | 'bad'; error?: string }[];

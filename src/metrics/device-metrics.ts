@@ -2,7 +2,7 @@
 // Operations): per device and per bus requests, responses, timeouts, CRC errors, exceptions by code, round-trip
 // time, bus utilisation and dropped readings. States are one-hot gauges, the Prometheus way of an enum.
 
-import { BUS_STATES, DEVICE_STATES, type BusStatus, type DeviceCounters, type DeviceStatus } from '../devices/status.js';
+import { BUS_STATES, COMMAND_OUTCOMES, DEVICE_STATES, type BusStatus, type DeviceCounters, type DeviceStatus } from '../devices/status.js';
 import type { ExpositionWriter, Labels } from './prometheus.js';
 
 const DEVICE_COUNTERS: readonly [keyof DeviceCounters, string, string][] = [
@@ -25,6 +25,14 @@ export function writeDeviceMetrics(w: ExpositionWriter, devices: readonly Device
     'counter',
     'Modbus exception answers, by exception code (2 = illegal data address, 3 = illegal data value, 4 = device failure, 6 = busy).',
     devices.flatMap((d) => Object.entries(d.counters.exceptions).map(([code, n]) => [{ ...labels(d), code }, n] as [Labels, number])),
+  );
+  const commanded = devices.filter((d) => d.commands !== undefined);
+  w.family('wharf_device_commands_received_total', 'counter', 'Commands to the device, per point (refused ones included).', commanded.map((d) => [labels(d), d.commands!.received]));
+  w.family(
+    'wharf_device_commands_total',
+    'counter',
+    'Commands to the device by outcome, per point: applied, rejected, expired, superseded or failed.',
+    commanded.flatMap((d) => COMMAND_OUTCOMES.map((o) => [{ ...labels(d), outcome: o }, d.commands![o]] as [Labels, number])),
   );
   const lines = devices.filter((d) => d.counters.linesCut !== undefined);
   w.family('wharf_device_lines_cut_total', 'counter', 'Line devices: lines longer than maxLineBytes, cut.', lines.map((d) => [labels(d), d.counters.linesCut!]));

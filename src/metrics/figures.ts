@@ -86,6 +86,8 @@ export interface QueueFigures {
   name: string;
   type: string;
   topicFilter: string;
+  /** The template this queue is an instance of (src/queue/template.ts), or null. */
+  template: string | null;
   depth: number;
   depthBytes: number;
   inflight: number;

@@ -127,6 +127,7 @@ export class BrokerMonitor {
       name: queue.name,
       type: queue.definition.type,
       topicFilter: queue.definition.topicFilter,
+      template: queue.definition.template ?? null,
       depth: queue.depth,
       depthBytes: queue.depthBytes,
       inflight: queue.inflight,

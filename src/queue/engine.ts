@@ -8,11 +8,12 @@ import { topicMatches } from '../protocol/topic.js';
 import type { QueueRef } from './queue-filter.js';
 import type { Store } from '../store/store.js';
 import type { QueueConsumer } from './consumer.js';
-import { missingKeyRefusal, queueFullRefusal, storeFullRefusal, type Refusal } from './errors.js';
+import { instanceInvalidRefusal, instanceLimitRefusal, missingKeyRefusal, queueFullRefusal, storeFullRefusal, type Refusal } from './errors.js';
 import { compileKeySpec, type KeyExtractor } from './key.js';
 import { Queue, type HeldMessage, type RejectReason } from './queue.js';
-import { DEFAULT_QUEUE_SETTINGS, type QueueDefinition } from './types.js';
-import { autoQueueDefinition } from '../config/queues.js';
+import { DEFAULT_MAX_INSTANCES, DEFAULT_QUEUE_SETTINGS, type QueueDefinition } from './types.js';
+import { autoQueueDefinition, isValidQueueName } from '../config/queues.js';
+import { fillFilter, fillName, matchFilterOf, templateLevels, valuesOf, type TemplateLevel } from './template.js';
 
 export interface QueueEngineOptions {
   autoCreate: boolean;
@@ -40,6 +41,35 @@ export interface QueueHooks {
 
 const DEAD_LETTER_PREFIX = '$dead/';
 
+/** A declared template (template.ts): its definition (name and topicFilter are patterns) and the queues it made. */
+interface TemplateEntry {
+  definition: QueueDefinition;
+  /** What instances are named: the definition's name, with each `{placeholder}` replaced by its value. */
+  namePattern: string;
+  levels: TemplateLevel[];
+  /** The pattern with `+` for each named level: what a topic must match to belong to an instance. */
+  matchFilter: string;
+  /** By the values of the named levels, joined with `/` (a value holds no `/`). */
+  instances: Map<string, Queue>;
+  /**
+   * False for a template whose owner makes every instance itself (the device bridge, one per configured device):
+   * publishes and subscriptions then create none, and maxInstances does not apply.
+   */
+  open: boolean;
+  /** Instances refused (maxInstances reached, or an unusable name). */
+  refused: number;
+}
+
+/** A template as the admin API shows it. */
+export interface TemplateView {
+  name: string;
+  topicFilter: string;
+  maxInstances: number | null;
+  instances: number;
+  refused: number;
+  open: boolean;
+}
+
 /** About what storing `msg` adds to the store (its record's overhead is small against this). */
 export function messageBytes(msg: Message): number {
   return msg.topic.length + msg.payload.length + 64;
@@ -56,6 +86,9 @@ export class QueueEngine {
   private readonly admittedParts: ({ msg: Message; key: string | undefined }[] | undefined)[] = [];
   private admittedCount = 0;
   private readonly byId = new Map<number, Queue>();
+  private readonly templatesByName = new Map<string, TemplateEntry>();
+  /** The values of templatesByName: admission walks it per message (empty: one length check). */
+  private templateList: TemplateEntry[] = [];
   /** Consumers by owner (a session, a device bridge): one per owner and queue. */
   private readonly consumersByOwner = new Map<object, QueueConsumer<unknown>[]>();
   private nextId = 1;
@@ -93,7 +126,10 @@ export class QueueEngine {
       queue.restoreCounts(depth, bytes, oldest);
       this.nextId = Math.max(this.nextId, queueId + 1);
     }
-    for (const def of definitions) await this.declare(def);
+    for (const def of definitions) {
+      if (templateLevels(def.topicFilter).length > 0) await this.declareTemplate(def);
+      else await this.declare(def);
+    }
     this.sweepTimer = setInterval(() => this.sweep(), 250);
     this.sweepTimer.unref();
   }
@@ -170,6 +206,8 @@ export class QueueEngine {
     this.byName.delete(name);
     this.byId.delete(queue.id);
     this.entries = [...this.byName.values()];
+    // A deleted instance frees its place under maxInstances; the next publish for it creates it again.
+    for (const t of this.templateList) for (const [k, q] of t.instances) if (q === queue) t.instances.delete(k);
     await this.store.deleteQueue(queue.id);
     this.log.info('queue deleted', { queue: name });
     return true;
@@ -185,6 +223,13 @@ export class QueueEngine {
    * per queue and allocates nothing.
    */
   admit(msg: Message, strict: boolean, storeFull?: boolean): Refusal | null {
+    if (this.templateList.length > 0) {
+      const refusal = this.instancesFor(msg.topic);
+      if (refusal !== null && strict) {
+        this.admittedCount = 0;
+        return refusal;
+      }
+    }
     const entries = this.entries;
     let n = 0;
     for (let i = 0; i < entries.length; i++) {
@@ -304,6 +349,151 @@ export class QueueEngine {
     this.append(entry.queue, verdict, msg);
   }
 
+  // Templates -------------------------------------------------------------------------------------------------
+
+  /**
+   * Declares (or redeclares) a template. Instances already in the store (from before a restart) become its
+   * instances again and take its current settings; `open: false` leaves creating instances to the caller.
+   */
+  async declareTemplate(def: QueueDefinition, options: { open?: boolean; namePattern?: string } = {}): Promise<void> {
+    const levels = templateLevels(def.topicFilter);
+    if (typeof levels === 'string' || levels.length === 0) throw new Error(`queue template ${def.name}: ${typeof levels === 'string' ? levels : 'no named level in its topicFilter'}`);
+    const entry: TemplateEntry = this.templatesByName.get(def.name) ?? { definition: def, namePattern: def.name, levels, matchFilter: matchFilterOf(def.topicFilter), instances: new Map(), open: true, refused: 0 };
+    entry.definition = def;
+    entry.namePattern = options.namePattern ?? def.name;
+    entry.levels = levels;
+    entry.matchFilter = matchFilterOf(def.topicFilter);
+    entry.open = options.open ?? true;
+    this.templatesByName.set(def.name, entry);
+    this.templateList = [...this.templatesByName.values()];
+    const saves: Promise<unknown>[] = [];
+    for (const { queue } of this.byName.values()) {
+      const d = queue.definition;
+      if (d.template !== def.name || d.templateValues === undefined) continue;
+      entry.instances.set(levels.map((l) => d.templateValues![l.placeholder] ?? '').join('/'), queue);
+      // A closed template's owner gives each instance its settings when it makes it again (instantiate()).
+      if (!entry.open) continue;
+      const next = this.instanceDefinition(entry, d.templateValues, this.overridesOf(queue));
+      if (JSON.stringify(next) !== JSON.stringify(d)) saves.push(this.declare(next));
+    }
+    await Promise.all(saves);
+    this.log.info('queue template declared', { template: def.name, topicFilter: def.topicFilter, instances: entry.instances.size });
+  }
+
+  templates(): TemplateView[] {
+    return this.templateList.map((t) => ({
+      name: t.definition.name,
+      topicFilter: t.definition.topicFilter,
+      maxInstances: t.open ? (t.definition.maxInstances ?? DEFAULT_MAX_INSTANCES) : null,
+      instances: t.instances.size,
+      refused: t.refused,
+      open: t.open,
+    }));
+  }
+
+  /**
+   * The instance of template `name` for `values`, created when missing (registered at once, durable once `saved`
+   * resolves), or why not. `overrides` are settings of this instance alone (a device's delivery settings).
+   */
+  instantiate(name: string, values: Readonly<Record<string, string>>, overrides: Partial<QueueDefinition> = {}): { queue: Queue; saved: Promise<void> } | Refusal {
+    const entry = this.templatesByName.get(name);
+    if (entry === undefined) return instanceInvalidRefusal(name, 'no such queue template');
+    return this.instanceOf(entry, values, overrides);
+  }
+
+  /** Settings an instance was created with beyond its template's (kept across restarts, as the owner gave them). */
+  private readonly instanceOverrides = new WeakMap<Queue, Partial<QueueDefinition>>();
+
+  private overridesOf(queue: Queue): Partial<QueueDefinition> {
+    return this.instanceOverrides.get(queue) ?? {};
+  }
+
+  private instanceDefinition(entry: TemplateEntry, values: Readonly<Record<string, string>>, overrides: Partial<QueueDefinition>): QueueDefinition {
+    const { maxInstances: _m, ...settings } = entry.definition;
+    return {
+      ...settings,
+      ...overrides,
+      name: fillName(entry.namePattern, values),
+      topicFilter: fillFilter(entry.definition.topicFilter, entry.levels, values),
+      template: entry.definition.name,
+      templateValues: { ...values },
+    };
+  }
+
+  private instanceOf(entry: TemplateEntry, values: Readonly<Record<string, string>>, overrides: Partial<QueueDefinition>): { queue: Queue; saved: Promise<void> } | Refusal {
+    const id = entry.levels.map((l) => values[l.placeholder] ?? '').join('/');
+    const existing = entry.instances.get(id);
+    if (existing !== undefined) {
+      if (Object.keys(overrides).length === 0) return { queue: existing, saved: Promise.resolve() };
+      // The owner's settings may have changed since the restart (a device's maxDeliveries): applied.
+      this.instanceOverrides.set(existing, overrides);
+      const def = this.instanceDefinition(entry, values, overrides);
+      return { queue: existing, saved: this.declare(def).then(() => undefined) };
+    }
+    const def = this.instanceDefinition(entry, values, overrides);
+    if (!isValidQueueName(def.name)) return this.refuseInstance(entry, instanceInvalidRefusal(entry.definition.name, `the instance name would be "${def.name}", not a valid queue name`));
+    const taken = this.byName.get(def.name)?.queue;
+    const sameFilter = taken ?? this.queues().find((q) => q.definition.topicFilter === def.topicFilter);
+    if (sameFilter !== undefined) {
+      // A queue declared on its own for this very filter is the instance: capturing into a second one would copy.
+      if (sameFilter.definition.topicFilter !== def.topicFilter) return this.refuseInstance(entry, instanceInvalidRefusal(entry.definition.name, `queue name "${def.name}" is taken by a queue on ${sameFilter.definition.topicFilter}`));
+      entry.instances.set(id, sameFilter);
+      // An owner's queue from before templates (the device bridge's): it becomes the instance, with its settings.
+      if (!entry.open && sameFilter.name === def.name) {
+        if (Object.keys(overrides).length > 0) this.instanceOverrides.set(sameFilter, overrides);
+        return { queue: sameFilter, saved: this.declare(def).then(() => undefined) };
+      }
+      return { queue: sameFilter, saved: Promise.resolve() };
+    }
+    const limit = entry.definition.maxInstances ?? DEFAULT_MAX_INSTANCES;
+    if (entry.open && entry.instances.size >= limit) return this.refuseInstance(entry, instanceLimitRefusal(entry.definition.name, limit));
+    const queue = this.register(this.nextId++, def);
+    if (Object.keys(overrides).length > 0) this.instanceOverrides.set(queue, overrides);
+    entry.instances.set(id, queue);
+    this.log.info('queue created from template', { queue: def.name, template: entry.definition.name, topicFilter: def.topicFilter });
+    return { queue, saved: this.store.saveQueue(queue.id, { ...def }) };
+  }
+
+  private refuseInstance(entry: TemplateEntry, refusal: Refusal): Refusal {
+    if (entry.refused++ === 0) this.log.warn('queue template refused an instance', { template: entry.definition.name, detail: refusal.detail });
+    return refusal;
+  }
+
+  /**
+   * Admission of a topic under the open templates: the instances it belongs to are created before the queues are
+   * asked, so the first publish is captured by the queue it creates. Returns the first refusal, if any.
+   */
+  private instancesFor(topic: string): Refusal | null {
+    let levels: string[] | undefined;
+    let refusal: Refusal | null = null;
+    for (let i = 0; i < this.templateList.length; i++) {
+      const t = this.templateList[i]!;
+      if (!t.open || !topicMatches(t.matchFilter, topic)) continue;
+      const values = valuesOf((levels ??= topic.split('/')), t.levels);
+      if (values === undefined) continue;
+      const made = this.instanceOf(t, values, {});
+      if ('reason' in made) refusal ??= made;
+      else this.track(made.saved);
+    }
+    return refusal;
+  }
+
+  /** A consuming subscription's filter naming one instance of an open template literally; created when missing. */
+  private async instanceForFilter(filter: string): Promise<Queue | string | undefined> {
+    const levels = filter.split('/');
+    for (const t of this.templateList) {
+      if (!t.open || !topicMatches(t.matchFilter, filter)) continue;
+      const values = valuesOf(levels, t.levels);
+      // Wildcards elsewhere than in the named levels: not one instance.
+      if (values === undefined || levels.some((l) => l === '+' || l === '#')) continue;
+      const made = this.instanceOf(t, values, {});
+      if ('reason' in made) return made.detail;
+      await made.saved;
+      return made.queue;
+    }
+    return undefined;
+  }
+
   // Consumers -------------------------------------------------------------------------------------------------
 
   /** The queue a consuming subscription names, created when allowed; a string says why not. */
@@ -318,6 +508,9 @@ export class QueueEngine {
     }
     const filter = ref.topicFilter!;
     for (const { queue } of this.byName.values()) if (queue.definition.topicFilter === filter) return queue;
+    // `$q/lights/light-7/commands` under the template `lights/{id}/commands`: that one instance.
+    const instance = await this.instanceForFilter(filter);
+    if (instance !== undefined) return instance;
     if (!this.options.autoCreate) return `no queue for ${filter} and queues.autoCreate is off`;
     const def = autoQueueDefinition(filter, this.options.defaults);
     return typeof def === 'string' ? def : this.declare(def);

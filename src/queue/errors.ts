@@ -4,9 +4,9 @@
 import { ReasonCode } from '../protocol/reason-codes.js';
 
 /** The refusal kinds, as counted in wharf_publish_refused_total{reason=...}. */
-export type RefusalReason = 'queue_full' | 'missing_key' | 'store_full' | 'session_queue_full' | 'invalid_command';
+export type RefusalReason = 'queue_full' | 'missing_key' | 'store_full' | 'session_queue_full' | 'invalid_command' | 'instance_limit' | 'instance_invalid';
 
-export const REFUSAL_REASONS: readonly RefusalReason[] = ['queue_full', 'missing_key', 'store_full', 'session_queue_full', 'invalid_command'];
+export const REFUSAL_REASONS: readonly RefusalReason[] = ['queue_full', 'missing_key', 'store_full', 'session_queue_full', 'invalid_command', 'instance_limit', 'instance_invalid'];
 
 export interface Refusal {
   reason: RefusalReason;
@@ -34,6 +34,19 @@ export function queueFullRefusal(queue: string, limit: string): Refusal {
 
 export function storeFullRefusal(queue: string | undefined): Refusal {
   return { reason: 'store_full', reasonCode: ReasonCode.QuotaExceeded, permanent: false, queue, detail: 'storage limit reached' };
+}
+
+/**
+ * A queue template already made its maxInstances queues. Permanent: the limit stays until an operator deletes an
+ * instance, so a 3.1.1 publisher (who cannot be told) is acknowledged and the message is not queued, counted.
+ */
+export function instanceLimitRefusal(template: string, maxInstances: number): Refusal {
+  return { reason: 'instance_limit', reasonCode: ReasonCode.QuotaExceeded, permanent: true, queue: template, detail: `queue template ${template} is at its maxInstances limit of ${maxInstances} queues` };
+}
+
+/** A template's instance cannot be made (its name would be invalid or taken): the topic cannot be queued. */
+export function instanceInvalidRefusal(template: string, why: string): Refusal {
+  return { reason: 'instance_invalid', reasonCode: ReasonCode.TopicNameInvalid, permanent: true, queue: template, detail: `queue template ${template}: ${why}` };
 }
 
 export const SESSION_QUEUE_FULL: Refusal = {

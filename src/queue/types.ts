@@ -40,7 +40,18 @@ export interface QueueDefinition {
   redeliveryDelayMs: number;
   /** 0 = off. */
   ackTimeoutMs: number;
+  /**
+   * Templates only (a topicFilter with named levels, `lights/{id}/commands`): how many queues the template may
+   * create; the next one is refused (PUBACK 0x97 Quota exceeded). See template.ts.
+   */
+  maxInstances?: number;
+  /** An instance of a template: the template's name, and the values of its named levels. */
+  template?: string;
+  templateValues?: Record<string, string>;
 }
+
+/** Templates create at most this many queues unless their maxInstances says otherwise. */
+export const DEFAULT_MAX_INSTANCES = 1000;
 
 export const DEFAULT_QUEUE_SETTINGS: Omit<QueueDefinition, 'name' | 'topicFilter'> = {
   type: 'standard',

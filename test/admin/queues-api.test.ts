@@ -44,7 +44,7 @@ test('invalid input is a 400 naming every field with the configuration file word
   const r = await bed.tb.api('POST', '/api/v1/queues', { body: { name: 'bad name', topicFilter: 'a/#/b', maxMessages: -1, dispatch: 'fastest', colour: 'red' } });
   assert.is(r.status, 400);
   assert.equal(r.body.errors, [
-    'colour: unknown key (allowed: name, topicFilter, type, key, dispatch, missingKey, consumerInflight, retention, maxMessages, maxBytes, overflow, maxDeliveries, deadLetter, redeliveryDelay, ackTimeout)',
+    'colour: unknown key (allowed: name, topicFilter, type, key, dispatch, missingKey, consumerInflight, retention, maxMessages, maxBytes, overflow, maxDeliveries, deadLetter, redeliveryDelay, ackTimeout, maxInstances)',
     'topicFilter: must be a valid MQTT topic filter ("+" and "#" only as whole levels, "#" only last, not empty); got "a/#/b"',
     'name: must be a queue name of 1-255 letters, digits, "_", "-" or "."; got "bad name"',
     'dispatch: expected one of random, round_robin, least_inflight, hash_key; got "fastest"',
@@ -95,6 +95,25 @@ test('conflicts are 409, unknown queues 404, wrong methods 405 with Allow', asyn
   assert.is(put.status, 405);
   assert.is(put.headers.get('allow'), 'GET, PATCH, DELETE');
   assert.is((await bed.tb.api('GET', '/api/v1/nothing')).status, 404);
+});
+
+test('a template posted with a named level makes its instances on first publish; the list shows both', async () => {
+  const r = await bed.tb.api('POST', '/api/v1/queues', { body: { topicFilter: 'lamps/{id}/cmd', maxInstances: 1 } });
+  assert.is(r.status, 201);
+  assert.equal(r.body.template, { name: 'lamps.{id}.cmd', topicFilter: 'lamps/{id}/cmd', maxInstances: 1, instances: 0, refused: 0, open: true });
+  assert.is((await bed.tb.api('POST', '/api/v1/queues', { body: { topicFilter: 'lamps/{id}/cmd' } })).status, 409);
+  const pub = await bed.client('pub');
+  await pub.publishAsync('lamps/a/cmd', 'on', { qos: 1 });
+  const over = await pub.publishAsync('lamps/b/cmd', 'on', { qos: 1 }).then(
+    () => 0,
+    (err: { code?: number }) => err.code,
+  );
+  assert.is(over, 0x97);
+  const list = (await bed.tb.api('GET', '/api/v1/queues')).body;
+  assert.equal(list.queues.map((x: { name: string; template: string | null; depth: number }) => [x.name, x.template, x.depth]), [['lamps.a.cmd', 'lamps.{id}.cmd', 1]]);
+  assert.is(list.templates[0].refused, 1);
+  const one = (await bed.tb.api('GET', '/api/v1/queues/lamps.a.cmd')).body;
+  assert.equal(one.settings.templateValues, { id: 'a' });
 });
 
 test('update changes limits that publishers feel at once; identity fields cannot change', async () => {

@@ -146,7 +146,7 @@ section('unknown keys are rejected in the section, the defaults and a definition
     `queues.defaults.retentionMs: unknown key (allowed: ${SETTING_KEYS})`,
   ]);
   assert.equal(defErrs({ topicFilter: 'a', filter: 'a' }), [
-    `queues.definitions[0].filter: unknown key (allowed: name, topicFilter, ${SETTING_KEYS})`,
+    `queues.definitions[0].filter: unknown key (allowed: name, topicFilter, ${SETTING_KEYS}, maxInstances)`,
   ]);
 });
 

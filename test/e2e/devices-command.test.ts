@@ -93,6 +93,15 @@ tcp('offline device: set speed 30, 45, 60 and valve true; on return one write ea
     assert.equal(await sim.get(1, 'hr', 10), [60]);
     await waitFor(() => got.messages.length === 4, 100).catch(() => undefined);
     assert.is(got.messages.length, 4, 'one receipt per command');
+    // The device API counts them per point: four received, two applied, two superseded.
+    const device = (await adminJson(broker, '/api/v1/devices/pump1')) as { commands: Record<string, number> };
+    assert.equal(device.commands, { received: 4, applied: 2, rejected: 0, expired: 0, superseded: 2, failed: 0 });
+    const list = (await adminJson(broker, '/api/v1/devices')) as { devices: { name: string; commands?: Record<string, number> }[] };
+    assert.is(list.devices.find((d) => d.name === 'pump1')!.commands!.applied, 2);
+    const metrics = await (await fetch(`http://127.0.0.1:${broker.adminPort}/metrics`)).text();
+    assert.match(metrics, /wharf_device_commands_total\{device="pump1",bus="plc",outcome="superseded"\} 2/);
+    const cli = await run(process.execPath, [new URL('../../src/cli/main.js', import.meta.url).pathname, '--admin', `127.0.0.1:${broker.adminPort}`, 'devices', 'show', 'pump1']);
+    assert.match(cli.stdout, /commands\s+4 received: 2 applied, 0 rejected, 0 expired, 2 superseded, 0 failed/);
   } finally {
     if (client) await endClient(client, true);
     await sim.close();
@@ -140,6 +149,8 @@ tcp('bad commands are refused at publish time with their reason code and a rejec
     assert.match(rs[cases.length]!.reason!, 'below min');
     const queues = (await adminJson(broker, '/api/v1/queues')) as { queues: { name: string; depth: number }[] };
     assert.is(queues.queues.find((x) => x.name === 'devices.pump1.commands')!.depth, 0, 'nothing queued');
+    const device = (await adminJson(broker, '/api/v1/devices/pump1')) as { commands: Record<string, number> };
+    assert.equal(device.commands, { received: 8, applied: 0, rejected: 8, expired: 0, superseded: 0, failed: 0 }, 'per point: the multi-point command counts twice');
     // The device's request counters: polls only, not one write function code.
     assert.is(writesOnly(await sim.counts()), 0);
     assert.equal(await sim.writes(), []);
@@ -266,7 +277,7 @@ tcp('a command whose Message Expiry Interval passes while the device is away is 
   }
 });
 
-tcp('kill -9 while commands wait for an offline device: after the restart only the latest value per point is written, once', async () => {
+tcp('kill -9 while commands wait for an offline device: after the restart only the latest value per point is written, once; a multi-point command still gets one receipt', async () => {
   const sim = await ModbusSim.start({ units: [1] });
   const ws = Workspace.create(undefined, pumpYaml(sim.port));
   let client: MqttClient | undefined;
@@ -277,9 +288,13 @@ tcp('kill -9 while commands wait for an offline device: after the restart only t
     await sim.stop();
     await deviceState(client, 'pump1', 'offline');
     await sim.reset();
+    const reply = (c: string) => ({ qos: 1 as const, properties: { responseTopic: 'replies/operator', correlationData: Buffer.from(c) } });
     for (const speed of [30, 45, 70]) await client.publishAsync('devices/pump1/set/speed', String(speed), { qos: 1 });
-    await client.publishAsync('devices/pump1/set', JSON.stringify({ valve: true, setpoint: 1.5 }), { qos: 1 });
+    // A: its valve part is superseded before the kill (a result kept in the store), its setpoint written after it.
+    await client.publishAsync('devices/pump1/set', JSON.stringify({ valve: true, setpoint: 1.5 }), reply('A'));
     await client.publishAsync('devices/pump1/set/valve', 'false', { qos: 1 });
+    // B: nothing of it settles before the kill.
+    await client.publishAsync('devices/pump1/set', JSON.stringify({ total: 7, mode: 2 }), reply('B'));
     await endClient(client, true);
     client = undefined;
     await broker.crash();
@@ -287,19 +302,38 @@ tcp('kill -9 while commands wait for an offline device: after the restart only t
     client = await connectClient(broker.url, { clientId: 'operator' });
     const got = collect(client);
     await client.subscribeAsync('devices/pump1/results', { qos: 1 });
+    await client.subscribeAsync('replies/operator', { qos: 1 });
     await sim.start();
-    await got.waitCount(3, 15000);
-    const writes = (await sim.writes()).sort((a, b) => a[1] - b[1]);
+    await got.waitCount(4, 15000);
+    const writes = (await sim.writes()).sort((a, b) => a[2] - b[2] || a[1] - b[1]);
     const f = Buffer.alloc(4);
     f.writeFloatBE(1.5);
-    assert.equal(writes, [
-      [1, 5, 3, [0]],
-      [1, 6, 10, [70]],
-      [1, 16, 20, [f.readUInt16BE(2), f.readUInt16BE(0)]],
-    ]);
+    assert.equal(writes.map((w) => [w[1], w[2]]), [
+      [5, 3],
+      [6, 10],
+      [16, 20],
+      [16, 22],
+      [6, 60],
+    ], 'each point written once');
+    assert.equal(writes[0]![3], [0], 'the valve takes its latest command, false');
+    assert.equal(writes[1]![3], [70]);
+    assert.equal(writes[2]![3], [f.readUInt16BE(2), f.readUInt16BE(0)]);
     const rs = receipts(got.messages, 'devices/pump1/results');
-    assert.ok(rs.every((r) => r.outcome === 'applied'), JSON.stringify(rs));
-    assert.equal(rs.map((r) => Object.keys(r.points)[0]).sort(), ['setpoint', 'speed', 'valve']);
+    assert.equal(rs.map((r) => [Object.keys(r.points), r.outcome]).sort(), [
+      [['speed'], 'applied'],
+      [['valve'], 'applied'],
+    ]);
+    const replies = new Map(got.messages.filter((m) => m.topic === 'replies/operator').map((m) => [Buffer.from(m.packet.properties!.correlationData!).toString(), JSON.parse(m.payload) as Receipt]));
+    assert.is(replies.size, 2, 'one receipt for each multi-point command, with its correlation data');
+    const a = replies.get('A')!;
+    assert.is(a.outcome, 'partial');
+    assert.equal(a.points.valve, { value: true, outcome: 'superseded', reason: 'a newer command for this point replaced it' });
+    assert.equal(a.points.setpoint, { value: 1.5, outcome: 'applied', readBack: 1.5 });
+    const b = replies.get('B')!;
+    assert.is(b.outcome, 'applied');
+    assert.equal(Object.keys(b.points).sort(), ['mode', 'total']);
+    await waitFor(() => got.messages.length > 4, 300).catch(() => undefined);
+    assert.is(got.messages.length, 4, 'no part answers alone');
   } finally {
     if (client) await endClient(client, true);
     await sim.close();

@@ -11,7 +11,7 @@ import type { QueueDefinition } from '../../queue/types.js';
 import type { AdminContext } from '../context.js';
 import { ApiError, badRequest, conflict, intParam, notFound, readJson, sendJson } from '../http.js';
 import type { Route, RouteContext } from '../router.js';
-import { queueDetail, queuedMessageView } from '../views.js';
+import { definitionView, queueDetail, queuedMessageView } from '../views.js';
 
 /** What identifies a queue and decides its storage layout; changing them means delete and create. */
 const IMMUTABLE = ['name', 'topicFilter', 'type', 'key'] as const;
@@ -64,12 +64,22 @@ async function create(ctx: AdminContext, { req, res }: RouteContext): Promise<vo
   const errors: string[] = [];
   const def = validateQueueDefinition(body, '', ctx.config.queues.defaults, errors);
   if (def === undefined) throw invalid(errors);
+  if (def.maxInstances !== undefined) return createTemplate(ctx, engine, def, body.deadLetter !== undefined, res);
   if (engine.queueByName(def.name) !== undefined) throw conflict(`a queue named "${def.name}" already exists`);
   const sameFilter = engine.queues().find((q) => q.definition.topicFilter === def.topicFilter);
   if (sameFilter !== undefined) throw conflict(`topicFilter: "${def.topicFilter}" is already the filter of queue "${sameFilter.name}"`);
   checkDeadLetter(engine, def, body.deadLetter !== undefined);
   const queue = await engine.declare(def);
   sendJson(res, 201, detail(ctx, queue), { location: `/api/v1/queues/${encodeURIComponent(queue.name)}` });
+}
+
+/** A template (a topicFilter with named levels): its instances are made by the publishes and subscriptions to them. */
+async function createTemplate(ctx: AdminContext, engine: QueueEngine, def: QueueDefinition, deadLetterGiven: boolean, res: RouteContext['res']): Promise<void> {
+  if (engine.templates().some((t) => t.name === def.name)) throw conflict(`a queue template named "${def.name}" already exists`);
+  if (engine.templates().some((t) => t.topicFilter === def.topicFilter)) throw conflict(`topicFilter: "${def.topicFilter}" is already the filter of a queue template`);
+  if (deadLetterGiven && def.deadLetter !== undefined && engine.queueByName(def.deadLetter) === undefined) throw invalid([`deadLetter: no queue named "${def.deadLetter}"`]);
+  await engine.declareTemplate(def);
+  sendJson(res, 201, { template: engine.templates().find((t) => t.name === def.name), settings: definitionView(def) });
 }
 
 async function update(ctx: AdminContext, { req, res, params }: RouteContext): Promise<void> {
@@ -148,7 +158,7 @@ export function queueRoutes(ctx: AdminContext): Route[] {
       path: '/api/v1/queues',
       handle: ({ res }) => {
         const now = Date.now();
-        sendJson(res, 200, { queues: ctx.monitor.queues().map((q) => ctx.monitor.queueFigures(q, now)) });
+        sendJson(res, 200, { queues: ctx.monitor.queues().map((q) => ctx.monitor.queueFigures(q, now)), templates: ctx.broker.queues?.templates() ?? [] });
       },
     },
     { method: 'POST', path: '/api/v1/queues', handle: (c) => create(ctx, c) },

@@ -65,6 +65,10 @@ function showText(d: DeviceStatus & { busStatus?: BusStatus; config?: Record<str
     ['errors', `${c.crcErrors} CRC, ${c.badFrames} bad frames, exceptions ${exceptions.length === 0 ? 'none' : exceptions.join(', ')}`],
     ['readings', `${c.readingsPublished} published, ${c.readingsDropped} dropped${c.linesCut !== undefined ? `, ${c.linesCut} lines cut` : ''}`],
   ];
+  if (d.commands !== undefined) {
+    const k = d.commands;
+    rows.push(['commands', `${k.received} received: ${k.applied} applied, ${k.rejected} rejected, ${k.expired} expired, ${k.superseded} superseded, ${k.failed} failed`]);
+  }
   if (d.rttMs !== undefined) rows.push(['round trip', `last ${d.rttMs.last.toFixed(1)} ms, avg ${d.rttMs.avg.toFixed(1)} ms, max ${d.rttMs.max.toFixed(1)} ms`]);
   if (d.config !== undefined && typeof d.config.topic === 'string') rows.push(['topic', d.config.topic.replaceAll('{device}', d.name)]);
   const width = Math.max(...rows.map(([k]) => k.length));

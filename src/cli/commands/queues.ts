@@ -27,12 +27,33 @@ function listTable(queues: QueueFigures[]): string {
     rate(q.rates?.enqueuedPerSec),
     rate(q.rates?.acknowledgedPerSec),
   ]);
-  return table(['NAME', 'TYPE', 'DEPTH', 'BYTES', 'INFLIGHT', 'CONSUMERS', 'OLDEST', 'IN/S', 'ACK/S'], rows, new Set([2, 3, 4, 5, 6, 7, 8]));
+  const headers = ['NAME', 'TYPE', 'DEPTH', 'BYTES', 'INFLIGHT', 'CONSUMERS', 'OLDEST', 'IN/S', 'ACK/S'];
+  // Which template a queue comes from, when any does (a column only then, to keep the common table narrow).
+  if (queues.some((q) => q.template != null)) {
+    headers.push('TEMPLATE');
+    queues.forEach((q, i) => rows[i]!.push(q.template ?? '-'));
+  }
+  return table(headers, rows, new Set([2, 3, 4, 5, 6, 7, 8]));
+}
+
+interface TemplateFigures {
+  name: string;
+  topicFilter: string;
+  maxInstances: number | null;
+  instances: number;
+  refused: number;
+}
+
+/** Queue templates (a topicFilter with named levels) and how many queues each made, under the queue table. */
+function templateTable(templates: TemplateFigures[] | undefined): string {
+  if (templates === undefined || templates.length === 0) return '';
+  const rows = templates.map((t) => [t.name, t.topicFilter, String(t.instances), t.maxInstances === null ? '-' : String(t.maxInstances), String(t.refused)]);
+  return '\n' + table(['TEMPLATE', 'TOPIC FILTER', 'INSTANCES', 'MAX', 'REFUSED'], rows, new Set([2, 3, 4]));
 }
 
 function detailText(q: QueueDetail): string {
   const lines = [
-    `queue ${q.name} (${q.type}, topic filter ${q.topicFilter})`,
+    `queue ${q.name} (${q.type}, topic filter ${q.topicFilter}${q.template !== null && q.template !== undefined ? `, from template ${q.template}` : ''})`,
     `  depth      ${q.depth} messages, ${bytes(q.depthBytes)}; ${q.inflight} in flight; oldest ${age(q.oldestAgeMs)}`,
     `  rates      ${rate(q.rates?.enqueuedPerSec)}/s in, ${rate(q.rates?.deliveredPerSec)}/s delivered, ${rate(q.rates?.acknowledgedPerSec)}/s acknowledged`,
     `  counters   ${Object.entries(q.counters).map(([k, v]) => `${k} ${v}`).join(', ')}`,
@@ -55,8 +76,8 @@ export async function queuesCommand(target: AdminTarget, args: ClientArgs, io: C
   const show = (v: unknown, text: () => string) => io.out(args.json ? json(v) : text());
   switch (args.action) {
     case 'list': {
-      const r = (await call(target, '/api/v1/queues')) as { queues: QueueFigures[] };
-      return show(r, () => listTable(r.queues));
+      const r = (await call(target, '/api/v1/queues')) as { queues: QueueFigures[]; templates?: TemplateFigures[] };
+      return show(r, () => listTable(r.queues) + templateTable(r.templates));
     }
     case 'show': {
       const q = (await call(target, path(name))) as QueueDetail;

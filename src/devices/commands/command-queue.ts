@@ -12,14 +12,22 @@ import type { QueueEngine } from '../../queue/engine.js';
 import type { Refusal } from '../../queue/errors.js';
 import type { Departure, HeldMessage } from '../../queue/queue.js';
 import { DEFAULT_QUEUE_SETTINGS, type QueueDefinition } from '../../queue/types.js';
+import { DEFAULT_COMMAND_TOPIC } from '../../config/device-commands.js';
 import type { DeviceLink } from '../bus-scheduler.js';
+import type { CommandCounters } from '../status.js';
 import { CommandConsumer, pointOf } from '../command-consumer.js';
 import { parseCommand, parseValue, type PointCommand } from './parse.js';
 import { COMMAND_ID_PROPERTY, COMMAND_POINTS_PROPERTY, Receipts } from './receipts.js';
 
+/** The consumer-state record of a command queue that holds its multi-point commands' partial results. */
+const RECEIPTS_STATE = 'device-receipts';
+
+/** The name pattern of the devices' command queues (a template's instances: `{device}` is the device's name). */
+export const COMMAND_QUEUE_PATTERN = 'devices.{device}.commands';
+
 /** The command queue of a device, as named in `wharf queues` and the admin API. */
 export function commandQueueName(device: string): string {
-  return `devices.${device}.commands`;
+  return COMMAND_QUEUE_PATTERN.replace('{device}', device);
 }
 
 export interface CommandStats {
@@ -62,18 +70,33 @@ export class DeviceCommands {
     return device.points.some((p) => p.writable);
   }
 
-  definition(): QueueDefinition {
-    const c = this.device.commands;
-    const writable = this.device.points.filter((p) => p.writable).length;
+  /**
+   * The template the device's queue is an instance of: one per command topic pattern (`devices/{device}/set`), so
+   * the device bridge's queues are made as an MQTT device's are (src/queue/template.ts), except that only the bridge
+   * makes them (one per configured device; a publish for an unknown device creates nothing). Undefined when the
+   * device's command topic does not hold `{device}` as a whole level: its queue is then declared on its own.
+   */
+  template(): QueueDefinition | undefined {
+    const pattern = `${this.device.commands.topic}/#`;
+    if (!pattern.split('/').includes('{device}')) return undefined;
     return {
       ...DEFAULT_QUEUE_SETTINGS,
-      name: this.queueName,
+      // One template per pattern: the default one keeps the instances' name as its own.
+      name: this.device.commands.topic === DEFAULT_COMMAND_TOPIC ? COMMAND_QUEUE_PATTERN : `${COMMAND_QUEUE_PATTERN} on ${pattern}`,
       // `#` also matches the parent level [MQTT-4.7.1-2]: the multi-point topic itself.
-      topicFilter: `${this.base}/#`,
+      topicFilter: pattern,
       type: 'lastvalue',
       // The level after the command topic is the point: one waiting command per point.
       key: `topicLevel:${this.levels}`,
       missingKey: 'reject',
+    };
+  }
+
+  /** What this device's queue sets beyond its template: its delivery settings. */
+  private overrides(): Partial<QueueDefinition> {
+    const c = this.device.commands;
+    const writable = this.device.points.filter((p) => p.writable).length;
+    return {
       // Every point's latest command can be out at once, so the parts of a multi-point command arrive together.
       consumerInflight: Math.max(8, writable),
       maxDeliveries: c.maxDeliveries,
@@ -82,14 +105,49 @@ export class DeviceCommands {
     };
   }
 
-  /** Declares the queue (registered at once; its definition is durable shortly after) and starts consuming it. */
+  /** The queue's whole definition (as the instance of template() for this device has it). */
+  definition(): QueueDefinition {
+    const { maxInstances: _m, ...settings } = this.template() ?? { ...DEFAULT_QUEUE_SETTINGS, type: 'lastvalue' as const, key: `topicLevel:${this.levels}`, missingKey: 'reject' as const };
+    return { ...settings, ...this.overrides(), name: this.queueName, topicFilter: `${this.base}/#` };
+  }
+
+  /** Makes the queue (registered at once; its definition is durable shortly after) and starts consuming it. */
   start(): void {
-    this.engine.declare(this.definition()).catch((err: unknown) => this.log.error('command queue not saved', { device: this.device.name, error: String(err) }));
+    const template = this.template();
+    let saved: Promise<unknown>;
+    if (template === undefined) saved = this.engine.declare(this.definition());
+    else {
+      // Both register at once (before the bus opens, so no command published meanwhile is missed); saved later.
+      saved = this.engine.declareTemplate(template, { open: false, namePattern: COMMAND_QUEUE_PATTERN });
+      const made = this.engine.instantiate(template.name, { device: this.device.name }, this.overrides());
+      if ('reason' in made) {
+        this.log.error('command queue not made', { device: this.device.name, error: made.detail });
+        return;
+      }
+      saved = Promise.all([saved, made.saved]);
+    }
+    saved.catch((err: unknown) => this.log.error('command queue not saved', { device: this.device.name, error: String(err) }));
     const queue = this.engine.queueByName(this.queueName)!;
+    // Half-settled multi-point commands of the previous run (receipts.ts), kept as the queue's consumer state.
+    const store = this.engine.store;
+    void this.receipts.attach({
+      load: async () => (await store.loadConsumers(queue.id)).find((c) => c.consumerId === RECEIPTS_STATE)?.state,
+      save: (state) => {
+        const saved = Object.keys(state).length === 0 ? store.deleteConsumer(queue.id, RECEIPTS_STATE) : store.saveConsumer(queue.id, RECEIPTS_STATE, state);
+        // Saved while a publish supersedes a part: its acknowledgement waits for this too, so kill -9 after it keeps both.
+        this.engine.track(saved);
+        return saved;
+      },
+    });
     this.engine.setHooks(this.queueName, { check: (msg) => this.check(msg), split: (msg) => this.split(msg) });
     queue.observer = (held, why) => this.departed(held, why);
     this.consumer = new CommandConsumer(queue, this, this.device.name, this.link, this.points, this.receipts, () => this.engine.ownerHasRoom(this));
     this.engine.addConsumer(this.consumer);
+  }
+
+  /** Received and per outcome, per point (the device API's `commands`). */
+  counts(): CommandCounters {
+    return { ...this.receipts.counts };
   }
 
   stats(): CommandStats {
@@ -107,6 +165,7 @@ export class DeviceCommands {
     const parsed = parseCommand(this.points, msg.topic.split('/').slice(this.levels), msg.payload);
     if (Array.isArray(parsed)) {
       this.checked = { msg, commands: parsed };
+      this.receipts.counts.received += parsed.length;
       return null;
     }
     this.refused++;

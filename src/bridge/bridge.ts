@@ -180,6 +180,7 @@ export class Bridge implements ForwardSender {
     if (cmd === 'pubrec' && inflight.qos === 2 && code < 0x80) {
       this.health.progress(Date.now());
       this.writer!.raw(pubrel(id));
+      this.writer!.poke();
       return;
     }
     if ((cmd === 'puback') !== (inflight.qos === 1) && !(cmd === 'pubrec' && code >= 0x80)) return; // not this exchange's answer
@@ -200,6 +201,19 @@ export class Bridge implements ForwardSender {
       this.deadLetter(inflight.consumer, inflight.key, inflight.held, `upstream answered 0x${code.toString(16)}`);
     }
     this.roomAgain();
+    this.writer?.poke();
+  }
+
+  /**
+   * Whether a burst should be written now: loopback and LAN writes cost a system call each, so while at least half
+   * the window is still unacknowledged on the wire, new packets wait until they are half a window themselves or
+   * the wire drains below half (acknowledgements keep arriving meanwhile, so nothing waits longer than a round trip).
+   */
+  private mayWrite(): boolean {
+    const queued = this.writer?.queuedPackets ?? 0;
+    const onWire = this.pending.size - queued;
+    const half = this.window >> 1;
+    return onWire < half || queued >= half;
   }
 
   /** Out of the outbox into the bridge's dead-letter queue, with the reason; never retried. */
@@ -227,7 +241,9 @@ export class Bridge implements ForwardSender {
 
   private linkUp(client: MqttClient, _connack: IConnackPacket): void {
     this.client = client;
-    this.writer = new BurstWriter(client.stream);
+    // The bridge makes its own bursts: Nagle's algorithm would only hold them for the previous segment's ACK.
+    (client.stream as { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true);
+    this.writer = new BurstWriter(client.stream, () => this.mayWrite());
     this.ids = new OutboxPacketIds();
     client.on('packetreceive', (packet) => this.onPacket(client, packet));
     this.window = Math.min(this.config.outbox.inflight, this.link.receiveMaximum, OutboxPacketIds.capacity);

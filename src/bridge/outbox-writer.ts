@@ -88,10 +88,27 @@ export class BurstWriter {
   private copyBytes = 0;
   private scheduled = false;
   private closed = false;
-  /** Bytes and socket writes so far (the bridge's metrics, the benchmark). */
+  /** Socket writes so far. */
   writes = 0;
 
-  constructor(private readonly stream: Writable) {}
+  /**
+   * `mayWrite` says whether a burst should go now or wait to grow (the bridge: while half of its window is still
+   * on the wire, the pipe is full and more acknowledgements are coming); a held burst goes on the next poke().
+   */
+  constructor(
+    private readonly stream: Writable,
+    private readonly mayWrite: () => boolean = () => true,
+  ) {}
+
+  /** Packets waiting for the next write. */
+  get queuedPackets(): number {
+    return this.queued.length;
+  }
+
+  /** Something changed (an acknowledgement came): a held burst may go now. */
+  poke(): void {
+    if (this.queued.length > 0) this.later();
+  }
 
   publish(frame: PublishFrame): void {
     this.queued.push(frame);
@@ -125,7 +142,7 @@ export class BurstWriter {
     // After every acknowledgement of the socket read being handled (MQTT.js handles one packet per tick).
     setImmediate(() => {
       this.scheduled = false;
-      this.flush();
+      if (this.mayWrite()) this.flush();
     });
   }
 

@@ -4,7 +4,7 @@
 // Wharf (a `wharf start` process with a bridge) and Mosquitto 2.0 configured as a bridge (persistence true,
 // cleansession false, max_queued_messages/bytes 0 = no limit) run against the same upstream Mosquitto.
 //
-//   node dist/scripts/bench/bridge-catchup.js [--messages 100000] [--size 256] [--peers wharf,mosquitto] [--crash true] [--json FILE]
+//   node dist/scripts/bench/bridge-catchup.js [--messages 100000] [--size 256] [--peers wharf,mosquitto] [--crash true] [--inflight 64] [--json FILE]
 // --crash true: the gateway is killed with SIGKILL once the backlog is built and restarted before the link returns.
 
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -20,11 +20,12 @@ import { freePort, readWriteBytes } from './peers.js';
 import { writeJsonRecord } from './standalone.js';
 import { TcpProxy } from '../../test/helpers/tcp-proxy.js';
 
-const USAGE = 'usage: node dist/scripts/bench/bridge-catchup.js [--messages N] [--size BYTES] [--peers wharf,mosquitto] [--crash true|false] [--json FILE]';
+const USAGE = 'usage: node dist/scripts/bench/bridge-catchup.js [--messages N] [--size BYTES] [--peers wharf,mosquitto] [--crash true|false] [--inflight N] [--json FILE]';
 const WHARF_MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const MOSQUITTO = '/usr/sbin/mosquitto';
 type Peer = 'wharf' | 'mosquitto';
-const INFLIGHT = 64;
+/** Messages in flight upstream, the same for both gateways (Wharf `outbox.inflight`, Mosquitto `max_inflight_messages`). */
+let INFLIGHT = 64;
 /** Bounds of each phase: a run that stalls reports what it got by then instead of hanging. */
 const PUBLISH_LIMIT_MS = 300_000;
 const DRAIN_LIMIT_MS = 300_000;
@@ -41,6 +42,7 @@ readFlags(process.argv.slice(2), USAGE, (flag, v) => {
   else if (flag === '--peers') peers = v.oneOrMoreOf(['wharf', 'mosquitto'] as const);
   else if (flag === '--json') jsonPath = v.text();
   else if (flag === '--crash') crash = v.text() === 'true';
+  else if (flag === '--inflight') INFLIGHT = v.int(1, 65535);
   else return false;
   return true;
 });

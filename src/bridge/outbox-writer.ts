@@ -160,11 +160,16 @@ export class BurstWriter {
     const chunks: Buffer[] = [];
     for (const item of queued) {
       if (Buffer.isBuffer(item)) {
-        at += item.copy(buf, at);
+        buf.set(item, at);
+        at += item.length;
         continue;
       }
       at = writeHeader(buf, at, item);
-      if (item.payload.length <= COPY_MAX_BYTES) at += item.payload.copy(buf, at);
+      if (item.payload.length <= COPY_MAX_BYTES) {
+        // TypedArray#set: no per-call argument checks of Buffer#copy for a few hundred bytes.
+        buf.set(item.payload, at);
+        at += item.payload.length;
+      }
       else {
         // A large payload (often a view of the payload store's mapped segment) is written as it is.
         chunks.push(buf.subarray(from, at), item.payload);

@@ -107,6 +107,9 @@ export class UpstreamLink {
       customHandleAcks: this.handleAcks,
       // The outbox writes its PUBLISH packets itself with identifiers from FIRST_OUTBOX_PACKET_ID up; MQTT.js stays below.
       messageIdProvider: new MqttJsPacketIds(),
+      // A PINGREQ every keep alive whatever the traffic (a clear/set timer per acknowledgement costs more than a
+      // ping); it doubles as the health probe while the outbox is empty.
+      reschedulePings: false,
     };
   }
 

@@ -4,25 +4,28 @@
 // Wharf (a `wharf start` process with a bridge) and Mosquitto 2.0 configured as a bridge (persistence true,
 // cleansession false, max_queued_messages/bytes 0 = no limit) run against the same upstream Mosquitto.
 //
-//   node dist/scripts/bench/bridge-catchup.js [--messages 100000] [--size 256] [--peers wharf,mosquitto] [--crash true] [--json FILE]
+//   node dist/scripts/bench/bridge-catchup.js [--messages 100000] [--size 256] [--peers wharf,mosquitto] [--crash true] [--inflight 64] [--json FILE]
 // --crash true: the gateway is killed with SIGKILL once the backlog is built and restarted before the link returns.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import mqtt, { type MqttClient } from 'mqtt';
+import net from 'node:net';
+import mqtt from 'mqtt';
+import mqttPacket from 'mqtt-packet';
 import { readFlags } from './cli-args.js';
 import { freePort, readWriteBytes } from './peers.js';
 import { writeJsonRecord } from './standalone.js';
 import { TcpProxy } from '../../test/helpers/tcp-proxy.js';
 
-const USAGE = 'usage: node dist/scripts/bench/bridge-catchup.js [--messages N] [--size BYTES] [--peers wharf,mosquitto] [--crash true|false] [--json FILE]';
+const USAGE = 'usage: node dist/scripts/bench/bridge-catchup.js [--messages N] [--size BYTES] [--peers wharf,mosquitto] [--crash true|false] [--inflight N] [--json FILE]';
 const WHARF_MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const MOSQUITTO = '/usr/sbin/mosquitto';
 type Peer = 'wharf' | 'mosquitto';
-const INFLIGHT = 64;
+/** Messages in flight upstream, the same for both gateways (Wharf `outbox.inflight`, Mosquitto `max_inflight_messages`). */
+let INFLIGHT = 64;
 /** Bounds of each phase: a run that stalls reports what it got by then instead of hanging. */
 const PUBLISH_LIMIT_MS = 300_000;
 const DRAIN_LIMIT_MS = 300_000;
@@ -39,6 +42,7 @@ readFlags(process.argv.slice(2), USAGE, (flag, v) => {
   else if (flag === '--peers') peers = v.oneOrMoreOf(['wharf', 'mosquitto'] as const);
   else if (flag === '--json') jsonPath = v.text();
   else if (flag === '--crash') crash = v.text() === 'true';
+  else if (flag === '--inflight') INFLIGHT = v.int(1, 65535);
   else return false;
   return true;
 });
@@ -46,7 +50,6 @@ readFlags(process.argv.slice(2), USAGE, (flag, v) => {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function accepts(port: number): Promise<boolean> {
-  const net = await import('node:net');
   return new Promise((resolve) => {
     const s = net.connect(port, '127.0.0.1');
     s.once('connect', () => (s.destroy(), resolve(true)));
@@ -148,31 +151,63 @@ async function publishBacklog(port: number, n: number): Promise<void> {
   await client.endAsync();
 }
 
-/** Counts what the upstream delivers: unique sequence numbers and duplicates. */
+/**
+ * Counts what the upstream delivers: unique sequence numbers, duplicates, first and last arrival. A raw MQTT 3.1.1
+ * subscriber (mqtt-packet over a socket, the PUBACKs of one read in one write) so that counting 30,000 messages a
+ * second does not make this process, which also runs the proxy, the bottleneck.
+ */
 class Counter {
   private readonly seen = new Uint8Array(messages);
   unique = 0;
   duplicates = 0;
-  private constructor(readonly client: MqttClient) {}
+  firstAt = 0;
+  lastAt = 0;
+  private constructor(private readonly socket: net.Socket) {}
 
   static async connect(port: number): Promise<Counter> {
-    const client = mqtt.connect(`mqtt://127.0.0.1:${port}`, { protocolVersion: 5, reconnectPeriod: 0, clean: true, clientId: `bench-obs-${process.pid}-${Date.now()}` });
-    const counter = new Counter(client);
-    client.on('message', (_t, payload) => {
-      const i = Number(payload.subarray(0, 9).toString());
-      if (!(i >= 0 && i < messages)) return;
-      if (counter.seen[i] === 1) counter.duplicates++;
-      else {
-        counter.seen[i] = 1;
-        counter.unique++;
-      }
+    const socket = net.connect(port, '127.0.0.1');
+    socket.setNoDelay(true);
+    const counter = new Counter(socket);
+    const parser = mqttPacket.parser({ protocolVersion: 4 });
+    const acks: Buffer[] = [];
+    let subscribed: () => void = () => undefined;
+    parser.on('packet', (packet) => {
+      if (packet.cmd === 'suback') subscribed();
+      if (packet.cmd !== 'publish') return;
+      const p = packet as mqttPacket.IPublishPacket;
+      if (p.qos > 0) acks.push(Buffer.from([0x40, 0x02, p.messageId! >> 8, p.messageId! & 0xff]));
+      counter.count(p.payload as Buffer);
+    });
+    socket.on('data', (d) => {
+      parser.parse(d);
+      if (acks.length > 0) socket.write(Buffer.concat(acks.splice(0)));
     });
     await new Promise<void>((resolve, reject) => {
-      client.once('connect', () => resolve());
-      client.once('error', reject);
+      socket.once('connect', () => resolve());
+      socket.once('error', reject);
     });
-    await client.subscribeAsync('bench/#', { qos: 1 });
+    socket.write(mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: true, clientId: `bench-obs-${process.pid}-${Date.now()}`, keepalive: 0 }));
+    const done = new Promise<void>((resolve) => (subscribed = resolve));
+    socket.write(mqttPacket.generate({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'bench/#', qos: 1 }] }));
+    await done;
     return counter;
+  }
+
+  private count(payload: Buffer): void {
+    const i = Number(payload.subarray(0, 9).toString('latin1'));
+    if (!(i >= 0 && i < messages)) return;
+    const now = Date.now();
+    if (this.firstAt === 0) this.firstAt = now;
+    this.lastAt = now;
+    if (this.seen[i] === 1) this.duplicates++;
+    else {
+      this.seen[i] = 1;
+      this.unique++;
+    }
+  }
+
+  close(): void {
+    this.socket.destroy();
   }
 }
 
@@ -182,6 +217,10 @@ interface Result {
   harnessBusy: number;
   publishSeconds: number;
   catchUpSeconds: number;
+  /** From the link's return to the first message upstream (reconnect delay and connection set-up). */
+  firstSeconds: number;
+  /** From the first to the last message upstream. */
+  drainSeconds: number;
   lost: number;
   duplicates: number;
   writtenBytesPerMessage: number;
@@ -228,8 +267,10 @@ async function runPeer(peer: Peer): Promise<Result> {
     // The proxy and the counter run here: if this process was busy most of the time, it bounded the rate.
     const harnessBusy = (cpu.user + cpu.system) / 1e6 / catchUpSeconds;
     await sleep(1000); // late duplicates
-    await counter.client.endAsync(true);
-    return { peer, harnessBusy, publishSeconds, catchUpSeconds, lost: messages - counter.unique, duplicates: counter.duplicates, writtenBytesPerMessage: written / messages };
+    counter.close();
+    const firstSeconds = counter.firstAt === 0 ? 0 : (counter.firstAt - start) / 1000;
+    const drainSeconds = counter.firstAt === 0 ? 0 : (counter.lastAt - counter.firstAt) / 1000;
+    return { peer, harnessBusy, publishSeconds, catchUpSeconds, firstSeconds, drainSeconds, lost: messages - counter.unique, duplicates: counter.duplicates, writtenBytesPerMessage: written / messages };
   } finally {
     if (gateway) await stopProcess(gateway.child);
     await proxy.stop();
@@ -245,13 +286,24 @@ for (const peer of peers) {
 }
 const pad = (s: string, n: number) => s.padStart(n);
 console.log(`\nBridge catch-up: ${messages} × ${size} B QoS 1 queued during an outage${crash ? ', gateway killed (SIGKILL) and restarted before the link returns' : ''}, inflight ${INFLIGHT}, same upstream (Mosquitto, persistence off)\n`);
-console.log(`${'gateway'.padEnd(12)}${pad('publish s', 11)}${pad('catch-up s', 12)}${pad('msg/s', 10)}${pad('lost', 8)}${pad('dups', 8)}${pad('B written/msg', 15)}${pad('harness cpu', 13)}`);
+console.log(
+  `${'gateway'.padEnd(12)}${pad('publish s', 11)}${pad('catch-up s', 12)}${pad('msg/s', 10)}${pad('1st msg s', 11)}${pad('drain s', 9)}${pad('drain msg/s', 13)}${pad('lost', 8)}${pad('dups', 8)}${pad('B written/msg', 15)}${pad('harness cpu', 13)}`,
+);
 for (const r of results) {
-  const rate = r.lost === messages ? 0 : (messages - r.lost) / r.catchUpSeconds;
-  console.log(`${r.peer.padEnd(12)}${pad(r.publishSeconds.toFixed(1), 11)}${pad(r.catchUpSeconds.toFixed(2), 12)}${pad(rate.toFixed(0), 10)}${pad(String(r.lost), 8)}${pad(String(r.duplicates), 8)}${pad(r.writtenBytesPerMessage.toFixed(0), 15)}${pad(`${Math.round(r.harnessBusy * 100)}%`, 13)}`);
+  const arrived = messages - r.lost;
+  const rate = arrived === 0 ? 0 : arrived / r.catchUpSeconds;
+  const drainRate = arrived === 0 || r.drainSeconds === 0 ? 0 : arrived / r.drainSeconds;
+  console.log(
+    `${r.peer.padEnd(12)}${pad(r.publishSeconds.toFixed(1), 11)}${pad(r.catchUpSeconds.toFixed(2), 12)}${pad(rate.toFixed(0), 10)}${pad(r.firstSeconds.toFixed(2), 11)}${pad(r.drainSeconds.toFixed(2), 9)}${pad(drainRate.toFixed(0), 13)}${pad(String(r.lost), 8)}${pad(String(r.duplicates), 8)}${pad(r.writtenBytesPerMessage.toFixed(0), 15)}${pad(`${Math.round(r.harnessBusy * 100)}%`, 13)}`,
+  );
 }
+console.log('catch-up: from the link\'s return until all arrived; 1st msg: until the first arrived (reconnect delay); drain: first to last arrival');
 const w = results.find((r) => r.peer === 'wharf');
 const m = results.find((r) => r.peer === 'mosquitto');
 if (w && m && m.lost > 0) console.log(`\nmosquitto lost ${m.lost} of ${messages} (wharf ${w.lost}): no catch-up time to compare`);
-else if (w && m) console.log(`\ncatch-up time mosquitto / wharf: ${(m.catchUpSeconds / w.catchUpSeconds).toFixed(2)}×; bytes written per message wharf / mosquitto: ${m.writtenBytesPerMessage > 0 ? (w.writtenBytesPerMessage / m.writtenBytesPerMessage).toFixed(2) : 'n/a (mosquitto wrote nothing)'}`);
-writeJsonRecord(jsonPath, { bench: 'bridge-catchup', messages, size, crash, inflight: INFLIGHT, results });
+else if (w && m)
+  console.log(
+    `\ncatch-up time mosquitto / wharf: ${(m.catchUpSeconds / w.catchUpSeconds).toFixed(2)}× (drain ${(m.drainSeconds / w.drainSeconds).toFixed(2)}×); bytes written per message wharf / mosquitto: ${m.writtenBytesPerMessage > 0 ? (w.writtenBytesPerMessage / m.writtenBytesPerMessage).toFixed(2) : 'n/a (mosquitto wrote nothing)'}`,
+  );
+console.log(`load average at the end: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+writeJsonRecord(jsonPath, { bench: 'bridge-catchup', messages, size, crash, inflight: INFLIGHT, loadAverage: loadavg(), results });

@@ -2,8 +2,7 @@
 // bridge's `inflight` and the upstream's Receive Maximum), priority lanes, catch-up pace, stall detection and the
 // subscribe rules' downlink. A queue message leaves the outbox only when the upstream acknowledged it.
 
-import mqttPacket from 'mqtt-packet';
-import type { IClientPublishOptions, IConnackPacket, MqttClient } from 'mqtt';
+import type { IConnackPacket, MqttClient, Packet } from 'mqtt';
 import type { Broker } from '../broker/broker.js';
 import type { BridgeConfig } from '../config/bridges.js';
 import type { Logger } from '../log/logger.js';
@@ -11,6 +10,8 @@ import { remainingExpirySeconds } from '../protocol/message.js';
 import { ReasonCode } from '../protocol/reason-codes.js';
 import type { QueueEngine } from '../queue/engine.js';
 import type { HeldMessage, Queue } from '../queue/queue.js';
+import { BurstWriter, OutboxPacketIds } from './outbox-writer.js';
+import { encodeProperties, frameBytes, publishFrame, pubrel } from './publish-encoder.js';
 import { Downlink, HOP_PROPERTY } from './downlink.js';
 import { ForwardConsumer, type ForwardSender } from './forward-consumer.js';
 import { CatchUpPacer, LaneArbiter, PRIORITY_RANK } from './lanes.js';
@@ -21,7 +22,10 @@ import { UpstreamLink } from './upstream-link.js';
 
 interface InFlight {
   consumer: ForwardConsumer;
+  /** The consumer's delivery key. */
+  key: number;
   held: HeldMessage;
+  qos: 1 | 2;
 }
 
 /** Upstream refusals worth trying again later; any other reason code of 0x80 or more dead-letters the message. */
@@ -35,10 +39,13 @@ export class Bridge implements ForwardSender {
   readonly health: BridgeHealth;
   private readonly lanes = new LaneArbiter();
   private readonly pacer: CatchUpPacer;
+  /** In flight on the current connection, by packet identifier. */
   private readonly pending = new Map<number, InFlight>();
   private client: MqttClient | null = null;
-  /** Incremented on every link change: an acknowledgement of an older connection is stale. */
-  private generation = 0;
+  private writer: BurstWriter | null = null;
+  private ids = new OutboxPacketIds();
+  /** The MQTT 5 property block of a message without properties of its own: just this bridge's hop marker. */
+  private readonly hopOnly: Buffer;
   private keys = 0;
   private window = 0;
   private catchingUp = false;
@@ -59,6 +66,7 @@ export class Bridge implements ForwardSender {
     private readonly log: Logger,
   ) {
     this.origin = `$bridge/${config.name}`;
+    this.hopOnly = encodeProperties({ message: undefined, expirySeconds: 0, hopName: HOP_PROPERTY, hops: [config.clientId] });
     this.pacer = new CatchUpPacer(config.outbox.catchUpRate);
     config.forward.forEach((rule, i) => {
       const queue = queues[i]!;
@@ -135,55 +143,77 @@ export class Bridge implements ForwardSender {
       if (consumer.qos === 1) consumer.verdict(key, true);
       return;
     }
-    const client = this.client!;
     const topic = remoteTopicOf(rule, msg.topic);
-    const options: IClientPublishOptions = { qos: rule.qos, retain: rule.retain, dup: held.deliveryCount > 0 && rule.qos > 0 };
-    if (this.config.protocolVersion === 5) options.properties = this.properties(held);
+    const dup = held.deliveryCount > 0 && rule.qos > 0;
+    const packetId = rule.qos === 0 ? 0 : this.ids.allocate();
+    const frame = publishFrame(topic, msg.payload, rule.qos, rule.retain, dup, packetId, this.config.protocolVersion === 5 ? this.properties(held) : null);
     const limit = this.link.maximumPacketSize;
-    if (limit > 0) {
-      const size = packetSize(topic, msg.payload, options, this.config.protocolVersion);
-      if (size > limit) {
-        this.deadLetter(consumer, key, held, `packet of ${size} bytes exceeds the upstream's Maximum Packet Size of ${limit}`);
-        return;
-      }
+    if (limit > 0 && frameBytes(frame) > limit) {
+      this.ids.release(packetId);
+      this.deadLetter(consumer, key, held, `packet of ${frameBytes(frame)} bytes exceeds the upstream's Maximum Packet Size of ${limit}`);
+      return;
     }
     if (this.catchingUp && this.pacer.enabled) this.pacer.take();
     this.counters.forwarded++;
-    if (options.dup) this.counters.resent++;
+    if (dup) this.counters.resent++;
     this.downlink.noteForwarded(topic, msg.payload);
-    if (rule.qos === 0) {
-      client.publish(topic, msg.payload, options);
-      return;
-    }
+    this.writer!.publish(frame);
+    if (rule.qos === 0) return;
     if (this.pending.size === 0) this.health.progress(Date.now());
-    this.pending.set(key, { consumer, held });
-    const generation = this.generation;
-    client.publish(topic, msg.payload, options, (err) => this.acknowledged(generation, key, err ?? undefined));
+    this.pending.set(packetId, { consumer, key, held, qos: rule.qos });
   }
 
   // Acknowledgements -------------------------------------------------------------------------------------------
 
-  private acknowledged(generation: number, key: number, err: Error | undefined): void {
-    if (generation !== this.generation) return; // that connection is gone; its messages were released
-    const inflight = this.pending.get(key);
-    if (inflight === undefined) return;
-    const code = (err as { code?: unknown } | undefined)?.code;
-    if (err !== undefined && typeof code !== 'number') return; // connection closed: the link-down release handles it
-    this.pending.delete(key);
+  /**
+   * PUBACK, PUBREC and PUBCOMP of the outbox's packet identifiers (MQTT.js ignores them: it has no such id in its
+   * outgoing store). QoS 2: PUBREC is answered with PUBREL [MQTT-4.3.3-3] and the message leaves on PUBCOMP.
+   */
+  private onPacket(client: MqttClient, packet: Packet): void {
+    const cmd = packet.cmd;
+    if ((cmd !== 'puback' && cmd !== 'pubrec' && cmd !== 'pubcomp') || client !== this.client) return;
+    const id = packet.messageId ?? 0;
+    if (!OutboxPacketIds.owns(id)) return;
+    const inflight = this.pending.get(id);
+    if (inflight === undefined) return; // a duplicate acknowledgement
+    const code = packet.reasonCode ?? 0;
+    if (cmd === 'pubrec' && inflight.qos === 2 && code < 0x80) {
+      this.health.progress(Date.now());
+      this.writer!.raw(pubrel(id));
+      this.writer!.poke();
+      return;
+    }
+    if ((cmd === 'puback') !== (inflight.qos === 1) && !(cmd === 'pubrec' && code >= 0x80)) return; // not this exchange's answer
+    this.pending.delete(id);
+    this.ids.release(id);
     const now = Date.now();
     this.health.acknowledged(now);
     this.counters.lastAckAt = now;
-    if (err === undefined) {
+    // 0x10 No matching subscribers is a success; a PUBCOMP's 0x92 (identifier not found) follows a PUBREC we had.
+    if (code < 0x80 || cmd === 'pubcomp') {
       this.counters.acknowledged++;
-      inflight.consumer.verdict(key, true);
-    } else if (TRANSIENT_REFUSALS.has(code as number)) {
+      inflight.consumer.verdict(inflight.key, true);
+    } else if (TRANSIENT_REFUSALS.has(code)) {
       this.counters.refusedUpstream++;
-      inflight.consumer.verdict(key, false); // back to its queue, tried again after the redelivery delay
+      inflight.consumer.verdict(inflight.key, false); // back to its queue, tried again after the redelivery delay
     } else {
       this.counters.refusedUpstream++;
-      this.deadLetter(inflight.consumer, key, inflight.held, `upstream answered 0x${(code as number).toString(16)} (${err.message})`);
+      this.deadLetter(inflight.consumer, inflight.key, inflight.held, `upstream answered 0x${code.toString(16)}`);
     }
     this.roomAgain();
+    this.writer?.poke();
+  }
+
+  /**
+   * Whether a burst should be written now: loopback and LAN writes cost a system call each, so while at least half
+   * the window is still unacknowledged on the wire, new packets wait until they are half a window themselves or
+   * the wire drains below half (acknowledgements keep arriving meanwhile, so nothing waits longer than a round trip).
+   */
+  private mayWrite(): boolean {
+    const queued = this.writer?.queuedPackets ?? 0;
+    const onWire = this.pending.size - queued;
+    const half = this.window >> 1;
+    return onWire < half || queued >= half;
   }
 
   /** Out of the outbox into the bridge's dead-letter queue, with the reason; never retried. */
@@ -196,26 +226,27 @@ export class Bridge implements ForwardSender {
     if (consumer.qos === 1) consumer.verdict(key, true);
   }
 
-  private properties(held: HeldMessage): IClientPublishOptions['properties'] {
-    const p = held.message.properties;
+  /** The MQTT 5 property block: end-to-end properties, the remaining expiry, and the hop marker with this bridge. */
+  private properties(held: HeldMessage): Buffer {
+    const msg = held.message;
+    const p = msg.properties;
+    const expiry = remainingExpirySeconds(msg, Date.now());
+    if (p === undefined && expiry < 1) return this.hopOnly;
     const hops = p?.userProperties?.[HOP_PROPERTY];
-    const userProperties = { ...(p?.userProperties ?? {}), [HOP_PROPERTY]: hops === undefined ? this.config.clientId : [...(Array.isArray(hops) ? hops : [hops]), this.config.clientId] };
-    const out: NonNullable<IClientPublishOptions['properties']> = { userProperties };
-    if (p?.payloadFormatIndicator !== undefined) out.payloadFormatIndicator = p.payloadFormatIndicator;
-    if (p?.contentType !== undefined) out.contentType = p.contentType;
-    if (p?.responseTopic !== undefined) out.responseTopic = p.responseTopic;
-    if (p?.correlationData !== undefined) out.correlationData = p.correlationData;
-    const expiry = remainingExpirySeconds(held.message, Date.now());
-    if (expiry > 0) out.messageExpiryInterval = expiry;
-    return out;
+    const earlier = hops === undefined ? [] : Array.isArray(hops) ? hops : [hops];
+    return encodeProperties({ message: p, expirySeconds: expiry, hopName: HOP_PROPERTY, hops: [...earlier, this.config.clientId] });
   }
 
   // Link life cycle -------------------------------------------------------------------------------------------
 
   private linkUp(client: MqttClient, _connack: IConnackPacket): void {
-    this.generation++;
     this.client = client;
-    this.window = Math.min(this.config.outbox.inflight, this.link.receiveMaximum);
+    // The bridge makes its own bursts: Nagle's algorithm would only hold them for the previous segment's ACK.
+    (client.stream as { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true);
+    this.writer = new BurstWriter(client.stream, () => this.mayWrite());
+    this.ids = new OutboxPacketIds();
+    client.on('packetreceive', (packet) => this.onPacket(client, packet));
+    this.window = Math.min(this.config.outbox.inflight, this.link.receiveMaximum, OutboxPacketIds.capacity);
     this.catchingUp = this.outboxDepth() > 0;
     this.pacer.restart(Date.now());
     this.health.connected(Date.now());
@@ -224,8 +255,9 @@ export class Bridge implements ForwardSender {
   }
 
   private linkDown(reason: string, wasUp: boolean): void {
-    this.generation++;
     this.client = null;
+    this.writer?.close();
+    this.writer = null;
     this.pending.clear();
     if (wasUp) this.counters.disconnects++;
     // Unacknowledged messages go back to their queues in order; they are resent (DUP) on the next connection.
@@ -273,10 +305,4 @@ export class Bridge implements ForwardSender {
       this.broker.publish({ topic, payload, qos: 0, retain: true, properties: undefined, expiresAt: 0, origin: '' });
     }
   }
-}
-
-/** The encoded size of the PUBLISH (for the upstream's Maximum Packet Size, MQTT 5.0 section 3.2.2.3.6). */
-function packetSize(topic: string, payload: Buffer, options: IClientPublishOptions, protocolVersion: 4 | 5): number {
-  const packet = { cmd: 'publish' as const, topic, payload, qos: options.qos ?? 0, retain: false, dup: false, messageId: 1, properties: options.properties };
-  return mqttPacket.generate(packet, { protocolVersion }).length;
 }

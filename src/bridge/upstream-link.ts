@@ -7,6 +7,7 @@ import mqtt, { type IClientOptions, type IConnackPacket, type MqttClient } from 
 import type { BridgeConfig } from '../config/bridges.js';
 import type { Logger } from '../log/logger.js';
 import { Backoff } from './backoff.js';
+import { MqttJsPacketIds } from './outbox-writer.js';
 
 export type AckHandler = NonNullable<IClientOptions['customHandleAcks']>;
 
@@ -104,6 +105,11 @@ export class UpstreamLink {
       resubscribe: false,
       queueQoSZero: false,
       customHandleAcks: this.handleAcks,
+      // The outbox writes its PUBLISH packets itself with identifiers from FIRST_OUTBOX_PACKET_ID up; MQTT.js stays below.
+      messageIdProvider: new MqttJsPacketIds(),
+      // A PINGREQ every keep alive whatever the traffic (a clear/set timer per acknowledgement costs more than a
+      // ping); it doubles as the health probe while the outbox is empty.
+      reschedulePings: false,
     };
   }
 

@@ -41,6 +41,9 @@ export class TcpProxy {
     }
     this.accepted++;
     const upstream = net.connect(this.targetPort, '127.0.0.1');
+    // A proxy must not add Nagle delays (a held small segment waiting for a delayed ACK) that the path it stands for has not.
+    client.setNoDelay(true);
+    upstream.setNoDelay(true);
     upstream.on('error', () => undefined);
     const pair: [net.Socket, net.Socket] = [client, upstream];
     this.pairs.add(pair);

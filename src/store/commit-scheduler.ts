@@ -322,6 +322,8 @@ export class CommitScheduler implements TxnScope {
       this.failAll(batch, writeFailure(err, 'commit log write'));
       return;
     }
+    // A window committed (to the log): LMDB's index commits count as syncs only.
+    this.metrics.commits++;
     this.metrics.syncs++;
     this.metrics.logFileBytes += written.bytes;
     this.committingBytes = 0;
@@ -409,7 +411,6 @@ export class CommitScheduler implements TxnScope {
       return;
     }
     this.indexRetryMs = 0;
-    this.metrics.commits++;
     this.metrics.syncs++;
     let grownBytes = 0;
     for (const pending of batch) {

@@ -74,7 +74,7 @@ export function readProcWriteBytes(): number | undefined {
 }
 
 export interface StoreMetricsSnapshot {
-  /** LMDB write transactions committed (one per commit window). */
+  /** Commit windows committed: one LMDB write transaction each, or with the commit log one log flush each. */
   commits: number;
   /** Durable flushes requested: one per LMDB commit plus one fdatasync per payload-store flush. */
   syncs: number;

@@ -146,6 +146,8 @@ export class PayloadCompactor {
   private async round(): Promise<CompactionReport> {
     const report: CompactionReport = { segmentsCompacted: 0, payloadsMoved: 0, bytesCopied: 0, segmentsSkipped: 0 };
     const { payloads } = this.ctx;
+    // With a commit log: acknowledged removals free their payloads, and the scan sees every record, once in LMDB.
+    await this.ctx.scheduler.indexNow();
     let maxBytes = this.options.maxBytesPerRound;
     let shortOfSpace = false;
     if (this.space.shortOfSpace()) {

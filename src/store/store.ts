@@ -194,8 +194,10 @@ export class Store {
   }
 
   /** Closes the current commit window now and waits until what was queued is durable. */
-  flush(): Promise<void> {
-    return this.ctx.scheduler.flush();
+  async flush(): Promise<void> {
+    await this.ctx.scheduler.flush();
+    // With a commit log, also what LMDB does not hold yet: afterwards removed payloads are freed.
+    await this.ctx.scheduler.indexNow();
   }
 
   /**

@@ -146,8 +146,6 @@ export class PayloadCompactor {
   private async round(): Promise<CompactionReport> {
     const report: CompactionReport = { segmentsCompacted: 0, payloadsMoved: 0, bytesCopied: 0, segmentsSkipped: 0 };
     const { payloads } = this.ctx;
-    // With a commit log: acknowledged removals free their payloads, and the scan sees every record, once in LMDB.
-    await this.ctx.scheduler.indexNow();
     let maxBytes = this.options.maxBytesPerRound;
     let shortOfSpace = false;
     if (this.space.shortOfSpace()) {
@@ -161,6 +159,9 @@ export class PayloadCompactor {
     }
     const segments = payloads.beginCompaction(this.options.ratio, maxBytes, shortOfSpace);
     if (segments.length === 0) return report;
+    // With a commit log, the scan below must see every acknowledged record: LMDB takes them first. (Removals the
+    // log holds free their payloads at that commit: a segment they empty is a candidate of the next round.)
+    await this.ctx.scheduler.indexNow();
     const count = (key: keyof CompactionReport, n: number): void => {
       report[key] += n;
       this.totals[key] += n;

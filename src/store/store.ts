@@ -68,6 +68,8 @@ export interface StoreOptions {
   logIndexMaxOps?: number;
   /** ...or once the oldest waited this long (default 100 ms). */
   logIndexIntervalMs?: number;
+  /** Size at which a commit-log file is left for the next one (default 8 MiB; tests use small ones). */
+  logFileBytes?: number;
 }
 
 /** What the store found and repaired when it opened. */
@@ -123,7 +125,7 @@ export class Store {
         minFreeDiskBytes: options.minFreeDiskBytes ?? DEFAULT_MIN_FREE_DISK_BYTES,
         dataDir: options.dataDir,
       });
-      log = await CommitLog.open(join(options.dataDir, 'log'), options.commitLog === true, logFileIo(options.payloadStoreKind ?? 'auto'));
+      log = await CommitLog.open(join(options.dataDir, 'log'), options.commitLog === true, logFileIo(options.payloadStoreKind ?? 'auto'), options.logFileBytes);
       const scheduler = new CommitScheduler(env, payloads, capacity, metrics, {
         commitLog: options.commitLog === true ? { log, indexMaxOps: options.logIndexMaxOps ?? 4096, indexIntervalMs: options.logIndexIntervalMs ?? 100 } : undefined,
         commitIntervalMs: options.commitIntervalMs ?? 5,

@@ -27,9 +27,10 @@ function acknowledged(): Acknowledged {
   return { session: new Map(), queue: new Map(), removedSession: new Set(), removedQueue: new Set(), inflight: new Map() };
 }
 
-async function runAndKill(dataDir: string, round: number, index: [number, number], killAfter: number, acked: Acknowledged): Promise<number> {
+async function runAndKill(dataDir: string, round: number, index: [number, number], killAfter: number, acked: Acknowledged, fileBytes?: number): Promise<number> {
   let acks = 0;
-  await runWriterUntilKilled(WRITER, [dataDir, String(round), String(index[0]), String(index[1])], () => acks >= killAfter, (w) => {
+  const args = [dataDir, String(round), String(index[0]), String(index[1]), ...(fileBytes === undefined ? [] : [String(fileBytes)])];
+  await runWriterUntilKilled(WRITER, args, () => acks >= killAfter, (w) => {
     if (w[0] === 'ack') {
       acks++;
       (w[1] === 's' ? acked.session : acked.queue).set(Number(w[2]), Number(w[3]));
@@ -98,6 +99,16 @@ crash('LMDB indexes every 300 operations: kills land inside windows and between 
   for (let round = 1; round <= 3; round++) {
     const killAfter = 100 + Math.floor(Math.random() * 4000);
     const acks = await runAndKill(dataDir, round, [300, 5], killAfter, acked);
+    await verify(dataDir, acked, `round ${round}, killed after ack ${killAfter} of ${acks} read`);
+  }
+});
+
+crash('small log files (64 KiB), reused once covered: kills across rotations lose nothing, over 3 rounds', async () => {
+  const dataDir = tempDir('log-crash-rotate');
+  const acked = acknowledged();
+  for (let round = 1; round <= 3; round++) {
+    const killAfter = 500 + Math.floor(Math.random() * 4000);
+    const acks = await runAndKill(dataDir, round, [200, 5], killAfter, acked, 64 * 1024);
     await verify(dataDir, acked, `round ${round}, killed after ack ${killAfter} of ${acks} read`);
   }
 });

@@ -4,7 +4,7 @@
 // LSN they cover (the checkpoint); open replays the records after the checkpoint. Files whose records are all
 // covered by a checkpoint are deleted.
 
-import { mkdir, readdir, readFile, unlink } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileSegmentIo } from '../payload/file-segment-io.js';
 import { syncDirectory } from '../payload/segment-format.js';
@@ -12,6 +12,14 @@ import type { SegmentFile, SegmentIo } from '../payload/segment-io.js';
 import { encodeLogRecord, logFileName, logPaddingAfter, parseLogFileName, scanLogFile, type ScannedRecord } from './log-format.js';
 
 export const DEFAULT_LOG_FILE_BYTES = 8 * 1024 * 1024;
+/**
+ * Covered files kept for reuse. A reused file is renamed to its new number and written over from the start: its
+ * blocks are allocated and its size does not change, so an fdatasync flushes data only, with no ext4 journal
+ * commit for block allocation and file size (measured: 1.39 bytes at the device per byte appended to a growing
+ * file with an fdatasync per 20 KiB, 1.11 when overwriting). The old records left in it carry the old file number,
+ * which ends the scan.
+ */
+const SPARE_FILES = 2;
 
 interface LogFile {
   readonly id: number;
@@ -29,6 +37,7 @@ export interface LogWrite {
 
 export class CommitLog {
   private readonly files: LogFile[] = [];
+  private readonly spares: LogFile[] = [];
   private active: { file: LogFile; handle: SegmentFile; position: number } | undefined;
   private nextLsn = 1;
   private nextFileId: number;
@@ -143,8 +152,11 @@ export class CommitLog {
     }
     this.files.length = 0;
     this.files.push(...keep);
-    // No directory sync needed: a deleted file that comes back after a power cut holds only covered records.
-    for (const file of drop) await unlink(file.path).catch(() => undefined);
+    for (const file of drop) {
+      if (this.spares.length < SPARE_FILES && !this.closed) this.spares.push(file);
+      // No directory sync needed: a deleted file that comes back after a power cut holds only covered records.
+      else await unlink(file.path).catch(() => undefined);
+    }
   }
 
   /** Bytes of all log files (for the capacity guard's accounting and tests). */
@@ -161,8 +173,18 @@ export class CommitLog {
   private async startFile(): Promise<{ file: LogFile; handle: SegmentFile; position: number }> {
     const id = this.nextFileId++;
     const path = join(this.dir, logFileName(id));
-    // Creates the file and fsyncs the directory, so the new entry survives a power cut.
-    const handle = await this.io.create(this.dir, path);
+    const spare = this.spares.shift();
+    let handle: SegmentFile;
+    if (spare !== undefined) {
+      // The rename must be durable before records with the new number go in: after a power cut that undid it,
+      // they would be read as stale records of the old number.
+      await rename(spare.path, path);
+      await syncDirectory(this.dir);
+      handle = await this.io.open(path);
+    } else {
+      // Creates the file and fsyncs the directory, so the new entry survives a power cut.
+      handle = await this.io.create(this.dir, path);
+    }
     const file: LogFile = { id, path, maxLsn: 0 };
     this.files.push(file);
     this.active = { file, handle, position: 0 };

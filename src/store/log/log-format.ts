@@ -4,7 +4,7 @@
 // (LSN, +1 per record); its CRC-32 covers both and the body, so a torn tail, a stale record or garbage stops
 // the scan.
 
-import { crc32 } from '../payload/crc32.js';
+import { crc32Continue } from '../payload/crc32.js';
 
 export const LOG_HEADER_BYTES = 24;
 export const LOG_ALIGN_BYTES = 4096;
@@ -35,12 +35,9 @@ export function encodeLogRecord(fileId: number, lsn: number, body: Buffer): Buff
   return [header, body];
 }
 
+/** CRC-32 of header bytes 8..12 (file id), 16..24 (LSN) and the body, without copying any of them. */
 function recordCrc(header: Buffer, body: Buffer): number {
-  // Header bytes 8..12 (file id) and 16..24 (LSN), then the body: one CRC over a small copy of the header part.
-  const head = Buffer.allocUnsafe(12);
-  header.copy(head, 0, 8, 12);
-  header.copy(head, 4, 16, 24);
-  return crc32(Buffer.concat([head, body], 12 + body.length));
+  return crc32Continue(body, crc32Continue(header.subarray(16, 24), crc32Continue(header.subarray(8, 12), 0)));
 }
 
 /** The padding record that takes a flush ending at `end` to the next boundary (undefined if it is on one). */

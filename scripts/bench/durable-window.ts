@@ -18,10 +18,14 @@ const QUEUE_FILTER = 'bench/window/queue/#';
 const SUBSCRIBER_ID = 'bench-window-sub';
 const QUEUE_STANDIN_ID = 'bench-window-queue-sub';
 
-/** Wharf: a declared queue nobody consumes, so every publish is committed before its PUBACK. */
+/**
+ * Wharf: a declared queue nobody consumes, so every publish is committed before its PUBACK; with the commit log
+ * (storage.commitLog, acknowledged after the log's fdatasync), BENCH_COMMIT_LOG=0 for the LMDB-only commit.
+ */
 export const DURABLE_WINDOW_START: StartOptions = {
   durable: true,
   traceSyncs: true,
+  wharfStorage: process.env.BENCH_COMMIT_LOG === '0' ? [] : ['  commitLog: true'],
   wharfYaml: ['queues:', '  definitions:', `    - { topicFilter: ${JSON.stringify(QUEUE_FILTER)} }`],
 };
 

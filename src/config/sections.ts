@@ -80,6 +80,7 @@ const STORAGE_RULES: RuleTable<StorageConfig> = {
   maxPendingBytes: bytesRule(64 * 1024, 1024 * 1024 * 1024),
   payloadStore: enumRule(PAYLOAD_STORES),
   payloadSegmentBytes: bytesRule(1024 * 1024, 1024 * 1024 * 1024),
+  commitLog: boolRule,
 };
 
 export const validateStorage: SectionValidator<WharfConfig['storage']> = (path, raw, base, errors) => {

@@ -87,6 +87,8 @@ export interface StorageConfig {
   payloadStore: 'native' | 'js' | 'auto';
   /** Size of a payload segment file; the board profile picks it (smaller on boards with little RAM/flash). */
   payloadSegmentBytes: number;
+  /** Acknowledge after an fdatasync of the append-only commit log; LMDB follows in batches (src/store/README.md). */
+  commitLog: boolean;
 }
 
 /** A queue's settings without its identity: what `queues.defaults` holds. */
@@ -331,6 +333,7 @@ export function defaultConfig(): WharfConfig {
       maxPendingBytes: 8 * 1024 * 1024,
       payloadStore: 'auto',
       payloadSegmentBytes: 16 * 1024 * 1024,
+      commitLog: false,
     },
     mqtt: { ...DEFAULT_MQTT_LIMITS },
     log: { level: 'info' },

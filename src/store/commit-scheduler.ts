@@ -6,6 +6,9 @@
 import type { CapacityGuard } from './capacity.js';
 import { CommitPacer, REAL_CLOCK, type CommitClock, type CommitPacingOptions, type WaitingWindow } from './commit-pacing.js';
 import type { StoreEnvironment } from './environment.js';
+import type { CommitLog } from './log/commit-log.js';
+import type { LogEntry } from './log/log-entry.js';
+import { Packr } from 'msgpackr';
 import { StoreClosedError, StoreFullError, writeFailure, type StoreError } from './errors.js';
 import type { StoreMetrics } from './metrics.js';
 import type { PayloadRef, PayloadStore } from './payload/payload-store.js';
@@ -37,11 +40,27 @@ export interface WriteOp {
   readonly stagedRefs: readonly PayloadRef[] | undefined;
   /** Synchronous; reads see earlier operations of the same window. Throwing rolls back this operation only. */
   apply(scope: TxnScope): void;
+  /**
+   * The operation as a commit-log entry (log/log-ops.ts builds it again on replay). Without one, a window
+   * holding this operation is committed to LMDB before it is acknowledged, as without a commit log.
+   */
+  logEntry?(): LogEntry | undefined;
+}
+
+/** The commit log and how LMDB follows it (storage.commitLog). */
+export interface CommitLogBinding {
+  log: CommitLog;
+  /** LMDB takes the acknowledged operations once this many wait... */
+  indexMaxOps: number;
+  /** ...or once the oldest has waited this long. */
+  indexIntervalMs: number;
 }
 
 export interface CommitSchedulerOptions extends CommitPacingOptions {
   /** A window closes once it holds this many bytes: one commit writes at most about this much. */
   commitMaxBytes: number;
+  /** With a commit log, windows are acknowledged after its fdatasync and LMDB commits them later in batches. */
+  commitLog?: CommitLogBinding;
   /** Time and timers (tests drive their own). Default: performance.now and setTimeout. */
   clock?: CommitClock;
 }
@@ -80,6 +99,15 @@ export class CommitScheduler implements TxnScope {
   /** Payload file bytes written for the commit in flight: the capacity guard counts them against the disk. */
   private payloadBytesWritten = 0;
   private nextWindowId = 0;
+  /** Acknowledged (logged) operations LMDB does not hold yet, in log order, and the LSN of the last one. */
+  private indexBatch: Pending[] = [];
+  private indexLsn = 0;
+  private indexing: Promise<void> | undefined;
+  private indexTimer: ReturnType<typeof setTimeout> | undefined;
+  /** After a failed index commit (full disk), the next attempt waits this long. */
+  private indexRetryMs = 0;
+  /** LMDB transactions run one at a time: index commits and direct commits share the scope state below. */
+  private lmdbChain: Promise<unknown> = Promise.resolve();
   private readonly clock: CommitClock;
   private readonly pacer: CommitPacer;
 
@@ -152,6 +180,9 @@ export class CommitScheduler implements TxnScope {
     this.closed = true;
     await this.flush();
     this.clearTimer();
+    await this.indexNow();
+    if (this.indexTimer !== undefined) clearTimeout(this.indexTimer);
+    this.indexTimer = undefined;
   }
 
   freeAfterCommit(ref: PayloadRef): void {
@@ -263,8 +294,140 @@ export class CommitScheduler implements TxnScope {
       this.failAll(batch, writeFailure(err, 'payload store flush'));
       return;
     }
-    await this.runTransaction(batch, true);
+    const binding = this.options.commitLog;
+    const bodies = binding === undefined ? undefined : logBodies(batch);
+    if (binding === undefined) {
+      await this.runTransaction(batch, true);
+    } else if (bodies !== undefined) {
+      await this.commitToLog(binding.log, batch, bodies);
+    } else {
+      // Not all of the window can be logged (compaction, repairs at open): LMDB commits it before its
+      // acknowledgement, after everything acknowledged before it.
+      await this.indexNow();
+      if (this.indexBatch.length > 0) {
+        this.failAll(batch, writeFailure(new Error('acknowledged operations could not be committed to LMDB'), 'LMDB commit'));
+        return;
+      }
+      await this.serialLmdb(() => this.runTransaction(batch, true));
+    }
     this.metrics.commitLatency.record(performance.now() - started);
+  }
+
+  /** The window's records to the log with one fdatasync; acknowledged then, handed to LMDB later. */
+  private async commitToLog(log: CommitLog, batch: Pending[], bodies: Buffer[]): Promise<void> {
+    let written;
+    try {
+      written = await log.write(bodies);
+    } catch (err) {
+      this.failAll(batch, writeFailure(err, 'commit log write'));
+      return;
+    }
+    // A window committed (to the log): LMDB's index commits count as syncs only.
+    this.metrics.commits++;
+    this.metrics.syncs++;
+    this.metrics.logFileBytes += written.bytes;
+    this.committingBytes = 0;
+    // In the index batch before anyone hears of it: a read after the acknowledgement waits for this batch.
+    for (const pending of batch) this.indexBatch.push(pending);
+    this.indexLsn = written.lastLsn;
+    for (const pending of batch) {
+      this.metrics.opsCommitted++;
+      this.metrics.payloadBytesAccepted += pending.op.payloadBytes;
+      pending.resolve();
+    }
+    this.planIndex();
+  }
+
+  /**
+   * Makes LMDB hold every acknowledged operation now (reads outside the write transaction see LMDB only):
+   * one attempt; after a failure (full disk) the operations stay in the log and in the batch for the next.
+   */
+  async indexNow(): Promise<void> {
+    if (this.indexing !== undefined) await this.indexing;
+    if (this.indexBatch.length === 0) return;
+    this.startIndex();
+    await this.indexing;
+  }
+
+  /** After close(): the log's file goes too. */
+  async closeLog(): Promise<void> {
+    await this.options.commitLog?.log.close();
+  }
+
+  /** Operations acknowledged from the log and not yet in LMDB (tests, metrics). */
+  unindexedOps(): number {
+    return this.indexBatch.length;
+  }
+
+  private planIndex(): void {
+    const binding = this.options.commitLog!;
+    if (this.indexBatch.length >= binding.indexMaxOps && this.indexRetryMs === 0) {
+      this.startIndex();
+      return;
+    }
+    if (this.indexTimer !== undefined || this.indexing !== undefined) return;
+    this.indexTimer = setTimeout(() => {
+      this.indexTimer = undefined;
+      if (this.indexBatch.length > 0) this.startIndex();
+    }, this.indexRetryMs > 0 ? this.indexRetryMs : binding.indexIntervalMs);
+    this.indexTimer.unref?.();
+  }
+
+  private startIndex(): void {
+    if (this.indexing !== undefined) return;
+    if (this.indexTimer !== undefined) clearTimeout(this.indexTimer);
+    this.indexTimer = undefined;
+    this.indexing = this.serialLmdb(() => this.runIndex()).finally(() => {
+      this.indexing = undefined;
+      if (this.indexBatch.length > 0 && !this.closed) this.planIndex();
+    });
+  }
+
+  private serialLmdb(fn: () => Promise<void>): Promise<void> {
+    const run = this.lmdbChain.then(fn);
+    this.lmdbChain = run.catch(() => undefined);
+    return run;
+  }
+
+  /** One LMDB transaction with the whole index batch and the checkpoint that says so. */
+  private async runIndex(): Promise<void> {
+    const batch = this.indexBatch;
+    const lsn = this.indexLsn;
+    if (batch.length === 0) return;
+    this.indexBatch = [];
+    this.frees = [];
+    this.committed = [];
+    try {
+      await this.env.transaction(() => {
+        this.applyAll(batch);
+        this.env.putCheckpoint(lsn);
+      });
+    } catch (err) {
+      // Nothing of it reached LMDB; the log still holds all of it and replays it on open if need be.
+      this.indexBatch = batch.concat(this.indexBatch);
+      const failure = writeFailure(err, 'LMDB commit');
+      if (failure instanceof StoreFullError) this.capacity.markFull();
+      this.indexRetryMs = Math.min(Math.max(this.indexRetryMs * 2, 50), 1000);
+      return;
+    }
+    this.indexRetryMs = 0;
+    this.metrics.syncs++;
+    let grownBytes = 0;
+    for (const pending of batch) {
+      if (pending.op.grows) this.capacity.release(pending.op.bytes);
+      if (pending.failure !== undefined) {
+        // Acknowledged, but it could not be applied (nor will it be on replay): its staged payload is unowned.
+        this.freeStaged(pending.op);
+        this.metrics.opsFailed++;
+      } else if (pending.op.grows) grownBytes += pending.op.bytes;
+    }
+    for (const fn of this.committed) fn();
+    this.committed = [];
+    for (const ref of this.frees) this.payloads.free(ref);
+    this.frees = [];
+    this.capacity.refresh(grownBytes, this.payloadBytesWritten);
+    this.payloadBytesWritten = 0;
+    await this.options.commitLog?.log.release(lsn).catch(() => undefined);
   }
 
   private async runTransaction(batch: Pending[], retryShrinking: boolean): Promise<void> {
@@ -366,4 +529,22 @@ export class CommitScheduler implements TxnScope {
     if (op.stagedRefs === undefined) return;
     for (const ref of op.stagedRefs) this.payloads.free(ref);
   }
+}
+
+const logPackr = new Packr({ useRecords: false });
+
+/** The window's operations as log record bodies, or undefined if one of them cannot be logged. */
+function logBodies(batch: Pending[]): Buffer[] | undefined {
+  const bodies: Buffer[] = [];
+  try {
+    for (const pending of batch) {
+      const entry = pending.op.logEntry?.();
+      if (entry === undefined) return undefined;
+      // A copy: the packer's buffer is shared with later pack calls.
+      bodies.push(Buffer.from(logPackr.pack(entry)));
+    }
+  } catch {
+    return undefined; // not encodable: committed to LMDB directly, as without a log
+  }
+  return bodies;
 }

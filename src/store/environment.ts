@@ -8,8 +8,14 @@ import { checkDataFile } from './data-file-check.js';
 import { StoreOpenError } from './errors.js';
 
 /** Version of the record layouts in this folder; bumped when a stored record changes incompatibly. */
-export const FORMAT_VERSION = 1;
+/**
+ * 2: the meta database may hold the commit log's checkpoint (`logCheckpoint`), and <dataDir>/log/ records
+ * acknowledged operations LMDB does not hold yet: a Wharf that reads only format 1 would ignore them. A format 1
+ * directory is migrated on open (nothing else changed: the meta record is rewritten).
+ */
+export const FORMAT_VERSION = 2;
 const META_KEY = 'wharf';
+const CHECKPOINT_KEY = 'logCheckpoint';
 const CREATED_BY = 'wharf';
 
 export interface MetaRecord {
@@ -146,9 +152,17 @@ export class StoreEnvironment {
         'Run the newer Wharf version, or move the directory away to start with a new store',
       );
     }
-    if (meta.formatVersion < FORMAT_VERSION) {
-      const reason = `store format ${meta.formatVersion} is older than ${FORMAT_VERSION} and has no migration`;
+    if (meta.formatVersion < 1) {
+      const reason = `store format ${meta.formatVersion} is older than 1 and has no migration`;
       throw new StoreOpenError(path, reason, REMEDY);
+    }
+    if (meta.formatVersion < FORMAT_VERSION) {
+      // 1 -> 2: same records; the new format number keeps an older Wharf away from an unreplayed commit log.
+      const migrated: MetaRecord = { ...(meta as MetaRecord), formatVersion: FORMAT_VERSION };
+      await root.transaction(() => {
+        metaDb.put(META_KEY, migrated);
+      });
+      return { dbs: openAll(), meta: migrated };
     }
     return { dbs: openAll(), meta: meta as MetaRecord };
   }
@@ -169,6 +183,17 @@ export class StoreEnvironment {
         (reason: unknown) => reason,
       );
     }
+  }
+
+  /** LSN of the last commit-log record whose operation LMDB holds (0: none). */
+  checkpoint(): number {
+    const value = this.dbs.meta.get(CHECKPOINT_KEY) as number | undefined;
+    return typeof value === 'number' ? value : 0;
+  }
+
+  /** Inside a transaction: records that LMDB holds every logged operation up to `lsn`. */
+  putCheckpoint(lsn: number): void {
+    this.dbs.meta.put(CHECKPOINT_KEY, lsn);
   }
 
   /** Inside a transaction: runs fn in a child transaction, so its writes all happen or (if it throws) none do. */

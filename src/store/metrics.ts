@@ -74,7 +74,7 @@ export function readProcWriteBytes(): number | undefined {
 }
 
 export interface StoreMetricsSnapshot {
-  /** LMDB write transactions committed (one per commit window). */
+  /** Commit windows committed: one LMDB write transaction each, or with the commit log one log flush each. */
   commits: number;
   /** Durable flushes requested: one per LMDB commit plus one fdatasync per payload-store flush. */
   syncs: number;
@@ -120,6 +120,8 @@ export class StoreMetrics {
   payloadBytesAccepted = 0;
   /** Bytes written to payload segment files. */
   payloadFileBytes = 0;
+  /** Bytes written to commit-log files (padding included). */
+  logFileBytes = 0;
   readonly commitLatency = new LatencyHistogram();
   private readonly procBaseline = readProcWriteBytes();
   private readonly lmdbBaseline: number;
@@ -132,7 +134,7 @@ export class StoreMetrics {
   snapshot(
     state: Pick<StoreMetricsSnapshot, 'pendingBytes' | 'usedBytes' | 'capacityBytes' | 'full' | 'payloads'>,
   ): StoreMetricsSnapshot {
-    const written = this.lmdbBytesWritten() - this.lmdbBaseline + this.payloadFileBytes;
+    const written = this.lmdbBytesWritten() - this.lmdbBaseline + this.payloadFileBytes + this.logFileBytes;
     const proc = readProcWriteBytes();
     return {
       commits: this.commits,

@@ -16,6 +16,7 @@ export function configuredStoreOptions(storage: StorageConfig): StoreOptions {
     minFreeDiskBytes: storage.minFreeDiskBytes,
     payloadStoreKind: storage.payloadStore,
     payloadSegmentBytes: storage.payloadSegmentBytes,
+    commitLog: storage.commitLog,
   };
 }
 

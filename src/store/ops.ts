@@ -4,6 +4,7 @@
 import type { Database } from 'lmdb';
 import type { TxnScope, WriteOp } from './commit-scheduler.js';
 import type { KeyRange } from './keys.js';
+import { LogKind, databaseName, type LogEntry } from './log/log-entry.js';
 import { refOf } from './message-records.js';
 import type { PayloadRef } from './payload/payload-store.js';
 
@@ -27,6 +28,10 @@ export class PutOp implements WriteOp {
   apply(scope: TxnScope): void {
     if (this.replacesMessage) freeHeldPayload(this.db.get(this.key), scope);
     this.db.put(this.key, this.value);
+  }
+
+  logEntry(): LogEntry {
+    return [LogKind.Put, databaseName(this.db), this.key, this.value, this.replacesMessage];
   }
 }
 
@@ -54,6 +59,10 @@ export class RemoveOp implements WriteOp {
     if (this.holdsMessage) freeHeldPayload(this.db.get(this.key), scope);
     this.db.remove(this.key);
   }
+
+  logEntry(): LogEntry {
+    return [LogKind.Remove, databaseName(this.db), this.key, this.holdsMessage];
+  }
 }
 
 /** Removal of every record in a key range; sees records added earlier in the same window. */
@@ -77,6 +86,10 @@ export class RangeRemoveOp implements WriteOp {
     }
     for (const key of keys) this.db.remove(key);
   }
+
+  logEntry(): LogEntry {
+    return [LogKind.RangeRemove, databaseName(this.db), this.range.start, this.range.end ?? null, this.holdsMessage];
+  }
 }
 
 /** Several operations that must commit together. */
@@ -96,6 +109,17 @@ export class CompositeOp implements WriteOp {
 
   apply(scope: TxnScope): void {
     for (const op of this.ops) op.apply(scope);
+  }
+
+  /** Logged only if every part is. */
+  logEntry(): LogEntry | undefined {
+    const parts: LogEntry[] = [];
+    for (const op of this.ops) {
+      const entry = op.logEntry?.();
+      if (entry === undefined) return undefined;
+      parts.push(entry);
+    }
+    return [LogKind.Composite, parts];
   }
 }
 

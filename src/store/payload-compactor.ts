@@ -159,6 +159,9 @@ export class PayloadCompactor {
     }
     const segments = payloads.beginCompaction(this.options.ratio, maxBytes, shortOfSpace);
     if (segments.length === 0) return report;
+    // With a commit log, the scan below must see every acknowledged record: LMDB takes them first. (Removals the
+    // log holds free their payloads at that commit: a segment they empty is a candidate of the next round.)
+    await this.ctx.scheduler.indexNow();
     const count = (key: keyof CompactionReport, n: number): void => {
       report[key] += n;
       this.totals[key] += n;

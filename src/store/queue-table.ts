@@ -3,6 +3,7 @@
 // the records at start), so replacing a value costs no index lookup in the commit. Reads come in bounded batches.
 
 import type { TxnScope, WriteOp } from './commit-scheduler.js';
+import { LogKind, type LogEntry } from './log/log-entry.js';
 import { idKey, idPrefixRange, idTextKey, readKeyId, readKeySeq, seqKey, seqRangeAfter } from './keys.js';
 import { decodeInline, decodeMessage, encodeMessage, type MessageRecord, type StoreContext } from './message-records.js';
 import { CompositeOp, PutOp, RangeRemoveOp, RemoveOp, ReplaceOp, freeHeldPayload } from './ops.js';
@@ -21,7 +22,7 @@ type QueueMessageRecord = [m: MessageRecord, deliveryCount: number, enqueuedAt: 
  * same window skips its put, and the replacement then has nothing to remove. Both are in one transaction, so
  * either both take effect or neither (when the window is applied op by op after a failure, nothing is skipped).
  */
-class AppendQueueMessageOp implements WriteOp {
+export class AppendQueueMessageOp implements WriteOp {
   readonly grows = true;
   readonly stagedRefs: readonly PayloadRef[] | undefined;
   /** A later append of the same window replaces this one (set only for inline payloads: nothing to free). */
@@ -56,10 +57,16 @@ class AppendQueueMessageOp implements WriteOp {
     this.skipped = this.replacedInWindow !== undefined && !scope.isolating;
     if (!this.skipped) queueMessages.put(seqKey(this.queueId, this.seq), this.record);
   }
+
+  /** Replayed without the in-window link: the put and the later removal then both happen, to the same effect. */
+  logEntry(): LogEntry {
+    const replaces = this.replaces === undefined ? null : [this.replaces.seq, this.replaces.inline];
+    return [LogKind.AppendQueueMessage, this.queueId, this.seq, this.record, this.bytes, this.payloadBytes, replaces];
+  }
 }
 
 /** Sets the delivery count of a stored message (absent: nothing to do). */
-class SetDeliveryCountOp implements WriteOp {
+export class SetDeliveryCountOp implements WriteOp {
   readonly grows = false;
   readonly bytes = 16;
   readonly payloadBytes = 0;
@@ -76,6 +83,10 @@ class SetDeliveryCountOp implements WriteOp {
     if (record === undefined) return;
     record[1] = this.deliveryCount;
     this.ctx.dbs.queueMessages.put(this.key, record);
+  }
+
+  logEntry(): LogEntry {
+    return [LogKind.SetDeliveryCount, this.key, this.deliveryCount];
   }
 }
 

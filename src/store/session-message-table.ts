@@ -2,6 +2,7 @@
 // reconnecting client's messages come back in order with one range scan [MQTT-4.4.0-1].
 
 import type { TxnScope, WriteOp } from './commit-scheduler.js';
+import { LogKind, type LogEntry } from './log/log-entry.js';
 import { seqKey, readKeySeq, seqRangeAfter } from './keys.js';
 import { decodeInline, decodeMessage, encodeMessage, type MessageRecord, type StoreContext } from './message-records.js';
 import { PutOp, RemoveOp } from './ops.js';
@@ -19,7 +20,7 @@ type OutgoingRecord = [
 ];
 
 /** Changes the inflight state of a stored message in place (absent: already removed, nothing to do). */
-class UpdateInflightOp implements WriteOp {
+export class UpdateInflightOp implements WriteOp {
   readonly grows = false;
   readonly bytes = 16;
   readonly payloadBytes = 0;
@@ -39,6 +40,10 @@ class UpdateInflightOp implements WriteOp {
     record[3] = this.packetId;
     record[4] = this.released ? 1 : 0;
     db.put(this.key, record);
+  }
+
+  logEntry(): LogEntry {
+    return [LogKind.UpdateInflight, this.key, this.packetId, this.released];
   }
 }
 

@@ -6,6 +6,15 @@
 import { join } from 'node:path';
 import { CapacityGuard, DEFAULT_MIN_FREE_DISK_BYTES } from './capacity.js';
 import { CommitScheduler } from './commit-scheduler.js';
+import type { Database } from 'lmdb';
+import { CommitLog } from './log/commit-log.js';
+import { registerDatabaseNames } from './log/log-entry.js';
+import { replayCommitLog } from './log/replay.js';
+import { fileSegmentIo } from './payload/file-segment-io.js';
+import { loadSegmentsAddon } from './payload/native-addon.js';
+import { nativeSegmentIo } from './payload/native-segment-io.js';
+import type { SegmentIo } from './payload/segment-io.js';
+import { DEFAULT_LOG_FILE_BYTES } from './log/commit-log.js';
 import { StoreEnvironment } from './environment.js';
 import { StoreError, StoreOpenError } from './errors.js';
 import { idPrefixRange } from './keys.js';
@@ -49,6 +58,18 @@ export interface StoreOptions {
   payloadCompaction?: Partial<CompactorOptions>;
   /** A PayloadStore to use instead of opening one in <dataDir>/payloads (tests). */
   payloadStore?: PayloadStore;
+  /**
+   * storage.commitLog: acknowledge windows after an fdatasync of the append-only commit log in <dataDir>/log/
+   * and commit them to LMDB later in batches (README.md in this folder). Default false. A data directory with
+   * log records is replayed on open either way.
+   */
+  commitLog?: boolean;
+  /** With commitLog: LMDB takes acknowledged operations once this many wait (default 4096)... */
+  logIndexMaxOps?: number;
+  /** ...or once the oldest waited this long (default 100 ms). */
+  logIndexIntervalMs?: number;
+  /** Size at which a commit-log file is left for the next one (default 8 MiB; tests use small ones). */
+  logFileBytes?: number;
 }
 
 /** What the store found and repaired when it opened. */
@@ -56,6 +77,8 @@ export interface OpenReport {
   payloads: ReconcileReport;
   /** Sessions whose leftover messages were removed (their record was gone). */
   orphanSessionsRemoved: number;
+  /** Commit-log records after LMDB's checkpoint, applied to LMDB on open. */
+  logRecordsReplayed: number;
   /** Which payload store is in use: 'native' (addon) or 'js' (file I/O). */
   payloadStore: 'native' | 'js';
   /** Set when storage.payloadStore auto fell back to the TypeScript store: why the addon did not load. */
@@ -78,8 +101,10 @@ export class Store {
   /** Opens (creating if empty) the store in options.dataDir. Throws StoreOpenError with the path and the fix. */
   static async open(options: StoreOptions): Promise<Store> {
     const env = await StoreEnvironment.open({ dataDir: options.dataDir, mapSizeBytes: options.mapSizeBytes ?? 1 << 30 });
+    registerDatabaseNames(env.dbs as unknown as Record<string, Database>);
     let payloads: PayloadStore | undefined;
     let capacity: CapacityGuard | undefined;
+    let log: CommitLog | undefined;
     try {
       let fallbackReason: string | undefined;
       if (options.payloadStore !== undefined) payloads = options.payloadStore;
@@ -100,7 +125,9 @@ export class Store {
         minFreeDiskBytes: options.minFreeDiskBytes ?? DEFAULT_MIN_FREE_DISK_BYTES,
         dataDir: options.dataDir,
       });
+      log = await CommitLog.open(join(options.dataDir, 'log'), options.commitLog === true, logFileIo(options.payloadStoreKind ?? 'auto'), options.logFileBytes);
       const scheduler = new CommitScheduler(env, payloads, capacity, metrics, {
+        commitLog: options.commitLog === true ? { log, indexMaxOps: options.logIndexMaxOps ?? 4096, indexIntervalMs: options.logIndexIntervalMs ?? 100 } : undefined,
         commitIntervalMs: options.commitIntervalMs ?? 5,
         commitMaxBytes: options.commitMaxBytes ?? 1024 * 1024,
         commitMaxPerSecond: options.commitMaxPerSecond ?? 2000,
@@ -114,6 +141,9 @@ export class Store {
         inlineMaxBytes: options.inlineMaxBytes ?? 2048,
         refCache: new WeakMap<Buffer, PayloadRef>(),
       };
+      // Before anything reads LMDB, and before reconcile may cut a payload only a log record refers to.
+      const replayed = await replayCommitLog(ctx, log);
+      if (options.commitLog !== true) await log.close();
       const sessions = new SessionTable(ctx);
       sessions.buildIndex();
       const scan = scanForRecovery(env.dbs, sessions.sessionIds());
@@ -121,6 +151,7 @@ export class Store {
       const report: OpenReport = {
         payloads: reconciled,
         orphanSessionsRemoved: scan.orphanSessionIds.size,
+        logRecordsReplayed: replayed,
         payloadStore: payloads.kind,
         payloadStoreFallbackReason: fallbackReason,
       };
@@ -145,6 +176,7 @@ export class Store {
       return new Store(ctx, capacity, metrics, sessions, ...tables, compactor, report);
     } catch (err) {
       capacity?.stop();
+      await log?.close().catch(() => undefined);
       await payloads?.close().catch(() => undefined);
       await env.close().catch(() => undefined);
       if (err instanceof StoreError) throw err;
@@ -157,14 +189,17 @@ export class Store {
   async close(): Promise<void> {
     await this.compactor.stop();
     await this.ctx.scheduler.close();
+    await this.ctx.scheduler.closeLog();
     this.capacity.stop();
     await this.ctx.payloads.close();
     await this.ctx.env.close();
   }
 
   /** Closes the current commit window now and waits until what was queued is durable. */
-  flush(): Promise<void> {
-    return this.ctx.scheduler.flush();
+  async flush(): Promise<void> {
+    await this.ctx.scheduler.flush();
+    // With a commit log, also what LMDB does not hold yet: afterwards removed payloads are freed.
+    await this.ctx.scheduler.indexNow();
   }
 
   /**
@@ -207,6 +242,7 @@ export class Store {
 
   /** Sessions as committed, with their subscriptions (read once at start; expiry is the broker's decision). */
   async loadSessions(): Promise<T.SessionState[]> {
+    await this.ctx.scheduler.indexNow();
     return this.sessions.load();
   }
 
@@ -237,7 +273,9 @@ export class Store {
   }
 
   /** A session's stored messages in order; page with afterSeq (the last seq seen) and limit. */
-  loadSessionMessages(clientId: string, options: { afterSeq?: number; limit?: number } = {}): Promise<T.SessionMessage[]> {
+  async loadSessionMessages(clientId: string, options: { afterSeq?: number; limit?: number } = {}): Promise<T.SessionMessage[]> {
+    // Reads see LMDB: acknowledged operations still only in the commit log go into it first.
+    await this.ctx.scheduler.indexNow();
     return this.sessionMessages.load(clientId, options.afterSeq ?? 0, options.limit);
   }
 
@@ -251,6 +289,7 @@ export class Store {
 
   /** Incoming QoS 2 packet identifiers still awaiting PUBREL. */
   async loadIncomingQos2(clientId: string): Promise<number[]> {
+    await this.ctx.scheduler.indexNow();
     return this.sessions.loadIncomingQos2(clientId);
   }
 
@@ -264,7 +303,8 @@ export class Store {
     return this.retained.delete(topic);
   }
 
-  loadRetained(): Promise<T.StoredMessage[]> {
+  async loadRetained(): Promise<T.StoredMessage[]> {
+    await this.ctx.scheduler.indexNow();
     return this.retained.load();
   }
 
@@ -280,6 +320,7 @@ export class Store {
   }
 
   async loadQueues(): Promise<{ queueId: number; definition: T.QueueDefinition }[]> {
+    await this.ctx.scheduler.indexNow();
     return this.queues.loadQueues();
   }
 
@@ -289,7 +330,8 @@ export class Store {
   }
 
   /** Up to `limit` messages after `afterSeq` (0: from the start), in sequence order. */
-  readQueueMessages(queueId: number, options: { afterSeq?: number; limit: number }): Promise<T.QueueMessage[]> {
+  async readQueueMessages(queueId: number, options: { afterSeq?: number; limit: number }): Promise<T.QueueMessage[]> {
+    await this.ctx.scheduler.indexNow();
     return this.queues.read(queueId, options.afterSeq ?? 0, options.limit);
   }
 
@@ -311,6 +353,14 @@ export class Store {
   }
 
   async loadConsumers(queueId: number): Promise<{ consumerId: string; state: T.ConsumerState }[]> {
+    await this.ctx.scheduler.indexNow();
     return this.queues.loadConsumers(queueId);
   }
+}
+
+/** The commit log writes through the addon where the payload store would (one worker job per write + sync). */
+function logFileIo(choice: PayloadStoreChoice): SegmentIo {
+  if (choice === 'js') return fileSegmentIo;
+  const loaded = loadSegmentsAddon();
+  return 'addon' in loaded ? nativeSegmentIo(loaded.addon, DEFAULT_LOG_FILE_BYTES + 64 * 1024) : fileSegmentIo;
 }

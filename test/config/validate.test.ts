@@ -80,7 +80,7 @@ test('an unknown top-level key lists the allowed top-level keys', () => {
 test('unknown keys in storage, log and a listener are reported with their paths', () => {
   assert.equal(errs({ storage: { dir: 'x' }, log: { lvl: 'info' }, listeners: [{ type: 'tcp', port: 1, tls: true }] }), [
     'listeners[0].tls: unknown key (allowed: type, host, port, path, cert, key, ca, requireCertificate, useIdentityAsUsername)',
-    'storage.dir: unknown key (allowed: dataDir, commitIntervalMs, commitMaxBytes, commitMaxPerSecond, commitMinBatchBytes, inlineMaxBytes, mapSizeBytes, minFreeDiskBytes, maxPendingBytes, payloadStore, payloadSegmentBytes)',
+    'storage.dir: unknown key (allowed: dataDir, commitIntervalMs, commitMaxBytes, commitMaxPerSecond, commitMinBatchBytes, inlineMaxBytes, mapSizeBytes, minFreeDiskBytes, maxPendingBytes, payloadStore, payloadSegmentBytes, commitLog)',
     'log.lvl: unknown key (allowed: level)',
   ]);
 });

@@ -26,3 +26,7 @@ const native = (zlib as { crc32?: (data: Uint8Array, value?: number) => number }
 
 export const crc32: (data: Uint8Array) => number =
   typeof native === 'function' ? (data) => native(data) >>> 0 : (data) => crc32Table(data);
+
+/** CRC-32 of `data` continuing from the CRC of what came before it (`crc32(a ‖ b) === crc32Continue(b, crc32(a))`). */
+export const crc32Continue: (data: Uint8Array, previous: number) => number =
+  typeof native === 'function' ? (data, previous) => native(data, previous) >>> 0 : (data, previous) => crc32Table(data, previous);

@@ -1,0 +1,44 @@
+// What open does with the commit log: the records after LMDB's checkpoint are operations that were
+// acknowledged but never reached LMDB (a crash between the log's fdatasync and the index commit). They are
+// applied again, in LSN order, in one LMDB transaction with the new checkpoint; then every log file is covered
+// and deleted. Payload frees are left to reconcile, which runs after this and counts only what LMDB holds.
+
+import { Packr } from 'msgpackr';
+import type { TxnScope } from '../commit-scheduler.js';
+import type { StoreContext } from '../message-records.js';
+import type { CommitLog } from './commit-log.js';
+import type { LogEntry } from './log-entry.js';
+import { opFromLogEntry } from './log-ops.js';
+
+const unpackr = new Packr({ useRecords: false });
+
+const REPLAY_SCOPE: TxnScope = {
+  freeAfterCommit: () => undefined,
+  pendingFrees: () => new Map(),
+  afterCommit: () => undefined,
+  // Replayed one by one, as after a failure: no operation counts on a later one.
+  isolating: true,
+};
+
+/** Applies the log records after the checkpoint to LMDB; returns how many there were. */
+export async function replayCommitLog(ctx: StoreContext, log: CommitLog): Promise<number> {
+  const { env } = ctx;
+  const records = log.recordsAfter(env.checkpoint());
+  if (records.length > 0) {
+    const ops = records.map((record) => opFromLogEntry(unpackr.unpack(record.body) as LogEntry, ctx));
+    const last = records[records.length - 1]!.lsn;
+    await env.transaction(() => {
+      for (const op of ops) {
+        try {
+          env.atomically(() => op.apply(REPLAY_SCOPE));
+        } catch {
+          // It failed when it was first applied too (the same operation over the same state): skipped then.
+        }
+      }
+      env.putCheckpoint(last);
+    });
+  }
+  // LSNs go on past everything on disk; the checkpoint may stay lower (records after a gap were never acknowledged).
+  await log.release(log.next - 1);
+  return records.length;
+}

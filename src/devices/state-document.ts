@@ -36,10 +36,16 @@ interface Track {
   mode: PublishMode;
   /** Last value published (the deadband is measured from it, so a slow drift is published once it adds up). */
   published: PointValue | undefined;
-  /** Last error published; undefined while the point is good. */
+  /** Latest error read, which is also the last published (an unchanged error is not repeated); undefined while good. */
   error: string | undefined;
-  /** Latest reading, published or not (for status). */
-  latest: PointReading | undefined;
+  /**
+   * Latest value read, published or not (for status; with `error` it is the latest reading). Kept as a field, not
+   * as the reading object: an object held from one poll to the next outlives two scavenges and is promoted, so
+   * 2,000 points a second would fill the old space with garbage between major GCs (issue 14's RSS target).
+   */
+  latestValue: PointValue | undefined;
+  /** Whether the point has been read (well or not) at all. */
+  read: boolean;
 }
 
 export class StateDocumentBuilder {
@@ -50,7 +56,7 @@ export class StateDocumentBuilder {
   constructor(points: readonly ResolvedPoint[], options: StateDocumentOptions) {
     this.heartbeatMs = options.heartbeatMs;
     for (const point of points) {
-      this.tracks.set(point.name, { point, key: `${JSON.stringify(point.name)}:`, mode: point.publish ?? options.publish, published: undefined, error: undefined, latest: undefined });
+      this.tracks.set(point.name, { point, key: `${JSON.stringify(point.name)}:`, mode: point.publish ?? options.publish, published: undefined, error: undefined, latestValue: undefined, read: false });
     }
   }
 
@@ -64,7 +70,7 @@ export class StateDocumentBuilder {
     for (const r of readings) {
       const t = this.tracks.get(r.point);
       if (t === undefined) continue;
-      t.latest = r;
+      t.read = true;
       if ('error' in r) {
         if (full || t.mode === 'always' || t.error !== r.error) errors += `${errors === '' ? '' : ','}${t.key}${JSON.stringify(r.error)}`;
         t.error = r.error;
@@ -74,6 +80,7 @@ export class StateDocumentBuilder {
         values += `${values === '' ? '' : ','}${t.key}${jsonValue(r.value)}`;
         t.published = r.value;
       }
+      t.latestValue = r.value;
       t.error = undefined;
     }
     if (full) this.lastFullMs = readAtMs;
@@ -84,9 +91,9 @@ export class StateDocumentBuilder {
   /** Every point's latest reading, for the device status (admin API, `wharf devices show`). */
   snapshot(): PointState[] {
     return [...this.tracks.values()].map((t) => {
-      const r = t.latest;
-      if (r === undefined) return { name: t.point.name, quality: 'bad', error: 'not read yet' };
-      return 'error' in r ? { name: r.point, quality: 'bad', error: r.error } : { name: r.point, value: r.value, quality: 'good' };
+      const name = t.point.name;
+      if (!t.read) return { name, quality: 'bad', error: 'not read yet' };
+      return t.error !== undefined ? { name, quality: 'bad', error: t.error } : { name, value: t.latestValue, quality: 'good' };
     });
   }
 }

@@ -16,7 +16,7 @@ const test = suite('board node settings: validated, applied to the broker proces
 
 /** rpi-zero-2w's node section (boards/rpi-zero-2w.json). */
 const ZERO_OLD_MB = 128;
-const ZERO_SEMI_MB = 2;
+const ZERO_SEMI_MB = 1;
 /** heap_size_limit is the old space plus the young generation (three semi-spaces in V8 11) and a little more. */
 const YOUNG_MAX_MB = 3 * ZERO_SEMI_MB + 4;
 

@@ -6,6 +6,7 @@
 //   node dist/scripts/bench/connection-storm.js [--connections N] [--concurrency C] [--seconds S] [--settle S]
 
 import net from 'node:net';
+import { EMBEDDED_NODE_FLAGS } from '../../src/cli/node-flags.js';
 import mqtt from 'mqtt';
 import mqttPacket from 'mqtt-packet';
 import type { Packet } from 'mqtt-packet';
@@ -61,7 +62,7 @@ async function main(): Promise<void> {
   const args = parse(process.argv.slice(2));
   requirePeer('wharf');
   // --expose-gc: heap-sampler.ts runs a full GC on SIGUSR2, so the heap figures hold live objects only.
-  const flags = process.env.WHARF_BENCH_NODE_FLAGS ?? '';
+  const flags = process.env.WHARF_BENCH_NODE_FLAGS ?? EMBEDDED_NODE_FLAGS.join(' '); // as npm start, unless set
   if (!flags.includes('--expose-gc')) process.env.WHARF_BENCH_NODE_FLAGS = `${flags} --expose-gc`.trim();
   const fullGc = async () => {
     process.kill(peer.pid, 'SIGUSR2');

@@ -17,6 +17,7 @@ import { openIdleClients, runStorm } from './memory-clients.js';
 import { ALL_PEERS, WHARF_DURABLE, peerUnavailableReason, startPeer, type PeerName, type RunningPeer, type StartOptions } from './peers.js';
 import { SCENARIOS } from './scenarios.js';
 import { loadBoard, nodeFlagsOf } from '../../src/config/boards.js';
+import { COMMON_NODE_FLAGS, EMBEDDED_NODE_FLAGS } from '../../src/cli/node-flags.js';
 import { runStandalone, writeJsonRecord } from './standalone.js';
 
 const MiB = 1024 * 1024;
@@ -73,7 +74,7 @@ function parseArgs(argv: string[]): Args {
     const profile = loadBoard(a.board, errors);
     if (profile === undefined) exitWithUsage(USAGE, errors.join('; '));
     // peers.ts puts these before the CLI on the Wharf child's command line.
-    process.env.WHARF_BENCH_NODE_FLAGS = [process.env.WHARF_BENCH_NODE_FLAGS ?? '', ...nodeFlagsOf(profile.node)].join(' ').trim();
+    process.env.WHARF_BENCH_NODE_FLAGS = [process.env.WHARF_BENCH_NODE_FLAGS ?? '', ...nodeFlagsOf(profile.node), ...COMMON_NODE_FLAGS].join(' ').trim();
   }
   return a;
 }
@@ -199,7 +200,7 @@ async function main(): Promise<void> {
     return why === null;
   });
   if (peers.length === 0) exitWithUsage(USAGE, 'no peer can run here');
-  const wharfAs = args.board === undefined ? 'embedded defaults' : `board ${args.board}, node flags ${process.env.WHARF_BENCH_NODE_FLAGS}`;
+  const wharfAs = args.board === undefined ? `embedded defaults, node flags ${process.env.WHARF_BENCH_NODE_FLAGS ?? EMBEDDED_NODE_FLAGS.join(' ')}` : `board ${args.board}, node flags ${process.env.WHARF_BENCH_NODE_FLAGS}`;
   console.log(`memory: rows ${args.rows.join(',')}, peers ${peers.join(',')} (wharf: ${wharfAs}), ${args.runs} run(s); ${os.cpus().length} CPUs, load ${os.loadavg()[0]!.toFixed(2)}`);
   const samples = new Map<string, number[]>(); // `${peer}:${key}` -> values over runs
   const notes: string[] = [];

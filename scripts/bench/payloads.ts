@@ -12,6 +12,7 @@
 // PUBACKed. Heap is the broker's own process.memoryUsage() sampled every 250 ms (heap-sampler.ts).
 
 import { statfsSync } from 'node:fs';
+import { EMBEDDED_NODE_FLAGS } from '../../src/cli/node-flags.js';
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { readFlags } from './cli-args.js';
@@ -180,7 +181,7 @@ function peak(samples: MemorySample[] | null, f: (s: MemorySample) => number): n
 
 async function runOnce(variant: Variant, args: Args): Promise<RunResult> {
   // --expose-gc: heap-sampler.ts then runs a full GC on SIGUSR2, for a drain baseline without publish garbage.
-  const flags = process.env.WHARF_BENCH_NODE_FLAGS ?? '';
+  const flags = process.env.WHARF_BENCH_NODE_FLAGS ?? EMBEDDED_NODE_FLAGS.join(' '); // as npm start, unless set
   if (!flags.includes('--expose-gc')) process.env.WHARF_BENCH_NODE_FLAGS = `${flags} --expose-gc`.trim();
   const peer: RunningPeer = await startPeer('wharf', {
     wharfStorage: storageLines(variant, args.bytes, args.messages),

@@ -9,6 +9,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { EMBEDDED_NODE_FLAGS } from '../../src/cli/node-flags.js';
 import { prepareRabbitmq, rabbitmqUnavailableReason, RABBITMQ_BROKER_ARGV0, RABBITMQ_START_TIMEOUT_MS } from './rabbitmq-peer.js';
 
 export type PeerName = 'wharf' | 'aedes' | 'mosquitto' | 'rabbitmq';
@@ -508,8 +509,9 @@ export async function startPeer(name: PeerName, opts: StartOptions = {}): Promis
             '',
           ].join('\n'),
         );
-        // Extra V8/Node flags for the Wharf child only, for experiments (e.g. WHARF_BENCH_NODE_FLAGS=--max-semi-space-size=4).
-        const nodeFlags: string[] = (process.env.WHARF_BENCH_NODE_FLAGS ?? '').split(/\s+/).filter((f) => f !== '');
+        // V8/Node flags of the Wharf child: those `npm start` gives (EMBEDDED_NODE_FLAGS), or WHARF_BENCH_NODE_FLAGS
+        // instead when set (memory.ts --board sets the board's; an empty value runs node with none).
+        const nodeFlags: string[] = (process.env.WHARF_BENCH_NODE_FLAGS ?? EMBEDDED_NODE_FLAGS.join(' ')).split(/\s+/).filter((f) => f !== '');
         if (process.env.WHARF_BENCH_CPU_PROF === '1') {
           // Opt-in CPU profile of the Wharf child, written when it exits cleanly (not after a SIGKILL).
           const profDir = path.join(REPO_ROOT, '.bench-tmp');

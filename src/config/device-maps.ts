@@ -9,7 +9,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { isAbsolute, join, resolve } from 'node:path';
-import { parse } from 'yaml';
+import { parseYaml } from './yaml-parse.js';
 import type { ByteOrder } from './types.js';
 import { describe, enumRule, intRule, isMapping } from './rules.js';
 import { BYTE_ORDERS } from './device-points.js';
@@ -67,7 +67,7 @@ export function loadPointMap(path: string, ref: unknown, baseDir: string, errors
   }
   let raw: unknown;
   try {
-    raw = parse(readFileSync(file, 'utf8'));
+    raw = parseYaml(readFileSync(file, 'utf8'));
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     const why = code === 'ENOENT' ? 'file not found' : code === 'EACCES' ? 'permission denied' : (err as Error).message.split('\n')[0];

@@ -12,7 +12,7 @@
 
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { parse, YAMLParseError } from 'yaml';
+import { parseYaml, YamlSyntaxError } from './yaml-parse.js';
 import type { ListenerType, WharfConfig } from './types.js';
 import { defaultConfig } from './types.js';
 import { PORT_RULE, intFromText, type Rule } from './rules.js';
@@ -148,15 +148,15 @@ function readYaml(file: string): unknown {
     throw new ConfigError([msg], file, msg);
   }
   try {
-    return parse(text, { prettyErrors: true });
+    return parseYaml(text, { prettyErrors: true });
   } catch (err) {
-    if (!(err instanceof YAMLParseError)) throw err;
+    if (!(err instanceof YamlSyntaxError)) throw err;
     throw new ConfigError([describeYamlError(err)], file);
   }
 }
 
 /** "line 3, column 7: YAML syntax error: <reason>" followed by yaml's excerpt with a caret. */
-function describeYamlError(err: YAMLParseError): string {
+function describeYamlError(err: YamlSyntaxError): string {
   const [first = '', ...rest] = err.message.split('\n');
   const reason = first.replace(/ at line \d+, column \d+:?$/, '');
   const pos = err.linePos?.[0];

@@ -83,14 +83,17 @@ export class Poller<R extends Omit<ReadRequest, 'unitId'>> {
     const results = await Promise.all(reads.map((r) => this.link.read(r)));
     const readAtMs = Date.now();
     const readings: PointReadingLike[] = [];
-    for (let i = 0; i < reads.length; i++) readings.push(...this.plan.settle(reads[i]!, results[i]!));
+    for (let i = 0; i < reads.length; i++) for (const r of this.plan.settle(reads[i]!, results[i]!)) readings.push(r);
     // Points no longer read still say why in every document and in the status (once each).
-    const seen = new Set(readings.map((r) => r.point));
-    for (const r of this.plan.badReadings()) if (!seen.has(r.point)) readings.push(r);
+    const bad = this.plan.badReadings();
+    if (bad.length > 0) {
+      const seen = new Set(readings.map((r) => r.point));
+      for (const r of bad) if (!seen.has(r.point)) readings.push(r);
+    }
     this.counters.cycles++;
-    const bad = readings.find((r): r is { point: string; error: string } => 'error' in r);
-    const health: DeviceHealth = this.link.state === 'offline' ? 'offline' : bad ? 'degraded' : 'online';
-    this.events.onCycle(health, health === 'offline' ? this.link.lastError : bad ? `${bad.point}: ${bad.error}` : undefined, readings);
+    const failed = readings.find((r): r is { point: string; error: string } => 'error' in r);
+    const health: DeviceHealth = this.link.state === 'offline' ? 'offline' : failed ? 'degraded' : 'online';
+    this.events.onCycle(health, health === 'offline' ? this.link.lastError : failed ? `${failed.point}: ${failed.error}` : undefined, readings);
     const doc = this.builder.build(readings, readAtMs);
     if (doc !== null) this.publish(doc);
   }

@@ -31,7 +31,7 @@ export interface PlannedRead extends Omit<ReadRequest, 'unitId'> {
   readonly id: number;
 }
 
-export type PointReading = { point: string; value: PointValue; raw?: number[] } | { point: string; error: string };
+export type PointReading = { point: string; value: PointValue } | { point: string; error: string };
 
 export interface ReadCaps {
   maxRegistersPerRead: number;
@@ -75,6 +75,8 @@ interface Cluster {
 interface Span {
   read: PlannedRead;
   clusters: Cluster[];
+  /** The clusters' points in order, computed once: settle runs every poll. */
+  points: ResolvedPoint[];
 }
 
 /**
@@ -145,7 +147,7 @@ export class ReadPlan {
   settle(read: PlannedRead, result: ReadResult): PointReading[] {
     const span = this.byId.get(read.id) ?? this.retired.get(read.id);
     if (span === undefined) return [];
-    const points = span.clusters.flatMap((c) => c.points);
+    const points = span.points;
     if (result.kind === 'ok') return points.map((p) => this.decode(read, p, result));
     const error = describeFailure(result);
     if (result.kind === 'exception' && (result.code === 0x02 || result.code === 0x03)) this.split(span, error);
@@ -162,7 +164,7 @@ export class ReadPlan {
     if (isBitTable(p.table)) return { point: p.name, error: 'the reply holds registers, not bits' };
     const d = decodeRegisters(p, result.registers, start);
     if ('error' in d) return { point: p.name, error: d.error };
-    return { point: p.name, value: d.value, raw: Array.from(result.registers.subarray(start, start + p.quantity)) };
+    return { point: p.name, value: d.value };
   }
 
   /** Greedy from the lowest address: optimal in request count for points that cannot be split. */
@@ -194,7 +196,7 @@ export class ReadPlan {
   private span(table: Table, clusters: Cluster[]): Span {
     const address = clusters[0]!.address;
     const end = Math.max(...clusters.map((c) => c.end));
-    const span: Span = { read: { id: this.nextId++, table, address, quantity: end - address }, clusters };
+    const span: Span = { read: { id: this.nextId++, table, address, quantity: end - address }, clusters, points: clusters.flatMap((c) => c.points) };
     this.byId.set(span.read.id, span);
     return span;
   }

@@ -8,14 +8,15 @@ import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { loadBoard, nodeFlagsOf } from '../../src/config/boards.js';
-import { missingNodeFlags } from '../../src/cli/node-flags.js';
+import { readFileSync } from 'node:fs';
+import { COMMON_NODE_FLAGS, EMBEDDED_NODE_FLAGS, missingNodeFlags } from '../../src/cli/node-flags.js';
 import { Workspace, type Exit, type WharfProcess } from '../helpers/broker-process.js';
 
 const test = suite('board node settings: validated, applied to the broker process, signals and exit codes kept');
 
 /** rpi-zero-2w's node section (boards/rpi-zero-2w.json). */
 const ZERO_OLD_MB = 128;
-const ZERO_SEMI_MB = 2;
+const ZERO_SEMI_MB = 1;
 /** heap_size_limit is the old space plus the young generation (three semi-spaces in V8 11) and a little more. */
 const YOUNG_MAX_MB = 3 * ZERO_SEMI_MB + 4;
 
@@ -70,6 +71,20 @@ test('a flag given on the command line or in NODE_OPTIONS wins over the board, i
   assert.equal(missingNodeFlags(wanted, ['--max_old_space_size=300'], ''), ['--max-semi-space-size=2']);
   assert.equal(missingNodeFlags(wanted, ['--inspect'], '--max-semi-space-size=8  --max-old-space-size=64'), []);
   assert.equal(missingNodeFlags(wanted, [], '--max-semi-space-size-extra=1'), wanted);
+});
+
+test('a boolean flag counts as given in its --no- form and in its plain form', () => {
+  assert.equal(missingNodeFlags(['--no-concurrent-recompilation'], ['--concurrent-recompilation'], ''), []);
+  assert.equal(missingNodeFlags(['--no-concurrent-recompilation'], [], '--no-concurrent-recompilation'), []);
+  assert.equal(missingNodeFlags(['--no-concurrent-recompilation'], ['--no-opt'], ''), ['--no-concurrent-recompilation']);
+});
+
+test('npm start (the embedded default) runs node with the embedded flags, which include the common ones', () => {
+  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { scripts: { start: string } };
+  const args = pkg.scripts.start.split(/\s+/);
+  assert.equal(args.slice(0, 1 + EMBEDDED_NODE_FLAGS.length), ['node', ...EMBEDDED_NODE_FLAGS]);
+  assert.equal(args.slice(1 + EMBEDDED_NODE_FLAGS.length), ['dist/src/cli/main.js', 'start']);
+  for (const f of COMMON_NODE_FLAGS) assert.ok(EMBEDDED_NODE_FLAGS.includes(f), f);
 });
 
 /** The fields of the broker's `starting` log line (logfmt: key=value). */

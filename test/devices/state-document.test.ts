@@ -102,4 +102,21 @@ test('strings, booleans and 64-bit decimal strings change by equality; unknown p
   assert.equal(fresh.snapshot(), [{ name: 'x', quality: 'bad', error: 'not read yet' }]);
 });
 
+test('the document is JSON that parses back to the readings, names and strings escaped, in reading order', () => {
+  const names = ['say "hi"', 'back\\slash', 'ünï ✓', '10', 'neg', 'flag', 'big', 'err'];
+  const b = new StateDocumentBuilder(names.map((n) => pt(n)), { publish: 'always', heartbeatMs: 0 });
+  const text = b.build(
+    [v(names[0]!, 'line\nbreak "q"'), v(names[1]!, 1.5), v(names[2]!, 'ü'), v(names[3]!, 3), v(names[4]!, -0.25), v(names[5]!, false), v(names[6]!, '18446744073709551615'), e(names[7]!, 'exception "0x02"')],
+    42,
+  )!.toString();
+  assert.equal(JSON.parse(text), {
+    timestamp: 42,
+    values: { [names[0]!]: 'line\nbreak "q"', [names[1]!]: 1.5, [names[2]!]: 'ü', [names[3]!]: 3, [names[4]!]: -0.25, [names[5]!]: false, [names[6]!]: '18446744073709551615' },
+    errors: { [names[7]!]: 'exception "0x02"' },
+    full: true,
+  });
+  // Reading order, even for a name that looks like an array index (an object would put "10" first).
+  assert.ok(text.indexOf('"say') < text.indexOf('"10"'), text);
+});
+
 test.run();

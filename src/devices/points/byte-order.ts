@@ -21,13 +21,17 @@ export function swapsBytes(order: ByteOrder): boolean {
 
 /** The value's bytes, most significant first, from `count` registers of `words` starting at `start`. */
 export function valueBytes(words: ArrayLike<number>, start: number, count: number, order: ByteOrder): Uint8Array {
-  const out = new Uint8Array(count * 2);
+  return writeValueBytes(words, start, count, order, new Uint8Array(count * 2), 0);
+}
+
+/** valueBytes into `out` at `at` (the poll path decodes through one scratch buffer instead of one per point). */
+export function writeValueBytes(words: ArrayLike<number>, start: number, count: number, order: ByteOrder, out: Uint8Array, at: number): Uint8Array {
   const reverse = reversesWords(order);
   const swap = swapsBytes(order);
   for (let i = 0; i < count; i++) {
     const w = words[start + (reverse ? count - 1 - i : i)]! & 0xffff;
-    out[2 * i] = swap ? w & 0xff : w >> 8;
-    out[2 * i + 1] = swap ? w >> 8 : w & 0xff;
+    out[at + 2 * i] = swap ? w & 0xff : w >> 8;
+    out[at + 2 * i + 1] = swap ? w >> 8 : w & 0xff;
   }
   return out;
 }

@@ -1,7 +1,9 @@
 // `wharf start` with the V8 heap sizing of its board profile (boards/<name>.json, `node` section). V8 reads these
 // flags only when the process starts, so a process started without them starts the broker again as its child with
 // them, forwards the stop signals and exits with the child's code. Flags already on the command line or in
-// NODE_OPTIONS win and cost no second process (the systemd unit can give them: README "Memory").
+// NODE_OPTIONS win and cost no second process (the systemd unit can give them: README "Memory"), except the
+// embedded default's own values (EMBEDDED_NODE_FLAGS, given by npm start and the packaged launcher): a board
+// replaces those.
 
 import { spawn } from 'node:child_process';
 import os from 'node:os';
@@ -48,6 +50,21 @@ export function missingNodeFlags(wanted: string[], execArgv: readonly string[], 
   return wanted.filter((f) => !present.has(flagName(f)));
 }
 
+/**
+ * The command line's node flags an operator chose: all but the embedded default's own values (npm start and the
+ * packaged launcher give those to every process), which a board's sizing replaces. An operator who wants exactly
+ * an embedded value against a board gives it in NODE_OPTIONS.
+ */
+export function operatorNodeFlags(execArgv: readonly string[]): string[] {
+  return execArgv.filter((a) => !EMBEDDED_NODE_FLAGS.includes(a));
+}
+
+/** `execArgv` without the flags named in `replaced` (the child gets the board's values instead). */
+function withoutFlagsOf(execArgv: readonly string[], replaced: readonly string[]): string[] {
+  const names = new Set(replaced.map(flagName));
+  return execArgv.filter((a) => !a.startsWith('-') || !names.has(flagName(a)));
+}
+
 /** The node flags of the configuration's board profile; none when there is no board or the configuration is invalid. */
 export function boardNodeFlags(opts: StartArgs): string[] {
   try {
@@ -84,14 +101,17 @@ export function startWithNodeFlags(opts: StartArgs): Promise<number> | undefined
     stopWhenParentGoes();
     return undefined;
   }
-  const sizing = missingNodeFlags(boardNodeFlags(opts), process.execArgv, process.env.NODE_OPTIONS);
+  const given = operatorNodeFlags(process.execArgv);
+  // A board value the embedded default already gives needs no second process (rpi4's old space is 256 MiB).
+  const sizing = missingNodeFlags(boardNodeFlags(opts), given, process.env.NODE_OPTIONS).filter((f) => !process.execArgv.includes(f));
   if (sizing.length === 0) return undefined;
   // The common flags ride along when a child is started anyway; alone they are not worth a second process (a
   // service unit that gives the board's sizes but not them keeps running as one process).
   const missing = [...sizing, ...missingNodeFlags([...COMMON_NODE_FLAGS], process.execArgv, process.env.NODE_OPTIONS)];
+  const keptArgv = withoutFlagsOf(process.execArgv, sizing);
   // Own process group (detached): a Ctrl-C on the terminal reaches the parent only, which passes it on once; the
   // child's handlers take one signal each (process.once), a second one would kill it without a clean stop.
-  const child = spawn(process.execPath, [...process.execArgv, ...missing, ...process.argv.slice(1)], {
+  const child = spawn(process.execPath, [...keptArgv, ...missing, ...process.argv.slice(1)], {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     env: { ...process.env, [NODE_FLAGS_CHILD_ENV]: '1' },
     detached: true,

@@ -9,7 +9,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { loadBoard, nodeFlagsOf } from '../../src/config/boards.js';
 import { readFileSync } from 'node:fs';
-import { COMMON_NODE_FLAGS, EMBEDDED_NODE_FLAGS, missingNodeFlags } from '../../src/cli/node-flags.js';
+import { COMMON_NODE_FLAGS, EMBEDDED_NODE_FLAGS, missingNodeFlags, operatorNodeFlags } from '../../src/cli/node-flags.js';
 import { Workspace, type Exit, type WharfProcess } from '../helpers/broker-process.js';
 
 const test = suite('board node settings: validated, applied to the broker process, signals and exit codes kept');
@@ -152,6 +152,22 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     });
   });
 }
+
+test("npm start's embedded flags give way to the board: rpi-zero-2w's old space, not the embedded 256 MiB", async () => {
+  await withBoard(async (ws) => {
+    const p = await ws.start({ logLevel: 'info', nodeArgs: [...EMBEDDED_NODE_FLAGS] });
+    const pid = brokerPid(p);
+    assert.is.not(pid, p.child.pid, 'started again with the board flags, as a child');
+    const heapLimitMb = Number(startingLine(p).heapLimitMb);
+    assert.ok(heapLimitMb >= ZERO_OLD_MB && heapLimitMb <= ZERO_OLD_MB + YOUNG_MAX_MB, `heap limit ${heapLimitMb} MiB\n${p.output()}`);
+    p.child.kill('SIGTERM');
+    assert.equal(await exitWithin(p, 10_000), { code: 0, signal: null });
+  });
+});
+
+test('a value of the embedded default is not an operator choice; other command-line flags are', () => {
+  assert.equal(operatorNodeFlags([...EMBEDDED_NODE_FLAGS, '--max-old-space-size=300', '--inspect']), ['--max-old-space-size=300', '--inspect']);
+});
 
 test('an operator flag in NODE_OPTIONS wins: the broker keeps its old-space size', async () => {
   await withBoard(async (ws) => {

@@ -104,6 +104,8 @@ export interface SpawnOptions {
   dataDir?: string;
   /** --log-level; warn by default (debug with WHARF_TEST_LOG), info where a test reads the start-up lines. */
   logLevel?: string;
+  /** Flags for node itself, before the script (as package.json's start script gives them). */
+  nodeArgs?: string[];
 }
 
 /**
@@ -154,7 +156,7 @@ export class Workspace {
   private spawnWharf(args: string[], opts: SpawnOptions) {
     const env: NodeJS.ProcessEnv = { ...process.env };
     for (const k of ['WHARF_PORT', 'WHARF_WS_PORT', 'WHARF_DATA_DIR', 'WHARF_LOG_LEVEL', 'WHARF_CONFIG']) delete env[k];
-    const child = spawn(process.execPath, [WHARF_MAIN, ...args], {
+    const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), WHARF_MAIN, ...args], {
       env,
       cwd: this.dir,
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -11,6 +11,7 @@ import mqtt from 'mqtt';
 import { startPeer } from '../bench/peers.js';
 import { requirePeer, writeJsonRecord } from '../bench/standalone.js';
 import { runFuzz } from './fuzz-run.js';
+import { EMBEDDED_NODE_FLAGS } from '../../src/cli/node-flags.js';
 
 interface Args {
   packets: number;
@@ -45,7 +46,7 @@ async function main(): Promise<void> {
   const args = parse(process.argv.slice(2));
   requirePeer('wharf');
   // --expose-gc: the bench's heap sampler runs a full GC on SIGUSR2, so the heap figures hold live objects only.
-  const flags = process.env.WHARF_BENCH_NODE_FLAGS ?? '';
+  const flags = process.env.WHARF_BENCH_NODE_FLAGS ?? EMBEDDED_NODE_FLAGS.join(' '); // as npm start, unless set
   if (!flags.includes('--expose-gc')) process.env.WHARF_BENCH_NODE_FLAGS = `${flags} --expose-gc`.trim();
   const peer = await startPeer('wharf', { sampleHeap: true });
   const liveHeap = async () => {

@@ -15,11 +15,13 @@ const PROP_USER_PROPERTY = 0x26;
 
 const EMPTY = Buffer.alloc(0);
 
-function varIntSize(n: number): number {
+/** Bytes of a Variable Byte Integer (MQTT 5.0 section 1.5.5). */
+export function varIntSize(n: number): number {
   return n < 0x80 ? 1 : n < 0x4000 ? 2 : n < 0x200000 ? 3 : 4;
 }
 
-function writeVarInt(buf: Buffer, pos: number, n: number): number {
+/** Writes `n` as a Variable Byte Integer at `pos`; returns the offset after it. */
+export function writeVarInt(buf: Buffer, pos: number, n: number): number {
   do {
     let byte = n % 128;
     n = Math.floor(n / 128);

@@ -16,6 +16,8 @@ export interface ProcessFigures {
   cpuPercent: number;
   rssMb: number;
   rssMaxMb: number;
+  /** Median RssAnon (MB): RSS without file-backed pages (the node binary's code, LMDB's map). */
+  rssAnonMb: number;
   /** Medians of the process's own process.memoryUsage() samples in the window (MB): where the RSS goes. */
   heapTotalMb: number;
   heapUsedMb: number;
@@ -46,10 +48,12 @@ async function measure(peer: RunningPeer, seconds: number, during?: () => Promis
   const cpu0 = peer.cpuSeconds();
   const t0 = performance.now();
   const rss: number[] = [];
+  const anon: number[] = [];
   while (performance.now() - t0 < seconds * 1000) {
     await new Promise((r) => setTimeout(r, SAMPLE_MS));
     if (peer.exited()) throw new Error(`wharf exited: ${peer.output()}`);
     rss.push(peer.rssBytes() / 1e6);
+    anon.push(peer.rssAnonBytes() / 1e6);
   }
   const wallS = (performance.now() - t0) / 1000;
   const heap = peer.memorySamples(Date.now() - seconds * 1000) ?? [];
@@ -58,6 +62,7 @@ async function measure(peer: RunningPeer, seconds: number, during?: () => Promis
     cpuPercent: ((peer.cpuSeconds() - cpu0) / wallS) * 100,
     rssMb: median(rss),
     rssMaxMb: Math.max(...rss),
+    rssAnonMb: median(anon),
     heapTotalMb: mb((s) => s.heapTotal),
     heapUsedMb: mb((s) => s.heapUsed),
     externalMb: mb((s) => s.external),

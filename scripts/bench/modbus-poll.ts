@@ -12,7 +12,10 @@
 //
 // load: `wharf start` polling `--load-devices` devices × `--load-points` points every second, each device on its
 // own Modbus TCP connection to one simulator serving all unit ids, for `--load-seconds`; CPU (utime+stime of the
-// process) and RSS against the same broker without devices over the same time (modbus-load.ts).
+// process) and RSS against the same broker without devices over the same time (modbus-load.ts). Both processes run
+// with the same node flags (npm start's unless WHARF_BENCH_NODE_FLAGS) and the same configuration but for the
+// buses and devices; "above idle" is the median of the polling process's 1 s samples minus the idle one's (each
+// window after a 10 s warm-up), and the highest sample minus the highest.
 
 import os from 'node:os';
 import { ModbusSim } from '../../test/helpers/modbus-sim.js';
@@ -192,6 +195,7 @@ function printLoad(r: LoadResult): void {
   console.log('| --- | ---: | ---: | ---: | ---: |');
   console.log(`| CPU (% of one core) | ${r.idle.cpuPercent.toFixed(2)} | ${r.polling.cpuPercent.toFixed(2)} | ${(r.polling.cpuPercent - r.idle.cpuPercent).toFixed(2)} | < 5 |`);
   console.log(`| RSS (MB, median of 1 s samples) | ${r.idle.rssMb.toFixed(1)} | ${r.polling.rssMb.toFixed(1)} | ${(r.polling.rssMb - r.idle.rssMb).toFixed(1)} | < 15 |`);
+  console.log(`| RssAnon (MB, median: RSS without file-backed pages) | ${r.idle.rssAnonMb.toFixed(1)} | ${r.polling.rssAnonMb.toFixed(1)} | ${(r.polling.rssAnonMb - r.idle.rssAnonMb).toFixed(1)} | |`);
   console.log(`| RSS (MB, highest sample) | ${r.idle.rssMaxMb.toFixed(1)} | ${r.polling.rssMaxMb.toFixed(1)} | ${(r.polling.rssMaxMb - r.idle.rssMaxMb).toFixed(1)} | |`);
   for (const [label, key] of [['V8 heap total', 'heapTotalMb'], ['V8 heap used', 'heapUsedMb'], ['V8 heap live after a major GC (highest)', 'liveHeapMb'], ['external (Buffers)', 'externalMb']] as const) {
     const mb = (x: number) => (Number.isNaN(x) ? '- (no major GC)' : x.toFixed(1));

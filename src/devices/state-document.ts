@@ -13,6 +13,7 @@
 
 import type { PublishMode, ResolvedPoint } from '../config/types.js';
 import type { PointValue } from './points/decode.js';
+import { JsonWriter } from './json-writer.js';
 import type { PointReading } from './read-plan.js';
 
 export interface StateDocumentOptions {
@@ -32,7 +33,7 @@ export interface PointState {
 interface Track {
   point: ResolvedPoint;
   /** The point's name as a JSON key with its colon (`"voltage":`), encoded once. */
-  key: string;
+  key: Buffer;
   mode: PublishMode;
   /** Last value published (the deadband is measured from it, so a slow drift is published once it adds up). */
   published: PointValue | undefined;
@@ -56,36 +57,53 @@ export class StateDocumentBuilder {
   constructor(points: readonly ResolvedPoint[], options: StateDocumentOptions) {
     this.heartbeatMs = options.heartbeatMs;
     for (const point of points) {
-      this.tracks.set(point.name, { point, key: `${JSON.stringify(point.name)}:`, mode: point.publish ?? options.publish, published: undefined, error: undefined, latestValue: undefined, read: false });
+      this.tracks.set(point.name, { point, key: Buffer.from(`${JSON.stringify(point.name)}:`), mode: point.publish ?? options.publish, published: undefined, error: undefined, latestValue: undefined, read: false });
     }
   }
 
   /** The document for this poll's readings, or null when nothing is to be published. */
   build(readings: readonly PointReading[], readAtMs: number): Buffer | null {
     const full = this.lastFullMs === undefined || (this.heartbeatMs > 0 && readAtMs - this.lastFullMs >= this.heartbeatMs);
-    // The JSON text is built as it goes, from keys encoded once, instead of objects for JSON.stringify: this runs
-    // for every device on every poll (50 documents a second in the issue's load), so no per-point garbage.
-    let values = '';
-    let errors = '';
+    // Written as it goes into one scratch buffer, from keys encoded once, instead of objects for JSON.stringify or
+    // strings concatenated per point: this runs for every device on every poll (50 documents a second in the
+    // issue's load). Values first, then errors (two passes: a reading is one or the other, so the order and the
+    // tracks' state are as in one pass).
+    const w = writer.begin().bytes(HEAD).number(readAtMs).bytes(VALUES);
+    let anyValue = false;
     for (const r of readings) {
+      if ('error' in r) continue;
       const t = this.tracks.get(r.point);
       if (t === undefined) continue;
       t.read = true;
-      if ('error' in r) {
-        if (full || t.mode === 'always' || t.error !== r.error) errors += `${errors === '' ? '' : ','}${t.key}${JSON.stringify(r.error)}`;
-        t.error = r.error;
-        continue;
-      }
       if (full || t.mode === 'always' || t.error !== undefined || changed(t, r.value)) {
-        values += `${values === '' ? '' : ','}${t.key}${jsonValue(r.value)}`;
+        if (anyValue) w.byte(COMMA);
+        anyValue = true;
+        w.bytes(t.key);
+        writeValue(w, r.value);
         t.published = r.value;
       }
       t.latestValue = r.value;
       t.error = undefined;
     }
+    w.byte(CLOSE);
+    let anyError = false;
+    for (const r of readings) {
+      if (!('error' in r)) continue;
+      const t = this.tracks.get(r.point);
+      if (t === undefined) continue;
+      t.read = true;
+      if (full || t.mode === 'always' || t.error !== r.error) {
+        w.bytes(anyError ? COMMA_BYTES : ERRORS);
+        anyError = true;
+        w.bytes(t.key).string(r.error);
+      }
+      t.error = r.error;
+    }
+    if (anyError) w.byte(CLOSE);
     if (full) this.lastFullMs = readAtMs;
-    if (values === '' && errors === '' && !full) return null;
-    return Buffer.from(`{"timestamp":${readAtMs},"values":{${values}}${errors === '' ? '' : `,"errors":{${errors}}`}${full ? ',"full":true' : ''}}`);
+    if (!anyValue && !anyError && !full) return null;
+    if (full) w.bytes(FULL);
+    return w.byte(CLOSE).finish();
   }
 
   /** Every point's latest reading, for the device status (admin API, `wharf devices show`). */
@@ -98,9 +116,22 @@ export class StateDocumentBuilder {
   }
 }
 
+const writer = new JsonWriter();
+const HEAD = Buffer.from('{"timestamp":');
+const VALUES = Buffer.from(',"values":{');
+const ERRORS = Buffer.from(',"errors":{');
+const FULL = Buffer.from(',"full":true');
+const TRUE = Buffer.from('true');
+const FALSE = Buffer.from('false');
+const COMMA = 0x2c;
+const COMMA_BYTES = Buffer.from(',');
+const CLOSE = 0x7d;
+
 /** A point value as JSON: decode.ts gives finite numbers only (NaN and infinities are errors), booleans, strings. */
-function jsonValue(value: PointValue): string {
-  return typeof value === 'string' ? JSON.stringify(value) : String(value);
+function writeValue(w: JsonWriter, value: PointValue): void {
+  if (typeof value === 'number') w.number(value);
+  else if (typeof value === 'boolean') w.bytes(value ? TRUE : FALSE);
+  else w.string(value);
 }
 
 function changed(t: Track, value: PointValue): boolean {

@@ -50,7 +50,8 @@ export class RtuOverTcpTransport implements ModbusTransport {
       this.counters.strayFrames++;
       return;
     }
-    this.buffer = this.buffer.length === 0 ? chunk : Buffer.concat([this.buffer, chunk]);
+    // Copied: the chunk is the connection's shared read buffer (tcp-connection.ts), overwritten by the next read.
+    this.buffer = this.buffer.length === 0 ? Buffer.from(chunk) : Buffer.concat([this.buffer, chunk]);
     const length = rtuResponseLength(this.buffer);
     if (length === undefined) {
       // Unit id, function code and byte count tell a reply's length; with all three here and still no length,
@@ -61,7 +62,7 @@ export class RtuOverTcpTransport implements ModbusTransport {
     if (this.buffer.length < length) return;
     const frame = this.buffer.subarray(0, length);
     this.buffer = Buffer.alloc(0);
-    const decoded = decodeRtuFrame(Buffer.from(frame), pending.unitId);
+    const decoded = decodeRtuFrame(frame, pending.unitId);
     if (decoded.kind === 'pdu') pending.settle(decoded);
     else {
       if (decoded.reason === 'crc') this.counters.crcErrors++;

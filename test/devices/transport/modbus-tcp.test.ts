@@ -116,6 +116,47 @@ it('the device disappears: unavailable at once; it returns: the transport reconn
   }
 });
 
+// Every connection reads into one buffer shared by the process (tcp-connection.ts): replies that come a byte per
+// segment on two connections at once overwrite that buffer between each other's pieces, so each transport must
+// have copied what it keeps of a partial frame.
+test('replies in one-byte segments on two connections at once each reach their own request', async () => {
+  const sockets: Socket[] = [];
+  const server = createServer((sock) => {
+    sockets.push(sock);
+    sock.setNoDelay(true);
+    sock.on('data', async (req) => {
+      const unit = req[6]!;
+      // MBAP (transaction id echoed, protocol 0, length 7, unit) + FC 3, 4 bytes, two registers that name the unit.
+      const reply = Buffer.from([req[0]!, req[1]!, 0, 0, 0, 7, unit, 0x03, 0x04, unit, unit, 0xa0 + unit, unit]);
+      for (const byte of reply) {
+        if (sock.destroyed) return;
+        sock.write(Buffer.from([byte]));
+        await new Promise((r) => setTimeout(r, 3));
+      }
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const port = (server.address() as { port: number }).port;
+  const transports = [1, 2].map(() => new ModbusTcpTransport({ host: '127.0.0.1', port }));
+  try {
+    for (const t of transports) t.open();
+    await waitFor(() => transports.every((t) => t.state === 'open'), 5000, 'both connected');
+    for (let round = 0; round < 3; round++) {
+      const got = await Promise.all(transports.map((t, i) => readVia(t, { unitId: 5 + i, table: 'holding_register', address: 0, quantity: 2 }, 2000)));
+      got.forEach((r, i) => {
+        const unit = 5 + i;
+        assert.ok(r.kind === 'ok' && 'registers' in r, `round ${round}, unit ${unit}: ${JSON.stringify(r)}`);
+        assert.equal([...r.registers], [unit * 0x101, ((0xa0 + unit) << 8) | unit], `round ${round}, unit ${unit}`);
+      });
+    }
+    for (const t of transports) assert.is(t.counters.badFrames, 0);
+  } finally {
+    for (const t of transports) await t.close();
+    for (const s of sockets) s.destroy();
+    await new Promise((r) => server.close(r));
+  }
+});
+
 // A device whose connection slots are all taken accepts and closes at once: the reopen must back off, not retry
 // every reopenMinMs forever (the backoff restarts only once the device has answered on a connection).
 test('a peer that accepts and closes at once is retried with growing delays', async () => {

@@ -112,6 +112,10 @@ async function measureRow(row: Row, peer: RunningPeer): Promise<Measured> {
   switch (row) {
     case 'idle':
       values.idle = idle / MiB;
+      // Anonymous pages (V8's heap, malloc) versus file-backed ones (the node binary's code and data that ran,
+      // libraries, LMDB's map): a different cure each (issue 13).
+      values.idleAnon = peer.rssAnonBytes() / MiB;
+      values.idleFile = values.idle - values.idleAnon;
       break;
     case 'idle1k':
     case 'idle10k': {
@@ -176,6 +180,8 @@ const fmt = (x: number | undefined, digits = 1) => (x === undefined || !Number.i
 /** Display rows: [value key, label, digits]. */
 const DISPLAY: Array<[string, string, number]> = [
   ['idle', 'idle RSS MiB', 1],
+  ['idleAnon', '  of which anonymous (heap, malloc) MiB', 1],
+  ['idleFile', '  of which file-backed (node binary, libraries) MiB', 1],
   ['idle1k', '1,000 idle clients RSS MiB', 1],
   ['idle1kAfter', '  10 s after they closed', 1],
   ['idle10k', '10,000 idle clients RSS MiB', 1],

@@ -1,7 +1,7 @@
 // The admin HTTP listener (node:http, no framework): bearer-token check, routing, JSON errors, and the bound
 // address. It runs in the broker's process and event loop, so handlers stay short and never block.
 
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { nodeCrypto } from '../lazy-builtins.js';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { isLoopbackHost, parseHostPort } from '../config/monitoring.js';
@@ -23,7 +23,7 @@ import { isUiPath, uiRoutes } from './routes/ui.js';
 /** Paths served without the token: a liveness probe (systemd, a load balancer) has no secret to send. */
 const OPEN_PATHS = new Set(['/healthz']);
 
-const digest = (s: string) => createHash('sha256').update(s).digest();
+const digest = (s: string) => nodeCrypto().createHash('sha256').update(s).digest();
 
 /** A client guessing tokens must not flood the log (and the flash under journald): one line per address per window. */
 const AUTH_LOG_WINDOW_MS = 10_000;
@@ -87,7 +87,7 @@ export class AdminServer {
     if (this.tokenDigest === null) return true;
     const m = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '');
     // Compared as digests: equal length, constant time, no hint of the token's length.
-    return m !== null && timingSafeEqual(digest(m[1]!), this.tokenDigest);
+    return m !== null && nodeCrypto().timingSafeEqual(digest(m[1]!), this.tokenDigest);
   }
 
   private logAuthFailure(req: IncomingMessage, remote: string, method: string, path: string): void {

@@ -5,9 +5,9 @@
 // embedded default's own values (EMBEDDED_NODE_FLAGS, given by npm start and the packaged launcher): a board
 // replaces those.
 
-import { spawn } from 'node:child_process';
 import os from 'node:os';
 import { loadBoard, nodeFlagsOf } from '../config/boards.js';
+import { nodeChildProcess } from '../lazy-builtins.js';
 import { loadConfigWithSources } from '../config/load.js';
 import { writeStd } from '../log/logger.js';
 import type { StartArgs } from './args.js';
@@ -111,7 +111,7 @@ export function startWithNodeFlags(opts: StartArgs): Promise<number> | undefined
   const keptArgv = withoutFlagsOf(process.execArgv, sizing);
   // Own process group (detached): a Ctrl-C on the terminal reaches the parent only, which passes it on once; the
   // child's handlers take one signal each (process.once), a second one would kill it without a clean stop.
-  const child = spawn(process.execPath, [...keptArgv, ...missing, ...process.argv.slice(1)], {
+  const child = nodeChildProcess().spawn(process.execPath, [...keptArgv, ...missing, ...process.argv.slice(1)], {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     env: { ...process.env, [NODE_FLAGS_CHILD_ENV]: '1' },
     detached: true,

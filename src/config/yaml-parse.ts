@@ -7,7 +7,7 @@
 // small text, whose garbage is no larger, is parsed here as before.
 
 import { createRequire } from 'node:module';
-import { MessageChannel, receiveMessageOnPort, Worker } from 'node:worker_threads';
+import { nodeWorkerThreads } from '../lazy-builtins.js';
 
 /** A YAML syntax error as `yaml` reports it (message with an excerpt when prettyErrors, first position). */
 export class YamlSyntaxError extends Error {
@@ -59,6 +59,7 @@ function parseHere(text: string, prettyErrors: boolean): unknown {
 
 function parseInWorker(text: string, prettyErrors: boolean): unknown {
   const done = new Int32Array(new SharedArrayBuffer(4));
+  const { MessageChannel, receiveMessageOnPort, Worker } = nodeWorkerThreads();
   const { port1, port2 } = new MessageChannel();
   const request: YamlParseRequest = { text, prettyErrors, done };
   // Small young generation: the worker's garbage is short-lived, and its heap is freed when it exits anyway.

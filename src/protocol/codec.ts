@@ -4,6 +4,7 @@
 import { isUtf8 } from 'node:buffer';
 import { createRequire } from 'node:module';
 import './quiet-debug.js'; // before mqtt-packet loads
+import './lean-bl.js'; // before mqtt-packet loads
 import mqtt from 'mqtt-packet';
 import type { Packet } from 'mqtt-packet';
 import { ProtocolViolation, ReasonCode } from './reason-codes.js';

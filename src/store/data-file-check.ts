@@ -2,9 +2,9 @@
 // that is not LMDB or is shorter than its meta pages say, which under systemd is a crash loop; this check turns
 // those cases into a StoreOpenError that names the file and the fix.
 
-import { spawn } from 'node:child_process';
 import { open } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { nodeChildProcess } from '../lazy-builtins.js';
 import { StoreOpenError } from './errors.js';
 
 const MDB_MAGIC = 0xbeefc0de;
@@ -109,7 +109,7 @@ await root.close();
 function probeInChild(envDir: string): Promise<string | undefined> {
   const lmdbUrl = import.meta.resolve('lmdb');
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--input-type=module', '-e', PROBE_SCRIPT, lmdbUrl, envDir], {
+    const child = nodeChildProcess().spawn(process.execPath, ['--input-type=module', '-e', PROBE_SCRIPT, lmdbUrl, envDir], {
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     let stderr = '';

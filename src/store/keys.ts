@@ -1,7 +1,7 @@
 // Binary LMDB keys built for ordered range scans: fixed-width big-endian integers sort like the numbers they
 // encode, so "queue 7, sequence > 41" is one cursor range and never a string-of-digits comparison.
 
-import { createHash } from 'node:crypto';
+import { nodeCrypto } from '../lazy-builtins.js';
 
 /** Largest sequence number a key holds exactly (2^53 - 1: JavaScript's safe integers, in a u64 field). */
 export const MAX_SEQ = Number.MAX_SAFE_INTEGER;
@@ -80,7 +80,7 @@ export function textKey(text: string): Buffer {
     key.write(text, 1, 'utf8');
     return key;
   }
-  const digest = createHash('sha256').update(text, 'utf8').digest();
+  const digest = nodeCrypto().createHash('sha256').update(text, 'utf8').digest();
   return Buffer.concat([Buffer.of(TEXT_DIGEST), digest]);
 }
 

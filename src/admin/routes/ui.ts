@@ -2,7 +2,7 @@
 // no figures, so they are served without the token, like /healthz: a browser cannot send a bearer token when
 // it navigates, and the page asks for the token itself before it calls the API (which keeps the token rule).
 
-import { createHash } from 'node:crypto';
+import { nodeCrypto } from '../../lazy-builtins.js';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
@@ -42,7 +42,7 @@ export function uiRoutes(dir = UI_DIR): Route[] {
       } catch {
         throw notFound(`no such file: /ui/${name}`);
       }
-      a = { type: TYPES[m[1]!]!, plain, gzip: gzipSync(plain, { level: 9 }), etag: `"${createHash('sha256').update(plain).digest('base64url').slice(0, 16)}"` };
+      a = { type: TYPES[m[1]!]!, plain, gzip: gzipSync(plain, { level: 9 }), etag: `"${nodeCrypto().createHash('sha256').update(plain).digest('base64url').slice(0, 16)}"` };
       cache.set(name, a);
     }
     return a;

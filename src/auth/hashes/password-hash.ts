@@ -1,6 +1,6 @@
 // A stored password hash of one of the formats a password file may hold, and its parser.
 
-import { timingSafeEqual } from 'node:crypto';
+import { nodeCrypto } from '../../lazy-builtins.js';
 import { sha512SaltedHash } from './sha512-salted.js';
 import { PBKDF2_MAX_ITERATIONS, pbkdf2Sha512Hash } from './pbkdf2-sha512.js';
 import { argon2idHash } from './argon2id.js';
@@ -13,7 +13,7 @@ export interface PasswordHash {
 
 /** Constant-time comparison: how long it takes says nothing about how many leading bytes matched. */
 export function equalDigests(a: Buffer, b: Buffer): boolean {
-  return a.length === b.length && timingSafeEqual(a, b);
+  return a.length === b.length && nodeCrypto().timingSafeEqual(a, b);
 }
 
 const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;

@@ -2,7 +2,7 @@
 // with a 64-byte output. Wharf writes this form too (README, Security): node:crypto runs it on the libuv thread
 // pool, so a login never blocks the event loop, and the file stays readable by every Mosquitto 2.x.
 
-import { pbkdf2, randomBytes } from 'node:crypto';
+import { nodeCrypto } from '../../lazy-builtins.js';
 import { equalDigests, type PasswordHash } from './password-hash.js';
 
 export const PBKDF2_DIGEST_BYTES = 64;
@@ -17,7 +17,7 @@ export const WHARF_PBKDF2_ITERATIONS = 50_000;
 export const WHARF_SALT_BYTES = 16;
 
 function derive(password: Buffer, salt: Buffer, iterations: number, bytes: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => pbkdf2(password, salt, iterations, bytes, 'sha512', (err, key) => (err ? reject(err) : resolve(key))));
+  return new Promise((resolve, reject) => nodeCrypto().pbkdf2(password, salt, iterations, bytes, 'sha512', (err, key) => (err ? reject(err) : resolve(key))));
 }
 
 export function pbkdf2Sha512Hash(iterations: number, salt: Buffer, digest: Buffer): PasswordHash {
@@ -29,7 +29,7 @@ export function pbkdf2Sha512Hash(iterations: number, salt: Buffer, digest: Buffe
 
 /** A new `$7$` entry's hash text for `password`, with a fresh random salt. */
 export async function newPbkdf2Entry(password: Buffer, iterations = WHARF_PBKDF2_ITERATIONS): Promise<string> {
-  const salt = randomBytes(WHARF_SALT_BYTES);
+  const salt = nodeCrypto().randomBytes(WHARF_SALT_BYTES);
   const digest = await derive(password, salt, iterations, PBKDF2_DIGEST_BYTES);
   return `$7$${iterations}$${salt.toString('base64')}$${digest.toString('base64')}`;
 }

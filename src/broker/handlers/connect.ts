@@ -2,7 +2,7 @@
 // create its session, announce the server's limits in CONNACK, then resume the session's pending deliveries.
 
 import type { IConnackPacket, IConnectPacket } from 'mqtt-packet';
-import { randomBytes } from 'node:crypto';
+import { nodeCrypto } from '../../lazy-builtins.js';
 import { isValidTopicName } from '../../protocol/topic.js';
 import { connackCodeFor311, ProtocolViolation, ReasonCode } from '../../protocol/reason-codes.js';
 import type { Connection } from '../connection.js';
@@ -40,7 +40,7 @@ export function handleConnect(conn: Connection, packet: IConnectPacket): void {
   if (clientId.length === 0) {
     // 3.1.1 only allows an empty identifier with a clean session [MQTT-3.1.3-7] [MQTT-3.1.3-8].
     if (!limits.allowEmptyClientId || (!v5 && !cleanStart)) return refuse(conn, ReasonCode.ClientIdentifierNotValid, 'empty client identifier');
-    clientId = `wharf-${randomBytes(9).toString('base64url')}`;
+    clientId = `wharf-${nodeCrypto().randomBytes(9).toString('base64url')}`;
     assignedClientId = clientId;
   } else if (Buffer.byteLength(clientId) > limits.maxClientIdLength) {
     return refuse(conn, ReasonCode.ClientIdentifierNotValid, `client identifier longer than ${limits.maxClientIdLength} bytes`);

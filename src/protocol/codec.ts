@@ -2,11 +2,11 @@
 // before buffering a packet's body, and a generator bound to the connection's protocol version.
 
 import { isUtf8 } from 'node:buffer';
-import { createRequire } from 'node:module';
 import './quiet-debug.js'; // before mqtt-packet loads
 import './lean-bl.js'; // before mqtt-packet loads
 import mqtt from 'mqtt-packet';
 import type { Packet } from 'mqtt-packet';
+import { ByteList } from './byte-list.js';
 import { ProtocolViolation, ReasonCode } from './reason-codes.js';
 
 // mqtt-packet's generator would build, on its first use, a cache of 65,536 two-byte Buffers for packet identifiers:
@@ -14,13 +14,6 @@ import { ProtocolViolation, ReasonCode } from './reason-codes.js';
 // itself (publish-encoder.ts, encodeAck below); the packets left to mqtt-packet are rare, so it writes the few
 // numbers they hold as it goes.
 (mqtt.writeToStream as unknown as { cacheNumbers: boolean }).cacheNumbers = false;
-
-/**
- * The parser's buffer list without a stream around it. mqtt-packet's parser keeps its unparsed bytes in a `bl`
- * BufferListStream, a Duplex stream (two stream states and their buffers per connection) of which it only uses
- * the list methods (append, consume, slice, readUInt8, length). Loaded as mqtt-packet itself resolves `bl`.
- */
-const BufferList = createRequire(createRequire(import.meta.url).resolve('mqtt-packet'))('bl/BufferList.js') as new () => object;
 
 export type ProtocolVersion = 3 | 4 | 5;
 
@@ -74,8 +67,10 @@ class BrokerParser extends MqttParser implements PacketParser {
   ) {
     super();
     this.parser({ protocolVersion: 4 });
-    // The parser replaces its list only after an error (_resetState); it parses nothing more here once one was seen.
-    this._list = new BufferList() as MqttPacketParser['_list'];
+    // Not bl's BufferListStream (a Duplex, two stream states per connection) nor its BufferList, which allocates
+    // on every byte read (byte-list.ts). The parser replaces its list only after an error (_resetState); it parses
+    // nothing more here once one was seen.
+    this._list = new ByteList();
   }
 
   override parse(chunk: Buffer): number {

@@ -10,6 +10,8 @@ import { EMBEDDED_NODE_FLAGS } from '../../src/cli/node-flags.js';
 import { freePort, readCpuSeconds } from './peers.js';
 
 const WHARF_MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+/** The same CLI with alloc-profile.ts's allocation profile when BENCH_ALLOC_PROFILE=<file> is set (with --crash: of the drain only). */
+const WHARF_PROFILED_MAIN = fileURLToPath(new URL('./wharf-heap.js', import.meta.url));
 const MOSQUITTO = '/usr/sbin/mosquitto';
 export const COUNTER_MAIN = fileURLToPath(new URL('./bridge-catchup-counter.js', import.meta.url));
 export const CEILING_MAIN = fileURLToPath(new URL('./bridge-catchup-ceiling.js', import.meta.url));
@@ -77,7 +79,8 @@ export async function startWharf(dir: string, proxyPort: number, inflight: numbe
   // npm start's node flags unless WHARF_BENCH_NODE_FLAGS; BENCH_WHARF_NODE_ARGS adds more (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").
   const flags = (process.env.WHARF_BENCH_NODE_FLAGS ?? EMBEDDED_NODE_FLAGS.join(' ')).split(/\s+/).filter(Boolean);
   const extra = (process.env.BENCH_WHARF_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
-  const args = [...flags, ...extra, WHARF_MAIN, 'start', '--config', config, '--port', String(port), '--data', join(dir, 'data'), '--log-level', 'warn', '--admin', '127.0.0.1:0'];
+  const main = process.env.BENCH_ALLOC_PROFILE ? WHARF_PROFILED_MAIN : WHARF_MAIN;
+  const args = [...flags, ...extra, main, 'start', '--config', config, '--port', String(port), '--data', join(dir, 'data'), '--log-level', 'warn', '--admin', '127.0.0.1:0'];
   const p = startProcess(process.execPath, args, dir);
   await waitPort(port, 'wharf', p.output);
   return { ...p, port };
@@ -126,4 +129,14 @@ export function treeCpuSeconds(pid: number): number {
   let total = readCpuSeconds(pid);
   for (const child of childPids(pid)) total += treeCpuSeconds(child);
   return total;
+}
+
+/** Read- and write-type system calls of a process so far (/proc/<pid>/io syscr, syscw); zeros if unreadable. */
+export function readSyscalls(pid: number): { reads: number; writes: number } {
+  try {
+    const io = readFileSync(`/proc/${pid}/io`, 'utf8');
+    return { reads: Number(/^syscr:\s+(\d+)/m.exec(io)?.[1] ?? 0), writes: Number(/^syscw:\s+(\d+)/m.exec(io)?.[1] ?? 0) };
+  } catch {
+    return { reads: 0, writes: 0 };
+  }
 }

@@ -116,6 +116,8 @@ interface Result {
   writtenBytesPerMessage: number;
   /** CPU µs per message during the catch-up: upstream, gateway, counter, harness (proxy). */
   cpuUs: { upstream: number; gateway: number; counter: number; harness: number };
+  /** The gateway's read- and write-type system calls per message during the catch-up (socket and disk). */
+  syscallsPerMessage: { reads: number; writes: number };
 }
 
 async function runPeer(peer: Peer, run: number): Promise<Result> {
@@ -156,6 +158,7 @@ async function runPeer(peer: Peer, run: number): Promise<Result> {
     const gatewayPid = (gateway?.child ?? ceiling!).pid!;
     const cpuOf = () => ({ upstream: P.treeCpuSeconds(upstream.child.pid!), gateway: P.treeCpuSeconds(gatewayPid), counter: P.treeCpuSeconds(counter!.pid!) });
     const cpuBefore = cpuOf();
+    const syscallsBefore = P.readSyscalls(gatewayPid);
     const harnessBefore = process.cpuUsage();
     const start = Date.now();
     const monoStart = process.hrtime.bigint() / 1000n;
@@ -170,6 +173,7 @@ async function runPeer(peer: Peer, run: number): Promise<Result> {
     }
     const catchUpSeconds = ((report.unique >= messages ? report.lastAt : Date.now()) - start) / 1000;
     const cpuAfter = cpuOf();
+    const syscallsAfter = P.readSyscalls(gatewayPid);
     const harness = process.cpuUsage(harnessBefore);
     // For cpuprofile-top.js --window (a --cpu-prof gateway's samples use the same CLOCK_MONOTONIC).
     console.error(`${peer}: catch-up window (monotonic µs): ${monoStart},${process.hrtime.bigint() / 1000n}`);
@@ -193,6 +197,7 @@ async function runPeer(peer: Peer, run: number): Promise<Result> {
         counter: perMessage(cpuAfter.counter - cpuBefore.counter),
         harness: (harness.user + harness.system) / messages,
       },
+      syscallsPerMessage: { reads: (syscallsAfter.reads - syscallsBefore.reads) / messages, writes: (syscallsAfter.writes - syscallsBefore.writes) / messages },
     };
   } finally {
     if (gateway) await P.stopProcess(gateway.child);
@@ -227,6 +232,7 @@ function medians(results: Result[], peer: Peer): Result | undefined {
     duplicates: m((r) => r.duplicates),
     writtenBytesPerMessage: m((r) => r.writtenBytesPerMessage),
     cpuUs: { upstream: m((r) => r.cpuUs.upstream), gateway: m((r) => r.cpuUs.gateway), counter: m((r) => r.cpuUs.counter), harness: m((r) => r.cpuUs.harness) },
+    syscallsPerMessage: { reads: m((r) => r.syscallsPerMessage.reads), writes: m((r) => r.syscallsPerMessage.writes) },
   };
 }
 
@@ -234,7 +240,7 @@ const pad = (s: string, n: number) => s.padStart(n);
 const fixed = (x: number, d: number) => (Number.isNaN(x) ? '—' : x.toFixed(d));
 const HEADER =
   `${'peer'.padEnd(10)}${pad('run', 4)}${pad('load', 6)}${pad('publish s', 10)}${pad('catch-up s', 11)}${pad('msg/s', 8)}${pad('1st s', 7)}` +
-  `${pad('drain msg/s', 12)}${pad('lost', 7)}${pad('dups', 6)}${pad('B wr/msg', 9)}${pad('µs/msg: up', 11)}${pad('gw', 6)}${pad('ctr', 6)}${pad('proxy', 6)}`;
+  `${pad('drain msg/s', 12)}${pad('lost', 7)}${pad('dups', 6)}${pad('B wr/msg', 9)}${pad('µs/msg: up', 11)}${pad('gw', 6)}${pad('ctr', 6)}${pad('proxy', 6)}${pad('gw rd/wr per msg', 17)}`;
 function row(r: Result): string {
   const arrived = messages - r.lost;
   const rate = arrived === 0 ? 0 : arrived / r.catchUpSeconds;
@@ -243,7 +249,8 @@ function row(r: Result): string {
     `${r.peer.padEnd(10)}${pad(r.run === 0 ? 'med' : String(r.run), 4)}${pad(r.load.toFixed(2), 6)}${pad(r.peer === 'ceiling' ? '—' : r.publishSeconds.toFixed(1), 10)}` +
     `${pad(r.catchUpSeconds.toFixed(2), 11)}${pad(rate.toFixed(0), 8)}${pad(r.firstSeconds.toFixed(2), 7)}${pad(drainRate.toFixed(0), 12)}${pad(String(r.lost), 7)}` +
     `${pad(String(r.duplicates), 6)}${pad(fixed(r.writtenBytesPerMessage, 0), 9)}${pad(r.cpuUs.upstream.toFixed(1), 11)}${pad(r.cpuUs.gateway.toFixed(1), 6)}` +
-    `${pad(r.cpuUs.counter.toFixed(1), 6)}${pad(r.cpuUs.harness.toFixed(1), 6)}`
+    `${pad(r.cpuUs.counter.toFixed(1), 6)}${pad(r.cpuUs.harness.toFixed(1), 6)}` +
+    `${pad(`${r.syscallsPerMessage.reads.toFixed(3)}/${r.syscallsPerMessage.writes.toFixed(3)}`, 17)}`
   );
 }
 
@@ -270,7 +277,8 @@ for (const peer of peers) {
 }
 console.log(
   "catch-up: link's return until all arrived; 1st: until the first arrived; drain: first to last arrival; B wr/msg: written by the gateway while the backlog built;\n" +
-    'µs/msg: CPU (user+system) per message during the catch-up of the upstream, the gateway (ceiling: the ideal sender), the counter, and the harness (proxy)',
+    'µs/msg: CPU (user+system) per message during the catch-up of the upstream, the gateway (ceiling: the ideal sender), the counter, and the harness (proxy);\n' +
+    "gw rd/wr per msg: the gateway's read- and write-type system calls (sockets and disk) per message during the catch-up",
 );
 const w = med.get('wharf');
 const m = med.get('mosquitto');

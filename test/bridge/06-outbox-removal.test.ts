@@ -33,4 +33,24 @@ test('after a catch-up, a restart resends nothing: every acknowledged message is
   }),
 );
 
+test('a link broken right after a PUBACK: the acknowledged message leaves the outbox, it is not sent again', () =>
+  withRig({ forward: [{ filter: 'a/#', qos: 1 }], outbox: { inflight: 1 } }, async (r) => {
+    const client = (r.bridge as unknown as { client: import('mqtt').MqttClient }).client;
+    let broke = false;
+    // Runs after the bridge's own handler of the same packet: the acknowledgement is taken, not yet settled.
+    client.on('packetreceive', (packet) => {
+      if (packet.cmd !== 'puback' || broke) return;
+      broke = true;
+      r.bridge.link.teardown('test: break right after a PUBACK');
+    });
+    const want = sequence('k', 5);
+    await publishAll(r.wharf.url, 'a/x', want);
+    await waitFor(() => r.bridge.outboxDepth() === 0 && r.observer.received.length >= 5, 10_000, 'all five upstream');
+    assert.ok(broke, 'the link was broken after a PUBACK');
+    assert.is(r.bridge.counters.disconnects, 1);
+    assert.is(r.bridge.counters.resent, 0, 'nothing was in flight at the break but the acknowledged message');
+    assert.equal(r.observer.payloads('a/x'), want);
+  }),
+);
+
 removal.run();

@@ -41,6 +41,8 @@ export class Bridge implements ForwardSender {
   private readonly pacer: CatchUpPacer;
   /** In flight on the current connection, by packet identifier. */
   private readonly pending = new Map<number, InFlight>();
+  /** Acknowledged by the upstream, settled with their consumers at the end of the turn (settleAcknowledged). */
+  private settling: InFlight[] = [];
   private client: MqttClient | null = null;
   private writer: BurstWriter | null = null;
   private ids = new OutboxPacketIds();
@@ -192,7 +194,11 @@ export class Bridge implements ForwardSender {
     // 0x10 No matching subscribers is a success; a PUBCOMP's 0x92 (identifier not found) follows a PUBREC we had.
     if (code < 0x80 || cmd === 'pubcomp') {
       this.counters.acknowledged++;
-      inflight.consumer.verdict(inflight.key, true);
+      // MQTT.js hands over the packets of one socket read one per tick: settled all together after them, their
+      // removals reach the store as one operation and the window refills once (not one message per PUBACK).
+      if (this.settling.length === 0) setImmediate(this.settleAcknowledged);
+      this.settling.push(inflight);
+      return;
     } else if (TRANSIENT_REFUSALS.has(code)) {
       this.counters.refusedUpstream++;
       inflight.consumer.verdict(inflight.key, false); // back to its queue, tried again after the redelivery delay
@@ -203,6 +209,16 @@ export class Bridge implements ForwardSender {
     this.roomAgain();
     this.writer?.poke();
   }
+
+  /** The upstream's acknowledgements since the last call leave the outbox; the window refills after them. */
+  private readonly settleAcknowledged = (): void => {
+    const settling = this.settling;
+    if (settling.length === 0) return;
+    this.settling = [];
+    for (const inflight of settling) inflight.consumer.verdict(inflight.key, true);
+    this.roomAgain();
+    this.writer?.poke();
+  };
 
   /**
    * Whether a burst should be written now: loopback and LAN writes cost a system call each, so while at least half
@@ -255,6 +271,8 @@ export class Bridge implements ForwardSender {
   }
 
   private linkDown(reason: string, wasUp: boolean): void {
+    // Acknowledged before the break: they leave the outbox, not resent with what was still in flight.
+    this.settleAcknowledged();
     this.client = null;
     this.writer?.close();
     this.writer = null;

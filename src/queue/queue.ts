@@ -69,6 +69,12 @@ export class Queue {
   private oldestOnDisk = 0;
   /** Last-value queues: the live message per key, and the keys out for delivery (a newer value waits for them). */
   private readonly lastValues: LastValues | null;
+  /**
+   * Removals of this turn (acknowledgements of one socket read, a retention sweep), handed to the store as one
+   * operation at the end of the turn: one store operation and one promise per message cost more than the removal.
+   */
+  private removalSeqs: number[] = [];
+  private removalInline: boolean[] = [];
   observer: QueueObserver | undefined;
 
   constructor(
@@ -433,8 +439,19 @@ export class Queue {
       this.counters[why]++;
       this.observer?.(held, why);
     }
-    this.engine.store.removeQueueMessage(this.id, held.seq, held.inline).catch((err) => this.engine.storeFailed('queue remove', err));
+    if (this.removalSeqs.length === 0) process.nextTick(this.flushRemovals);
+    this.removalSeqs.push(held.seq);
+    this.removalInline.push(held.inline);
   }
+
+  /** Before the turn's commit window closes (it starts on setImmediate): the removals join the same window as before. */
+  private readonly flushRemovals = (): void => {
+    const seqs = this.removalSeqs;
+    const inline = this.removalInline;
+    this.removalSeqs = [];
+    this.removalInline = [];
+    this.engine.store.removeQueueMessages(this.id, seqs, inline).catch((err) => this.engine.storeFailed('queue remove', err));
+  };
 
   /** Retention: messages older than `retentionMs` are expired, oldest first, a bounded number per sweep. */
   expireOld(now: number): void {

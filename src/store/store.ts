@@ -340,6 +340,14 @@ export class Store {
     return this.queues.remove(queueId, seq, inline);
   }
 
+  /**
+   * Removes several messages of one queue in one operation with one promise (a burst of acknowledgements);
+   * `inline[i]` as for removeQueueMessage. Durable, or failed, together.
+   */
+  removeQueueMessages(queueId: number, seqs: readonly number[], inline: readonly boolean[]): Promise<void> {
+    return this.queues.removeMany(queueId, seqs, inline);
+  }
+
   setQueueDeliveryCount(queueId: number, seq: number, deliveryCount: number): Promise<void> {
     return this.queues.setDeliveryCount(queueId, seq, deliveryCount);
   }

@@ -9,16 +9,9 @@ import { StoreError } from '../store/errors.js';
 import { bindFailureReason, ListenError } from '../broker/listen-error.js';
 import type { AdminContext } from './context.js';
 import { ApiError, sendJson } from './http.js';
-import { Router } from './router.js';
 import { LogRateLimit } from '../log/rate-limit.js';
-import { healthRoutes } from './routes/health.js';
-import { queueRoutes } from './routes/queues.js';
-import { retainedRoutes } from './routes/retained.js';
-import { bridgeRoutes } from './routes/bridges.js';
-import { sessionRoutes } from './routes/sessions.js';
-import { deviceRoutes } from './routes/devices.js';
-import { EventHub, eventRoutes } from './routes/events.js';
-import { isUiPath, uiRoutes } from './routes/ui.js';
+import type { AdminRoutes } from './routes/all.js';
+import { isUiPath } from './ui-paths.js';
 
 /** Paths served without the token: a liveness probe (systemd, a load balancer) has no secret to send. */
 const OPEN_PATHS = new Set(['/healthz']);
@@ -29,17 +22,14 @@ const digest = (s: string) => nodeCrypto().createHash('sha256').update(s).digest
 const AUTH_LOG_WINDOW_MS = 10_000;
 
 export class AdminServer {
-  private readonly router: Router;
-  private readonly events: EventHub;
+  /** Loaded and built on the first request (routes/all.ts). */
+  private routes: Promise<AdminRoutes> | undefined;
   private readonly tokenDigest: Buffer | null;
   private server: Server | null = null;
   /** Per remote address: one line per window. */
   private readonly authFailures = new LogRateLimit(AUTH_LOG_WINDOW_MS);
 
   constructor(private readonly ctx: AdminContext) {
-    this.router = new Router().add([...healthRoutes(ctx), ...queueRoutes(ctx), ...sessionRoutes(ctx), ...retainedRoutes(ctx), ...deviceRoutes(ctx), ...bridgeRoutes(ctx), ...uiRoutes()]);
-    this.events = new EventHub(ctx, this.router);
-    this.router.add(eventRoutes(this.events));
     const token = ctx.config.admin.token;
     this.tokenDigest = token === undefined ? null : digest(token);
   }
@@ -76,7 +66,7 @@ export class AdminServer {
     const server = this.server;
     if (server === null) return;
     this.server = null;
-    this.events.stop();
+    (await this.routes)?.events.stop();
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     // Streaming purges and keep-alive connections would otherwise hold close() open.
     server.closeAllConnections();
@@ -106,7 +96,8 @@ export class AdminServer {
         this.logAuthFailure(req, remote, method, url.pathname);
         throw new ApiError(401, 'missing or wrong bearer token (Authorization: Bearer <admin.token>)', { 'www-authenticate': 'Bearer realm="wharf"' });
       }
-      const { route, params } = this.router.match(method, url.pathname);
+      const { router } = await (this.routes ??= import('./routes/all.js').then((m) => m.buildAdminRoutes(this.ctx)));
+      const { route, params } = router.match(method, url.pathname);
       this.ctx.log.debug('admin request', { remote, method, path: url.pathname });
       await route.handle({ req, res, url, params });
     };

@@ -3,7 +3,7 @@
 import { PORT_RULE, intFromText } from '../config/rules.js';
 import { isResource, parseClientArgs, type ClientArgs } from './client-args.js';
 import { EXIT_CODES_TEXT } from './exit-codes.js';
-import { parsePasswdArgs, type PasswdArgs } from './commands/passwd.js';
+import { parsePasswdArgs, type PasswdArgs } from './commands/passwd-args.js';
 import { DOCTOR_HELP, parseBoardsArgs, parseDoctorArgs, type BoardsArgs, type DoctorArgs } from './commands/doctor-args.js';
 
 export interface StartArgs {

@@ -29,9 +29,14 @@ async function main(argv: string[]): Promise<number> {
     case 'config':
       return (await import('./config-command.js')).runConfig(args);
     case 'start': {
+      // Before the broker's modules load: their resolution is what wakes the optimisers (startup-tiering.ts).
+      const releaseOptimisers = (await import('./startup-tiering.js')).holdOptimisersDuringStartup();
       const asParent = (await import('./node-flags.js')).startWithNodeFlags(args);
-      if (asParent !== undefined) return asParent;
-      return (await import('./start.js')).runStart(args, packageVersion());
+      if (asParent !== undefined) {
+        releaseOptimisers();
+        return asParent;
+      }
+      return (await import('./start.js')).runStart(args, packageVersion(), releaseOptimisers);
     }
     case 'client':
       return (await import('./client.js')).runClient(args);

@@ -31,7 +31,11 @@ export function loadStartConfig(opts: StartOptions): LoadedConfig {
 
 const say = (message: string): void => writeStd(process.stderr, `wharf: ${message}\n`);
 
-export async function runStart(opts: StartOptions, version: string): Promise<number> {
+/**
+ * Runs the broker until SIGTERM/SIGINT. `onStarted` is called once everything configured runs (listeners, admin,
+ * devices, bridges): `wharf start` gives V8's optimisers back then (startup-tiering.ts).
+ */
+export async function runStart(opts: StartOptions, version: string, onStarted: () => void = () => undefined): Promise<number> {
   let loaded: LoadedConfig;
   try {
     loaded = loadStartConfig(opts);
@@ -110,6 +114,7 @@ export async function runStart(opts: StartOptions, version: string): Promise<num
     devices?.start();
     stopMonitoring = (await startMonitoring(broker, config, log, version, { devices, bridges })).stop;
     bridges?.start();
+    onStarted();
   } catch (err) {
     // Nothing half-started stays: listeners already bound are closed and the store is closed cleanly.
     if (err instanceof ListenError) log.error('cannot start listener', { listener: err.listener, type: err.type, host: err.host, port: err.port, error: err.reason });

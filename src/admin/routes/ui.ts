@@ -81,6 +81,4 @@ export function uiRoutes(dir = UI_DIR): Route[] {
 }
 
 /** Paths served without the token: the page's files carry no figures. */
-export function isUiPath(pathname: string): boolean {
-  return pathname === '/' || pathname.startsWith('/ui/');
-}
+export { isUiPath } from '../ui-paths.js';

@@ -7,20 +7,7 @@ import { newPbkdf2Entry } from '../../auth/hashes/pbkdf2-sha512.js';
 import { withUserEntry } from '../../auth/password-file.js';
 import { ExitCode } from '../exit-codes.js';
 import { readPassword } from './passwd-input.js';
-
-export interface PasswdArgs {
-  command: 'passwd';
-  file: string;
-  user: string;
-}
-
-/** Parses `passwd FILE USER`; a string is the usage problem. */
-export function parsePasswdArgs(rest: string[]): PasswdArgs | string {
-  if (rest.length !== 2) return 'passwd needs FILE and USER (wharf passwd FILE USER; the password is asked for or read from stdin)';
-  const [file, user] = rest as [string, string];
-  if (user.length === 0 || user.includes(':') || /[\n\r]/.test(user)) return 'passwd: USER must be non-empty and hold no ":" or line break';
-  return { command: 'passwd', file, user };
-}
+import type { PasswdArgs } from './passwd-args.js';
 
 export async function runPasswd(args: PasswdArgs): Promise<number> {
   const password = await readPassword(`Password for ${args.user}: `);

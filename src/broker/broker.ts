@@ -73,6 +73,7 @@ export class Broker {
     if (this.queues !== null) {
       const persistence = this.persistence!;
       this.queues.track = (p) => persistence.track(p);
+      this.queues.waiter = () => persistence.waiter();
     }
   }
 

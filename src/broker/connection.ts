@@ -11,6 +11,7 @@ import { remainingExpirySeconds } from '../protocol/message.js';
 import type { Outgoing, Session, SessionLink } from './session.js';
 import { dispatchPacket } from './handlers/index.js';
 import type { PeerInfo } from './listeners.js';
+import { AckFifo, PendingAck, type AckAction, type AckOwner } from './pending-ack.js';
 
 export interface Will {
   topic: string;
@@ -22,10 +23,8 @@ export interface Will {
 }
 
 let connectionCounter = 0;
-/** The settled start of every connection's acknowledgement chain: one shared promise, not one per connection. */
-const SETTLED: Promise<unknown> = Promise.resolve();
 
-export class Connection implements SessionLink {
+export class Connection implements SessionLink, AckOwner {
   readonly id = ++connectionCounter;
   /** When the socket was accepted (ms since the epoch), for the admin API's client list. */
   readonly connectedAt = Date.now();
@@ -66,8 +65,8 @@ export class Connection implements SessionLink {
   /** Packets that arrived while CONNACK waits for the session's commit; handled in order once it is sent. */
   private held: Packet[] | null = null;
   /** Acknowledgements waiting for a commit; later ones queue behind them to keep their order [MQTT-4.6.0-2]. */
-  private acksPending = 0;
-  private ackTail: Promise<unknown> = SETTLED;
+  private readonly acks = new AckFifo();
+  private acksDrainScheduled = false;
   private throttled = false;
 
   constructor(
@@ -152,23 +151,57 @@ export class Connection implements SessionLink {
    * this connection: PUBACKs leave in the order of their PUBLISHes even when only some wait for a commit.
    */
   acknowledge(durable: Promise<void> | undefined, send: (err: unknown) => void): void {
-    if (durable === undefined && this.acksPending === 0) {
+    if (durable === undefined && this.acks.length === 0) {
       send(undefined);
       return;
     }
-    this.acksPending++;
-    const settled = durable === undefined ? this.ackTail : this.ackTail.then(() => durable);
-    this.ackTail = settled.then(
-      () => this.ackSettled(send, undefined),
-      (err) => this.ackSettled(send, err),
-    );
+    const ack = new PendingAck(this, runSend, 0, 0, 0, send);
+    if (durable !== undefined) {
+      ack.waiting++;
+      durable.then(
+        () => ack.durable(undefined),
+        (err) => ack.durable(err),
+      );
+    }
+    this.queueAck(ack);
   }
 
-  private ackSettled(send: (err: unknown) => void, err: unknown): void {
-    this.acksPending--;
-    // Also once the connection has closed: write() then drops the packet, but what the acknowledgement does
-    // besides (the retained messages of a persistent session's new subscription) still belongs to the session.
-    send(err);
+  /** An acknowledgement for a packet being handled: the handler hands its writes the ack as their waiter. */
+  pendingAck(action: AckAction, packetId: number, qos: number, reasonCode: number): PendingAck {
+    return new PendingAck(this, action, packetId, qos, reasonCode, undefined);
+  }
+
+  /**
+   * Queues `ack` behind the acknowledgements before it and releases the handler's hold: with nothing before it
+   * and nothing to wait for, it is sent at once.
+   */
+  queueAck(ack: PendingAck): void {
+    const settled = ack.release();
+    if (settled && this.acks.length === 0) {
+      ack.action(ack, ack.error);
+      return;
+    }
+    this.acks.push(ack);
+    if (settled) this.ackReady();
+  }
+
+  ackReady(): void {
+    if (this.acksDrainScheduled || this.acks.readyHead() === undefined) return;
+    this.acksDrainScheduled = true;
+    process.nextTick(drainAcksOf, this);
+  }
+
+  /**
+   * Sends the acknowledgements whose writes are durable, oldest first, up to the first still waiting. Also once
+   * the connection has closed: write() then drops the packet, but what the acknowledgement does besides (the
+   * retained messages of a persistent session's new subscription) still belongs to the session.
+   */
+  drainAcks(): void {
+    this.acksDrainScheduled = false;
+    for (let ack = this.acks.readyHead(); ack !== undefined; ack = this.acks.readyHead()) {
+      this.acks.shift();
+      ack.action(ack, ack.error);
+    }
   }
 
   /** Stops reading this socket until the store has caught up with its commits (backpressure, not heap growth). */
@@ -383,6 +416,15 @@ export class Connection implements SessionLink {
     }
     this.scheduleKeepAlive(this.keepAliveMs - idle);
   }
+}
+
+function drainAcksOf(conn: Connection): void {
+  conn.drainAcks();
+}
+
+/** The action of acknowledge(): its `send` callback. */
+function runSend(ack: PendingAck, err: unknown): void {
+  (ack.detail as (err: unknown) => void)(err);
 }
 
 function flushConnection(conn: Connection): void {

@@ -5,13 +5,50 @@
 import type { Logger } from '../log/logger.js';
 import { StoreError, StoreFullError } from '../store/errors.js';
 import type { Store } from '../store/store.js';
+import type { DurabilityWaiter } from '../store/commit-scheduler.js';
 import type { SessionState, StoredMessage, StoredOutgoing, StoredSubscription } from '../store/types.js';
 import type { Message } from '../protocol/message.js';
 import type { Outgoing, Session, SessionHooks } from './session.js';
 
+/**
+ * Hears of the durability of the writes of one operation: a connection's PendingAck (the publish path, no promise
+ * per message), or a WritesPromise for finish(). `waiting` counts the writes handed to it (waiter() adds one).
+ */
+export interface DurabilityGroup extends DurabilityWaiter {
+  waiting: number;
+}
+
+/** The writes of an operation nobody waits for (a will, QoS 0): failures go unheard, as a caught promise's did. */
+class Unheard implements DurabilityGroup {
+  waiting = 0;
+  durable(): void {
+    this.waiting--;
+  }
+}
+const UNHEARD = new Unheard();
+
+/** The writes of one operation as one promise (finish()), made only when something was written. */
+class WritesPromise implements DurabilityGroup {
+  waiting = 0;
+  private error: unknown = undefined;
+  private settle: ((err: unknown) => void) | undefined;
+
+  durable(err: unknown): void {
+    if (err !== undefined && this.error === undefined) this.error = err;
+    if (--this.waiting === 0) this.settle?.(this.error);
+  }
+
+  promise(): Promise<void> | undefined {
+    if (this.waiting === 0) return this.error === undefined ? undefined : Promise.reject(this.error);
+    return new Promise<void>((resolve, reject) => {
+      this.settle = (err) => (err === undefined ? resolve() : reject(err));
+    });
+  }
+}
+
 export class BrokerPersistence implements SessionHooks {
-  /** Durability promises of the operation being handled (one PUBLISH, SUBSCRIBE or CONNECT). */
-  private collected: Promise<void>[] = [];
+  /** Hears of the writes of the operation being handled (one PUBLISH, SUBSCRIBE or CONNECT). */
+  private group: DurabilityGroup = UNHEARD;
   private readonly loggedFailures = new Set<string>();
 
   constructor(
@@ -19,24 +56,40 @@ export class BrokerPersistence implements SessionHooks {
     private readonly log: Logger,
   ) {}
 
-  /** Starts collecting for one operation; `finish()` hands back what it must wait for. */
-  begin(): void {
-    this.collected.length = 0;
+  /**
+   * Starts collecting for one operation: into `group` (a connection's acknowledgement), ended by end(); or, without
+   * one, into a promise that finish() hands back.
+   */
+  begin(group?: DurabilityGroup): void {
+    this.group = group ?? new WritesPromise();
+  }
+
+  /** Ends a collection begun with a group. */
+  end(): void {
+    this.group = UNHEARD;
   }
 
   /** undefined when nothing durable was written, else a promise that settles once all of it is on disk. */
   finish(): Promise<void> | undefined {
-    const c = this.collected;
-    if (c.length === 0) return undefined;
-    const p = c.length === 1 ? c[0]! : Promise.all(c).then(() => undefined);
-    this.collected = [];
-    return p;
+    const group = this.group;
+    this.group = UNHEARD;
+    return group instanceof WritesPromise ? group.promise() : undefined;
+  }
+
+  /** The waiter for one more write of the operation being handled (the store tells it of the write's durability). */
+  waiter(): DurabilityWaiter {
+    const group = this.group;
+    group.waiting++;
+    return group;
   }
 
   track(p: Promise<void>): void {
-    // Whoever awaits finish() sees a failure; an operation nobody collected (a will) must not crash the process.
-    p.catch(noop);
-    this.collected.push(p);
+    // Whoever waits for the operation sees a failure; one nobody collected (a will) must not crash the process.
+    const waiter = this.waiter();
+    p.then(
+      () => waiter.durable(undefined),
+      (err) => waiter.durable(err),
+    );
   }
 
   /** Writes nobody waits for (acknowledgement bookkeeping): failures are logged once per kind. */
@@ -72,18 +125,18 @@ export class BrokerPersistence implements SessionHooks {
   stored(session: Session, out: Outgoing): boolean {
     // Refused up front when full, so the message is not delivered from memory either: the publisher hears 0x97
     // and will send it again; delivering it now as well would only make a duplicate.
+    const waiter = this.waiter();
     if (this.store.isFull()) {
-      this.track(Promise.reject(new StoreFullError('storage limit reached')));
+      waiter.durable(new StoreFullError('storage limit reached'));
       return false;
     }
     try {
-      const appended = this.store.appendSessionMessage(session.clientId, storedOutgoing(out));
+      const appended = this.store.appendSessionMessage(session.clientId, storedOutgoing(out), waiter);
       out.seq = appended.seq;
       out.inline = appended.inline;
-      this.track(appended.durable);
       return true;
     } catch (err) {
-      this.track(Promise.reject(err));
+      waiter.durable(err);
       return false;
     }
   }
@@ -122,8 +175,6 @@ export class BrokerPersistence implements SessionHooks {
   }
 }
 
-function noop(): void {}
-
 export function storedMessage(msg: Message): StoredMessage {
   return {
     topic: msg.topic,
@@ -138,7 +189,8 @@ export function storedMessage(msg: Message): StoredMessage {
 
 function storedOutgoing(out: Outgoing): StoredOutgoing {
   return {
-    message: storedMessage(out.msg),
+    // The message itself, not a copy: the store only reads it (a Message has every field of a StoredMessage).
+    message: out.msg,
     qos: out.qos as 1 | 2,
     retain: out.retain,
     subscriptionIds: out.subscriptionIds,

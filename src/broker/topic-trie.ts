@@ -128,6 +128,12 @@ export class TopicTrie {
 }
 
 function collect(node: TrieNode, out: MatchResult): void {
-  if (node.subs !== null) for (const s of node.subs.values()) out.subs.push(s);
-  if (node.shared !== null) for (const g of node.shared.values()) out.groups.push(g);
+  // forEach with the array as `this` and a module-level callback: a for-of over values() made an iterator
+  // object per matching node, per message (issue 13).
+  if (node.subs !== null && node.subs.size > 0) node.subs.forEach(pushInto, out.subs);
+  if (node.shared !== null && node.shared.size > 0) node.shared.forEach(pushInto, out.groups);
+}
+
+function pushInto<T>(this: T[], value: T): void {
+  this.push(value);
 }

@@ -7,6 +7,8 @@ import type { Logger } from '../log/logger.js';
 import { topicMatches } from '../protocol/topic.js';
 import type { QueueRef } from './queue-filter.js';
 import type { Store } from '../store/store.js';
+import type { DurabilityWaiter } from '../store/commit-scheduler.js';
+import type { QueueCounters } from './counters.js';
 import type { QueueConsumer } from './consumer.js';
 import { instanceInvalidRefusal, instanceLimitRefusal, missingKeyRefusal, queueFullRefusal, storeFullRefusal, type Refusal } from './errors.js';
 import { compileKeySpec, type KeyExtractor } from './key.js';
@@ -96,6 +98,8 @@ export class QueueEngine {
   private readonly loggedFailures = new Set<string>();
   /** Collects the durability of appends for the publisher's acknowledgement (the broker's persistence). */
   track: (p: Promise<void>) => void = () => undefined;
+  /** The waiter for one more append of the publish being handled (the broker's persistence); undefined: nobody waits. */
+  waiter: () => DurabilityWaiter | undefined = () => undefined;
 
   constructor(
     readonly store: Store,
@@ -320,22 +324,17 @@ export class QueueEngine {
     const replaces = queue.lastValueOf(key); // undefined unless a last-value queue holds this key
     if (replaces === undefined) queue.makeRoom(bytes);
     const enqueuedAt = Date.now();
-    // A message's RETAIN flag is not part of a queued job.
-    const stored: Message = { topic: msg.topic, payload: msg.payload, qos: msg.qos, retain: false, properties: msg.properties, expiresAt: msg.expiresAt, origin: msg.origin };
+    // A message's RETAIN flag is not part of a queued job; without it the message itself is kept, not a copy.
+    const stored: Message = msg.retain ? { topic: msg.topic, payload: msg.payload, qos: msg.qos, retain: false, properties: msg.properties, expiresAt: msg.expiresAt, origin: msg.origin } : msg;
+    const waiter = new AppendWaiter(queue.counters, this.waiter());
     let appended;
     try {
       // Only a last-value queue replaces by key on disk; hash_key uses the key for dispatch alone.
-      appended = this.store.appendQueueMessage(queue.id, stored, lastValue ? key : undefined, replaces);
+      appended = this.store.appendQueueMessage(queue.id, stored, lastValue ? key : undefined, replaces, waiter);
     } catch (err) {
-      queue.counters.publishRejected++;
-      this.track(Promise.reject(err));
+      waiter.durable(err);
       return;
     }
-    const durable = appended.durable;
-    durable.catch(() => {
-      queue.counters.publishRejected++;
-    });
-    this.track(durable);
     queue.appended(appended.seq, stored, key, bytes, enqueuedAt, appended.inline);
   }
 
@@ -607,5 +606,18 @@ export class QueueEngine {
       queue.expireOld(now);
       if (queue.definition.ackTimeoutMs > 0) for (const c of queue.consumers) c.expireDeliveries(now);
     }
+  }
+}
+
+/** One append's durability: a failure counts against the queue, and the publisher's acknowledgement hears of it. */
+class AppendWaiter implements DurabilityWaiter {
+  constructor(
+    private readonly counters: QueueCounters,
+    private readonly outer: DurabilityWaiter | undefined,
+  ) {}
+
+  durable(err: unknown): void {
+    if (err !== undefined) this.counters.publishRejected++;
+    this.outer?.durable(err);
   }
 }

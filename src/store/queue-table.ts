@@ -2,7 +2,7 @@
 // A last-value record carries its key; which record holds a key is known to the queue in memory (rebuilt from
 // the records at start), so replacing a value costs no index lookup in the commit. Reads come in bounded batches.
 
-import type { TxnScope, WriteOp } from './commit-scheduler.js';
+import { refused, type DurabilityWaiter, type TxnScope, type WriteOp } from './commit-scheduler.js';
 import { LogKind, databaseName, type LogEntry } from './log/log-entry.js';
 import { idKey, idPrefixRange, idTextKey, readKeyId, readKeySeq, seqKey, seqRangeAfter } from './keys.js';
 import { decodeInline, decodeMessage, encodeMessage, type MessageRecord, type StoreContext } from './message-records.js';
@@ -165,7 +165,7 @@ export class QueueTable {
   }
 
   /** Appends with the next sequence of the queue, recording its last-value `key` and removing what it `replaces`. */
-  append(queueId: number, message: StoredMessage, key?: string, replaces?: ReplacedMessage): Appended {
+  append(queueId: number, message: StoredMessage, key?: string, replaces?: ReplacedMessage, waiter?: DurabilityWaiter): Appended {
     let seq = this.nextSeq.get(queueId);
     if (seq === undefined) seq = lastSeq(this.ctx.dbs.queueMessages, queueId) + 1;
     this.nextSeq.set(queueId, seq + 1);
@@ -178,11 +178,11 @@ export class QueueTable {
       if (key !== undefined) record.push(key);
       const bytes = encoded.bytes + 16 + (key === undefined ? 0 : 2 * key.length + 24);
       const op = new AppendQueueMessageOp(this.ctx, queueId, seq, record, bytes, message.payload.length, encoded.ref, replaces);
-      const joined = this.ctx.scheduler.enqueueJoining(op);
+      const joined = this.ctx.scheduler.enqueueJoining(op, waiter);
       durable = joined.durable;
       if (key !== undefined && joined.window !== undefined) this.coalesce(joined.window, queueId, key, op, replaces);
     } catch (err) {
-      durable = Promise.reject(err);
+      durable = refused(err, waiter);
     }
     return { seq, durable, inline };
   }

@@ -1,7 +1,7 @@
 // Outgoing QoS 1/2 messages of persistent sessions, queued or inflight, keyed by session id + sequence so a
 // reconnecting client's messages come back in order with one range scan [MQTT-4.4.0-1].
 
-import type { TxnScope, WriteOp } from './commit-scheduler.js';
+import { refused, type DurabilityWaiter, type TxnScope, type WriteOp } from './commit-scheduler.js';
 import { LogKind, type LogEntry } from './log/log-entry.js';
 import { seqKey, readKeySeq, seqRangeAfter } from './keys.js';
 import { decodeInline, decodeMessage, encodeMessage, type MessageRecord, type StoreContext } from './message-records.js';
@@ -54,7 +54,7 @@ export class SessionMessageTable {
   ) {}
 
   /** Stores a message for the session; the sequence number is known at once, durability later. */
-  append(clientId: string, out: StoredOutgoing): Appended {
+  append(clientId: string, out: StoredOutgoing, waiter?: DurabilityWaiter): Appended {
     const entry = this.sessions.entry(clientId);
     const seq = this.sessions.takeSeq(entry);
     let durable: Promise<void>;
@@ -66,9 +66,9 @@ export class SessionMessageTable {
       if (out.subscriptionIds !== undefined) record.push(out.subscriptionIds);
       const key = seqKey(entry.sid, seq);
       const op = new PutOp(this.ctx.dbs.sessionMessages, key, record, encoded.bytes + 24, out.message.payload.length, encoded.ref);
-      durable = this.ctx.scheduler.enqueue(op);
+      durable = this.ctx.scheduler.enqueueJoining(op, waiter).durable;
     } catch (err) {
-      durable = Promise.reject(err); // the payload store refused the payload (StoreFullError)
+      durable = refused(err, waiter); // the payload store refused the payload (StoreFullError)
     }
     return { seq, durable, inline };
   }

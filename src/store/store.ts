@@ -5,7 +5,7 @@
 
 import { join } from 'node:path';
 import { CapacityGuard, DEFAULT_MIN_FREE_DISK_BYTES } from './capacity.js';
-import { CommitScheduler } from './commit-scheduler.js';
+import { CommitScheduler, type DurabilityWaiter } from './commit-scheduler.js';
 import type { Database } from 'lmdb';
 import { CommitLog } from './log/commit-log.js';
 import { registerDatabaseNames } from './log/log-entry.js';
@@ -256,9 +256,12 @@ export class Store {
     return this.sessions.delete(clientId);
   }
 
-  /** Stores an outgoing QoS 1/2 message of a saved session. Throws StoreError UNKNOWN_SESSION without one. */
-  appendSessionMessage(clientId: string, out: T.StoredOutgoing): T.Appended {
-    return this.sessionMessages.append(clientId, out);
+  /**
+   * Stores an outgoing QoS 1/2 message of a saved session. Throws StoreError UNKNOWN_SESSION without one. With a
+   * `waiter`, the waiter is told when it is durable (or failed) and `durable` never settles.
+   */
+  appendSessionMessage(clientId: string, out: T.StoredOutgoing, waiter?: DurabilityWaiter): T.Appended {
+    return this.sessionMessages.append(clientId, out, waiter);
   }
 
   /** Removes a message once completed (PUBACK, PUBCOMP) or expired. */
@@ -325,8 +328,9 @@ export class Store {
   }
 
   /** Appends with the queue's next sequence; with `key`, replaces the queue's message holding that key. */
-  appendQueueMessage(queueId: number, message: T.StoredMessage, key?: string, replaces?: T.ReplacedMessage): T.Appended {
-    return this.queues.append(queueId, message, key, replaces);
+  /** With a `waiter`, as appendSessionMessage. */
+  appendQueueMessage(queueId: number, message: T.StoredMessage, key?: string, replaces?: T.ReplacedMessage, waiter?: DurabilityWaiter): T.Appended {
+    return this.queues.append(queueId, message, key, replaces, waiter);
   }
 
   /** Up to `limit` messages after `afterSeq` (0: from the start), in sequence order. */

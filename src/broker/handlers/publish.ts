@@ -8,6 +8,7 @@ import type { Connection } from '../connection.js';
 import { messageFromPublish } from '../../protocol/message.js';
 import { StoreFullError } from '../../store/errors.js';
 import type { Refusal } from '../../queue/errors.js';
+import type { PendingAck } from '../pending-ack.js';
 
 export function handlePublish(conn: Connection, packet: IPublishPacket): void {
   const broker = conn.broker;
@@ -26,10 +27,8 @@ export function handlePublish(conn: Connection, packet: IPublishPacket): void {
   const persistence = broker.persistence;
   if (qos === 0) {
     // QoS 0 into persistent sessions is not stored (it is never queued for them), retained QoS 0 may be lost
-    // within the last window, as the durability contract allows.
-    persistence?.begin();
+    // within the last window, as the durability contract allows: nobody hears of its writes.
     broker.publish(messageFromPublish(packet, topic, conn.clientId, now));
-    persistence?.finish();
     throttleIfBehind(conn);
     return;
   }
@@ -47,39 +46,49 @@ export function handlePublish(conn: Connection, packet: IPublishPacket): void {
   }
   // QoS 1 counts until its PUBACK leaves; QoS 2 counts through incomingQos2 until PUBREL.
   if (qos === 1) conn.incomingInflight++;
-  persistence?.begin();
-  const result = broker.publishOrRefuse(messageFromPublish(packet, topic, conn.clientId, now));
+  // The acknowledgement says "stored": every write this message causes reports to it, and it leaves only once
+  // all of them are on disk (and every acknowledgement before it has left).
+  const ack = conn.pendingAck(sendPublishAck, packetId, qos, ReasonCode.Success);
+  let result: number | Refusal;
+  persistence?.begin(ack);
+  try {
+    result = broker.publishOrRefuse(messageFromPublish(packet, topic, conn.clientId, now));
+    if (typeof result === 'number' && qos === 2) {
+      session.incomingQos2.add(packetId);
+      if (session.hooks !== null) persistence?.addIncomingQos2(session.clientId, packetId);
+    }
+  } finally {
+    persistence?.end();
+  }
   if (typeof result !== 'number') {
-    persistence?.finish(); // admission wrote nothing; this only ends the collection
-    refuse(conn, topic, qos, packetId, result);
+    refuse(conn, ack, topic, result); // admission wrote nothing
     return;
   }
-  if (qos === 2) {
-    session.incomingQos2.add(packetId);
-    if (session.hooks !== null) persistence?.addIncomingQos2(session.clientId, packetId);
-  }
-  // The acknowledgement says "stored": it leaves only once every write this message caused is on disk.
-  const durable = persistence?.finish();
-  const success = result === 0 && conn.protocolVersion === 5 ? ReasonCode.NoMatchingSubscribers : ReasonCode.Success;
-  conn.acknowledge(durable, (err) => {
-    if (qos === 1) conn.incomingInflight--;
-    if (err === undefined) {
-      conn.write({ cmd: qos === 1 ? 'puback' : 'pubrec', messageId: packetId, reasonCode: success });
-      return;
-    }
-    // A write failed after admission (an I/O error, or the store reaching its limit within this commit window):
-    // the publisher is never told "stored", though live subscribers may have the message already.
-    broker.persistence?.failed('publish', err);
-    if (qos === 2) session.incomingQos2.delete(packetId);
-    if (conn.protocolVersion === 5) {
-      const reasonCode = err instanceof StoreFullError ? ReasonCode.QuotaExceeded : ReasonCode.UnspecifiedError;
-      conn.write({ cmd: qos === 1 ? 'puback' : 'pubrec', messageId: packetId, reasonCode });
-    } else {
-      // 3.1.1 has no failure acknowledgement: the connection is closed and the client resends on reconnect.
-      conn.close(undefined, 'store write failed');
-    }
-  });
+  if (result === 0 && conn.protocolVersion === 5) ack.reasonCode = ReasonCode.NoMatchingSubscribers;
+  conn.queueAck(ack);
   throttleIfBehind(conn);
+}
+
+/** The PUBACK or PUBREC of a QoS 1/2 PUBLISH, once what it caused is on disk (`err`: the first write that failed). */
+function sendPublishAck(ack: PendingAck, err: unknown): void {
+  const conn = ack.owner as Connection;
+  const qos = ack.qos;
+  if (qos === 1) conn.incomingInflight--;
+  if (err === undefined) {
+    conn.write({ cmd: qos === 1 ? 'puback' : 'pubrec', messageId: ack.packetId, reasonCode: ack.reasonCode });
+    return;
+  }
+  // A write failed after admission (an I/O error, or the store reaching its limit within this commit window):
+  // the publisher is never told "stored", though live subscribers may have the message already.
+  conn.broker.persistence?.failed('publish', err);
+  if (qos === 2) conn.session?.incomingQos2.delete(ack.packetId);
+  if (conn.protocolVersion === 5) {
+    const reasonCode = err instanceof StoreFullError ? ReasonCode.QuotaExceeded : ReasonCode.UnspecifiedError;
+    conn.write({ cmd: qos === 1 ? 'puback' : 'pubrec', messageId: ack.packetId, reasonCode });
+  } else {
+    // 3.1.1 has no failure acknowledgement: the connection is closed and the client resends on reconnect.
+    conn.close(undefined, 'store write failed');
+  }
 }
 
 /**
@@ -87,24 +96,31 @@ export function handlePublish(conn: Connection, packet: IPublishPacket): void {
  * code of 0x80 or more ends the exchange: MQTT 5.0 section 4.3.3); 3.1.1 cannot be told, so it is disconnected without PUBACK and resends after
  * reconnecting, unless resending cannot help (a message without its last-value key), which is acknowledged.
  */
-function refuse(conn: Connection, topic: string, qos: 1 | 2, packetId: number, refusal: Refusal): void {
-  const v5 = conn.protocolVersion === 5;
-  const action = v5
+function refuse(conn: Connection, ack: PendingAck, topic: string, refusal: Refusal): void {
+  const action = conn.protocolVersion === 5
     ? `answered 0x${refusal.reasonCode.toString(16)}`
     : refusal.permanent
       ? 'acknowledged and dropped (MQTT 3.1.1 has no negative acknowledgement; resending cannot help)'
       : 'connection closed without acknowledgement (MQTT 3.1.1 has no negative acknowledgement; the client resends)';
   conn.broker.refusalLog.note(conn.clientId, topic, refusal, action);
-  conn.acknowledge(undefined, () => {
-    if (qos === 1) conn.incomingInflight--;
-    const cmd = qos === 1 ? 'puback' : 'pubrec';
-    if (v5) conn.write({ cmd, messageId: packetId, reasonCode: refusal.reasonCode });
-    else if (refusal.permanent) {
-      // A resent QoS 2 PUBLISH of it is answered again without delivery, until PUBREL [MQTT-4.3.3-10].
-      if (qos === 2) conn.session!.incomingQos2.add(packetId);
-      conn.write({ cmd, messageId: packetId });
-    } else conn.close(undefined, `publish refused: ${refusal.reason}`);
-  });
+  ack.action = sendRefusal;
+  ack.detail = refusal;
+  conn.queueAck(ack);
+}
+
+function sendRefusal(ack: PendingAck): void {
+  const conn = ack.owner as Connection;
+  const refusal = ack.detail as Refusal;
+  const qos = ack.qos;
+  const packetId = ack.packetId;
+  if (qos === 1) conn.incomingInflight--;
+  const cmd = qos === 1 ? 'puback' : 'pubrec';
+  if (conn.protocolVersion === 5) conn.write({ cmd, messageId: packetId, reasonCode: refusal.reasonCode });
+  else if (refusal.permanent) {
+    // A resent QoS 2 PUBLISH of it is answered again without delivery, until PUBREL [MQTT-4.3.3-10].
+    if (qos === 2) conn.session!.incomingQos2.add(packetId);
+    conn.write({ cmd, messageId: packetId });
+  } else conn.close(undefined, `publish refused: ${refusal.reason}`);
 }
 
 /**

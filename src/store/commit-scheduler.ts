@@ -41,10 +41,11 @@ export interface WriteOp {
   /** Synchronous; reads see earlier operations of the same window. Throwing rolls back this operation only. */
   apply(scope: TxnScope): void;
   /**
-   * The operation as a commit-log entry (log/log-ops.ts builds it again on replay). Without one, a window
-   * holding this operation is committed to LMDB before it is acknowledged, as without a commit log.
+   * The operation as a commit-log entry (log/log-ops.ts builds it again on replay); null when a later entry of
+   * the same window covers it. Without one, a window holding this operation is committed to LMDB before it is
+   * acknowledged, as without a commit log.
    */
-  logEntry?(): LogEntry | undefined;
+  logEntry?(): LogEntry | null | undefined;
 }
 
 /** The commit log and how LMDB follows it (storage.commitLog). */
@@ -101,6 +102,9 @@ export class CommitScheduler implements TxnScope {
   private nextWindowId = 0;
   /** Acknowledged (logged) operations LMDB does not hold yet, in log order, and the LSN of the last one. */
   private indexBatch: Pending[] = [];
+  /** Bytes of the operations in indexBatch, and of those in the index commit running. */
+  private unindexedBytes = 0;
+  private indexingBytes = 0;
   private indexLsn = 0;
   private indexing: Promise<void> | undefined;
   private indexTimer: ReturnType<typeof setTimeout> | undefined;
@@ -154,9 +158,14 @@ export class CommitScheduler implements TxnScope {
     return this.capacity.wouldRefuse(bytes);
   }
 
-  /** Bytes queued or being committed and not yet durable: callers slow down when this grows. */
+  /**
+   * Bytes queued or being committed and not yet durable, and (with the commit log) acknowledged but not yet in
+   * LMDB: callers slow down when this grows. LMDB takes the log's operations once commitMaxBytes of them wait,
+   * so with a healthy LMDB this stays below a commit window plus commitMaxBytes; when LMDB falls behind (a slow
+   * or blocked commit), the backlog held in memory stops publishers like a slow disk does without a log.
+   */
   pendingBytes(): number {
-    return this.queuedBytes + this.committingBytes;
+    return this.queuedBytes + this.committingBytes + this.unindexedBytes + this.indexingBytes;
   }
 
   /**
@@ -295,14 +304,16 @@ export class CommitScheduler implements TxnScope {
       return;
     }
     const binding = this.options.commitLog;
-    const bodies = binding === undefined ? undefined : logBodies(batch);
+    // Near a space limit the window goes to LMDB directly (below): what it removes is free space at once, and a
+    // refusal rests on LMDB's figures rather than on a batch still waiting in the log (capacity.ts, nearLimit).
+    const bodies = binding === undefined || this.capacity.nearLimit() ? undefined : logBodies(batch);
     if (binding === undefined) {
       await this.runTransaction(batch, true);
     } else if (bodies !== undefined) {
       await this.commitToLog(binding.log, batch, bodies);
     } else {
-      // Not all of the window can be logged (compaction, repairs at open): LMDB commits it before its
-      // acknowledgement, after everything acknowledged before it.
+      // Not all of the window can be logged (compaction, repairs at open), or the store is near a space limit:
+      // LMDB commits it before its acknowledgement, after everything acknowledged before it.
       await this.indexNow();
       if (this.indexBatch.length > 0) {
         this.failAll(batch, writeFailure(new Error('acknowledged operations could not be committed to LMDB'), 'LMDB commit'));
@@ -328,9 +339,15 @@ export class CommitScheduler implements TxnScope {
     this.metrics.logFileBytes += written.bytes;
     this.committingBytes = 0;
     // In the index batch before anyone hears of it: a read after the acknowledgement waits for this batch.
-    for (const pending of batch) this.indexBatch.push(pending);
-    this.indexLsn = written.lastLsn;
     for (const pending of batch) {
+      this.indexBatch.push(pending);
+      this.unindexedBytes += pending.op.bytes;
+    }
+    this.indexLsn = written.lastLsn;
+    // Log files take disk space too until they are reused: counted like payload files (statfs corrects it).
+    this.payloadBytesWritten += written.bytes;
+    for (const pending of batch) {
+      if (pending.op.grows) this.capacity.logged(pending.op.bytes);
       this.metrics.opsCommitted++;
       this.metrics.payloadBytesAccepted += pending.op.payloadBytes;
       pending.resolve();
@@ -361,7 +378,8 @@ export class CommitScheduler implements TxnScope {
 
   private planIndex(): void {
     const binding = this.options.commitLog!;
-    if (this.indexBatch.length >= binding.indexMaxOps && this.indexRetryMs === 0) {
+    const due = this.indexBatch.length >= binding.indexMaxOps || this.unindexedBytes >= this.options.commitMaxBytes;
+    if (due && this.indexRetryMs === 0) {
       this.startIndex();
       return;
     }
@@ -395,6 +413,8 @@ export class CommitScheduler implements TxnScope {
     const lsn = this.indexLsn;
     if (batch.length === 0) return;
     this.indexBatch = [];
+    this.indexingBytes = this.unindexedBytes;
+    this.unindexedBytes = 0;
     this.frees = [];
     this.committed = [];
     try {
@@ -405,16 +425,19 @@ export class CommitScheduler implements TxnScope {
     } catch (err) {
       // Nothing of it reached LMDB; the log still holds all of it and replays it on open if need be.
       this.indexBatch = batch.concat(this.indexBatch);
+      this.unindexedBytes += this.indexingBytes;
+      this.indexingBytes = 0;
       const failure = writeFailure(err, 'LMDB commit');
       if (failure instanceof StoreFullError) this.capacity.markFull();
       this.indexRetryMs = Math.min(Math.max(this.indexRetryMs * 2, 50), 1000);
       return;
     }
     this.indexRetryMs = 0;
+    this.indexingBytes = 0;
     this.metrics.syncs++;
     let grownBytes = 0;
     for (const pending of batch) {
-      if (pending.op.grows) this.capacity.release(pending.op.bytes);
+      if (pending.op.grows) this.capacity.indexed(pending.op.bytes);
       if (pending.failure !== undefined) {
         // Acknowledged, but it could not be applied (nor will it be on replay): its staged payload is unowned.
         this.freeStaged(pending.op);
@@ -540,6 +563,7 @@ function logBodies(batch: Pending[]): Buffer[] | undefined {
     for (const pending of batch) {
       const entry = pending.op.logEntry?.();
       if (entry === undefined) return undefined;
+      if (entry === null) continue;
       // A copy: the packer's buffer is shared with later pack calls.
       bodies.push(Buffer.from(logPackr.pack(entry)));
     }

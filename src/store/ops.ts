@@ -117,7 +117,7 @@ export class CompositeOp implements WriteOp {
     for (const op of this.ops) {
       const entry = op.logEntry?.();
       if (entry === undefined) return undefined;
-      parts.push(entry);
+      if (entry !== null) parts.push(entry);
     }
     return [LogKind.Composite, parts];
   }

@@ -58,9 +58,16 @@ export class AppendQueueMessageOp implements WriteOp {
     if (!this.skipped) queueMessages.put(seqKey(this.queueId, this.seq), this.record);
   }
 
-  /** Replayed without the in-window link: the put and the later removal then both happen, to the same effect. */
-  logEntry(): LogEntry {
-    const replaces = this.replaces === undefined ? null : [this.replaces.seq, this.replaces.inline];
+  /**
+   * A value replaced in its own window is not logged at all (null): its replacement's entry removes what it
+   * replaced instead, so that a replayed record never leaves a key without a value, even when a torn window is
+   * cut after it. The value then reaches neither the log nor LMDB.
+   */
+  logEntry(): LogEntry | null {
+    if (this.replacedInWindow !== undefined) return null;
+    let first: AppendQueueMessageOp = this;
+    while (first.replacesInWindow !== undefined) first = first.replacesInWindow;
+    const replaces = first.replaces === undefined ? null : [first.replaces.seq, first.replaces.inline];
     return [LogKind.AppendQueueMessage, this.queueId, this.seq, this.record, this.bytes, this.payloadBytes, replaces];
   }
 }

@@ -4,7 +4,7 @@
 import type { Database } from 'lmdb';
 import type { TxnScope, WriteOp } from './commit-scheduler.js';
 import type { KeyRange } from './keys.js';
-import { LogKind, databaseName, type LogEntry } from './log/log-entry.js';
+import { LogKind, databaseId, type LogEntry } from './log/log-entry.js';
 import { refOf } from './message-records.js';
 import type { PayloadRef } from './payload/payload-store.js';
 
@@ -31,7 +31,7 @@ export class PutOp implements WriteOp {
   }
 
   logEntry(): LogEntry {
-    return [LogKind.Put, databaseName(this.db), this.key, this.value, this.replacesMessage];
+    return [LogKind.Put, databaseId(this.db), this.key, this.value, this.replacesMessage];
   }
 }
 
@@ -61,7 +61,7 @@ export class RemoveOp implements WriteOp {
   }
 
   logEntry(): LogEntry {
-    return [LogKind.Remove, databaseName(this.db), this.key, this.holdsMessage];
+    return [LogKind.Remove, databaseId(this.db), this.key, this.holdsMessage];
   }
 }
 
@@ -88,7 +88,7 @@ export class RangeRemoveOp implements WriteOp {
   }
 
   logEntry(): LogEntry {
-    return [LogKind.RangeRemove, databaseName(this.db), this.range.start, this.range.end ?? null, this.holdsMessage];
+    return [LogKind.RangeRemove, databaseId(this.db), this.range.start, this.range.end ?? null, this.holdsMessage];
   }
 }
 

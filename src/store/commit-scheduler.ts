@@ -46,6 +46,12 @@ export interface WriteOp {
    * acknowledged, as without a commit log.
    */
   logEntry?(): LogEntry | null | undefined;
+  /** An append's key (no record held it before), when its payload is inline: see cancelRemovedAppends. */
+  createdKey?(): string | undefined;
+  /** The one key a removal removes. */
+  removedKey?(): string | undefined;
+  /** Set by the index commit: a later operation of its batch removes what this append writes. */
+  cancelled?: boolean;
 }
 
 /** The commit log and how LMDB follows it (storage.commitLog). */
@@ -418,6 +424,7 @@ export class CommitScheduler implements TxnScope {
     this.frees = [];
     this.committed = [];
     try {
+      cancelRemovedAppends(batch);
       await this.env.transaction(() => {
         this.applyAll(batch);
         this.env.putCheckpoint(lsn);
@@ -571,4 +578,31 @@ function logBodies(batch: Pending[]): Buffer[] | undefined {
     return undefined; // not encodable: committed to LMDB directly, as without a log
   }
   return bodies;
+}
+
+/**
+ * Appends that a later removal of the same index batch takes away again (a message acknowledged by its
+ * consumer within the 100 ms the log holds it) are not written to LMDB at all: their key held nothing before,
+ * so skipping the put and running the removal (of an absent key) leaves LMDB as applying both would. Only
+ * inline payloads: a payload-store reference must be freed by its removal. The log holds both, so a replay
+ * after a crash (which applies every operation) ends in the same state.
+ */
+function cancelRemovedAppends(batch: Pending[]): void {
+  let created: Map<string, WriteOp> | undefined;
+  for (const pending of batch) {
+    const op = pending.op;
+    const key = op.createdKey?.();
+    if (key !== undefined) {
+      (created ??= new Map()).set(key, op);
+      continue;
+    }
+    if (created === undefined) continue;
+    const removed = op.removedKey?.();
+    if (removed === undefined) continue;
+    const append = created.get(removed);
+    if (append !== undefined) {
+      append.cancelled = true;
+      created.delete(removed);
+    }
+  }
 }

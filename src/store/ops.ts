@@ -13,9 +13,11 @@ export class PutOp implements WriteOp {
   readonly grows: boolean = true;
   readonly stagedRefs: readonly PayloadRef[] | undefined;
 
+  cancelled?: boolean;
+
   constructor(
-    private readonly db: Database,
-    private readonly key: Buffer,
+    protected readonly db: Database,
+    protected readonly key: Buffer,
     private readonly value: unknown,
     readonly bytes: number,
     readonly payloadBytes = 0,
@@ -26,6 +28,7 @@ export class PutOp implements WriteOp {
   }
 
   apply(scope: TxnScope): void {
+    if (this.cancelled === true && !scope.isolating) return;
     if (this.replacesMessage) freeHeldPayload(this.db.get(this.key), scope);
     this.db.put(this.key, this.value);
   }
@@ -33,6 +36,18 @@ export class PutOp implements WriteOp {
   logEntry(): LogEntry {
     return [LogKind.Put, databaseId(this.db), this.key, this.value, this.replacesMessage];
   }
+}
+
+/** A put of a key no record held before (a session message's append): an index commit may cancel it. */
+export class AppendOp extends PutOp {
+  createdKey(): string | undefined {
+    return this.stagedRefs === undefined ? keyIdentity(this.db, this.key) : undefined;
+  }
+}
+
+/** A database and key as one string, to pair an append with its removal. */
+export function keyIdentity(db: Database, key: Buffer): string {
+  return `${databaseId(db)}:${key.toString('latin1')}`;
 }
 
 /** A put that replaces a record of about the same size (a session's own record): not refused when full. */
@@ -62,6 +77,10 @@ export class RemoveOp implements WriteOp {
 
   logEntry(): LogEntry {
     return [LogKind.Remove, databaseId(this.db), this.key, this.holdsMessage];
+  }
+
+  removedKey(): string {
+    return keyIdentity(this.db, this.key);
   }
 }
 

@@ -6,7 +6,7 @@ import type { TxnScope, WriteOp } from './commit-scheduler.js';
 import { LogKind, type LogEntry } from './log/log-entry.js';
 import { idKey, idPrefixRange, idTextKey, readKeyId, readKeySeq, seqKey, seqRangeAfter } from './keys.js';
 import { decodeInline, decodeMessage, encodeMessage, type MessageRecord, type StoreContext } from './message-records.js';
-import { CompositeOp, PutOp, RangeRemoveOp, RemoveOp, ReplaceOp, freeHeldPayload } from './ops.js';
+import { CompositeOp, PutOp, RangeRemoveOp, RemoveOp, ReplaceOp, freeHeldPayload, keyIdentity } from './ops.js';
 import type { PayloadRef } from './payload/payload-store.js';
 import { lastSeq } from './sequences.js';
 import type { Appended, ConsumerState, QueueDefinition, QueueMessage, ReplacedMessage, StoredMessage } from './types.js';
@@ -31,6 +31,7 @@ export class AppendQueueMessageOp implements WriteOp {
   replacesInWindow: AppendQueueMessageOp | undefined;
   /** This op's put was skipped in the current attempt at applying the window. */
   skipped = false;
+  cancelled?: boolean;
 
   constructor(
     private readonly ctx: StoreContext,
@@ -54,8 +55,12 @@ export class AppendQueueMessageOp implements WriteOp {
       if (!previous.inline) freeHeldPayload(queueMessages.get(previousKey), scope);
       queueMessages.remove(previousKey);
     }
-    this.skipped = this.replacedInWindow !== undefined && !scope.isolating;
+    this.skipped = (this.replacedInWindow !== undefined || this.cancelled === true) && !scope.isolating;
     if (!this.skipped) queueMessages.put(seqKey(this.queueId, this.seq), this.record);
+  }
+
+  createdKey(): string | undefined {
+    return this.stagedRefs === undefined ? keyIdentity(this.ctx.dbs.queueMessages, seqKey(this.queueId, this.seq)) : undefined;
   }
 
   /**

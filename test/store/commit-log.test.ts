@@ -200,6 +200,53 @@ log('a format 2 directory with log records LMDB lacks is refused, and left as it
   await check.close();
 });
 
+log('appends removed again before their index commit are never written to LMDB; a replay ends the same', async () => {
+  const dataDir = tempDir('log-cancel');
+  const s = await Store.open({ dataDir, minFreeDiskBytes: 0, logIndexMaxOps: 1_000_000, logIndexIntervalMs: 600_000 });
+  await s.saveSession(session('c'));
+  await s.flush();
+  const ctx = (s as unknown as { ctx: StoreContext }).ctx;
+  const puts = { session: 0, queue: 0 };
+  for (const [name, db] of [['session', ctx.dbs.sessionMessages], ['queue', ctx.dbs.queueMessages]] as const) {
+    const put = db.put.bind(db);
+    db.put = ((...args: Parameters<typeof put>) => {
+      puts[name]++;
+      return put(...args);
+    }) as typeof db.put;
+  }
+  const sent = Array.from({ length: 40 }, (_, i) => s.appendSessionMessage('c', outgoing(message(i, 256))));
+  const queued = Array.from({ length: 40 }, (_, i) => s.appendQueueMessage(1, message(100 + i, 256, 'q/1')));
+  // One in the payload store: its removal must free it, so it is written (and removed) as usual.
+  const large = s.appendSessionMessage('c', outgoing(message(99, 5000)));
+  await Promise.all([...sent, ...queued, large].map((a) => a.durable));
+  await s.updateInflight('c', sent[0]!.seq, 7, false);
+  const acked = (i: number) => i % 4 !== 0;
+  await Promise.all([
+    ...sent.filter((_, i) => acked(i)).map((a) => s.removeSessionMessage('c', a.seq, a.inline)),
+    ...queued.filter((_, i) => acked(i)).map((a) => s.removeQueueMessage(1, a.seq, a.inline)),
+    s.removeSessionMessage('c', large.seq),
+  ]);
+  const copy = tempDir('log-cancel-copy');
+  cpSync(dataDir, copy, { recursive: true });
+  await s.flush();
+  assert.equal(puts, { session: 10 + 1 + 1, queue: 10 }, 'the kept ones, the large one, the inflight update of one kept');
+  const check = async (store: Store): Promise<void> => {
+    assert.equal((await store.loadSessionMessages('c')).map((m) => m.seq), sent.filter((_, i) => !acked(i)).map((a) => a.seq));
+    assert.is((await store.loadSessionMessages('c'))[0]!.packetId, 7);
+    assert.equal((await store.readQueueMessages(1, { limit: 100 })).map((m) => m.seq), queued.filter((_, i) => !acked(i)).map((a) => a.seq));
+  };
+  await check(s);
+  await s.close();
+  const reopened = await Store.open({ dataDir, minFreeDiskBytes: 0 });
+  await check(reopened);
+  assert.is(reopened.openReport.payloads.missingRefs, 0);
+  await reopened.close();
+  const replayed = await Store.open({ dataDir: copy, minFreeDiskBytes: 0 });
+  assert.ok(replayed.openReport.logRecordsReplayed >= 80 + 30 + 30, `replayed ${replayed.openReport.logRecordsReplayed}`);
+  await check(replayed);
+  await replayed.close();
+});
+
 log('a 256-byte message takes its LMDB value plus a 14-byte header and a one-byte database id in the log', async () => {
   const dataDir = tempDir('log-size');
   const s = await Store.open({ dataDir, minFreeDiskBytes: 0, logIndexIntervalMs: 600_000 });

@@ -145,7 +145,11 @@ export class CommitScheduler implements TxnScope {
     if (this.closed) return { durable: this.refuse(op, new StoreClosedError()), window: undefined };
     if (op.grows) {
       const refusal = this.capacity.admit(op.bytes);
-      if (refusal !== undefined) return { durable: this.refuse(op, refusal), window: undefined };
+      if (refusal !== undefined) {
+        // Removals still waiting in the log free their space only when LMDB takes them: now, not in 100 ms.
+        if (this.indexBatch.length > 0 && this.indexRetryMs === 0) this.startIndex();
+        return { durable: this.refuse(op, refusal), window: undefined };
+      }
     }
     const window = this.openWindow(op.bytes);
     const durable = new Promise<void>((resolve, reject) => {
@@ -350,6 +354,8 @@ export class CommitScheduler implements TxnScope {
       this.unindexedBytes += pending.op.bytes;
     }
     this.indexLsn = written.lastLsn;
+    // Near a space limit, what the window removes must free its space at once (a refused publisher waits for it).
+    const urgent = this.capacity.nearLimit();
     // Log files take disk space too until they are reused: counted like payload files (statfs corrects it).
     this.payloadBytesWritten += written.bytes;
     for (const pending of batch) {
@@ -358,7 +364,8 @@ export class CommitScheduler implements TxnScope {
       this.metrics.payloadBytesAccepted += pending.op.payloadBytes;
       pending.resolve();
     }
-    this.planIndex();
+    if (urgent && this.indexRetryMs === 0) this.startIndex();
+    else this.planIndex();
   }
 
   /**

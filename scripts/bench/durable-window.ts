@@ -25,7 +25,7 @@ const QUEUE_STANDIN_ID = 'bench-window-queue-sub';
 export const DURABLE_WINDOW_START: StartOptions = {
   durable: true,
   traceSyncs: true,
-  wharfStorage: process.env.BENCH_COMMIT_LOG === '0' ? [] : ['  commitLog: true'],
+  wharfStorage: process.env.BENCH_COMMIT_LOG === '0' ? ['  commitLog: false'] : ['  commitLog: true'],
   wharfYaml: ['queues:', '  definitions:', `    - { topicFilter: ${JSON.stringify(QUEUE_FILTER)} }`],
 };
 

@@ -333,7 +333,7 @@ export function defaultConfig(): WharfConfig {
       maxPendingBytes: 8 * 1024 * 1024,
       payloadStore: 'auto',
       payloadSegmentBytes: 16 * 1024 * 1024,
-      commitLog: false,
+      commitLog: true,
     },
     mqtt: { ...DEFAULT_MQTT_LIMITS },
     log: { level: 'info' },

@@ -77,6 +77,8 @@ export class CapacityGuard {
   private measuredAt = 0;
   /** Estimated LMDB growth (bytes, UNMEASURED_GROWTH_FACTOR applied) committed since `used` was measured. */
   private unmeasuredGrowth = 0;
+  /** Estimated LMDB growth of writes acknowledged from the commit log and not yet in LMDB (logged()). */
+  private unindexedGrowth = 0;
   /** Estimated bytes the store put on the disk (payload files, LMDB growth) since `diskFree` was read. */
   private unreadDiskUse = 0;
   private poll: NodeJS.Timeout | undefined;
@@ -128,6 +130,22 @@ export class CapacityGuard {
     return this.refusal(bytes);
   }
 
+  /**
+   * A write of about `bytes` is acknowledged from the commit log: its reservation becomes committed growth that
+   * LMDB does not hold yet, counted with UNMEASURED_GROWTH_FACTOR (as after an LMDB commit) until indexed().
+   * An exact reading of LMDB cannot see it, so it is kept apart from unmeasuredGrowth.
+   */
+  logged(bytes: number): void {
+    this.release(bytes);
+    this.unindexedGrowth += bytes * UNMEASURED_GROWTH_FACTOR;
+  }
+
+  /** LMDB took a logged write of about `bytes` (refresh() then counts it as growth). */
+  indexed(bytes: number): void {
+    this.unindexedGrowth -= bytes * UNMEASURED_GROWTH_FACTOR;
+    if (this.unindexedGrowth < 0) this.unindexedGrowth = 0;
+  }
+
   /** Gives back a reservation once its write is committed or has failed. */
   release(bytes: number): void {
     this.pendingGrowth -= bytes;
@@ -147,7 +165,7 @@ export class CapacityGuard {
     this.unmeasuredGrowth += growth;
     this.unreadDiskUse += growth + payloadBytes;
     const stale = now - this.measuredAt >= (grownBytes > 0 ? REMEASURE_AFTER_GROWTH_MS : REMEASURE_AFTER_REMOVALS_MS);
-    const nearCap = this.used + this.unmeasuredGrowth > this.options.maxUsedBytes - Math.min(NEAR_LIMIT_BYTES, this.options.maxUsedBytes / 10);
+    const nearCap = this.used + this.unmeasuredGrowth + this.unindexedGrowth > this.options.maxUsedBytes - Math.min(NEAR_LIMIT_BYTES, this.options.maxUsedBytes / 10);
     if (stale || nearCap || this.failedAt !== 0 || this.full) this.measureUsed(now);
     if (this.poll !== undefined && (payloadBytes > 0 || grownBytes > 0) && this.nearDiskReserve()) void this.readDiskFree();
   }
@@ -177,6 +195,21 @@ export class CapacityGuard {
     this.measureUsed();
     this.failedAt = Date.now();
     this.usedAtFailure = this.used;
+  }
+
+  /**
+   * True while the store is full or its estimates come within NEAR_LIMIT_BYTES (10% of a small cap) of a limit.
+   * With a commit log, windows then go to LMDB directly, as without one: space that removals free counts at
+   * once, and whether the store is full rests on LMDB's own figures, not on a batch still waiting in the log.
+   */
+  nearLimit(): boolean {
+    if (this.failedAt !== 0) return true;
+    const margin = Math.min(NEAR_LIMIT_BYTES, this.options.maxUsedBytes / 10);
+    const growth = this.unindexedGrowth + this.pendingGrowth * GROWTH_FACTOR;
+    if (this.used + this.unmeasuredGrowth + growth > this.options.maxUsedBytes - margin) return true;
+    if (this.options.minFreeDiskBytes <= 0) return false;
+    const diskFree = this.diskFree + this.reusable - this.unreadDiskUse - this.pendingPayloadBytes() - growth;
+    return diskFree - this.options.minFreeDiskBytes < NEAR_LIMIT_BYTES;
   }
 
   /** True while a one-page write would be refused. */
@@ -220,7 +253,7 @@ export class CapacityGuard {
       if (Date.now() - this.failedAt < RETRY_AFTER_FAILURE_MS) return new StoreFullError('the last commit ran out of space');
       this.failedAt = 0;
     }
-    const growth = (this.pendingGrowth + bytes) * GROWTH_FACTOR;
+    const growth = (this.pendingGrowth + bytes) * GROWTH_FACTOR + this.unindexedGrowth;
     const used = this.used + this.unmeasuredGrowth;
     if (used + growth > this.options.maxUsedBytes) {
       return new StoreFullError(`${used} of ${this.options.maxUsedBytes} bytes in use (storage.mapSizeBytes)`);

@@ -41,10 +41,19 @@ export interface WriteOp {
   /** Synchronous; reads see earlier operations of the same window. Throwing rolls back this operation only. */
   apply(scope: TxnScope): void;
   /**
-   * The operation as a commit-log entry (log/log-ops.ts builds it again on replay). Without one, a window
-   * holding this operation is committed to LMDB before it is acknowledged, as without a commit log.
+   * The operation as a commit-log entry (log/log-ops.ts builds it again on replay); null when a later entry of
+   * the same window covers it. Without one, a window holding this operation is committed to LMDB before it is
+   * acknowledged, as without a commit log.
    */
-  logEntry?(): LogEntry | undefined;
+  logEntry?(): LogEntry | null | undefined;
+  /** An append's key (no record held it before), when its payload is inline: see cancelRemovedAppends. */
+  createdKey?(): string | undefined;
+  /** The one key a removal removes. */
+  removedKey?(): string | undefined;
+  /** The keys a removal of several records removes (a batch of queue acknowledgements). */
+  removedKeys?(): readonly string[];
+  /** Set by the index commit: a later operation of its batch removes what this append writes. */
+  cancelled?: boolean;
 }
 
 /** The commit log and how LMDB follows it (storage.commitLog). */
@@ -128,6 +137,9 @@ export class CommitScheduler implements TxnScope {
   private nextWindowId = 0;
   /** Acknowledged (logged) operations LMDB does not hold yet, in log order, and the LSN of the last one. */
   private indexBatch: Pending[] = [];
+  /** Bytes of the operations in indexBatch, and of those in the index commit running. */
+  private unindexedBytes = 0;
+  private indexingBytes = 0;
   private indexLsn = 0;
   private indexing: Promise<void> | undefined;
   private indexTimer: ReturnType<typeof setTimeout> | undefined;
@@ -163,7 +175,11 @@ export class CommitScheduler implements TxnScope {
     if (this.closed) return { durable: this.refuse(op, new StoreClosedError(), waiter), window: undefined };
     if (op.grows) {
       const refusal = this.capacity.admit(op.bytes);
-      if (refusal !== undefined) return { durable: this.refuse(op, refusal, waiter), window: undefined };
+      if (refusal !== undefined) {
+        // Removals still waiting in the log free their space only when LMDB takes them: now, not in 100 ms.
+        if (this.indexBatch.length > 0 && this.indexRetryMs === 0) this.startIndex();
+        return { durable: this.refuse(op, refusal, waiter), window: undefined };
+      }
     }
     const window = this.openWindow(op.bytes);
     let durable: Promise<void>;
@@ -188,9 +204,14 @@ export class CommitScheduler implements TxnScope {
     return this.capacity.wouldRefuse(bytes);
   }
 
-  /** Bytes queued or being committed and not yet durable: callers slow down when this grows. */
+  /**
+   * Bytes queued or being committed and not yet durable, and (with the commit log) acknowledged but not yet in
+   * LMDB: callers slow down when this grows. LMDB takes the log's operations once commitMaxBytes of them wait,
+   * so with a healthy LMDB this stays below a commit window plus commitMaxBytes; when LMDB falls behind (a slow
+   * or blocked commit), the backlog held in memory stops publishers like a slow disk does without a log.
+   */
   pendingBytes(): number {
-    return this.queuedBytes + this.committingBytes;
+    return this.queuedBytes + this.committingBytes + this.unindexedBytes + this.indexingBytes;
   }
 
   /**
@@ -331,14 +352,16 @@ export class CommitScheduler implements TxnScope {
       return;
     }
     const binding = this.options.commitLog;
-    const bodies = binding === undefined ? undefined : logBodies(batch);
+    // Near a space limit the window goes to LMDB directly (below): what it removes is free space at once, and a
+    // refusal rests on LMDB's figures rather than on a batch still waiting in the log (capacity.ts, nearLimit).
+    const bodies = binding === undefined || this.capacity.nearLimit() ? undefined : logBodies(batch);
     if (binding === undefined) {
       await this.runTransaction(batch, true);
     } else if (bodies !== undefined) {
       await this.commitToLog(binding.log, batch, bodies);
     } else {
-      // Not all of the window can be logged (compaction, repairs at open): LMDB commits it before its
-      // acknowledgement, after everything acknowledged before it.
+      // Not all of the window can be logged (compaction, repairs at open), or the store is near a space limit:
+      // LMDB commits it before its acknowledgement, after everything acknowledged before it.
       await this.indexNow();
       if (this.indexBatch.length > 0) {
         this.failAll(batch, writeFailure(new Error('acknowledged operations could not be committed to LMDB'), 'LMDB commit'));
@@ -364,14 +387,23 @@ export class CommitScheduler implements TxnScope {
     this.metrics.logFileBytes += written.bytes;
     this.committingBytes = 0;
     // In the index batch before anyone hears of it: a read after the acknowledgement waits for this batch.
-    for (const pending of batch) this.indexBatch.push(pending);
-    this.indexLsn = written.lastLsn;
     for (const pending of batch) {
+      this.indexBatch.push(pending);
+      this.unindexedBytes += pending.op.bytes;
+    }
+    this.indexLsn = written.lastLsn;
+    // Near a space limit, what the window removes must free its space at once (a refused publisher waits for it).
+    const urgent = this.capacity.nearLimit();
+    // Log files take disk space too until they are reused: counted like payload files (statfs corrects it).
+    this.payloadBytesWritten += written.bytes;
+    for (const pending of batch) {
+      if (pending.op.grows) this.capacity.logged(pending.op.bytes);
       this.metrics.opsCommitted++;
       this.metrics.payloadBytesAccepted += pending.op.payloadBytes;
       settle(pending, undefined);
     }
-    this.planIndex();
+    if (urgent && this.indexRetryMs === 0) this.startIndex();
+    else this.planIndex();
   }
 
   /**
@@ -397,7 +429,8 @@ export class CommitScheduler implements TxnScope {
 
   private planIndex(): void {
     const binding = this.options.commitLog!;
-    if (this.indexBatch.length >= binding.indexMaxOps && this.indexRetryMs === 0) {
+    const due = this.indexBatch.length >= binding.indexMaxOps || this.unindexedBytes >= this.options.commitMaxBytes;
+    if (due && this.indexRetryMs === 0) {
       this.startIndex();
       return;
     }
@@ -431,9 +464,12 @@ export class CommitScheduler implements TxnScope {
     const lsn = this.indexLsn;
     if (batch.length === 0) return;
     this.indexBatch = [];
+    this.indexingBytes = this.unindexedBytes;
+    this.unindexedBytes = 0;
     this.frees = [];
     this.committed = [];
     try {
+      cancelRemovedAppends(batch);
       await this.env.transaction(() => {
         this.applyAll(batch);
         this.env.putCheckpoint(lsn);
@@ -441,16 +477,19 @@ export class CommitScheduler implements TxnScope {
     } catch (err) {
       // Nothing of it reached LMDB; the log still holds all of it and replays it on open if need be.
       this.indexBatch = batch.concat(this.indexBatch);
+      this.unindexedBytes += this.indexingBytes;
+      this.indexingBytes = 0;
       const failure = writeFailure(err, 'LMDB commit');
       if (failure instanceof StoreFullError) this.capacity.markFull();
       this.indexRetryMs = Math.min(Math.max(this.indexRetryMs * 2, 50), 1000);
       return;
     }
     this.indexRetryMs = 0;
+    this.indexingBytes = 0;
     this.metrics.syncs++;
     let grownBytes = 0;
     for (const pending of batch) {
-      if (pending.op.grows) this.capacity.release(pending.op.bytes);
+      if (pending.op.grows) this.capacity.indexed(pending.op.bytes);
       if (pending.failure !== undefined) {
         // Acknowledged, but it could not be applied (nor will it be on replay): its staged payload is unowned.
         this.freeStaged(pending.op);
@@ -576,6 +615,7 @@ function logBodies(batch: Pending[]): Buffer[] | undefined {
     for (const pending of batch) {
       const entry = pending.op.logEntry?.();
       if (entry === undefined) return undefined;
+      if (entry === null) continue;
       // A copy: the packer's buffer is shared with later pack calls.
       bodies.push(Buffer.from(logPackr.pack(entry)));
     }
@@ -583,4 +623,36 @@ function logBodies(batch: Pending[]): Buffer[] | undefined {
     return undefined; // not encodable: committed to LMDB directly, as without a log
   }
   return bodies;
+}
+
+/**
+ * Appends that a later removal of the same index batch takes away again (a message acknowledged by its
+ * consumer within the 100 ms the log holds it) are not written to LMDB at all: their key held nothing before,
+ * so skipping the put and running the removal (of an absent key) leaves LMDB as applying both would. Only
+ * inline payloads: a payload-store reference must be freed by its removal. The log holds both, so a replay
+ * after a crash (which applies every operation) ends in the same state.
+ */
+function cancelRemovedAppends(batch: Pending[]): void {
+  let created: Map<string, WriteOp> | undefined;
+  for (const pending of batch) {
+    const op = pending.op;
+    const key = op.createdKey?.();
+    if (key !== undefined) {
+      (created ??= new Map()).set(key, op);
+      continue;
+    }
+    if (created === undefined) continue;
+    const removed = op.removedKey?.();
+    if (removed !== undefined) cancelAppend(created, removed);
+    const many = op.removedKeys?.();
+    if (many !== undefined) for (const key of many) cancelAppend(created, key);
+  }
+}
+
+function cancelAppend(created: Map<string, WriteOp>, removed: string): void {
+  const append = created.get(removed);
+  if (append !== undefined) {
+    append.cancelled = true;
+    created.delete(removed);
+  }
 }

@@ -1,11 +1,13 @@
 // One LMDB environment in <dataDir>/lmdb/ holding the named databases of DESIGN.md "Storage (LMDB)", opened
 // with the settings that make a resolved write transaction a durable one (README.md in this folder says why).
 
-import { mkdir, open as openFile, stat } from 'node:fs/promises';
+import { mkdir, open as openFile, readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { open, type Database, type RootDatabase, type RootDatabaseOptionsWithPath } from 'lmdb';
 import { checkDataFile } from './data-file-check.js';
 import { StoreOpenError } from './errors.js';
+import { parseLogFileName } from './log/log-format.js';
+import { highestLsnV2 } from './log/log-format-v2.js';
 
 /** Version of the record layouts in this folder; bumped when a stored record changes incompatibly. */
 /**
@@ -13,7 +15,12 @@ import { StoreOpenError } from './errors.js';
  * acknowledged operations LMDB does not hold yet: a Wharf that reads only format 1 would ignore them. A format 1
  * directory is migrated on open (nothing else changed: the meta record is rewritten).
  */
-export const FORMAT_VERSION = 2;
+/**
+ * 3: commit-log records of 14-byte headers with databases by a one-byte id (log-format.ts). A format 2 directory
+ * is migrated on open when its log holds nothing LMDB lacks (a clean stop); otherwise open refuses it, since the
+ * format 2 records cannot be read any more: the Wharf that wrote them applies them on its next open.
+ */
+export const FORMAT_VERSION = 3;
 const META_KEY = 'wharf';
 const CHECKPOINT_KEY = 'logCheckpoint';
 const CREATED_BY = 'wharf';
@@ -156,8 +163,20 @@ export class StoreEnvironment {
       const reason = `store format ${meta.formatVersion} is older than 1 and has no migration`;
       throw new StoreOpenError(path, reason, REMEDY);
     }
+    if (meta.formatVersion === 2) {
+      const checkpoint = (metaDb.get(CHECKPOINT_KEY) as number | undefined) ?? 0;
+      const unapplied = await highestLsnInV2Log(join(path, '..', 'log'));
+      if (unapplied > checkpoint) {
+        throw new StoreOpenError(
+          path,
+          `store format 2 with commit-log records LMDB does not hold yet (up to ${unapplied}, checkpoint ${checkpoint}), which this version cannot read`,
+          'Start the previous Wharf version once on this directory and stop it cleanly (it applies its log), then start this one',
+        );
+      }
+    }
     if (meta.formatVersion < FORMAT_VERSION) {
-      // 1 -> 2: same records; the new format number keeps an older Wharf away from an unreplayed commit log.
+      // 1 -> 2 -> 3: same LMDB records; the new format number keeps an older Wharf away from a log it cannot read.
+      // Format 2 log files left (all covered) end the new scan at their first record and are reused.
       const migrated: MetaRecord = { ...(meta as MetaRecord), formatVersion: FORMAT_VERSION };
       await root.transaction(() => {
         metaDb.put(META_KEY, migrated);
@@ -245,4 +264,15 @@ export async function syncDirectory(path: string): Promise<void> {
   } finally {
     await handle.close();
   }
+}
+
+/** The highest LSN among the format 2 records of a log directory (0 if there is none). */
+async function highestLsnInV2Log(dir: string): Promise<number> {
+  let highest = 0;
+  const names = await readdir(dir).catch(() => [] as string[]);
+  for (const name of names) {
+    const id = parseLogFileName(name);
+    if (id !== undefined) highest = Math.max(highest, highestLsnV2(id, await readFile(join(dir, name))));
+  }
+  return highest;
 }

@@ -4,7 +4,7 @@
 import type { Database } from 'lmdb';
 import type { TxnScope, WriteOp } from './commit-scheduler.js';
 import type { KeyRange } from './keys.js';
-import { LogKind, databaseName, type LogEntry } from './log/log-entry.js';
+import { LogKind, databaseId, type LogEntry } from './log/log-entry.js';
 import { refOf } from './message-records.js';
 import type { PayloadRef } from './payload/payload-store.js';
 
@@ -13,9 +13,11 @@ export class PutOp implements WriteOp {
   readonly grows: boolean = true;
   readonly stagedRefs: readonly PayloadRef[] | undefined;
 
+  cancelled?: boolean;
+
   constructor(
-    private readonly db: Database,
-    private readonly key: Buffer,
+    protected readonly db: Database,
+    protected readonly key: Buffer,
     private readonly value: unknown,
     readonly bytes: number,
     readonly payloadBytes = 0,
@@ -26,13 +28,26 @@ export class PutOp implements WriteOp {
   }
 
   apply(scope: TxnScope): void {
+    if (this.cancelled === true && !scope.isolating) return;
     if (this.replacesMessage) freeHeldPayload(this.db.get(this.key), scope);
     this.db.put(this.key, this.value);
   }
 
   logEntry(): LogEntry {
-    return [LogKind.Put, databaseName(this.db), this.key, this.value, this.replacesMessage];
+    return [LogKind.Put, databaseId(this.db), this.key, this.value, this.replacesMessage];
   }
+}
+
+/** A put of a key no record held before (a session message's append): an index commit may cancel it. */
+export class AppendOp extends PutOp {
+  createdKey(): string | undefined {
+    return this.stagedRefs === undefined ? keyIdentity(this.db, this.key) : undefined;
+  }
+}
+
+/** A database and key as one string, to pair an append with its removal. */
+export function keyIdentity(db: Database, key: Buffer): string {
+  return `${databaseId(db)}:${key.toString('latin1')}`;
 }
 
 /** A put that replaces a record of about the same size (a session's own record): not refused when full. */
@@ -61,7 +76,11 @@ export class RemoveOp implements WriteOp {
   }
 
   logEntry(): LogEntry {
-    return [LogKind.Remove, databaseName(this.db), this.key, this.holdsMessage];
+    return [LogKind.Remove, databaseId(this.db), this.key, this.holdsMessage];
+  }
+
+  removedKey(): string {
+    return keyIdentity(this.db, this.key);
   }
 }
 
@@ -88,7 +107,7 @@ export class RangeRemoveOp implements WriteOp {
   }
 
   logEntry(): LogEntry {
-    return [LogKind.RangeRemove, databaseName(this.db), this.range.start, this.range.end ?? null, this.holdsMessage];
+    return [LogKind.RangeRemove, databaseId(this.db), this.range.start, this.range.end ?? null, this.holdsMessage];
   }
 }
 
@@ -117,7 +136,7 @@ export class CompositeOp implements WriteOp {
     for (const op of this.ops) {
       const entry = op.logEntry?.();
       if (entry === undefined) return undefined;
-      parts.push(entry);
+      if (entry !== null) parts.push(entry);
     }
     return [LogKind.Composite, parts];
   }

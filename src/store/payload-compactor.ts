@@ -146,6 +146,9 @@ export class PayloadCompactor {
   private async round(): Promise<CompactionReport> {
     const report: CompactionReport = { segmentsCompacted: 0, payloadsMoved: 0, bytesCopied: 0, segmentsSkipped: 0 };
     const { payloads } = this.ctx;
+    // With a commit log, LMDB first takes what the log acknowledged: the removals among it free their payloads
+    // (which decides what is mostly dead), and the scan below must see every acknowledged record.
+    await this.ctx.scheduler.indexNow();
     let maxBytes = this.options.maxBytesPerRound;
     let shortOfSpace = false;
     if (this.space.shortOfSpace()) {
@@ -159,8 +162,7 @@ export class PayloadCompactor {
     }
     const segments = payloads.beginCompaction(this.options.ratio, maxBytes, shortOfSpace);
     if (segments.length === 0) return report;
-    // With a commit log, the scan below must see every acknowledged record: LMDB takes them first. (Removals the
-    // log holds free their payloads at that commit: a segment they empty is a candidate of the next round.)
+    // Records acknowledged meanwhile: the scan sees them too (any it still misses fail the owner check).
     await this.ctx.scheduler.indexNow();
     const count = (key: keyof CompactionReport, n: number): void => {
       report[key] += n;

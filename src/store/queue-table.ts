@@ -3,10 +3,10 @@
 // the records at start), so replacing a value costs no index lookup in the commit. Reads come in bounded batches.
 
 import { refused, type DurabilityWaiter, type TxnScope, type WriteOp } from './commit-scheduler.js';
-import { LogKind, databaseName, type LogEntry } from './log/log-entry.js';
+import { LogKind, databaseId, type LogEntry } from './log/log-entry.js';
 import { idKey, idPrefixRange, idTextKey, readKeyId, readKeySeq, seqKey, seqRangeAfter } from './keys.js';
 import { decodeInline, decodeMessage, encodeMessage, type MessageRecord, type StoreContext } from './message-records.js';
-import { CompositeOp, PutOp, RangeRemoveOp, RemoveOp, ReplaceOp, freeHeldPayload } from './ops.js';
+import { CompositeOp, PutOp, RangeRemoveOp, RemoveOp, ReplaceOp, freeHeldPayload, keyIdentity } from './ops.js';
 import type { PayloadRef } from './payload/payload-store.js';
 import { lastSeq } from './sequences.js';
 import type { Appended, ConsumerState, QueueDefinition, QueueMessage, ReplacedMessage, StoredMessage } from './types.js';
@@ -31,6 +31,7 @@ export class AppendQueueMessageOp implements WriteOp {
   replacesInWindow: AppendQueueMessageOp | undefined;
   /** This op's put was skipped in the current attempt at applying the window. */
   skipped = false;
+  cancelled?: boolean;
 
   constructor(
     private readonly ctx: StoreContext,
@@ -54,13 +55,24 @@ export class AppendQueueMessageOp implements WriteOp {
       if (!previous.inline) freeHeldPayload(queueMessages.get(previousKey), scope);
       queueMessages.remove(previousKey);
     }
-    this.skipped = this.replacedInWindow !== undefined && !scope.isolating;
+    this.skipped = (this.replacedInWindow !== undefined || this.cancelled === true) && !scope.isolating;
     if (!this.skipped) queueMessages.put(seqKey(this.queueId, this.seq), this.record);
   }
 
-  /** Replayed without the in-window link: the put and the later removal then both happen, to the same effect. */
-  logEntry(): LogEntry {
-    const replaces = this.replaces === undefined ? null : [this.replaces.seq, this.replaces.inline];
+  createdKey(): string | undefined {
+    return this.stagedRefs === undefined ? keyIdentity(this.ctx.dbs.queueMessages, seqKey(this.queueId, this.seq)) : undefined;
+  }
+
+  /**
+   * A value replaced in its own window is not logged at all (null): its replacement's entry removes what it
+   * replaced instead, so that a replayed record never leaves a key without a value, even when a torn window is
+   * cut after it. The value then reaches neither the log nor LMDB.
+   */
+  logEntry(): LogEntry | null {
+    if (this.replacedInWindow !== undefined) return null;
+    let first: AppendQueueMessageOp = this;
+    while (first.replacesInWindow !== undefined) first = first.replacesInWindow;
+    const replaces = first.replaces === undefined ? null : [first.replaces.seq, first.replaces.inline];
     return [LogKind.AppendQueueMessage, this.queueId, this.seq, this.record, this.bytes, this.payloadBytes, replaces];
   }
 }
@@ -120,9 +132,13 @@ export class RemoveQueueMessagesOp implements WriteOp {
   }
 
   logEntry(): LogEntry {
-    const db = databaseName(this.ctx.dbs.queueMessages);
+    const db = databaseId(this.ctx.dbs.queueMessages);
     const parts: LogEntry[] = this.seqs.map((seq, i) => [LogKind.Remove, db, seqKey(this.queueId, seq), this.inline[i] !== true]);
     return [LogKind.Composite, parts];
+  }
+
+  removedKeys(): readonly string[] {
+    return this.seqs.map((seq) => keyIdentity(this.ctx.dbs.queueMessages, seqKey(this.queueId, seq)));
   }
 }
 

@@ -5,7 +5,7 @@ import { refused, type DurabilityWaiter, type TxnScope, type WriteOp } from './c
 import { LogKind, type LogEntry } from './log/log-entry.js';
 import { seqKey, readKeySeq, seqRangeAfter } from './keys.js';
 import { decodeInline, decodeMessage, encodeMessage, type MessageRecord, type StoreContext } from './message-records.js';
-import { PutOp, RemoveOp } from './ops.js';
+import { AppendOp, RemoveOp } from './ops.js';
 import type { SessionTable } from './session-table.js';
 import type { Appended, SessionMessage, StoredOutgoing } from './types.js';
 
@@ -65,7 +65,7 @@ export class SessionMessageTable {
       const record: OutgoingRecord = [encoded.record, out.qos, out.retain ? 1 : 0, out.packetId, out.released ? 1 : 0];
       if (out.subscriptionIds !== undefined) record.push(out.subscriptionIds);
       const key = seqKey(entry.sid, seq);
-      const op = new PutOp(this.ctx.dbs.sessionMessages, key, record, encoded.bytes + 24, out.message.payload.length, encoded.ref);
+      const op = new AppendOp(this.ctx.dbs.sessionMessages, key, record, encoded.bytes + 24, out.message.payload.length, encoded.ref);
       durable = this.ctx.scheduler.enqueueJoining(op, waiter).durable;
     } catch (err) {
       durable = refused(err, waiter); // the payload store refused the payload (StoreFullError)

@@ -60,7 +60,7 @@ export interface StoreOptions {
   payloadStore?: PayloadStore;
   /**
    * storage.commitLog: acknowledge windows after an fdatasync of the append-only commit log in <dataDir>/log/
-   * and commit them to LMDB later in batches (README.md in this folder). Default false. A data directory with
+   * and commit them to LMDB later in batches (README.md in this folder). Default true. A data directory with
    * log records is replayed on open either way.
    */
   commitLog?: boolean;
@@ -125,9 +125,9 @@ export class Store {
         minFreeDiskBytes: options.minFreeDiskBytes ?? DEFAULT_MIN_FREE_DISK_BYTES,
         dataDir: options.dataDir,
       });
-      log = await CommitLog.open(join(options.dataDir, 'log'), options.commitLog === true, logFileIo(options.payloadStoreKind ?? 'auto'), options.logFileBytes);
+      log = await CommitLog.open(join(options.dataDir, 'log'), (options.commitLog ?? true), logFileIo(options.payloadStoreKind ?? 'auto'), options.logFileBytes);
       const scheduler = new CommitScheduler(env, payloads, capacity, metrics, {
-        commitLog: options.commitLog === true ? { log, indexMaxOps: options.logIndexMaxOps ?? 4096, indexIntervalMs: options.logIndexIntervalMs ?? 100 } : undefined,
+        commitLog: (options.commitLog ?? true) ? { log, indexMaxOps: options.logIndexMaxOps ?? 4096, indexIntervalMs: options.logIndexIntervalMs ?? 100 } : undefined,
         commitIntervalMs: options.commitIntervalMs ?? 5,
         commitMaxBytes: options.commitMaxBytes ?? 1024 * 1024,
         commitMaxPerSecond: options.commitMaxPerSecond ?? 2000,
@@ -143,7 +143,7 @@ export class Store {
       };
       // Before anything reads LMDB, and before reconcile may cut a payload only a log record refers to.
       const replayed = await replayCommitLog(ctx, log);
-      if (options.commitLog !== true) await log.close();
+      if (!(options.commitLog ?? true)) await log.close();
       const sessions = new SessionTable(ctx);
       sessions.buildIndex();
       const scan = scanForRecovery(env.dbs, sessions.sessionIds());

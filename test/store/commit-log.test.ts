@@ -2,12 +2,17 @@
 // acknowledged writes LMDB does not hold yet, recovery from a copy of a running store's directory (what a crash
 // leaves: the log ahead of LMDB), and the migration of a format 1 data directory.
 
-import { cpSync, openSync, readdirSync, statSync, truncateSync, writeSync, closeSync } from 'node:fs';
+import { cpSync, mkdirSync, openSync, readdirSync, rmSync, statSync, truncateSync, writeFileSync, writeSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
 import { open as openLmdb } from 'lmdb';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { FORMAT_VERSION } from '../../src/store/environment.js';
+import { StoreOpenError } from '../../src/store/errors.js';
 import { CommitLog } from '../../src/store/log/commit-log.js';
+import { LOG_HEADER_BYTES } from '../../src/store/log/log-format.js';
+import type { StoreContext } from '../../src/store/message-records.js';
+import { crc32Continue } from '../../src/store/payload/crc32.js';
 import { Store } from '../../src/store/store.js';
 import { message, outgoing, removeTempDirs, session, tempDir } from './helpers.js';
 
@@ -51,7 +56,7 @@ log('a torn tail, garbage, or a record copied from another file ends the scan th
   const size = statSync(path).size;
   assert.is(size, 8192);
   // Cut into the second flush's first record: records 1 and 2 remain.
-  truncateSync(path, 4096 + 30);
+  truncateSync(path, 4096 + 10);
   const torn = await CommitLog.open(dir, true);
   assert.equal(text(torn.recordsAfter(0)), ['record 1', 'record 2']);
   // Garbage where the second flush was: the same.
@@ -61,7 +66,7 @@ log('a torn tail, garbage, or a record copied from another file ends the scan th
   assert.equal(text((await CommitLog.open(dir, true)).recordsAfter(0)), ['record 1', 'record 2']);
   // A flipped bit in record 2's body: only record 1.
   const fd2 = openSync(path, 'r+');
-  writeSync(fd2, Buffer.from('X'), 0, 1, 24 + 8 + 24 + 3);
+  writeSync(fd2, Buffer.from("X"), 0, 1, 14 + 8 + 14 + 3);
   closeSync(fd2);
   assert.equal(text((await CommitLog.open(dir, true)).recordsAfter(0)), ['record 1']);
   // A gap in the LSNs (what follows was never acknowledged) ends the replay as well.
@@ -131,8 +136,142 @@ log('a format 1 data directory is migrated on open', async () => {
   assert.equal((await m.loadSessions()).map((x) => x.clientId), ['c']);
   await m.close();
   const check = openLmdb({ path: join(dataDir, 'lmdb') });
+  assert.is((check.openDB({ name: 'meta' }).get('wharf') as { formatVersion: number }).formatVersion, FORMAT_VERSION);
+  await check.close();
+});
+
+/** A commit-log record of store format 2 (24-byte header with magic and file number), as that version wrote it. */
+function v2Record(fileId: number, lsn: number, body: Buffer): Buffer {
+  const header = Buffer.alloc(24);
+  header.writeUInt32BE(0x574c4731, 0);
+  header.writeUInt32BE(body.length, 4);
+  header.writeUInt32BE(fileId, 8);
+  header.writeUInt32BE(0, 16);
+  header.writeUInt32BE(lsn, 20);
+  header.writeUInt32BE(crc32Continue(body, crc32Continue(header.subarray(16, 24), crc32Continue(header.subarray(8, 12), 0))), 12);
+  return Buffer.concat([header, body]);
+}
+
+/** Makes `dataDir` look like format 2 with LMDB's checkpoint at `checkpoint` and a log file holding `lsns`. */
+async function asFormat2(dataDir: string, checkpoint: number, lsns: number[]): Promise<void> {
+  const root = openLmdb({ path: join(dataDir, 'lmdb') });
+  const meta = root.openDB({ name: 'meta' });
+  await meta.put('wharf', { ...(meta.get('wharf') as object), formatVersion: 2 });
+  await meta.put('logCheckpoint', checkpoint);
+  await root.close();
+  rmSync(join(dataDir, 'log'), { recursive: true, force: true });
+  mkdirSync(join(dataDir, 'log'));
+  writeFileSync(join(dataDir, 'log', 'log-0000000007.wlg'), Buffer.concat(lsns.map((lsn) => v2Record(7, lsn, Buffer.from(`old ${lsn}`)))));
+}
+
+log('a format 2 directory whose log LMDB covers is migrated, and new records continue past its checkpoint', async () => {
+  const dataDir = tempDir('log-migrate2');
+  const s = await Store.open({ dataDir, minFreeDiskBytes: 0 });
+  await s.saveSession(session('c'));
+  await s.close();
+  await asFormat2(dataDir, 900, [899, 900]);
+  const m = await Store.open({ dataDir, minFreeDiskBytes: 0, logIndexMaxOps: 1_000_000, logIndexIntervalMs: 600_000 });
+  assert.is(m.openReport.logRecordsReplayed, 0);
+  const appended = Array.from({ length: 5 }, (_, i) => m.appendSessionMessage('c', outgoing(message(i, 256))));
+  await Promise.all(appended.map((a) => a.durable));
+  // A crash now: LMDB at checkpoint 900, the five only in the log (new format, LSNs above 900).
+  const copy = tempDir('log-migrate2-copy');
+  cpSync(dataDir, copy, { recursive: true });
+  await m.close();
+  const c = await Store.open({ dataDir: copy, minFreeDiskBytes: 0 });
+  assert.is(c.openReport.logRecordsReplayed, 5);
+  assert.equal((await c.loadSessionMessages('c')).map((x) => x.seq), appended.map((a) => a.seq));
+  await c.close();
+  const check = openLmdb({ path: join(copy, 'lmdb') });
+  assert.is((check.openDB({ name: 'meta' }).get('wharf') as { formatVersion: number }).formatVersion, 3);
+  await check.close();
+});
+
+log('a format 2 directory with log records LMDB lacks is refused, and left as it was', async () => {
+  const dataDir = tempDir('log-refuse2');
+  const s = await Store.open({ dataDir, minFreeDiskBytes: 0 });
+  await s.close();
+  await asFormat2(dataDir, 900, [900, 901, 902]);
+  const err = await Store.open({ dataDir, minFreeDiskBytes: 0 }).catch((e: unknown) => e);
+  assert.instance(err, StoreOpenError);
+  assert.match((err as Error).message, /up to 902, checkpoint 900/);
+  const check = openLmdb({ path: join(dataDir, 'lmdb') });
   assert.is((check.openDB({ name: 'meta' }).get('wharf') as { formatVersion: number }).formatVersion, 2);
   await check.close();
+});
+
+log('appends removed again before their index commit are never written to LMDB; a replay ends the same', async () => {
+  const dataDir = tempDir('log-cancel');
+  const s = await Store.open({ dataDir, minFreeDiskBytes: 0, logIndexMaxOps: 1_000_000, logIndexIntervalMs: 600_000 });
+  await s.saveSession(session('c'));
+  await s.flush();
+  const ctx = (s as unknown as { ctx: StoreContext }).ctx;
+  const puts = { session: 0, queue: 0 };
+  for (const [name, db] of [['session', ctx.dbs.sessionMessages], ['queue', ctx.dbs.queueMessages]] as const) {
+    const put = db.put.bind(db);
+    db.put = ((...args: Parameters<typeof put>) => {
+      puts[name]++;
+      return put(...args);
+    }) as typeof db.put;
+  }
+  const sent = Array.from({ length: 40 }, (_, i) => s.appendSessionMessage('c', outgoing(message(i, 256))));
+  const queued = Array.from({ length: 40 }, (_, i) => s.appendQueueMessage(1, message(100 + i, 256, 'q/1')));
+  // One in the payload store: its removal must free it, so it is written (and removed) as usual.
+  const large = s.appendSessionMessage('c', outgoing(message(99, 5000)));
+  await Promise.all([...sent, ...queued, large].map((a) => a.durable));
+  await s.updateInflight('c', sent[0]!.seq, 7, false);
+  const acked = (i: number) => i % 4 !== 0;
+  await Promise.all([
+    ...sent.filter((_, i) => acked(i)).map((a) => s.removeSessionMessage('c', a.seq, a.inline)),
+    // Queue acknowledgements as the queue engine sends them: one batched removal per turn.
+    s.removeQueueMessages(1, queued.filter((_, i) => acked(i)).map((a) => a.seq), queued.filter((_, i) => acked(i)).map((a) => a.inline)),
+    s.removeSessionMessage('c', large.seq),
+  ]);
+  const copy = tempDir('log-cancel-copy');
+  cpSync(dataDir, copy, { recursive: true });
+  await s.flush();
+  assert.equal(puts, { session: 10 + 1 + 1, queue: 10 }, 'the kept ones, the large one, the inflight update of one kept');
+  const check = async (store: Store): Promise<void> => {
+    assert.equal((await store.loadSessionMessages('c')).map((m) => m.seq), sent.filter((_, i) => !acked(i)).map((a) => a.seq));
+    assert.is((await store.loadSessionMessages('c'))[0]!.packetId, 7);
+    assert.equal((await store.readQueueMessages(1, { limit: 100 })).map((m) => m.seq), queued.filter((_, i) => !acked(i)).map((a) => a.seq));
+  };
+  await check(s);
+  await s.close();
+  const reopened = await Store.open({ dataDir, minFreeDiskBytes: 0 });
+  await check(reopened);
+  assert.is(reopened.openReport.payloads.missingRefs, 0);
+  await reopened.close();
+  const replayed = await Store.open({ dataDir: copy, minFreeDiskBytes: 0 });
+  // The queue's 30 removals are one record.
+  assert.ok(replayed.openReport.logRecordsReplayed >= 80 + 30 + 1, `replayed ${replayed.openReport.logRecordsReplayed}`);
+  await check(replayed);
+  await replayed.close();
+});
+
+log('a 256-byte message takes its LMDB value plus a 14-byte header and a one-byte database id in the log', async () => {
+  const dataDir = tempDir('log-size');
+  const s = await Store.open({ dataDir, minFreeDiskBytes: 0, logIndexIntervalMs: 600_000 });
+  await s.saveSession(session('c'));
+  const ctx = (s as unknown as { ctx: StoreContext }).ctx;
+  const commitLog = (ctx.scheduler as unknown as { options: { commitLog: { log: CommitLog } } }).options.commitLog.log;
+  const sizes: number[] = [];
+  const write = commitLog.write.bind(commitLog);
+  commitLog.write = (written: Buffer[]) => {
+    for (const body of written) sizes.push(LOG_HEADER_BYTES + body.length);
+    return write(written);
+  };
+  const msg = { ...message(1, 256, 'bench/durable/1'), origin: 'bench-pub-0001' };
+  const a = s.appendSessionMessage('c', outgoing(msg));
+  await a.durable;
+  await s.flush();
+  const [key] = [...ctx.dbs.sessionMessages.getKeys({ limit: 1 })];
+  const value = ctx.dbs.sessionMessages.getBinary(key as Buffer);
+  assert.ok(value !== undefined);
+  // The entry: kind, database id, 12-byte key (+2), the value, one flag; then the header.
+  assert.is(sizes.length, 1);
+  assert.ok(sizes[0]! <= value!.length + 14 + 1 + 1 + 14 + 1 + 1, `record ${sizes[0]} bytes for a ${value!.length}-byte value`);
+  await s.close();
 });
 
 log.run();

@@ -9,7 +9,7 @@ import { dirname, join } from 'node:path';
 import { fileSegmentIo } from '../payload/file-segment-io.js';
 import { syncDirectory } from '../payload/segment-format.js';
 import type { SegmentFile, SegmentIo } from '../payload/segment-io.js';
-import { encodeLogRecord, logFileName, logPaddingAfter, parseLogFileName, scanLogFile, type ScannedRecord } from './log-format.js';
+import { encodeLogWrite, logFileName, parseLogFileName, scanLogFile, type ScannedRecord } from './log-format.js';
 
 export const DEFAULT_LOG_FILE_BYTES = 8 * 1024 * 1024;
 /**
@@ -106,21 +106,9 @@ export class CommitLog {
     if (this.closed) throw new Error('commit log closed');
     const active = this.active ?? (await this.startFile());
     const first = this.nextLsn;
-    const parts: Buffer[] = [];
-    let bytes = 0;
-    for (let i = 0; i < bodies.length; i++) {
-      for (const part of encodeLogRecord(active.file.id, first + i, bodies[i]!)) {
-        parts.push(part);
-        bytes += part.length;
-      }
-    }
-    const pad = logPaddingAfter(active.position + bytes);
-    if (pad !== undefined) {
-      parts.push(pad);
-      bytes += pad.length;
-    }
     // One buffer: a window of thousands of small records would otherwise be thousands of iovecs.
-    const buffers = [Buffer.concat(parts, bytes)];
+    const buffers = [encodeLogWrite(active.file.id, first, bodies, active.position)];
+    const bytes = buffers[0]!.length;
     // LSNs are used up even if the write fails: a failed write may have reached the disk in part, and records
     // written after it must never carry the same numbers.
     this.nextLsn = first + bodies.length;

@@ -1,5 +1,5 @@
 // How write operations are named in the commit log: each logged operation gives a small msgpack-able array
-// (its kind first, databases by name), from which log-ops.ts builds the same operation again on replay.
+// (its kind first, databases by a one-byte id), from which log-ops.ts builds the same operation again on replay.
 
 import type { Database } from 'lmdb';
 
@@ -15,15 +15,30 @@ export const enum LogKind {
 
 export type LogEntry = [LogKind, ...unknown[]];
 
-const names = new WeakMap<Database, string>();
+/**
+ * The databases a log entry may name, by a one-byte id (its index here: msgpack writes 0..127 in one byte). The
+ * order is part of the store format: append, never reorder. Store format 2 named them by string.
+ */
+const LOG_DATABASES = ['meta', 'sessions', 'sessionMessages', 'incomingQos2', 'retained', 'queues', 'queueMessages', 'consumers'] as const;
 
-/** Remembers the name of each database of an environment, so operations can name theirs in the log. */
+const ids = new WeakMap<Database, number>();
+
+/** Remembers the id of each database of an environment (by its field name in Databases). */
 export function registerDatabaseNames(dbs: Record<string, Database>): void {
-  for (const [name, db] of Object.entries(dbs)) names.set(db, name);
+  for (const [name, db] of Object.entries(dbs)) {
+    const id = (LOG_DATABASES as readonly string[]).indexOf(name);
+    if (id >= 0) ids.set(db, id);
+  }
 }
 
-export function databaseName(db: Database): string {
-  const name = names.get(db);
-  if (name === undefined) throw new Error('database without a registered name');
-  return name;
+/** The database's log id; throws for one without (its operations are then committed to LMDB directly). */
+export function databaseId(db: Database): number {
+  const id = ids.get(db);
+  if (id === undefined) throw new Error('database without a commit-log id');
+  return id;
+}
+
+/** The field name in Databases of a log id, undefined for an unknown one. */
+export function databaseOfId(id: unknown): string | undefined {
+  return typeof id === 'number' ? LOG_DATABASES[id] : undefined;
 }

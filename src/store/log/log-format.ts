@@ -1,18 +1,24 @@
-// On-disk format of the commit log (<dataDir>/log/log-<n>.wlg): records of a 24-byte header and an encoded
-// operation, appended flush by flush; each flush ends on a 4 KiB boundary with a padding record, so no block
-// already on disk is written again. Every record carries the number of its file and a log sequence number
-// (LSN, +1 per record); its CRC-32 covers both and the body, so a torn tail, a stale record or garbage stops
-// the scan.
+// On-disk format of the commit log (<dataDir>/log/log-<n>.wlg, store format 3): records of a 14-byte header
+// and an encoded operation, appended flush by flush; each flush ends on a 4 KiB boundary with a padding
+// record, so no block already on disk is written again. Every record carries a log sequence number (LSN, +1
+// per record); its CRC-32 covers its length, the LSN, the number of its file (not stored) and the body, so a
+// torn tail, a stale record of a reused file or garbage stops the scan. (Format 2 had a 24-byte header with a
+// magic and the file number: log-format-v2.ts reads it for the migration.)
 
 import { crc32Continue } from '../payload/crc32.js';
 
-export const LOG_HEADER_BYTES = 24;
+export const LOG_HEADER_BYTES = 14;
 export const LOG_ALIGN_BYTES = 4096;
-const RECORD_MAGIC = 0x574c4731; // "WLG1"
-const PAD_MAGIC = 0x574c5044; // "WLPD"
-const PAD_HEADER_BYTES = 8;
-const ZEROES = Buffer.alloc(LOG_ALIGN_BYTES + PAD_HEADER_BYTES);
+/** Bit 31 of a record's first word marks padding; the low 31 bits are the body length. */
+const PAD_FLAG = 0x80000000;
+const LENGTH_MASK = 0x7fffffff;
+const PAD_HEADER_BYTES = 4;
 const NAME_PATTERN = /^log-(\d{10})\.wlg$/;
+/**
+ * What a record's CRC covers before its body: the first word, the file's number (not stored: a stale record of
+ * a reused file fails the check) and the LSN. One scratch buffer, so a record costs no allocation.
+ */
+const crcScratch = Buffer.alloc(14);
 
 export function logFileName(id: number): string {
   return `log-${String(id).padStart(10, '0')}.wlg`;
@@ -23,32 +29,38 @@ export function parseLogFileName(name: string): number | undefined {
   return match ? Number(match[1]) : undefined;
 }
 
-/** One record: header (magic, body length, file id, CRC of bytes 16.., LSN) and body. */
-export function encodeLogRecord(fileId: number, lsn: number, body: Buffer): Buffer[] {
-  const header = Buffer.allocUnsafe(LOG_HEADER_BYTES);
-  header.writeUInt32BE(RECORD_MAGIC, 0);
-  header.writeUInt32BE(body.length, 4);
-  header.writeUInt32BE(fileId, 8);
-  header.writeUInt32BE(Math.floor(lsn / 0x100000000), 16);
-  header.writeUInt32BE(lsn >>> 0, 20);
-  header.writeUInt32BE(recordCrc(header, body), 12);
-  return [header, body];
+/**
+ * The bytes of one write: a record per body (first word: body length; CRC-32; LSN as 48 bits; the body), LSNs
+ * from `firstLsn` on, then the padding that takes a write starting at `position` to the next 4 KiB boundary.
+ * One allocation for the whole write.
+ */
+export function encodeLogWrite(fileId: number, firstLsn: number, bodies: readonly Buffer[], position: number): Buffer {
+  let bytes = 0;
+  for (const body of bodies) bytes += LOG_HEADER_BYTES + body.length;
+  let gap = (LOG_ALIGN_BYTES - ((position + bytes) % LOG_ALIGN_BYTES)) % LOG_ALIGN_BYTES;
+  if (gap !== 0 && gap < PAD_HEADER_BYTES) gap += LOG_ALIGN_BYTES;
+  const out = Buffer.alloc(bytes + gap);
+  let pos = 0;
+  for (let i = 0; i < bodies.length; i++) {
+    const body = bodies[i]!;
+    const lsn = firstLsn + i;
+    out.writeUInt32BE(body.length, pos);
+    out.writeUInt16BE(Math.floor(lsn / 0x100000000), pos + 8);
+    out.writeUInt32BE(lsn >>> 0, pos + 10);
+    out.writeUInt32BE(recordCrc(body.length, fileId, lsn, body), pos + 4);
+    body.copy(out, pos + LOG_HEADER_BYTES);
+    pos += LOG_HEADER_BYTES + body.length;
+  }
+  if (gap !== 0) out.writeUInt32BE((PAD_FLAG | (gap - PAD_HEADER_BYTES)) >>> 0, pos);
+  return out;
 }
 
-/** CRC-32 of header bytes 8..12 (file id), 16..24 (LSN) and the body, without copying any of them. */
-function recordCrc(header: Buffer, body: Buffer): number {
-  return crc32Continue(body, crc32Continue(header.subarray(16, 24), crc32Continue(header.subarray(8, 12), 0)));
-}
-
-/** The padding record that takes a flush ending at `end` to the next boundary (undefined if it is on one). */
-export function logPaddingAfter(end: number): Buffer | undefined {
-  let gap = (LOG_ALIGN_BYTES - (end % LOG_ALIGN_BYTES)) % LOG_ALIGN_BYTES;
-  if (gap === 0) return undefined;
-  if (gap < PAD_HEADER_BYTES) gap += LOG_ALIGN_BYTES;
-  const pad = Buffer.from(ZEROES.subarray(0, gap));
-  pad.writeUInt32BE(PAD_MAGIC, 0);
-  pad.writeUInt32BE(gap - PAD_HEADER_BYTES, 4);
-  return pad;
+function recordCrc(word0: number, fileId: number, lsn: number, body: Uint8Array): number {
+  crcScratch.writeUInt32BE(word0 >>> 0, 0);
+  crcScratch.writeUInt32BE(fileId >>> 0, 4);
+  crcScratch.writeUInt16BE(Math.floor(lsn / 0x100000000), 8);
+  crcScratch.writeUInt32BE(lsn >>> 0, 10);
+  return crc32Continue(body, crc32Continue(crcScratch, 0));
 }
 
 export interface ScannedRecord {
@@ -64,18 +76,17 @@ export function scanLogFile(fileId: number, data: Buffer): { records: ScannedRec
   const records: ScannedRecord[] = [];
   let pos = 0;
   while (pos + PAD_HEADER_BYTES <= data.length) {
-    const magic = data.readUInt32BE(pos);
-    const length = data.readUInt32BE(pos + 4);
-    if (magic === PAD_MAGIC) {
+    const word0 = data.readUInt32BE(pos);
+    const length = word0 & LENGTH_MASK;
+    if ((word0 & PAD_FLAG) !== 0) {
       if (pos + PAD_HEADER_BYTES + length > data.length) break;
       pos += PAD_HEADER_BYTES + length;
       continue;
     }
-    if (magic !== RECORD_MAGIC || pos + LOG_HEADER_BYTES + length > data.length) break;
-    const header = data.subarray(pos, pos + LOG_HEADER_BYTES);
+    if (pos + LOG_HEADER_BYTES + length > data.length) break;
+    const lsn = data.readUInt16BE(pos + 8) * 0x100000000 + data.readUInt32BE(pos + 10);
     const body = data.subarray(pos + LOG_HEADER_BYTES, pos + LOG_HEADER_BYTES + length);
-    if (header.readUInt32BE(8) !== fileId || header.readUInt32BE(12) !== recordCrc(header, body)) break;
-    const lsn = header.readUInt32BE(16) * 0x100000000 + header.readUInt32BE(20);
+    if (data.readUInt32BE(pos + 4) !== recordCrc(word0, fileId, lsn, body)) break;
     records.push({ lsn, body: Buffer.from(body) });
     pos += LOG_HEADER_BYTES + length;
   }

@@ -9,12 +9,13 @@ import type { StoreContext } from '../message-records.js';
 import { CompositeOp, PutOp, RangeRemoveOp, RemoveOp } from '../ops.js';
 import { AppendQueueMessageOp, SetDeliveryCountOp } from '../queue-table.js';
 import { UpdateInflightOp } from '../session-message-table.js';
-import { LogKind, type LogEntry } from './log-entry.js';
+import { LogKind, databaseOfId, type LogEntry } from './log-entry.js';
 
 export function opFromLogEntry(entry: LogEntry, ctx: StoreContext): WriteOp {
-  const db = (name: unknown): Database => {
-    const found = (ctx.dbs as unknown as Record<string, Database | undefined>)[name as string];
-    if (found === undefined) throw new Error(`commit log names an unknown database ${String(name)}`);
+  const db = (id: unknown): Database => {
+    const name = databaseOfId(id);
+    const found = name === undefined ? undefined : (ctx.dbs as unknown as Record<string, Database | undefined>)[name];
+    if (found === undefined) throw new Error(`commit log names an unknown database ${String(id)}`);
     return found;
   };
   const a = entry;

@@ -81,8 +81,10 @@ export interface StoreMetricsSnapshot {
   /** Operations made durable, and operations refused or failed. */
   opsCommitted: number;
   opsFailed: number;
-  /** Bytes the store wrote to the data directory since open: LMDB pages as LMDB counts them, meta pages, payload files. */
+  /** Bytes the store wrote to the data directory since open: LMDB pages as LMDB counts them, meta pages, payload files, the commit log. */
   bytesWritten: number;
+  /** Of bytesWritten, the commit log's (records and the padding of each flush): the rest is LMDB and payload files. */
+  logBytesWritten: number;
   /**
    * /proc/self/io write_bytes since open (whole process; undefined off Linux). The kernel counts dirtied page-cache
    * folios, so on kernels with large folios it over-counts LMDB's scattered 4 KiB page writes (2.3x measured).
@@ -142,6 +144,7 @@ export class StoreMetrics {
       opsCommitted: this.opsCommitted,
       opsFailed: this.opsFailed,
       bytesWritten: written,
+      logBytesWritten: this.logFileBytes,
       procWriteBytes: proc !== undefined && this.procBaseline !== undefined ? proc - this.procBaseline : undefined,
       payloadBytesAccepted: this.payloadBytesAccepted,
       writeAmplification: this.payloadBytesAccepted > 0 ? written / this.payloadBytesAccepted : 0,

@@ -11,7 +11,8 @@ import { remainingExpirySeconds } from '../protocol/message.js';
 import type { Outgoing, Session, SessionLink } from './session.js';
 import { dispatchPacket } from './handlers/index.js';
 import type { PeerInfo } from './listeners.js';
-import { AckFifo, PendingAck, type AckAction, type AckOwner } from './pending-ack.js';
+import { Fifo } from './fifo.js';
+import { PendingAck, type AckAction, type AckOwner } from './pending-ack.js';
 
 export interface Will {
   topic: string;
@@ -65,7 +66,7 @@ export class Connection implements SessionLink, AckOwner {
   /** Packets that arrived while CONNACK waits for the session's commit; handled in order once it is sent. */
   private held: Packet[] | null = null;
   /** Acknowledgements waiting for a commit; later ones queue behind them to keep their order [MQTT-4.6.0-2]. */
-  private readonly acks = new AckFifo();
+  private readonly acks = new Fifo<PendingAck>();
   private acksDrainScheduled = false;
   private throttled = false;
 
@@ -186,7 +187,7 @@ export class Connection implements SessionLink, AckOwner {
   }
 
   ackReady(): void {
-    if (this.acksDrainScheduled || this.acks.readyHead() === undefined) return;
+    if (this.acksDrainScheduled || this.readyAck() === undefined) return;
     this.acksDrainScheduled = true;
     process.nextTick(drainAcksOf, this);
   }
@@ -198,10 +199,16 @@ export class Connection implements SessionLink, AckOwner {
    */
   drainAcks(): void {
     this.acksDrainScheduled = false;
-    for (let ack = this.acks.readyHead(); ack !== undefined; ack = this.acks.readyHead()) {
+    for (let ack = this.readyAck(); ack !== undefined; ack = this.readyAck()) {
       this.acks.shift();
       ack.action(ack, ack.error);
     }
+  }
+
+  /** The oldest acknowledgement if everything it waits for has settled. */
+  private readyAck(): PendingAck | undefined {
+    const ack = this.acks.peek();
+    return ack !== undefined && ack.waiting === 0 ? ack : undefined;
   }
 
   /** Stops reading this socket until the store has caught up with its commits (backpressure, not heap growth). */

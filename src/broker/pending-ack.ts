@@ -41,34 +41,3 @@ export class PendingAck implements DurabilityWaiter {
     return --this.waiting === 0;
   }
 }
-
-/** Acknowledgements of one connection, oldest first: O(1) push and shift. */
-export class AckFifo {
-  private items: (PendingAck | undefined)[] = [];
-  private head = 0;
-
-  get length(): number {
-    return this.items.length - this.head;
-  }
-
-  push(ack: PendingAck): void {
-    this.items.push(ack);
-  }
-
-  /** The oldest acknowledgement if everything it waits for has settled. */
-  readyHead(): PendingAck | undefined {
-    const ack = this.items[this.head];
-    return ack !== undefined && ack.waiting === 0 ? ack : undefined;
-  }
-
-  shift(): void {
-    this.items[this.head++] = undefined;
-    if (this.head === this.items.length) {
-      this.items.length = 0;
-      this.head = 0;
-    } else if (this.head > 1024 && this.head * 2 > this.items.length) {
-      this.items = this.items.slice(this.head);
-      this.head = 0;
-    }
-  }
-}

@@ -261,9 +261,7 @@ export class CommitScheduler implements TxnScope {
   private refuse(op: WriteOp, err: StoreError, waiter?: DurabilityWaiter): Promise<void> {
     this.freeStaged(op);
     this.metrics.opsFailed++;
-    if (waiter === undefined) return Promise.reject(err);
-    waiter.durable(err);
-    return NOTIFIED;
+    return refused(err, waiter);
   }
 
   /** The window a new operation of `bytes` joins: the last one, unless that would take it past commitMaxBytes. */

@@ -130,6 +130,18 @@ export class CompositeOp implements WriteOp {
     for (const op of this.ops) op.apply(scope);
   }
 
+  /** The keys its removals remove (a batch of queue acknowledgements): see cancelRemovedAppends. */
+  removedKeys(): readonly string[] {
+    const keys: string[] = [];
+    for (const op of this.ops) {
+      const key = op.removedKey?.();
+      if (key !== undefined) keys.push(key);
+      const more = op.removedKeys?.();
+      if (more !== undefined) keys.push(...more);
+    }
+    return keys;
+  }
+
   /** Logged only if every part is. */
   logEntry(): LogEntry | undefined {
     const parts: LogEntry[] = [];

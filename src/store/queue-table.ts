@@ -3,7 +3,7 @@
 // the records at start), so replacing a value costs no index lookup in the commit. Reads come in bounded batches.
 
 import { refused, type DurabilityWaiter, type TxnScope, type WriteOp } from './commit-scheduler.js';
-import { LogKind, databaseId, type LogEntry } from './log/log-entry.js';
+import { LogKind, type LogEntry } from './log/log-entry.js';
 import { idKey, idPrefixRange, idTextKey, readKeyId, readKeySeq, seqKey, seqRangeAfter } from './keys.js';
 import { decodeInline, decodeMessage, encodeMessage, type MessageRecord, type StoreContext } from './message-records.js';
 import { CompositeOp, PutOp, RangeRemoveOp, RemoveOp, ReplaceOp, freeHeldPayload, keyIdentity } from './ops.js';
@@ -99,46 +99,6 @@ export class SetDeliveryCountOp implements WriteOp {
 
   logEntry(): LogEntry {
     return [LogKind.SetDeliveryCount, this.key, this.deliveryCount];
-  }
-}
-
-/**
- * Removal of several messages of one queue (the acknowledgements of one socket read): one operation and one
- * promise for all of them instead of one each. Absent records are fine; a record not known to hold its payload
- * inline is read to free its payload-store reference. Logged as the single removals it stands for.
- */
-export class RemoveQueueMessagesOp implements WriteOp {
-  readonly grows = false;
-  readonly bytes: number;
-  readonly payloadBytes = 0;
-  readonly stagedRefs = undefined;
-
-  constructor(
-    private readonly ctx: StoreContext,
-    private readonly queueId: number,
-    private readonly seqs: readonly number[],
-    private readonly inline: readonly boolean[],
-  ) {
-    this.bytes = 12 * seqs.length;
-  }
-
-  apply(scope: TxnScope): void {
-    const { queueMessages } = this.ctx.dbs;
-    for (let i = 0; i < this.seqs.length; i++) {
-      const key = seqKey(this.queueId, this.seqs[i]!);
-      if (this.inline[i] !== true) freeHeldPayload(queueMessages.get(key), scope);
-      queueMessages.remove(key);
-    }
-  }
-
-  logEntry(): LogEntry {
-    const db = databaseId(this.ctx.dbs.queueMessages);
-    const parts: LogEntry[] = this.seqs.map((seq, i) => [LogKind.Remove, db, seqKey(this.queueId, seq), this.inline[i] !== true]);
-    return [LogKind.Composite, parts];
-  }
-
-  removedKeys(): readonly string[] {
-    return this.seqs.map((seq) => keyIdentity(this.ctx.dbs.queueMessages, seqKey(this.queueId, seq)));
   }
 }
 
@@ -243,7 +203,9 @@ export class QueueTable {
 
   /** Removes several messages of a queue in one operation; `inline[i]` as for remove(). */
   removeMany(queueId: number, seqs: readonly number[], inline: readonly boolean[]): Promise<void> {
-    return this.ctx.scheduler.enqueue(new RemoveQueueMessagesOp(this.ctx, queueId, seqs, inline));
+    // One operation and one promise for a turn's acknowledgements, logged as the single removals it holds.
+    const db = this.ctx.dbs.queueMessages;
+    return this.ctx.scheduler.enqueue(new CompositeOp(seqs.map((seq, i) => new RemoveOp(db, seqKey(queueId, seq), inline[i] !== true))));
   }
 
   setDeliveryCount(queueId: number, seq: number, deliveryCount: number): Promise<void> {

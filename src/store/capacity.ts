@@ -163,11 +163,23 @@ export class CapacityGuard {
     const now = Date.now();
     const growth = grownBytes * UNMEASURED_GROWTH_FACTOR;
     this.unmeasuredGrowth += growth;
-    this.unreadDiskUse += growth + payloadBytes;
+    this.unreadDiskUse += growth;
+    this.diskWritten(payloadBytes);
     const stale = now - this.measuredAt >= (grownBytes > 0 ? REMEASURE_AFTER_GROWTH_MS : REMEASURE_AFTER_REMOVALS_MS);
     const nearCap = this.used + this.unmeasuredGrowth + this.unindexedGrowth > this.options.maxUsedBytes - Math.min(NEAR_LIMIT_BYTES, this.options.maxUsedBytes / 10);
     if (stale || nearCap || this.failedAt !== 0 || this.full) this.measureUsed(now);
-    if (this.poll !== undefined && (payloadBytes > 0 || grownBytes > 0) && this.nearDiskReserve()) void this.readDiskFree();
+    if (this.poll !== undefined && grownBytes > 0 && this.nearDiskReserve()) void this.readDiskFree();
+  }
+
+  /**
+   * The store has just written `bytes` to files outside LMDB (payload segments, the commit log). Counted at once,
+   * not at the next LMDB commit: with the commit log, windows are acknowledged without one, and an index commit
+   * may be a few hundred milliseconds and many megabytes of payloads away (a fill ran 20 MiB past the reserve).
+   */
+  diskWritten(bytes: number): void {
+    if (bytes <= 0) return;
+    this.unreadDiskUse += bytes;
+    if (this.poll !== undefined && this.nearDiskReserve()) void this.readDiskFree();
   }
 
   private measureUsed(now = Date.now()): void {

@@ -132,8 +132,6 @@ export class CommitScheduler implements TxnScope {
   private frees: PayloadRef[] = [];
   private committed: (() => void)[] = [];
   private isolatingNow = false;
-  /** Payload file bytes written for the commit in flight: the capacity guard counts them against the disk. */
-  private payloadBytesWritten = 0;
   private nextWindowId = 0;
   /** Acknowledged (logged) operations LMDB does not hold yet, in log order, and the LSN of the last one. */
   private indexBatch: Pending[] = [];
@@ -343,8 +341,8 @@ export class CommitScheduler implements TxnScope {
       if (written > 0) {
         this.metrics.syncs++;
         this.metrics.payloadFileBytes += written;
+        this.capacity.diskWritten(written);
       }
-      this.payloadBytesWritten += written;
     } catch (err) {
       this.failAll(batch, writeFailure(err, 'payload store flush'));
       return;
@@ -393,7 +391,7 @@ export class CommitScheduler implements TxnScope {
     // Near a space limit, what the window removes must free its space at once (a refused publisher waits for it).
     const urgent = this.capacity.nearLimit();
     // Log files take disk space too until they are reused: counted like payload files (statfs corrects it).
-    this.payloadBytesWritten += written.bytes;
+    this.capacity.diskWritten(written.bytes);
     for (const pending of batch) {
       if (pending.op.grows) this.capacity.logged(pending.op.bytes);
       this.metrics.opsCommitted++;
@@ -498,8 +496,7 @@ export class CommitScheduler implements TxnScope {
     this.committed = [];
     for (const ref of this.frees) this.payloads.free(ref);
     this.frees = [];
-    this.capacity.refresh(grownBytes, this.payloadBytesWritten);
-    this.payloadBytesWritten = 0;
+    this.capacity.refresh(grownBytes);
     await this.options.commitLog?.log.release(lsn).catch(() => undefined);
   }
 
@@ -547,8 +544,7 @@ export class CommitScheduler implements TxnScope {
     this.committed = [];
     for (const ref of this.frees) this.payloads.free(ref);
     this.frees = [];
-    this.capacity.refresh(grownBytes, this.payloadBytesWritten);
-    this.payloadBytesWritten = 0;
+    this.capacity.refresh(grownBytes);
   }
 
   /** Runs inside the write transaction: the whole window in one child transaction, op by op only on error. */

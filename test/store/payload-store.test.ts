@@ -43,7 +43,10 @@ for (const impl of PAYLOAD_IMPLS) {
     const refs = [1, 2, 3].map((i) => store.append(payload(i)));
     assert.is(store.pendingBytes(), 3 * (5000 + 12));
     assert.equal(await store.read(refs[1]!), payload(2), 'readable while staged');
-    const written = await store.flush();
+    const flushing = store.flush();
+    // Still the caller's to count (the capacity guard) until the flush reports what it wrote.
+    assert.is(store.pendingBytes(), 3 * (5000 + 12), 'counted while the flush runs');
+    const written = await flushing;
     assert.is(written, 4 * FLUSH_ALIGN_BYTES, '16-byte header + 3 records, padded to the flush boundary');
     assert.is(store.pendingBytes(), 0);
     for (const [i, ref] of refs.entries()) assert.equal(await store.read(ref), payload(i + 1));

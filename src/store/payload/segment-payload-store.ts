@@ -133,7 +133,8 @@ export class SegmentPayloadStore implements PayloadStore {
   }
 
   pendingBytes(): number {
-    return this.staged.bytes;
+    // Until a flush returns, its bytes are the caller's to count as staged; after it, as written (its result).
+    return this.staged.bytes + this.staged.takenBytes;
   }
 
   diskBytes(): number {
@@ -152,6 +153,7 @@ export class SegmentPayloadStore implements PayloadStore {
         return await this.writeRuns(runs);
       } finally {
         this.staged.setFlushing([]);
+        this.staged.finished(runs);
       }
     });
     this.flushChain = result.catch(() => undefined);

@@ -27,6 +27,8 @@ export class StagedRuns<S extends RunSegment> {
   private flushing: StagedRun<S>[] = [];
   /** Record bytes staged and not yet taken for a flush. */
   bytes = 0;
+  /** Record bytes taken for flushes that have not finished: not on the disk's books yet either. */
+  takenBytes = 0;
 
   /** Stages a record at the end of `segment` and reserves its bytes there; returns its offset. */
   add(segment: S, payload: Buffer, checksum: number): number {
@@ -51,6 +53,7 @@ export class StagedRuns<S extends RunSegment> {
   take(active: S | undefined): StagedRun<S>[] {
     const runs = this.staged;
     this.staged = [];
+    this.takenBytes += this.bytes;
     this.bytes = 0;
     const last = runs[runs.length - 1];
     if (last !== undefined && last.segment === active) {
@@ -58,6 +61,11 @@ export class StagedRuns<S extends RunSegment> {
       if (last.pad !== undefined) last.segment.size += last.pad.length;
     }
     return runs;
+  }
+
+  /** The flush of `runs` (from take()) has ended, written or failed. */
+  finished(runs: readonly StagedRun<S>[]): void {
+    for (const run of runs) this.takenBytes -= run.bytes;
   }
 
   /** Runs being written by the flush in progress ([] when it is done). */

@@ -8,7 +8,7 @@
 export const StartExitCode = {
   /** Stopped by SIGTERM/SIGINT after a clean shutdown. */
   Stopped: 0,
-  /** Anything unexpected, another Wharf on the same data directory, a failed shutdown. */
+  /** Anything unexpected, another Wharf on the same data directory, no room to open the store, a failed shutdown. */
   Failure: 1,
   /** The configuration (file, environment, options) or the command line is invalid. */
   Config: 2,
@@ -49,7 +49,8 @@ export class CommandFailure extends Error {
 
 export const EXIT_CODES_TEXT = `Exit codes of "wharf start":
   0  stopped cleanly (SIGTERM, SIGINT)
-  1  unexpected failure; another Wharf uses the data directory
+  1  unexpected failure; another Wharf uses the data directory; no room on
+     its file system to open the store (clears once space is freed)
   2  invalid configuration or command line
   3  unusable data directory (cannot be created or written, damaged, not Wharf's)
   4  a listener could not be started (port in use, permission denied,

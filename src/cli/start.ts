@@ -7,7 +7,7 @@ import { ListenError } from '../broker/listen-error.js';
 import { ConfigError, loadConfigWithSources, type LoadedConfig } from '../config/load.js';
 import type { StorageConfig } from '../config/types.js';
 import { createLogger, writeStd, type Logger } from '../log/logger.js';
-import { StoreError } from '../store/errors.js';
+import { StoreError, StoreOpenError } from '../store/errors.js';
 import type { Store } from '../store/store.js';
 import { openConfiguredStore } from '../store/open-configured.js';
 import { lockDataDir } from '../store/data-dir-lock.js';
@@ -81,10 +81,10 @@ export async function runStart(opts: StartOptions, version: string, onStarted: (
   } catch (err) {
     if (err instanceof StoreError) {
       // A damaged or foreign data directory is not fixed by restarting: a distinct exit code lets the service
-      // manager stop retrying (systemd RestartPreventExitStatus=3).
+      // manager stop retrying (systemd RestartPreventExitStatus=3). A file system without room may clear.
       log.error('cannot open data directory', { dataDir, error: err.message });
       say(err.message);
-      return StartExitCode.DataDir;
+      return err instanceof StoreOpenError && err.retryable ? StartExitCode.Failure : StartExitCode.DataDir;
     }
     throw err;
   }

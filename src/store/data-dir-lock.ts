@@ -3,6 +3,7 @@
 
 import { closeSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { isSpaceError } from './errors.js';
 
 export class DataDirLockedError extends Error {}
 
@@ -21,10 +22,17 @@ export function lockDataDir(dataDir: string): () => void {
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       const fd = openSync(path, 'wx');
-      writeSync(fd, `${process.pid}\n`);
-      closeSync(fd);
+      try {
+        writeSync(fd, `${process.pid}\n`);
+      } catch (err) {
+        rmSync(path, { force: true });
+        throw isSpaceError(err) ? noRoomForLock(path) : err;
+      } finally {
+        closeSync(fd);
+      }
       return () => rmSync(path, { force: true });
     } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOSPC' || (err as NodeJS.ErrnoException).code === 'EDQUOT') throw noRoomForLock(path);
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       const owner = Number.parseInt(readFileSync(path, 'utf8'), 10);
       if (Number.isInteger(owner) && owner !== process.pid && processAlive(owner)) {
@@ -35,4 +43,9 @@ export function lockDataDir(dataDir: string): () => void {
     }
   }
   throw new DataDirLockedError(`data directory ${dataDir}: could not take the lock file ${path}`);
+}
+
+/** A file system filled by something else clears when space is freed: nothing of Wharf's has to go. */
+function noRoomForLock(path: string): Error {
+  return new Error(`cannot write the lock file ${path}: the file system has no room left. Free space on that file system (nothing in the data directory needs to go) and start again`);
 }

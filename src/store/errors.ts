@@ -32,13 +32,17 @@ export class StoreError extends Error {
 
 /** The data directory cannot be used: not an LMDB environment, not Wharf's, a newer format, unreadable. */
 export class StoreOpenError extends StoreError {
+  /** True when the cause may clear by itself (no room on the file system): trying again later is right. */
+  readonly retryable: boolean;
+
   constructor(
     readonly path: string,
     readonly reason: string,
     readonly remedy: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; retryable?: boolean },
   ) {
     super('OPEN_FAILED', `cannot open the data store at ${path}: ${reason}. ${remedy}`, options);
+    this.retryable = options?.retryable ?? false;
   }
 }
 

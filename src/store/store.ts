@@ -3,6 +3,7 @@
 // returns a promise that resolves only when the change is durable (fsync'd), or rejects with a StoreError:
 // StoreFullError when there is no room (answer 0x97 Quota exceeded), StoreWriteError, StoreClosedError.
 
+import { statfsSync } from 'node:fs';
 import { join } from 'node:path';
 import { CapacityGuard, DEFAULT_MIN_FREE_DISK_BYTES } from './capacity.js';
 import { CommitScheduler, type DurabilityWaiter } from './commit-scheduler.js';
@@ -16,7 +17,7 @@ import { nativeSegmentIo } from './payload/native-segment-io.js';
 import type { SegmentIo } from './payload/segment-io.js';
 import { DEFAULT_LOG_FILE_BYTES } from './log/commit-log.js';
 import { StoreEnvironment } from './environment.js';
-import { StoreError, StoreOpenError } from './errors.js';
+import { StoreError, StoreOpenError, errorNumber, isSpaceError } from './errors.js';
 import { idPrefixRange } from './keys.js';
 import type { StoreContext } from './message-records.js';
 import { StoreMetrics, type StoreMetricsSnapshot } from './metrics.js';
@@ -180,6 +181,8 @@ export class Store {
       await payloads?.close().catch(() => undefined);
       await env.close().catch(() => undefined);
       if (err instanceof StoreError) throw err;
+      const noRoom = noRoomToOpen(env.path, options.dataDir, options.minFreeDiskBytes ?? DEFAULT_MIN_FREE_DISK_BYTES, err);
+      if (noRoom !== undefined) throw noRoom;
       const reason = `reading it failed (${(err as Error).message})`;
       throw new StoreOpenError(env.path, reason, 'Move the data directory away to start with a new store', { cause: err });
     }
@@ -375,4 +378,28 @@ function logFileIo(choice: PayloadStoreChoice): SegmentIo {
   if (choice === 'js') return fileSegmentIo;
   const loaded = loadSegmentsAddon();
   return 'addon' in loaded ? nativeSegmentIo(loaded.addon, DEFAULT_LOG_FILE_BYTES + 64 * 1024) : fileSegmentIo;
+}
+
+/** errno of an I/O error; LMDB also answers a short page write (a disk with a few blocks left) with it. */
+const EIO = 5;
+
+/**
+ * Opening writes: the commit log's records after LMDB's checkpoint are replayed into LMDB, leftovers removed. On
+ * a file system with no room left (filled by something else, or a kill -9 at the edge of the reserve) that fails,
+ * and the data directory is intact: the remedy is space, never a new store. An EIO counts as no room when the
+ * disk has less free than the reserve: LMDB reports a short write as EIO, not ENOSPC.
+ */
+function noRoomToOpen(path: string, dataDir: string, reserve: number, err: unknown): StoreOpenError | undefined {
+  let free: number | undefined;
+  try {
+    const fs = statfsSync(dataDir);
+    free = fs.bavail * fs.bsize;
+  } catch {
+    // Without the figure only the error itself can say so.
+  }
+  const shortWrite = errorNumber(err) === EIO && free !== undefined && free < Math.max(reserve, 1024 * 1024);
+  if (!isSpaceError(err) && !shortWrite) return undefined;
+  const reason = `the file system has no room to bring it up to date (${(err as Error).message}${free === undefined ? '' : `, ${free} bytes free`})`;
+  const remedy = 'Free space on that file system (nothing in the data directory: everything acknowledged is still there) and start again';
+  return new StoreOpenError(path, reason, remedy, { cause: err, retryable: true });
 }

@@ -4,10 +4,15 @@
 // again: every acknowledged message is there exactly once and in order, acknowledged removals stay removed,
 // acknowledged packet ids are kept.
 
+import { closeSync, openSync, rmSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { StoreOpenError } from '../../src/store/errors.js';
 import { Store } from '../../src/store/store.js';
+import { mountTmpfs } from '../helpers/full-disk-kit.js';
+import { requireAvailable } from '../helpers/tools.js';
 import { removeTempDirs, tempDir } from './helpers.js';
 import { runWriterUntilKilled } from './kill-writer.js';
 
@@ -120,5 +125,57 @@ crash('a kill right after the first acknowledgement keeps it', async () => {
   assert.ok(acked.session.size + acked.queue.size >= 1);
   await verify(dataDir, acked, 'killed after the first ack');
 });
+
+// Needs mount(8) permission for a tmpfs (root): skipped loudly without it, a failure under CI=true.
+const probe = mountTmpfs('1m');
+if (!('error' in probe)) probe.umount();
+const onTmpfs = requireAvailable(crash, 'error' in probe ? `cannot mount a tmpfs (${probe.error})` : undefined);
+
+onTmpfs('killed, then the disk filled by another file: open refuses and says to free space; after that nothing is lost', async () => {
+  const disk = mountTmpfs('32m');
+  if ('error' in disk) throw new Error(disk.error);
+  try {
+    const dataDir = join(disk.dir, 'data');
+    const acked = acknowledged();
+    await runAndKill(dataDir, 1, [1_000_000_000, 600_000], 1500, acked);
+    const filler = join(disk.dir, 'filler');
+    fillDisk(filler);
+    const refused = await Store.open({ dataDir, minFreeDiskBytes: 0, commitLog: true }).then(
+      async (s) => (await s.close(), undefined),
+      (err: unknown) => err,
+    );
+    assert.instance(refused, StoreOpenError, 'the replay needs LMDB pages the disk does not have');
+    const message = String((refused as Error).message);
+    assert.match(message, /no room/);
+    assert.match(message, /Free space on that file system/);
+    assert.not.match(message, /new store/, 'never tells the operator to throw the data away');
+    rmSync(filler);
+    assert.ok((await verify(dataDir, acked, 'after the space came back')) >= 1500);
+  } finally {
+    disk.umount();
+  }
+});
+
+/** Writes `path` until the file system has no block left. */
+function fillDisk(path: string): void {
+  const fd = openSync(path, 'w');
+  const block = Buffer.alloc(64 * 1024, 1);
+  try {
+    for (let i = 0; i < 100_000; i++) writeSync(fd, block);
+    throw new Error('the disk did not fill');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err;
+    // The last partial block too.
+    for (let bytes = 32 * 1024; bytes >= 512; bytes /= 2) {
+      try {
+        writeSync(fd, block.subarray(0, bytes));
+      } catch {
+        // that size no longer fits
+      }
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
 
 crash.run();

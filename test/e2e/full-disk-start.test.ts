@@ -4,13 +4,13 @@
 // same data directory starts. What was acknowledged is checked at the store level (commit-log-crash.test.ts).
 // Needs mount(8) permission (root): skipped loudly without it, a failure under CI=true.
 
-import { closeSync, openSync, rmSync, statSync, truncateSync, writeSync } from 'node:fs';
+import { rmSync, statSync, truncateSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { freePort, runWharf, Workspace } from '../helpers/broker-process.js';
-import { mountTmpfs } from '../helpers/full-disk-kit.js';
+import { fillDisk, mountTmpfs, tmpfsUnavailable } from '../helpers/full-disk-kit.js';
 import { requireAvailable } from '../helpers/tools.js';
 import { runWriterUntilKilled } from '../store/kill-writer.js';
 
@@ -20,26 +20,6 @@ const test = suite('e2e: wharf start on a data disk filled by something else');
 const EXIT_FAILURE = 1;
 const WRITER = fileURLToPath(new URL('../store/fixtures/log-writer.js', import.meta.url));
 
-/** Writes `path` until the file system has no block left. */
-function fillDisk(path: string): void {
-  const fd = openSync(path, 'w');
-  const block = Buffer.alloc(64 * 1024, 1);
-  try {
-    for (let i = 0; i < 100_000; i++) writeSync(fd, block);
-    throw new Error('the disk did not fill');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err;
-    for (let bytes = 32 * 1024; bytes >= 512; bytes /= 2) {
-      try {
-        writeSync(fd, block.subarray(0, bytes));
-      } catch {
-        // that size no longer fits
-      }
-    }
-  } finally {
-    closeSync(fd);
-  }
-}
 
 /** `wharf start` on `dataDir` stops by itself with exit code 1 and one stderr line matching `line`. */
 async function refusedToStart(ws: Workspace, dataDir: string, line: RegExp): Promise<void> {
@@ -55,9 +35,7 @@ async function refusedToStart(ws: Workspace, dataDir: string, line: RegExp): Pro
   assert.ok(r.stderr.trimEnd().endsWith(ours[0]!), `Wharf's line comes last${out}`);
 }
 
-const probe = mountTmpfs('1m');
-if (!('error' in probe)) probe.umount();
-const onTmpfs = requireAvailable(test, 'error' in probe ? `cannot mount a tmpfs (${probe.error})` : undefined);
+const onTmpfs = requireAvailable(test, tmpfsUnavailable());
 
 onTmpfs('no room to replay the commit log: one line, exit 1; the same directory starts once space is freed', async () => {
   const disk = mountTmpfs('32m');

@@ -11,7 +11,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Workspace, type WharfProcess } from '../helpers/broker-process.js';
 import { requireAvailable, type ConditionalTest } from '../helpers/tools.js';
-import { Consumer, QUOTA_EXCEEDED, fillUntilRefused, mountTmpfs, publishAgain, type FillResult, type Tmpfs } from '../helpers/full-disk-kit.js';
+import { Consumer, QUOTA_EXCEEDED, fillUntilRefused, mountTmpfs, tmpfsUnavailable, publishAgain, type FillResult, type Tmpfs } from '../helpers/full-disk-kit.js';
 import { RawClient } from '../helpers/raw-client.js';
 import { NativePayloadStore } from '../../src/store/payload/native-payload-store.js';
 
@@ -90,9 +90,7 @@ async function cycles(port: number, count: number, bytes: number): Promise<numbe
 }
 
 // Needs mount(8) permission for the tmpfs (root), and the addon for the native runs: skipped and counted without.
-const probe = mountTmpfs('1m');
-if (!('error' in probe)) probe.umount();
-const noTmpfs = 'error' in probe ? `cannot mount a tmpfs (${probe.error})` : undefined;
+const noTmpfs = tmpfsUnavailable();
 const addon = NativePayloadStore.available();
 const onTmpfs = requireAvailable(test, noTmpfs);
 const runs: [Kind, ConditionalTest][] = [

@@ -3,7 +3,7 @@
 // consumer that drains and acknowledges them, checking every payload's content.
 
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmdirSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, rmdirSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { IPublishPacket, IPubackPacket, Packet } from 'mqtt-packet';
@@ -34,6 +34,36 @@ export function mountTmpfs(size: string): Tmpfs | { error: string } {
       rmdirSync(dir);
     },
   };
+}
+
+/** Why this machine cannot mount a tmpfs (for requireAvailable), or undefined if it can. */
+export function tmpfsUnavailable(): string | undefined {
+  const probe = mountTmpfs('1m');
+  if ('error' in probe) return `cannot mount a tmpfs (${probe.error})`;
+  probe.umount();
+  return undefined;
+}
+
+/** Writes `path` until its file system has no block left (another program filling the disk). */
+export function fillDisk(path: string): void {
+  const fd = openSync(path, 'w');
+  const block = Buffer.alloc(64 * 1024, 1);
+  try {
+    for (let i = 0; i < 100_000; i++) writeSync(fd, block);
+    throw new Error('the disk did not fill');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err;
+    // The last partial block too.
+    for (let bytes = 32 * 1024; bytes >= 512; bytes /= 2) {
+      try {
+        writeSync(fd, block.subarray(0, bytes));
+      } catch {
+        // that size no longer fits
+      }
+    }
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** Message `id`'s payload: the id, then a pattern derived from it, so a mixed-up or torn payload is noticed. */

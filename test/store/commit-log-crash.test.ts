@@ -4,14 +4,14 @@
 // again: every acknowledged message is there exactly once and in order, acknowledged removals stay removed,
 // acknowledged packet ids are kept.
 
-import { closeSync, openSync, rmSync, writeSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { StoreOpenError } from '../../src/store/errors.js';
 import { Store } from '../../src/store/store.js';
-import { mountTmpfs } from '../helpers/full-disk-kit.js';
+import { fillDisk, mountTmpfs, tmpfsUnavailable } from '../helpers/full-disk-kit.js';
 import { requireAvailable } from '../helpers/tools.js';
 import { removeTempDirs, tempDir } from './helpers.js';
 import { runWriterUntilKilled } from './kill-writer.js';
@@ -127,9 +127,7 @@ crash('a kill right after the first acknowledgement keeps it', async () => {
 });
 
 // Needs mount(8) permission for a tmpfs (root): skipped loudly without it, a failure under CI=true.
-const probe = mountTmpfs('1m');
-if (!('error' in probe)) probe.umount();
-const onTmpfs = requireAvailable(crash, 'error' in probe ? `cannot mount a tmpfs (${probe.error})` : undefined);
+const onTmpfs = requireAvailable(crash, tmpfsUnavailable());
 
 onTmpfs('killed, then the disk filled by another file: open refuses and says to free space; after that nothing is lost', async () => {
   const disk = mountTmpfs('32m');
@@ -156,26 +154,5 @@ onTmpfs('killed, then the disk filled by another file: open refuses and says to 
   }
 });
 
-/** Writes `path` until the file system has no block left. */
-function fillDisk(path: string): void {
-  const fd = openSync(path, 'w');
-  const block = Buffer.alloc(64 * 1024, 1);
-  try {
-    for (let i = 0; i < 100_000; i++) writeSync(fd, block);
-    throw new Error('the disk did not fill');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err;
-    // The last partial block too.
-    for (let bytes = 32 * 1024; bytes >= 512; bytes /= 2) {
-      try {
-        writeSync(fd, block.subarray(0, bytes));
-      } catch {
-        // that size no longer fits
-      }
-    }
-  } finally {
-    closeSync(fd);
-  }
-}
 
 crash.run();

@@ -11,7 +11,7 @@ import * as assert from 'uvu/assert';
 import { StoreFullError } from '../../src/store/errors.js';
 import { NativePayloadStore } from '../../src/store/payload/native-payload-store.js';
 import { Store } from '../../src/store/store.js';
-import { mountTmpfs } from '../helpers/full-disk-kit.js';
+import { mountTmpfs, tmpfsUnavailable } from '../helpers/full-disk-kit.js';
 import { requireAvailable } from '../helpers/tools.js';
 import { message, outgoing, session } from './helpers.js';
 
@@ -28,9 +28,7 @@ function freeBytes(dir: string): number {
   return fs.bavail * fs.bsize;
 }
 
-const probe = mountTmpfs('1m');
-if (!('error' in probe)) probe.umount();
-const noTmpfs = 'error' in probe ? `cannot mount a tmpfs (${probe.error})` : undefined;
+const noTmpfs = tmpfsUnavailable();
 const addon = NativePayloadStore.available();
 const runs = [
   ['js', requireAvailable(test, noTmpfs)],

@@ -295,6 +295,30 @@ scheduler('while commits run back to back, a small batch waits for the minimum b
   await r.close();
 });
 
+scheduler('a wait for the cap shorter than a timer can time is made turn by turn, and still holds the cap', async () => {
+  const clock = new ManualClock();
+  // 2000 commits per second: 0.5 ms between starts, half of Node's 1 ms timer resolution. A timer for the rest
+  // of the spacing would fire about 1 ms later, holding a writer with one write outstanding below 1000 per second.
+  const r = await rig({ commitIntervalMs: 5, commitMaxBytes: 64 << 20, commitMaxPerSecond: 2000, commitMinBatchBytes: 16 * 1024, clock });
+  const txns = watchTransactions(r);
+  await r.scheduler.enqueue(put(r, 1));
+  clock.advance(0.2);
+  const second = r.scheduler.enqueue(put(r, 2));
+  let settled = false;
+  void second.then(() => (settled = true));
+  for (let i = 0; i < 50; i++) await turn();
+  assert.is(txns.started, 1, 'not before 0.5 ms after the first start');
+  assert.not.ok(settled);
+  clock.advance(0.2);
+  for (let i = 0; i < 50; i++) await turn();
+  assert.is(txns.started, 1, 'not at 0.4 ms either');
+  clock.advance(0.1);
+  await within(second, 20_000, 'the second write, once the clock reached the spacing');
+  assert.is(clock.delays.filter((d) => d < 1).length, 0, `no timer for less than 1 ms: ${clock.delays.join(',')}`);
+  assert.is(r.metrics.commits, 2);
+  await r.close();
+});
+
 scheduler('a writer appending again in its durability callback gets a commit per write, no minimum-batch wait', async () => {
   const clock = new ManualClock();
   // The in-process writer with one write outstanding (the store bench at --window 1, the bridge downlink): every

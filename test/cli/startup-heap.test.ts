@@ -38,14 +38,15 @@ function after(how: 'compact' | 'plain'): After {
   return JSON.parse(r.stdout) as After;
 }
 
-test('the old space gives pages back, which a plain full GC does not; no gc function is left on the global object', () => {
+test('the old space gives pages back; no gc function is left on the global object', () => {
   const compacted = after('compact');
   assert.is(compacted.returned, true);
   assert.is(compacted.gcGlobal, 'undefined');
   assert.ok(compacted.oldSpaceBytes < compacted.before, `old space ${compacted.before} -> ${compacted.oldSpaceBytes} B`);
-  // The reason for this module: without compaction the same heap keeps its pages.
+  // Why the module exists: a plain full GC of the same heap usually keeps these pages. That is V8's choice, not this
+  // module's, and a busy machine changes it (the suite once saw a plain GC free as much), so it is shown, not asserted.
   const plain = after('plain');
-  assert.is(plain.oldSpaceBytes, plain.before);
+  console.log(`  old space freed: compacting GC ${compacted.before - compacted.oldSpaceBytes} B, plain full GC ${plain.before - plain.oldSpaceBytes} B`);
 });
 
 test("an operator's GC flags are left alone", () => {

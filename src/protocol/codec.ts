@@ -257,13 +257,31 @@ export function encodePacket(packet: Packet, protocolVersion: ProtocolVersion): 
 }
 
 /** First byte of the four acknowledgements (PUBREL has the fixed flags 0010) [MQTT-3.6.1-1]. */
-const ACK_TYPE: Partial<Record<Packet['cmd'], number>> = { puback: 0x40, pubrec: 0x50, pubrel: 0x62, pubcomp: 0x70 };
+export const AckType = { puback: 0x40, pubrec: 0x50, pubrel: 0x62, pubcomp: 0x70 } as const;
+const ACK_TYPE: Partial<Record<Packet['cmd'], number>> = AckType;
+
+/** Bytes of an acknowledgement without properties: 4, or 5 with a reason code other than Success on 5.0. */
+export function ackSize(protocolVersion: ProtocolVersion, reasonCode: number): number {
+  return protocolVersion === 5 && reasonCode !== 0 ? 5 : 4;
+}
+
+/**
+ * Writes an acknowledgement of `ackSize()` bytes into `buf` at `at` (section 3.4.2.1: the reason code and property
+ * length may be omitted; 3.1.1 has no reason code). `packetId` must be 1..65535.
+ */
+export function writeAck(buf: Buffer, at: number, type: number, packetId: number, reasonCode: number, protocolVersion: ProtocolVersion): void {
+  const code = protocolVersion === 5 ? reasonCode : 0;
+  buf[at] = type;
+  buf[at + 1] = code === 0 ? 2 : 3;
+  buf[at + 2] = packetId >> 8;
+  buf[at + 3] = packetId & 0xff;
+  if (code !== 0) buf[at + 4] = code;
+}
 
 /**
  * PUBACK/PUBREC/PUBREL/PUBCOMP without properties, the one packet per QoS 1/2 message the broker sends most:
- * 4 bytes, or 5 with a reason code other than Success on 5.0 (section 3.4.2.1: the reason code and property
- * length may be omitted). Written directly; mqtt-packet's generator builds them through a stream accumulator.
- * Anything else (properties, unusual fields) goes to mqtt-packet.
+ * written directly; mqtt-packet's generator builds them through a stream accumulator. Anything else
+ * (properties, unusual fields) goes to mqtt-packet.
  */
 function encodeAck(packet: Packet, protocolVersion: ProtocolVersion): Buffer | undefined {
   const type = ACK_TYPE[packet.cmd];
@@ -271,12 +289,8 @@ function encodeAck(packet: Packet, protocolVersion: ProtocolVersion): Buffer | u
   const ack = packet as { messageId?: number; reasonCode?: number; properties?: object };
   const id = ack.messageId;
   if (id === undefined || id < 1 || id > 0xffff || ack.properties !== undefined) return undefined;
-  const code = protocolVersion === 5 ? (ack.reasonCode ?? 0) : 0;
-  const buf = Buffer.allocUnsafe(code === 0 ? 4 : 5);
-  buf[0] = type;
-  buf[1] = code === 0 ? 2 : 3;
-  buf[2] = id >> 8;
-  buf[3] = id & 0xff;
-  if (code !== 0) buf[4] = code;
+  const code = ack.reasonCode ?? 0;
+  const buf = Buffer.allocUnsafe(ackSize(protocolVersion, code));
+  writeAck(buf, 0, type, id, code, protocolVersion);
   return buf;
 }

@@ -14,7 +14,7 @@
 import os from 'node:os';
 import { exitWithUsage, readFlags } from './cli-args.js';
 import { openIdleClients, runStorm } from './memory-clients.js';
-import { ALL_PEERS, WHARF_DURABLE, peerUnavailableReason, startPeer, type PeerName, type RunningPeer, type StartOptions } from './peers.js';
+import { ALL_PEERS, WHARF_DURABLE, benchEnvironmentMode, peerUnavailableReason, startPeer, type PeerName, type RunningPeer, type StartOptions } from './peers.js';
 import { SCENARIOS } from './scenarios.js';
 import { loadBoard, nodeFlagsOf } from '../../src/config/boards.js';
 import { COMMON_NODE_FLAGS, EMBEDDED_NODE_FLAGS } from '../../src/cli/node-flags.js';
@@ -56,7 +56,8 @@ const USAGE =
   '  --rows  measurements to make (default all)\n' +
   '  --only  peers (default all that can run here)\n' +
   '  --board Wharf with this board profile and its node flags (default none: the embedded defaults)\n' +
-  '  --json  also write the results as JSON to FILE';
+  '  --json  also write the results as JSON to FILE\n' +
+  'Environment: WHARF_BENCH_ENV=service (default: what the systemd unit gives every broker) or shell (this one\'s)';
 
 function parseArgs(argv: string[]): Args {
   const a: Args = { runs: 3, rows: [...ROWS], peers: [...ALL_PEERS], board: undefined, json: undefined };
@@ -207,7 +208,11 @@ async function main(): Promise<void> {
   });
   if (peers.length === 0) exitWithUsage(USAGE, 'no peer can run here');
   const wharfAs = args.board === undefined ? `embedded defaults, node flags ${process.env.WHARF_BENCH_NODE_FLAGS ?? EMBEDDED_NODE_FLAGS.join(' ')}` : `board ${args.board}, node flags ${process.env.WHARF_BENCH_NODE_FLAGS}`;
-  console.log(`memory: rows ${args.rows.join(',')}, peers ${peers.join(',')} (wharf: ${wharfAs}), ${args.runs} run(s); ${os.cpus().length} CPUs, load ${os.loadavg()[0]!.toFixed(2)}`);
+  // Which environment the brokers get (peers.ts brokerEnvironment): the figures differ by ~1.8 MB per node process
+  // when the shell sets NODE_EXTRA_CA_CERTS, which a gateway's service does not.
+  const envMode = benchEnvironmentMode();
+  const envShown = envMode === 'service' ? 'service (the systemd unit\'s)' : `shell${process.env.NODE_EXTRA_CA_CERTS ? ', NODE_EXTRA_CA_CERTS set' : ''}`;
+  console.log(`memory: rows ${args.rows.join(',')}, peers ${peers.join(',')} (wharf: ${wharfAs}), environment ${envShown}, ${args.runs} run(s); ${os.cpus().length} CPUs, load ${os.loadavg()[0]!.toFixed(2)}`);
   const samples = new Map<string, number[]>(); // `${peer}:${key}` -> values over runs
   const notes: string[] = [];
   for (let run = 1; run <= args.runs; run++) {
@@ -252,7 +257,7 @@ async function main(): Promise<void> {
   }
   console.log('(RSS is VmRSS of the broker process, MiB; ratios below 1 mean Wharf uses less)');
   if (notes.length > 0) console.log(`notes:\n  ${notes.join('\n  ')}`);
-  writeJsonRecord(args.json, { args, results, targets, samples: Object.fromEntries(samples), notes });
+  writeJsonRecord(args.json, { args, environment: envMode, results, targets, samples: Object.fromEntries(samples), notes });
 }
 
 runStandalone(main);

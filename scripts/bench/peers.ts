@@ -19,7 +19,46 @@ import { prepareRabbitmq, rabbitmqUnavailableReason, RABBITMQ_BROKER_ARGV0, RABB
  */
 export function wharfBenchMallocEnv(): Record<string, string> {
   if (process.env.WHARF_BENCH_MALLOC_ENV === '0') return {};
-  return Object.fromEntries(Object.entries(EMBEDDED_MALLOC_ENV).filter(([k]) => !process.env[k]));
+  // Given explicitly, the bench's own value included: the service environment (brokerEnvironment) inherits nothing.
+  return Object.fromEntries(Object.entries(EMBEDDED_MALLOC_ENV).map(([k, v]) => [k, process.env[k] || v]));
+}
+
+/**
+ * The environment every broker is started with (WHARF_BENCH_ENV): `service` (the default) gives what a gateway's
+ * service gets, `shell` this process's whole environment plus NODE_ENV=production (the bench before issue 13).
+ * The unit (scripts/install/wharf.service) has no Environment= line, and a system service inherits neither the
+ * login shell's environment nor /etc/environment (no PAMName=): systemd.exec(5) gives it PATH (systemd's default),
+ * LANG (the system locale), USER, LOGNAME, HOME and SHELL of User=, and its own INVOCATION_ID, JOURNAL_STREAM and
+ * STATE_DIRECTORY, none of which Node or a broker reads. The launcher (/usr/bin/wharf) adds the malloc settings
+ * (wharfBenchMallocEnv). What matters: a shell here sets NODE_EXTRA_CA_CERTS, and every node process then parses that
+ * CA bundle at start (about 1.8 MB of RSS, issue 13); a gateway's service never does.
+ */
+export type BenchEnvironment = 'service' | 'shell';
+
+/** systemd's PATH for services (systemd.exec(5), "Environment Variables in Spawned Processes"). */
+export const SERVICE_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin';
+
+/** WHARF_BENCH_ENV: `service` unless set to `shell`; anything else is refused. */
+export function benchEnvironmentMode(value = process.env.WHARF_BENCH_ENV): BenchEnvironment {
+  if (value === undefined || value === '' || value === 'service') return 'service';
+  if (value === 'shell') return 'shell';
+  throw new Error(`WHARF_BENCH_ENV: expected service or shell; got ${JSON.stringify(value)}`);
+}
+
+/** The variables systemd gives the service: PATH, and LANG, USER, LOGNAME, HOME, SHELL where `shell` has them. */
+export function serviceEnvironment(shell: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  const env: Record<string, string> = { PATH: SERVICE_PATH };
+  for (const name of ['LANG', 'USER', 'LOGNAME', 'HOME', 'SHELL']) {
+    const value = shell[name];
+    if (value !== undefined && value !== '') env[name] = value;
+  }
+  return env;
+}
+
+/** A broker's whole environment: the mode's base, then the peer's own variables (malloc settings, sampler file). */
+export function brokerEnvironment(extra: Record<string, string> = {}, mode = benchEnvironmentMode(), shell: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  const base = mode === 'service' ? serviceEnvironment(shell) : { ...shell, NODE_ENV: 'production' };
+  return { ...base, ...extra };
 }
 
 export type PeerName = 'wharf' | 'aedes' | 'mosquitto' | 'rabbitmq';
@@ -287,7 +326,7 @@ async function spawnPeer(spec: SpawnSpec): Promise<RunningPeer> {
     const child: ChildProcess = spawn(cmd, args, {
       cwd: REPO_ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, NODE_ENV: 'production', ...spec.env },
+      env: brokerEnvironment(spec.env),
     });
     child.stdout?.on('data', append);
     child.stderr?.on('data', append);

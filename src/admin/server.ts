@@ -1,9 +1,14 @@
 // The admin HTTP listener (node:http, no framework): bearer-token check, routing, JSON errors, and the bound
 // address. It runs in the broker's process and event loop, so handlers stay short and never block.
+//
+// The port is a plain node:net listener; node:http and the HTTP server are made at its first connection, which is
+// handed to them (http.Server takes injected sockets through its 'connection' event). An idle broker nobody has
+// asked yet does not carry node:http's modules and parser (issue 13: 0.4 MB of idle RSS); the first request
+// waits for them once, a few milliseconds.
 
-import { nodeCrypto } from '../lazy-builtins.js';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { nodeCrypto, nodeHttp } from '../lazy-builtins.js';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { createServer as createListener, type AddressInfo, type Server as Listener, type Socket } from 'node:net';
 import { isLoopbackHost, parseHostPort } from '../config/monitoring.js';
 import { StoreError } from '../store/errors.js';
 import { bindFailureReason, ListenError } from '../broker/listen-error.js';
@@ -25,7 +30,10 @@ export class AdminServer {
   /** Loaded and built on the first request (routes/all.ts). */
   private routes: Promise<AdminRoutes> | undefined;
   private readonly tokenDigest: Buffer | null;
-  private server: Server | null = null;
+  /** The bound port; null before start() and after stop(). */
+  private listener: Listener | null = null;
+  /** Made at the first connection (httpServer()). */
+  private http: Server | null = null;
   /** Per remote address: one line per window. */
   private readonly authFailures = new LogRateLimit(AUTH_LOG_WINDOW_MS);
 
@@ -43,34 +51,55 @@ export class AdminServer {
     if (this.tokenDigest === null && !isLoopbackHost(hp.host)) {
       throw new Error(`admin.listen (${listen}): not a loopback address, so admin.token is required`);
     }
-    const server = createServer((req, res) => this.handle(req, res));
-    // A slow or stuck client must not hold a request open forever.
-    server.requestTimeout = 30_000;
-    server.headersTimeout = 10_000;
+    // The socket options http.Server gives the sockets it accepts itself: HTTP handles a half-closed socket, and
+    // answers go out without Nagle's delay.
+    const listener = createListener({ allowHalfOpen: true, noDelay: true }, (socket: Socket) => this.httpServer().emit('connection', socket));
     await new Promise<void>((resolve, reject) => {
-      server.once('error', (err) => reject(new ListenError('admin.listen', 'admin', hp.host, hp.port, bindFailureReason(err), { cause: err })));
-      server.listen(hp.port, hp.host, () => resolve());
+      listener.once('error', (err) => reject(new ListenError('admin.listen', 'admin', hp.host, hp.port, bindFailureReason(err), { cause: err })));
+      listener.listen(hp.port, hp.host, () => resolve());
     });
-    server.on('error', (err) => this.ctx.log.error('admin listener error', { error: err.message }));
-    this.server = server;
-    const addr = server.address() as AddressInfo;
+    listener.on('error', (err) => this.ctx.log.error('admin listener error', { error: err.message }));
+    this.listener = listener;
+    const addr = listener.address() as AddressInfo;
     this.ctx.log.info('admin listening', { host: addr.address, port: addr.port, token: this.tokenDigest !== null });
     return { host: addr.address, port: addr.port };
   }
 
+  /** True once the first connection has loaded node:http (tests). */
+  httpLoaded(): boolean {
+    return this.http !== null;
+  }
+
   port(): number {
-    return (this.server?.address() as AddressInfo | null)?.port ?? 0;
+    return (this.listener?.address() as AddressInfo | null)?.port ?? 0;
   }
 
   async stop(): Promise<void> {
-    const server = this.server;
-    if (server === null) return;
-    this.server = null;
+    const listener = this.listener;
+    if (listener === null) return;
+    this.listener = null;
     (await this.routes)?.events.stop();
-    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-    // Streaming purges and keep-alive connections would otherwise hold close() open.
-    server.closeAllConnections();
+    // Resolves once every connection the listener accepted has closed.
+    const closed = new Promise<void>((resolve) => listener.close(() => resolve()));
+    // Streaming purges and keep-alive connections would otherwise hold close() open. close() on the HTTP server,
+    // which listens on nothing itself, only stops its timeout checks.
+    this.http?.closeAllConnections();
+    this.http?.close();
     await closed;
+  }
+
+  /** The HTTP server, made at the first connection. */
+  private httpServer(): Server {
+    if (this.http !== null) return this.http;
+    const http = nodeHttp().createServer((req, res) => this.handle(req, res));
+    // A slow or stuck client must not hold a request open forever.
+    http.requestTimeout = 30_000;
+    http.headersTimeout = 10_000;
+    // http.Server tracks its connections and checks these timeouts from its own 'listening' handler; it never
+    // listens itself (the listener above has the port), so it is told here that its sockets now come.
+    http.emit('listening');
+    this.http = http;
+    return http;
   }
 
   private authorized(req: IncomingMessage): boolean {

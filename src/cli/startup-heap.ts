@@ -4,12 +4,17 @@
 // the idle broker held about 0.8 MB more RSS (1.4 MB with the yaml library dropped after parsing, yaml-parse.ts).
 // This asks for that compaction at once, when the broker has started and before any client connects. (The memory
 // reducer also shrinks the young generation, 1.7 MB more; no GC a program can ask for does that in Node 20.)
+// The same GC drops the bytecode of the functions startup ran (configuration checks, store opening, restore): V8
+// flushes bytecode not run for 5 full GCs, but a GC a program asks for leaves the ages as they are, so without
+// --stress-flush-code (set for this one GC only: flush whatever is not running, whatever its age) they stayed until
+// the memory reducer's GCs had aged them. A flushed function that runs again is compiled again from its source,
+// once. Idle RSS -0.3 MB (issue 13).
 
 import v8 from 'node:v8';
 import vm from 'node:vm';
 
 /** V8 flags (without `--`/`no-`) this module sets and clears; with any of them given, nothing is changed. */
-const HEAP_FLAGS: readonly string[] = ['expose-gc', 'compact-on-every-full-gc'];
+const HEAP_FLAGS: readonly string[] = ['expose-gc', 'compact-on-every-full-gc', 'stress-flush-code', 'flush-bytecode'];
 
 /** `--expose_gc` -> `expose-gc`; `--no-compact-on-every-full-gc` -> `compact-on-every-full-gc`. */
 function flagName(arg: string): string {
@@ -36,9 +41,11 @@ export function compactHeapOnce(execArgv: readonly string[] = process.execArgv, 
     v8.setFlagsFromString('--no-expose-gc');
   }
   v8.setFlagsFromString('--compact-on-every-full-gc');
+  v8.setFlagsFromString('--stress-flush-code');
   try {
     gc();
   } finally {
+    v8.setFlagsFromString('--no-stress-flush-code');
     v8.setFlagsFromString('--no-compact-on-every-full-gc');
   }
   return true;

@@ -1,5 +1,5 @@
 // The compacting GC `wharf start` runs once it has started (src/cli/startup-heap.ts, issue 13). In child processes
-// with a fragmented old space: most of a set of small objects dropped, one in 16 kept.
+// with a fragmented old space: most of a set of small objects dropped, one in 16 kept; and with bytecode to flush.
 
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -49,7 +49,25 @@ test('the old space gives pages back; no gc function is left on the global objec
   console.log(`  old space freed: compacting GC ${compacted.before - compacted.oldSpaceBytes} B, plain full GC ${plain.before - plain.oldSpaceBytes} B`);
 });
 
+test('the bytecode of functions run only before it is flushed; they still run afterwards', () => {
+  // --trace-flush-bytecode prints a line per function whose bytecode is flushed. A GC a program asks for ages no bytecode, so
+  // without the module's flush nothing run just before would be old enough.
+  const script = `
+    const { compactHeapOnce } = await import(${JSON.stringify(MODULE)});
+    function startupOnlyCheck(n) { let t = 0; for (let i = 0; i < n; i++) t += i; return t; }
+    const first = startupOnlyCheck(10);
+    console.log('returned ' + compactHeapOnce([], ''));
+    console.log('again ' + (startupOnlyCheck(10) === first));`;
+  const r = spawnSync(process.execPath, ['--trace-flush-bytecode', '--input-type=module', '-e', script], { encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } });
+  assert.is(r.status, 0, r.stderr);
+  assert.match(r.stdout, 'returned true');
+  assert.match(r.stdout, /discarding compiled metadata.*SharedFunctionInfo startupOnlyCheck>/, r.stdout.slice(0, 2000));
+  assert.match(r.stdout, 'again true');
+});
+
 test("an operator's GC flags are left alone", () => {
+  assert.is(operatorSetsHeapFlags(['--stress-flush-code'], ''), true);
+  assert.is(operatorSetsHeapFlags([], '--no-flush-bytecode'), true);
   assert.is(operatorSetsHeapFlags(['--expose-gc'], ''), true);
   assert.is(operatorSetsHeapFlags(['--expose_gc'], ''), true);
   assert.is(operatorSetsHeapFlags([], '--no-compact-on-every-full-gc --max-old-space-size=96'), true);

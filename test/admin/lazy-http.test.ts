@@ -1,0 +1,91 @@
+// The admin listener loads node:http at its first connection, not at start (src/admin/server.ts, issue 13: 0.4 MB
+// of an idle broker's RSS): checked in a real `wharf start` child through a preload that reports its built-in
+// modules (test/helpers/builtins-probe.ts). The first request is answered, and a stop with a keep-alive connection
+// and a request stuck in its headers ends cleanly (the connections handed to the HTTP server are closed).
+
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { freePort, WHARF_MAIN } from '../helpers/broker-process.js';
+
+const test = suite('admin: node:http loaded at the first connection');
+const PROBE = fileURLToPath(new URL('../helpers/builtins-probe.js', import.meta.url));
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Asks the child for its built-in modules and waits (bounded) for the answer. */
+async function builtins(pid: number, file: string): Promise<string[]> {
+  if (existsSync(file)) unlinkSync(file);
+  process.kill(pid, 'SIGUSR2');
+  for (let i = 0; i < 500 && !existsSync(file); i++) await sleep(20);
+  return JSON.parse(readFileSync(file, 'utf8')) as string[];
+}
+
+function get(port: number, path: string, agent: http.Agent): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    http
+      .get({ host: '127.0.0.1', port, path, agent }, (res) => {
+        let body = '';
+        res.on('data', (d) => (body += d));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      })
+      .on('error', reject);
+  });
+}
+
+test('an idle broker has not loaded node:http; the first request loads it and is answered; stop closes a kept-alive connection and a stuck request', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'wharf-lazy-http-'));
+  const [port, adminPort] = [await freePort(), await freePort()];
+  const config = join(dir, 'wharf.yaml');
+  // No ws listener: it would load node:http for itself.
+  writeFileSync(config, `listeners:\n  - { type: tcp, host: 127.0.0.1, port: ${port} }\nstorage:\n  dataDir: ${JSON.stringify(join(dir, 'data'))}\nadmin:\n  listen: 127.0.0.1:${adminPort}\nlog:\n  level: info\n`);
+  const file = join(dir, 'builtins.json');
+  const child = spawn(process.execPath, ['--import', PROBE, WHARF_MAIN, 'start', '--config', config], {
+    env: { ...process.env, WHARF_TEST_BUILTINS_FILE: file },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (out += d));
+  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+  const agent = new http.Agent({ keepAlive: true });
+  let killer: NodeJS.Timeout | undefined;
+  try {
+    // Ready when the log says the admin port is bound: connecting to it to find out would be its first connection.
+    for (let i = 0; i < 500 && !out.includes('admin listening') && child.exitCode === null; i++) await sleep(20);
+    assert.ok(out.includes('admin listening'), out);
+    const before = await builtins(child.pid!, file);
+    assert.ok(before.includes('net'), 'the probe reports built-ins');
+    assert.not.ok(before.includes('http'), 'node:http is not loaded before the first admin request');
+    const health = await get(adminPort, '/healthz', agent);
+    assert.is(health.status, 200, health.body);
+    const status = await get(adminPort, '/api/v1/status', agent);
+    assert.is(status.status, 200, status.body);
+    assert.ok((await builtins(child.pid!, file)).includes('http'));
+    // The agent keeps its connection open, and a request whose headers never end holds another (the HTTP server's
+    // 10 s headers timeout is checked only every 30 s): the broker must close both itself to finish stopping.
+    const stuck = net.connect(adminPort, '127.0.0.1');
+    stuck.on('error', () => undefined);
+    await new Promise<void>((resolve) => stuck.once('connect', () => resolve()));
+    stuck.write('GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n');
+    const stuckClosed = new Promise<void>((resolve) => stuck.once('close', () => resolve()));
+    await sleep(100);
+    child.kill('SIGTERM');
+    killer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+    assert.is(await exited, 0, out);
+    await stuckClosed;
+  } finally {
+    clearTimeout(killer);
+    agent.destroy();
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    await exited;
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test.run();

@@ -4,27 +4,18 @@
 // and a request stuck in its headers ends cleanly (the connections handed to the HTTP server are closed).
 
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { freePort, WHARF_MAIN } from '../helpers/broker-process.js';
+import { BUILTINS_PROBE, loadedBuiltins as builtins } from '../helpers/builtins-report.js';
 
 const test = suite('admin: node:http loaded at the first connection');
-const PROBE = fileURLToPath(new URL('../helpers/builtins-probe.js', import.meta.url));
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-/** Asks the child for its built-in modules and waits (bounded) for the answer. */
-async function builtins(pid: number, file: string): Promise<string[]> {
-  if (existsSync(file)) unlinkSync(file);
-  process.kill(pid, 'SIGUSR2');
-  for (let i = 0; i < 500 && !existsSync(file); i++) await sleep(20);
-  return JSON.parse(readFileSync(file, 'utf8')) as string[];
-}
 
 function get(port: number, path: string, agent: http.Agent): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
@@ -42,10 +33,10 @@ test('an idle broker has not loaded node:http; the first request loads it and is
   const dir = mkdtempSync(join(tmpdir(), 'wharf-lazy-http-'));
   const [port, adminPort] = [await freePort(), await freePort()];
   const config = join(dir, 'wharf.yaml');
-  // No ws listener: it would load node:http for itself.
+  // No ws listener: its first connection would load node:http too.
   writeFileSync(config, `listeners:\n  - { type: tcp, host: 127.0.0.1, port: ${port} }\nstorage:\n  dataDir: ${JSON.stringify(join(dir, 'data'))}\nadmin:\n  listen: 127.0.0.1:${adminPort}\nlog:\n  level: info\n`);
   const file = join(dir, 'builtins.json');
-  const child = spawn(process.execPath, ['--import', PROBE, WHARF_MAIN, 'start', '--config', config], {
+  const child = spawn(process.execPath, ['--import', BUILTINS_PROBE, WHARF_MAIN, 'start', '--config', config], {
     env: { ...process.env, WHARF_TEST_BUILTINS_FILE: file },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -6,9 +6,9 @@ import type { Logger } from '../log/logger.js';
 import { StoreError, StoreFullError } from '../store/errors.js';
 import type { Store } from '../store/store.js';
 import type { DurabilityWaiter } from '../store/commit-scheduler.js';
-import type { SessionState, StoredMessage, StoredOutgoing, StoredSubscription } from '../store/types.js';
+import type { SessionMessage, SessionState, StoredMessage, StoredOutgoing, StoredSubscription } from '../store/types.js';
 import type { Message } from '../protocol/message.js';
-import type { Outgoing, Session, SessionHooks } from './session.js';
+import type { Outgoing, Session, SessionHooks, StoredPage } from './session.js';
 
 /**
  * Hears of the durability of the writes of one operation: a connection's PendingAck (the publish path, no promise
@@ -155,6 +155,25 @@ export class BrokerPersistence implements SessionHooks {
     if (out.seq > 0) this.background('ack', this.store.removeSessionMessage(session.clientId, out.seq, out.inline));
   }
 
+  readStored(session: Session, afterSeq: number, limit: number): Promise<StoredPage | null> {
+    // Asked before the read: with nothing waiting for a commit, every message appended so far is in what it sees.
+    const complete = this.store.pendingBytes() === 0;
+    return this.readPage(session.clientId, afterSeq, limit, complete).then(
+      (rows) => ({ messages: rows.map(outgoingOf), complete }),
+      (err) => {
+        this.failed('session read', err);
+        return null;
+      },
+    );
+  }
+
+  /** What LMDB holds first (no index commit per page); only when that has none yet, the commit log's part too. */
+  private async readPage(clientId: string, afterSeq: number, limit: number, complete: boolean): Promise<SessionMessage[]> {
+    const rows = await this.store.readIndexedSessionMessages(clientId, afterSeq, limit);
+    if (rows.length > 0 || complete) return rows;
+    return this.store.loadSessionMessages(clientId, { afterSeq, limit });
+  }
+
   // Incoming QoS 2 and retained -------------------------------------------------------------------------------
 
   addIncomingQos2(clientId: string, packetId: number): void {
@@ -185,6 +204,11 @@ export function storedMessage(msg: Message): StoredMessage {
     expiresAt: msg.expiresAt,
     origin: msg.origin,
   };
+}
+
+/** A stored message as the session holds it. */
+export function outgoingOf(m: SessionMessage): Outgoing {
+  return { msg: m.message, qos: m.qos, retain: m.retain, subscriptionIds: m.subscriptionIds, packetId: m.packetId, released: m.released, seq: m.seq, inline: m.inline };
 }
 
 function storedOutgoing(out: Outgoing): StoredOutgoing {

@@ -285,6 +285,16 @@ export class Store {
     return this.sessionMessages.load(clientId, options.afterSeq ?? 0, options.limit);
   }
 
+  /**
+   * A page of a session's stored messages after `afterSeq` as LMDB holds them now, without first indexing what only
+   * the commit log holds: a prefix of the page loadSessionMessages would return (operations reach LMDB in order), so
+   * a reader paging forward through messages nothing else changes (a session's backlog) does not force an LMDB
+   * commit per page.
+   */
+  readIndexedSessionMessages(clientId: string, afterSeq: number, limit: number): Promise<T.SessionMessage[]> {
+    return this.sessionMessages.load(clientId, afterSeq, limit);
+  }
+
   addIncomingQos2(clientId: string, packetId: number): Promise<void> {
     return this.sessions.addIncomingQos2(clientId, packetId);
   }

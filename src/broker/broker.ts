@@ -288,7 +288,11 @@ export class Broker {
     this.sessions.stopTimers();
     await Promise.all(closing);
     // Closing flushes the last commit window: what was acknowledged stays acknowledged.
-    if (this.persistence) await this.persistence.store.close();
+    if (this.persistence) {
+      // PUBACKs of the last turn are removed with everything else before the store closes.
+      this.persistence.flushRemovals();
+      await this.persistence.store.close();
+    }
     this.log.info('stopped');
   }
 }

@@ -50,6 +50,8 @@ export class BrokerPersistence implements SessionHooks {
   /** Hears of the writes of the operation being handled (one PUBLISH, SUBSCRIBE or CONNECT). */
   private group: DurabilityGroup = UNHEARD;
   private readonly loggedFailures = new Set<string>();
+  /** Messages finished with in this turn, per session: removed from the store together at its end. */
+  private removals = new Map<Session, { seqs: number[]; inline: boolean[] }>();
 
   constructor(
     readonly store: Store,
@@ -152,8 +154,35 @@ export class BrokerPersistence implements SessionHooks {
   }
 
   done(session: Session, out: Outgoing): void {
-    if (out.seq > 0) this.background('ack', this.store.removeSessionMessage(session.clientId, out.seq, out.inline));
+    if (out.seq <= 0) return;
+    // Removals of this turn (the PUBACKs of one socket read, a backlog draining) go to the store as one operation
+    // per session at the end of the turn, as the queue engine does: an operation and a promise per message cost
+    // more than the removal itself.
+    let batch = this.removals.get(session);
+    if (batch === undefined) {
+      if (this.removals.size === 0) process.nextTick(this.flushRemovals);
+      batch = { seqs: [], inline: [] };
+      this.removals.set(session, batch);
+    }
+    batch.seqs.push(out.seq);
+    batch.inline.push(out.inline === true);
   }
+
+  /** Hands this turn's removals to the store now (also before the store closes). */
+  readonly flushRemovals = (): void => {
+    const removals = this.removals;
+    this.removals = new Map();
+    for (const [session, { seqs, inline }] of removals) {
+      // A session that ended meanwhile took all its records with it (and a new one with its client id has other keys).
+      if (session.hooks !== this) continue;
+      try {
+        const p = seqs.length === 1 ? this.store.removeSessionMessage(session.clientId, seqs[0]!, inline[0]) : this.store.removeSessionMessages(session.clientId, seqs, inline);
+        this.background('ack', p);
+      } catch (err) {
+        this.failed('ack', err);
+      }
+    }
+  };
 
   readStored(session: Session, afterSeq: number, limit: number): Promise<StoredPage | null> {
     // Asked before the read: with nothing waiting for a commit, every message appended so far is in what it sees.

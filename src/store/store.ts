@@ -18,10 +18,10 @@ import type { SegmentIo } from './payload/segment-io.js';
 import { DEFAULT_LOG_FILE_BYTES } from './log/commit-log.js';
 import { StoreEnvironment } from './environment.js';
 import { StoreError, StoreOpenError, errorNumber, isSpaceError } from './errors.js';
-import { idPrefixRange } from './keys.js';
+import { idPrefixRange, seqKey } from './keys.js';
 import type { StoreContext } from './message-records.js';
 import { StoreMetrics, type StoreMetricsSnapshot } from './metrics.js';
-import { CompositeOp, RangeRemoveOp } from './ops.js';
+import { CompositeOp, RangeRemoveOp, RemoveOp } from './ops.js';
 import { openPayloadStore, type PayloadStoreChoice } from './payload/open-payload-store.js';
 import type { PayloadRef, PayloadStore, ReconcileReport } from './payload/payload-store.js';
 import { PayloadCompactor, type CompactionReport, type CompactorOptions } from './payload-compactor.js';
@@ -271,6 +271,16 @@ export class Store {
   /** Removes a session message; `inline` (from its append or load) spares reading back a record without a reference. */
   removeSessionMessage(clientId: string, seq: number, inline?: boolean): Promise<void> {
     return this.sessionMessages.remove(clientId, seq, inline);
+  }
+
+  /**
+   * Removes several messages of a session in one operation with one promise (a turn's PUBACKs); `inline[i]` as for
+   * removeSessionMessage. Durable, or failed, together.
+   */
+  removeSessionMessages(clientId: string, seqs: readonly number[], inline: readonly boolean[]): Promise<void> {
+    const sid = this.sessions.entry(clientId).sid;
+    const db = this.ctx.dbs.sessionMessages;
+    return this.ctx.scheduler.enqueue(new CompositeOp(seqs.map((seq, i) => new RemoveOp(db, seqKey(sid, seq), inline[i] !== true))));
   }
 
   /** Records the packet identifier a message was sent with, or that it was released (PUBREC received). */

@@ -19,12 +19,15 @@ import { SessionRegistry } from './sessions.js';
 import { newBrokerStats, type BrokerStats } from './stats.js';
 import { TopicTrie } from './topic-trie.js';
 import type { Store } from '../store/store.js';
-import { BrokerPersistence } from './persistence.js';
+import { BrokerPersistence, outgoingOf } from './persistence.js';
 import { Session } from './session.js';
 import type { Subscription } from './subscription.js';
 import { messageBytes, QueueEngine } from '../queue/engine.js';
 import { queueRefOf, sharedFilterOf } from './subscription-forms.js';
 import { SESSION_QUEUE_FULL, STORE_FULL, type Refusal } from '../queue/errors.js';
+
+/** Session messages read from the store per read at start-up. */
+const RESTORE_PAGE = 1024;
 
 export interface BoundListener {
   type: string;
@@ -131,9 +134,15 @@ export class Broker {
         }
         session.subscriptions.set(s.topicFilter, sub);
       }
-      for (const m of await store.loadSessionMessages(state.clientId)) {
-        session.restoreOutgoing({ msg: m.message, qos: m.qos, retain: m.retain, subscriptionIds: m.subscriptionIds, packetId: m.packetId, released: m.released, seq: m.seq, inline: m.inline });
-        report.sessionMessages++;
+      // In pages: beyond its in-memory head, a session's backlog stays in the store (Session.pending).
+      for (let afterSeq = 0; ; ) {
+        const page = await store.loadSessionMessages(state.clientId, { afterSeq, limit: RESTORE_PAGE });
+        for (const m of page) {
+          session.restoreOutgoing(outgoingOf(m));
+          afterSeq = m.seq;
+        }
+        report.sessionMessages += page.length;
+        if (page.length < RESTORE_PAGE) break;
       }
       for (const id of await store.loadIncomingQos2(state.clientId)) session.incomingQos2.add(id);
       this.sessions.restore(session, disconnectedAt);
@@ -279,7 +288,11 @@ export class Broker {
     this.sessions.stopTimers();
     await Promise.all(closing);
     // Closing flushes the last commit window: what was acknowledged stays acknowledged.
-    if (this.persistence) await this.persistence.store.close();
+    if (this.persistence) {
+      // PUBACKs of the last turn are removed with everything else before the store closes.
+      this.persistence.flushRemovals();
+      await this.persistence.store.close();
+    }
     this.log.info('stopped');
   }
 }

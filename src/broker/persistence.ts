@@ -6,9 +6,9 @@ import type { Logger } from '../log/logger.js';
 import { StoreError, StoreFullError } from '../store/errors.js';
 import type { Store } from '../store/store.js';
 import type { DurabilityWaiter } from '../store/commit-scheduler.js';
-import type { SessionState, StoredMessage, StoredOutgoing, StoredSubscription } from '../store/types.js';
+import type { SessionMessage, SessionState, StoredMessage, StoredOutgoing, StoredSubscription } from '../store/types.js';
 import type { Message } from '../protocol/message.js';
-import type { Outgoing, Session, SessionHooks } from './session.js';
+import type { Outgoing, Session, SessionHooks, StoredPage } from './session.js';
 
 /**
  * Hears of the durability of the writes of one operation: a connection's PendingAck (the publish path, no promise
@@ -50,6 +50,8 @@ export class BrokerPersistence implements SessionHooks {
   /** Hears of the writes of the operation being handled (one PUBLISH, SUBSCRIBE or CONNECT). */
   private group: DurabilityGroup = UNHEARD;
   private readonly loggedFailures = new Set<string>();
+  /** Messages finished with in this turn, per session: removed from the store together at its end. */
+  private removals = new Map<Session, { seqs: number[]; inline: boolean[] }>();
 
   constructor(
     readonly store: Store,
@@ -152,7 +154,53 @@ export class BrokerPersistence implements SessionHooks {
   }
 
   done(session: Session, out: Outgoing): void {
-    if (out.seq > 0) this.background('ack', this.store.removeSessionMessage(session.clientId, out.seq, out.inline));
+    if (out.seq <= 0) return;
+    // Removals of this turn (the PUBACKs of one socket read, a backlog draining) go to the store as one operation
+    // per session at the end of the turn, as the queue engine does: an operation and a promise per message cost
+    // more than the removal itself.
+    let batch = this.removals.get(session);
+    if (batch === undefined) {
+      if (this.removals.size === 0) process.nextTick(this.flushRemovals);
+      batch = { seqs: [], inline: [] };
+      this.removals.set(session, batch);
+    }
+    batch.seqs.push(out.seq);
+    batch.inline.push(out.inline === true);
+  }
+
+  /** Hands this turn's removals to the store now (also before the store closes). */
+  readonly flushRemovals = (): void => {
+    const removals = this.removals;
+    this.removals = new Map();
+    for (const [session, { seqs, inline }] of removals) {
+      // A session that ended meanwhile took all its records with it (and a new one with its client id has other keys).
+      if (session.hooks !== this) continue;
+      try {
+        const p = seqs.length === 1 ? this.store.removeSessionMessage(session.clientId, seqs[0]!, inline[0]) : this.store.removeSessionMessages(session.clientId, seqs, inline);
+        this.background('ack', p);
+      } catch (err) {
+        this.failed('ack', err);
+      }
+    }
+  };
+
+  readStored(session: Session, afterSeq: number, limit: number): Promise<StoredPage | null> {
+    // Asked before the read: with nothing waiting for a commit, every message appended so far is in what it sees.
+    const complete = this.store.pendingBytes() === 0;
+    return this.readPage(session.clientId, afterSeq, limit, complete).then(
+      (rows) => ({ messages: rows.map(outgoingOf), complete }),
+      (err) => {
+        this.failed('session read', err);
+        return null;
+      },
+    );
+  }
+
+  /** What LMDB holds first (no index commit per page); only when that has none yet, the commit log's part too. */
+  private async readPage(clientId: string, afterSeq: number, limit: number, complete: boolean): Promise<SessionMessage[]> {
+    const rows = await this.store.readIndexedSessionMessages(clientId, afterSeq, limit);
+    if (rows.length > 0 || complete) return rows;
+    return this.store.loadSessionMessages(clientId, { afterSeq, limit });
   }
 
   // Incoming QoS 2 and retained -------------------------------------------------------------------------------
@@ -185,6 +233,11 @@ export function storedMessage(msg: Message): StoredMessage {
     expiresAt: msg.expiresAt,
     origin: msg.origin,
   };
+}
+
+/** A stored message as the session holds it. */
+export function outgoingOf(m: SessionMessage): Outgoing {
+  return { msg: m.message, qos: m.qos, retain: m.retain, subscriptionIds: m.subscriptionIds, packetId: m.packetId, released: m.released, seq: m.seq, inline: m.inline };
 }
 
 function storedOutgoing(out: Outgoing): StoredOutgoing {

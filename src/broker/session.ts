@@ -40,7 +40,31 @@ export interface SessionHooks {
   released(session: Session, out: Outgoing): void;
   /** The message is finished with: acknowledged, expired or discarded. */
   done(session: Session, out: Outgoing): void;
+  /**
+   * The session's stored messages after sequence `afterSeq`, at most `limit`, in order (the part of its queue not
+   * kept in memory); null when the store could not be read (logged).
+   */
+  readStored(session: Session, afterSeq: number, limit: number): Promise<StoredPage | null>;
 }
+
+/** Messages read back from the store; `complete`: nothing was waiting for a commit, so none written before is missing. */
+export interface StoredPage {
+  messages: Outgoing[];
+  complete: boolean;
+}
+
+/**
+ * Unacknowledged QoS 1/2 deliveries per session at most, whatever the client's Receive Maximum (65535 for every
+ * MQTT 3.1.1 client, which has none): each holds its message in memory until PUBACK/PUBCOMP, so a backlog drained
+ * to a client that reads faster than it acknowledges would otherwise be in memory whole again (issue 13: 30,000
+ * in flight, 50 MB of heap, draining 100,000 messages). As many as the broker's own default Receive Maximum.
+ */
+export const MAX_INFLIGHT = 1024;
+
+/** After a read found nothing yet (the records wait for their commit), the next one waits this long. */
+const REREAD_MS = 10;
+/** After a failed read. */
+const REREAD_FAILED_MS = 1000;
 
 /** What a session needs from the connection currently attached to it. */
 export interface SessionLink {
@@ -72,7 +96,10 @@ export class Session {
   readonly subscriptions = new Map<string, Subscription>();
   /** Outgoing QoS 1/2 messages sent and not yet completed, by packet identifier. */
   readonly inflight = new Map<number, Outgoing>();
-  /** Messages waiting for a free inflight slot or for the client to come back. */
+  /**
+   * Messages waiting for a free inflight slot or for the client to come back; for a persistent session only a
+   * bounded head of them is in memory, the rest are in the store (read back as the head drains).
+   */
   readonly pending = new OutgoingQueue();
   /** Incoming QoS 2 packet identifiers whose PUBREL has not arrived yet (delivered on PUBLISH, "method B"). */
   readonly incomingQos2 = new Set<number>();
@@ -115,7 +142,7 @@ export class Session {
       return;
     }
     const out: Outgoing = { msg, qos, retain, subscriptionIds, packetId: 0, released: false, seq: 0 };
-    const sendNow = link !== null && this.pending.length === 0 && this.unsent.length === 0 && this.inflight.size < link.clientReceiveMaximum;
+    const sendNow = link !== null && this.pending.length === 0 && this.unsent.length === 0 && this.inflight.size < inflightLimit(link);
     if (!sendNow && this.pending.length >= this.maxQueued) {
       this.counters.dropped++;
       this.counters.queueFull++;
@@ -131,7 +158,7 @@ export class Session {
       this.inflight.set(out.packetId, out);
       link.sendPublish(out, false);
     } else {
-      this.pending.push(out);
+      this.pending.push(out, this.hooks !== null);
     }
   }
 
@@ -142,7 +169,7 @@ export class Session {
   canTake(qos: QoS): boolean {
     if (qos === 0 || this.pending.length < this.maxQueued) return true;
     const link = this.link;
-    return link !== null && this.pending.length === 0 && this.unsent.length === 0 && this.inflight.size < link.clientReceiveMaximum;
+    return link !== null && this.pending.length === 0 && this.unsent.length === 0 && this.inflight.size < inflightLimit(link);
   }
 
   /** PUBACK, or PUBREC with a failure code, or PUBCOMP: the slot is free again. */
@@ -164,7 +191,7 @@ export class Session {
   /** Room for one more QoS 1 delivery now (connected, under the client's Receive Maximum, socket not backed up). */
   canTakeDelivery(): boolean {
     const link = this.link;
-    return link !== null && this.pending.length === 0 && this.inflight.size < link.clientReceiveMaximum && link.writable();
+    return link !== null && this.pending.length === 0 && this.inflight.size < inflightLimit(link) && link.writable();
   }
 
   /** A queue delivery: a packet identifier and an inflight slot for `out` (the owner records it before the send). */
@@ -189,16 +216,17 @@ export class Session {
     const link = this.link;
     // Re-entered through complete() when a send is discarded at once: the running loop goes on by itself.
     if (link === null || (this.pending.length === 0 && this.unsent.length === 0) || this.draining) return;
+    const pending = this.pending;
     this.draining = true;
     const now = Date.now();
-    const limit = link.clientReceiveMaximum;
+    const limit = inflightLimit(link);
     try {
       // First the unacknowledged deliveries held back at resume, with their identifiers and DUP.
       while (this.unsent.length > 0 && this.inflight.size - this.unsent.length < limit && this.link === link) {
         link.sendPublish(this.unsent.shift()!, true);
       }
-      while (this.unsent.length === 0 && this.pending.length > 0 && this.inflight.size < limit) {
-        const out = this.pending.shift()!;
+      while (this.unsent.length === 0 && pending.inMemory > 0 && this.inflight.size < limit) {
+        const out = pending.shift()!;
         if (isExpired(out.msg, now)) {
           this.hooks?.done(this, out);
           continue;
@@ -211,10 +239,70 @@ export class Session {
         }
         this.sendNew(link, out);
         if (this.link !== link) break; // the send closed the connection
+        // A backlog goes out as the socket takes it, not all into its buffer at once (memory): the PUBACK of one
+        // in flight calls drain() again.
+        if (!link.writable() && this.inflight.size > 0) break;
       }
     } finally {
       this.draining = false;
     }
+    if (pending.wantsRead() && this.link === link) this.readStored();
+  }
+
+  /** Reads the next page of the messages kept in the store alone into the head (in sequence order). */
+  private readStored(): void {
+    const hooks = this.hooks;
+    const pending = this.pending;
+    if (hooks === null) return;
+    pending.reading = true;
+    const generation = pending.generation;
+    // Messages counted as stored when the read starts: if a read that misses nothing finds none, they are not there.
+    const counted = pending.onDisk;
+    hooks.readStored(this, pending.readCursor, pending.readLimit()).then((page) => this.storedRead(page, generation, counted));
+  }
+
+  private storedRead(page: StoredPage | null, generation: number, counted: number): void {
+    const pending = this.pending;
+    if (pending.generation !== generation) return; // the session ended or started over meanwhile
+    pending.reading = false;
+    if (page === null) {
+      this.rereadLater(REREAD_FAILED_MS, generation);
+      return;
+    }
+    for (const out of page.messages) {
+      if (out.seq <= pending.readCursor) continue;
+      // Restored in flight at start-up (with its packet identifier): it is not waiting any more.
+      if (out.packetId > 0 && this.inflight.get(out.packetId)?.seq === out.seq) {
+        pending.passOver(out.seq);
+        continue;
+      }
+      out.packetId = 0;
+      out.released = false;
+      pending.readBack(out);
+    }
+    if (page.messages.length === 0 && pending.onDisk > 0) {
+      if (!page.complete) {
+        // Appended, but not committed yet: reads see committed records only.
+        this.rereadLater(REREAD_MS, generation);
+        return;
+      }
+      // Everything written before the read was committed, and none of the counted messages is there: their writes
+      // failed (the publisher heard of it), so they are not waiting any more. Those counted since wait for their
+      // commit: read again later, never in a loop of reads that would keep the commit from running.
+      const lost = pending.forget(counted);
+      this.counters.dropped += lost;
+      if (lost === 0 || pending.onDisk > 0) {
+        this.rereadLater(REREAD_MS, generation);
+        return;
+      }
+    }
+    this.drain();
+  }
+
+  private rereadLater(ms: number, generation: number): void {
+    setTimeout(() => {
+      if (this.pending.generation === generation) this.drain();
+    }, ms).unref();
   }
 
   /**
@@ -223,7 +311,7 @@ export class Session {
    */
   resume(link: SessionLink): void {
     this.link = link;
-    const limit = link.clientReceiveMaximum;
+    const limit = inflightLimit(link);
     let sent = 0;
     this.unsent = [];
     // No draining while iterating: a queued message sent meanwhile would join the map and be resent as DUP.
@@ -268,15 +356,16 @@ export class Session {
   }
 
   /**
-   * Puts back a message read from the store at start-up: with its packet identifier it was in flight and is
-   * resent with DUP on reconnect; without one it waits in the queue. Nothing is written back.
+   * Puts back a message read from the store at start-up, in sequence order: with its packet identifier it was in
+   * flight and is resent with DUP on reconnect; without one it waits in the queue (beyond the in-memory head of a
+   * persistent session, in the store only: it is read again when its turn comes). Nothing is written back.
    */
   restoreOutgoing(out: Outgoing): void {
     if (out.packetId > 0 && !this.inflight.has(out.packetId)) this.inflight.set(out.packetId, out);
     else {
       out.packetId = 0;
       out.released = false;
-      this.pending.push(out);
+      this.pending.push(out, this.hooks !== null);
     }
   }
 
@@ -287,4 +376,9 @@ export class Session {
     this.nextPacketId = id === 65535 ? 1 : id + 1;
     return id;
   }
+}
+
+/** How many QoS 1/2 deliveries may be unacknowledged on this link [MQTT-3.3.4-9], and at most MAX_INFLIGHT. */
+function inflightLimit(link: SessionLink): number {
+  return link.clientReceiveMaximum < MAX_INFLIGHT ? link.clientReceiveMaximum : MAX_INFLIGHT;
 }

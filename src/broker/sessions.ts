@@ -85,7 +85,9 @@ export class SessionRegistry {
   persistOnConnect(conn: Connection, session: Session): Promise<void> | undefined {
     const persistence = this.broker.persistence;
     if (persistence === null) return undefined;
-    if (session.expiryInterval === 0) {
+    // A session that stops being persistent loses its record, unless part of its queue is in the store alone (the
+    // backlog beyond its in-memory head): it stays until the session ends with this connection, for those messages.
+    if (session.expiryInterval === 0 && (session.hooks === null || session.pending.onDisk === 0)) {
       if (session.hooks !== null) persistence.deleteSession(session.clientId);
       session.hooks = null;
       return undefined;

@@ -18,10 +18,10 @@ import type { SegmentIo } from './payload/segment-io.js';
 import { DEFAULT_LOG_FILE_BYTES } from './log/commit-log.js';
 import { StoreEnvironment } from './environment.js';
 import { StoreError, StoreOpenError, errorNumber, isSpaceError } from './errors.js';
-import { idPrefixRange } from './keys.js';
+import { idPrefixRange, seqKey } from './keys.js';
 import type { StoreContext } from './message-records.js';
 import { StoreMetrics, type StoreMetricsSnapshot } from './metrics.js';
-import { CompositeOp, RangeRemoveOp } from './ops.js';
+import { CompositeOp, RangeRemoveOp, RemoveOp } from './ops.js';
 import { openPayloadStore, type PayloadStoreChoice } from './payload/open-payload-store.js';
 import type { PayloadRef, PayloadStore, ReconcileReport } from './payload/payload-store.js';
 import { PayloadCompactor, type CompactionReport, type CompactorOptions } from './payload-compactor.js';
@@ -273,6 +273,16 @@ export class Store {
     return this.sessionMessages.remove(clientId, seq, inline);
   }
 
+  /**
+   * Removes several messages of a session in one operation with one promise (a turn's PUBACKs); `inline[i]` as for
+   * removeSessionMessage. Durable, or failed, together.
+   */
+  removeSessionMessages(clientId: string, seqs: readonly number[], inline: readonly boolean[]): Promise<void> {
+    const sid = this.sessions.entry(clientId).sid;
+    const db = this.ctx.dbs.sessionMessages;
+    return this.ctx.scheduler.enqueue(new CompositeOp(seqs.map((seq, i) => new RemoveOp(db, seqKey(sid, seq), inline[i] !== true))));
+  }
+
   /** Records the packet identifier a message was sent with, or that it was released (PUBREC received). */
   updateInflight(clientId: string, seq: number, packetId: number, released: boolean): Promise<void> {
     return this.sessionMessages.updateInflight(clientId, seq, packetId, released);
@@ -283,6 +293,16 @@ export class Store {
     // Reads see LMDB: acknowledged operations still only in the commit log go into it first.
     await this.ctx.scheduler.indexNow();
     return this.sessionMessages.load(clientId, options.afterSeq ?? 0, options.limit);
+  }
+
+  /**
+   * A page of a session's stored messages after `afterSeq` as LMDB holds them now, without first indexing what only
+   * the commit log holds: a prefix of the page loadSessionMessages would return (operations reach LMDB in order), so
+   * a reader paging forward through messages nothing else changes (a session's backlog) does not force an LMDB
+   * commit per page.
+   */
+  readIndexedSessionMessages(clientId: string, afterSeq: number, limit: number): Promise<T.SessionMessage[]> {
+    return this.sessionMessages.load(clientId, afterSeq, limit);
   }
 
   addIncomingQos2(clientId: string, packetId: number): Promise<void> {

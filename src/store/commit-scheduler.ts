@@ -6,7 +6,7 @@
 import type { CapacityGuard } from './capacity.js';
 import { CommitPacer, REAL_CLOCK, type CommitClock, type CommitPacingOptions, type WaitingWindow } from './commit-pacing.js';
 import type { StoreEnvironment } from './environment.js';
-import type { CommitLog } from './log/commit-log.js';
+import type { CommitLog, LogRef } from './log/commit-log.js';
 import type { LogEntry } from './log/log-entry.js';
 import { Packr } from 'msgpackr';
 import { StoreClosedError, StoreFullError, writeFailure, type StoreError } from './errors.js';
@@ -21,6 +21,10 @@ export interface TxnScope {
   pendingFrees(segment: number): Map<number, number>;
   /** Runs `fn` once this transaction is durable, before its payloads are freed (dropped if the operation fails). */
   afterCommit(fn: () => void): void;
+  /** An index entry referring to this log record was written: the record is live once this transaction is durable. */
+  logRecordLive(ref: LogRef): void;
+  /** The index entry referring to this log record was removed: freed once this transaction is durable. */
+  freeLogAfterCommit(ref: LogRef): void;
   /**
    * True while the window's operations are applied one by one after one of them failed: an operation must then
    * not count on a later one of the window taking effect.
@@ -46,6 +50,10 @@ export interface WriteOp {
    * acknowledged, as without a commit log.
    */
   logEntry?(): LogEntry | null | undefined;
+  /** Where the log put this operation's record (its entry was not null): an append's index entry refers to it. */
+  logged?(ref: LogRef): void;
+  /** Bytes it adds to LMDB once logged, if fewer than `bytes` (an index entry instead of the whole record). */
+  lmdbBytes?(): number;
   /** An append's key (no record held it before), when its payload is inline: see cancelRemovedAppends. */
   createdKey?(): string | undefined;
   /** The one key a removal removes. */
@@ -66,6 +74,8 @@ export interface CommitLogBinding {
 }
 
 export interface CommitSchedulerOptions extends CommitPacingOptions {
+  /** The log files LMDB index entries refer to (open whether or not storage.commitLog writes to them). */
+  records?: CommitLog;
   /** A window closes once it holds this many bytes: one commit writes at most about this much. */
   commitMaxBytes: number;
   /** With a commit log, windows are acknowledged after its fdatasync and LMDB commits them later in batches. */
@@ -130,6 +140,8 @@ export class CommitScheduler implements TxnScope {
   private settledWaiters: (() => void)[] = [];
   private closed = false;
   private frees: PayloadRef[] = [];
+  private logLive: LogRef[] = [];
+  private logFrees: LogRef[] = [];
   private committed: (() => void)[] = [];
   private isolatingNow = false;
   private nextWindowId = 0;
@@ -256,6 +268,32 @@ export class CommitScheduler implements TxnScope {
     this.committed.push(fn);
   }
 
+  logRecordLive(ref: LogRef): void {
+    this.logLive.push(ref);
+  }
+
+  freeLogAfterCommit(ref: LogRef): void {
+    this.logFrees.push(ref);
+  }
+
+  /** Log records made live and freed by the transaction that just committed. */
+  private settleLogRecords(): void {
+    const records = this.options.records ?? this.options.commitLog?.log;
+    if (records !== undefined) {
+      for (const ref of this.logLive) records.markLive(ref);
+      for (const ref of this.logFrees) records.free(ref);
+    }
+    this.logLive = [];
+    this.logFrees = [];
+  }
+
+  private resetScope(): void {
+    this.frees = [];
+    this.committed = [];
+    this.logLive = [];
+    this.logFrees = [];
+  }
+
   private refuse(op: WriteOp, err: StoreError, waiter?: DurabilityWaiter): Promise<void> {
     this.freeStaged(op);
     this.metrics.opsFailed++;
@@ -348,13 +386,20 @@ export class CommitScheduler implements TxnScope {
       return;
     }
     const binding = this.options.commitLog;
-    // Near a space limit the window goes to LMDB directly (below): what it removes is free space at once, and a
-    // refusal rests on LMDB's figures rather than on a batch still waiting in the log (capacity.ts, nearLimit).
-    const bodies = binding === undefined || this.capacity.nearLimit() ? undefined : logBodies(batch);
+    // Near a space limit the window is in LMDB before it is acknowledged: what it removes is free space at once,
+    // and a refusal rests on LMDB's figures rather than on a batch still waiting in the log (capacity.ts,
+    // nearLimit). It still goes through the log, so LMDB takes index entries as it does otherwise (whole records
+    // among them would split pages the estimates do not foresee).
+    const bodies = binding === undefined ? undefined : logBodies(batch);
+    if (bodies !== undefined && binding !== undefined) {
+      const near = this.capacity.nearLimit();
+      if (near) await this.indexNow();
+      await this.commitToLog(binding.log, batch, bodies, near);
+      this.metrics.commitLatency.record(performance.now() - started);
+      return;
+    }
     if (binding === undefined) {
       await this.runTransaction(batch, true);
-    } else if (bodies !== undefined) {
-      await this.commitToLog(binding.log, batch, bodies);
     } else {
       // Not all of the window can be logged (compaction, repairs at open), or the store is near a space limit:
       // LMDB commits it before its acknowledgement, after everything acknowledged before it.
@@ -369,14 +414,15 @@ export class CommitScheduler implements TxnScope {
   }
 
   /** The window's records to the log with one fdatasync; acknowledged then, handed to LMDB later. */
-  private async commitToLog(log: CommitLog, batch: Pending[], bodies: Buffer[]): Promise<void> {
+  private async commitToLog(log: CommitLog, batch: Pending[], bodies: LogBodies, indexBeforeAck = false): Promise<void> {
     let written;
     try {
-      written = await log.write(bodies);
+      written = await log.write(bodies.buffers);
     } catch (err) {
       this.failAll(batch, writeFailure(err, 'commit log write'));
       return;
     }
+    for (let i = 0; i < bodies.ops.length; i++) bodies.ops[i]!.logged?.(written.refs[i]!);
     // A window committed (to the log): LMDB's index commits count as syncs only.
     this.metrics.commits++;
     this.metrics.syncs++;
@@ -393,11 +439,18 @@ export class CommitScheduler implements TxnScope {
     // Log files take disk space too until they are reused: counted like payload files (statfs corrects it).
     this.capacity.diskWritten(written.bytes);
     for (const pending of batch) {
-      if (pending.op.grows) this.capacity.logged(pending.op.bytes);
+      if (pending.op.grows) {
+        // Reserved for the whole record; LMDB will take only what lmdbBytes() says (an index entry).
+        const lmdb = lmdbBytesOf(pending.op);
+        this.capacity.release(pending.op.bytes - lmdb);
+        this.capacity.logged(lmdb);
+      }
       this.metrics.opsCommitted++;
       this.metrics.payloadBytesAccepted += pending.op.payloadBytes;
-      settle(pending, undefined);
     }
+    // Near a limit: LMDB takes it before anyone hears of it (a failed index commit keeps it in the log and the batch).
+    if (indexBeforeAck) await this.indexNow();
+    for (const pending of batch) settle(pending, undefined);
     if (urgent && this.indexRetryMs === 0) this.startIndex();
     else this.planIndex();
   }
@@ -462,8 +515,7 @@ export class CommitScheduler implements TxnScope {
     this.indexBatch = [];
     this.indexingBytes = this.unindexedBytes;
     this.unindexedBytes = 0;
-    this.frees = [];
-    this.committed = [];
+    this.resetScope();
     try {
       cancelRemovedAppends(batch);
       await this.env.transaction(() => {
@@ -485,24 +537,24 @@ export class CommitScheduler implements TxnScope {
     this.metrics.syncs++;
     let grownBytes = 0;
     for (const pending of batch) {
-      if (pending.op.grows) this.capacity.indexed(pending.op.bytes);
+      if (pending.op.grows) this.capacity.indexed(lmdbBytesOf(pending.op));
       if (pending.failure !== undefined) {
         // Acknowledged, but it could not be applied (nor will it be on replay): its staged payload is unowned.
         this.freeStaged(pending.op);
         this.metrics.opsFailed++;
-      } else if (pending.op.grows) grownBytes += pending.op.bytes;
+      } else if (pending.op.grows) grownBytes += lmdbBytesOf(pending.op);
     }
     for (const fn of this.committed) fn();
     this.committed = [];
     for (const ref of this.frees) this.payloads.free(ref);
     this.frees = [];
+    this.settleLogRecords();
     this.capacity.refresh(grownBytes);
     await this.options.commitLog?.log.release(lsn).catch(() => undefined);
   }
 
   private async runTransaction(batch: Pending[], retryShrinking: boolean): Promise<void> {
-    this.frees = [];
-    this.committed = [];
+    this.resetScope();
     try {
       await this.env.transaction(() => this.applyAll(batch));
     } catch (err) {
@@ -544,6 +596,7 @@ export class CommitScheduler implements TxnScope {
     this.committed = [];
     for (const ref of this.frees) this.payloads.free(ref);
     this.frees = [];
+    this.settleLogRecords();
     this.capacity.refresh(grownBytes);
   }
 
@@ -557,8 +610,7 @@ export class CommitScheduler implements TxnScope {
     } catch {
       // Some operation threw and the child transaction rolled the window back: isolate it.
     }
-    this.frees = [];
-    this.committed = [];
+    this.resetScope();
     this.isolatingNow = true;
     try {
       this.applyEach(batch);
@@ -571,11 +623,15 @@ export class CommitScheduler implements TxnScope {
     for (const pending of batch) {
       const mark = this.frees.length;
       const committedMark = this.committed.length;
+      const liveMark = this.logLive.length;
+      const logFreeMark = this.logFrees.length;
       try {
         this.env.atomically(() => pending.op.apply(this));
       } catch (err) {
         this.frees.length = mark;
         this.committed.length = committedMark;
+        this.logLive.length = liveMark;
+        this.logFrees.length = logFreeMark;
         pending.failure = writeFailure(err, 'operation');
       }
     }
@@ -602,21 +658,33 @@ export class CommitScheduler implements TxnScope {
 
 const logPackr = new Packr({ useRecords: false });
 
+function lmdbBytesOf(op: WriteOp): number {
+  return Math.min(op.bytes, op.lmdbBytes?.() ?? op.bytes);
+}
+
+/** A window's log records, and the operation of each (told where its record went). */
+interface LogBodies {
+  buffers: Buffer[];
+  ops: WriteOp[];
+}
+
 /** The window's operations as log record bodies, or undefined if one of them cannot be logged. */
-function logBodies(batch: Pending[]): Buffer[] | undefined {
-  const bodies: Buffer[] = [];
+function logBodies(batch: Pending[]): LogBodies | undefined {
+  const buffers: Buffer[] = [];
+  const ops: WriteOp[] = [];
   try {
     for (const pending of batch) {
       const entry = pending.op.logEntry?.();
       if (entry === undefined) return undefined;
       if (entry === null) continue;
       // A copy: the packer's buffer is shared with later pack calls.
-      bodies.push(Buffer.from(logPackr.pack(entry)));
+      buffers.push(Buffer.from(logPackr.pack(entry)));
+      ops.push(pending.op);
     }
   } catch {
     return undefined; // not encodable: committed to LMDB directly, as without a log
   }
-  return bodies;
+  return { buffers, ops };
 }
 
 /**

@@ -2,8 +2,11 @@
 // count toward write amplification), the payload inline up to storage.inlineMaxBytes or else a payload-store
 // reference. Shared by session messages, retained messages and queue messages.
 
+import { Packr } from 'msgpackr';
 import type { CommitScheduler } from './commit-scheduler.js';
 import type { Databases, StoreEnvironment } from './environment.js';
+import { unpackLogRef, type CommitLog, type LogRef, type StoredLogRef } from './log/commit-log.js';
+import { LogKind, type LogEntry } from './log/log-entry.js';
 import { packRef, unpackRef, type PayloadRef, type PayloadStore, type StoredPayloadRef } from './payload/payload-store.js';
 import type { QoS, StoredMessage, StoredMessageProperties } from './types.js';
 
@@ -13,6 +16,8 @@ export interface StoreContext {
   dbs: Databases;
   scheduler: CommitScheduler;
   payloads: PayloadStore;
+  /** The commit log's files: index entries of small messages refer to records in them (store format 4). */
+  log: CommitLog;
   inlineMaxBytes: number;
   /** Last payload-store reference of a payload Buffer: a fan-out to many sessions stores the payload once. */
   refCache: WeakMap<Buffer, PayloadRef>;
@@ -91,6 +96,39 @@ export function decodeInline(record: MessageRecord): StoredMessage | undefined {
 function withPayload(record: MessageRecord, payload: Buffer): StoredMessage {
   const [topic, qos, retain, , , properties, expiresAt, origin] = record;
   return { topic, payload, qos, retain: retain === 1, properties: properties ?? undefined, expiresAt, origin };
+}
+
+/**
+ * An LMDB index entry (store format 4): a record whose message lives in the commit log, with a LogRef where a
+ * whole record has its MessageRecord. A MessageRecord starts with its topic (a string), a LogRef with a number.
+ */
+export function isIndexEntry(value: unknown): value is [StoredLogRef, ...unknown[]] {
+  return Array.isArray(value) && Array.isArray(value[0]) && typeof value[0][0] === 'number';
+}
+
+/** The log record an index entry refers to, if `value` is one. */
+export function logRefOf(value: unknown): LogRef | undefined {
+  return isIndexEntry(value) ? unpackLogRef(value[0]) : undefined;
+}
+
+const logUnpackr = new Packr({ useRecords: false });
+
+/**
+ * The whole record (as a record without the log would hold it) that a log record holds: the value of a session
+ * message append (its packet id and release state as appended) or of a queue append (delivery count 0).
+ */
+export function loggedRecord(body: Buffer): HoldsMessage {
+  const entry = logUnpackr.unpack(body) as LogEntry;
+  if (entry[0] === LogKind.MoveRecord) return loggedRecord(entry[5] as Buffer);
+  if (entry[0] === LogKind.SessionAppend || entry[0] === LogKind.QueueAppend) return entry[3] as HoldsMessage;
+  throw new Error(`log record of kind ${String(entry[0])} holds no message`);
+}
+
+/** Reads the whole records of index entries from the log (one read per record; a copy each). */
+export async function readLoggedRecords(log: CommitLog, refs: readonly LogRef[]): Promise<HoldsMessage[]> {
+  const out: HoldsMessage[] = [];
+  for (const ref of refs) out.push(loggedRecord(await log.read(ref)));
+  return out;
 }
 
 /** The payload-store reference held by a stored record, if any. */

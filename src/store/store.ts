@@ -80,6 +80,8 @@ export interface OpenReport {
   orphanSessionsRemoved: number;
   /** Commit-log records after LMDB's checkpoint, applied to LMDB on open. */
   logRecordsReplayed: number;
+  /** Index entries referring to a log record that is missing (a broken durability contract). */
+  missingLogRefs: number;
   /** Which payload store is in use: 'native' (addon) or 'js' (file I/O). */
   payloadStore: 'native' | 'js';
   /** Set when storage.payloadStore auto fell back to the TypeScript store: why the addon did not load. */
@@ -126,8 +128,9 @@ export class Store {
         minFreeDiskBytes: options.minFreeDiskBytes ?? DEFAULT_MIN_FREE_DISK_BYTES,
         dataDir: options.dataDir,
       });
-      log = await CommitLog.open(join(options.dataDir, 'log'), (options.commitLog ?? true), logFileIo(options.payloadStoreKind ?? 'auto'), options.logFileBytes);
+      log = await CommitLog.open(join(options.dataDir, 'log'), (options.commitLog ?? true), logFileIo(options.payloadStoreKind ?? 'auto'), options.logFileBytes, env.checkpoint());
       const scheduler = new CommitScheduler(env, payloads, capacity, metrics, {
+        records: log,
         commitLog: (options.commitLog ?? true) ? { log, indexMaxOps: options.logIndexMaxOps ?? 4096, indexIntervalMs: options.logIndexIntervalMs ?? 100 } : undefined,
         commitIntervalMs: options.commitIntervalMs ?? 5,
         commitMaxBytes: options.commitMaxBytes ?? 1024 * 1024,
@@ -139,20 +142,25 @@ export class Store {
         dbs: env.dbs,
         scheduler,
         payloads,
+        log,
         inlineMaxBytes: options.inlineMaxBytes ?? 2048,
         refCache: new WeakMap<Buffer, PayloadRef>(),
       };
       // Before anything reads LMDB, and before reconcile may cut a payload only a log record refers to.
       const replayed = await replayCommitLog(ctx, log);
-      if (!(options.commitLog ?? true)) await log.close();
+      // With storage.commitLog off the log stays open for reading: index entries may refer to its records.
       const sessions = new SessionTable(ctx);
       sessions.buildIndex();
       const scan = scanForRecovery(env.dbs, sessions.sessionIds());
       const reconciled = await payloads.reconcile(scan.liveRefs);
+      // LSNs go on past everything on disk; files covered by that (records after a gap were never acknowledged)
+      // and holding no message an index entry refers to go.
+      const missingLogRefs = await log.reconcile(scan.liveLogRefs, log.next - 1);
       const report: OpenReport = {
         payloads: reconciled,
         orphanSessionsRemoved: scan.orphanSessionIds.size,
         logRecordsReplayed: replayed,
+        missingLogRefs,
         payloadStore: payloads.kind,
         payloadStoreFallbackReason: fallbackReason,
       };
@@ -192,7 +200,7 @@ export class Store {
   async close(): Promise<void> {
     await this.compactor.stop();
     await this.ctx.scheduler.close();
-    await this.ctx.scheduler.closeLog();
+    await this.ctx.log.close();
     this.capacity.stop();
     await this.ctx.payloads.close();
     await this.ctx.env.close();

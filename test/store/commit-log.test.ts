@@ -5,13 +5,14 @@
 import { cpSync, mkdirSync, openSync, readdirSync, rmSync, statSync, truncateSync, writeFileSync, writeSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
 import { open as openLmdb } from 'lmdb';
+import { Packr } from 'msgpackr';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { FORMAT_VERSION } from '../../src/store/environment.js';
 import { StoreOpenError } from '../../src/store/errors.js';
 import { CommitLog } from '../../src/store/log/commit-log.js';
 import { LOG_HEADER_BYTES } from '../../src/store/log/log-format.js';
-import type { StoreContext } from '../../src/store/message-records.js';
+import { logRefOf, loggedRecord, type StoreContext } from '../../src/store/message-records.js';
 import { crc32Continue } from '../../src/store/payload/crc32.js';
 import { Store } from '../../src/store/store.js';
 import { message, outgoing, removeTempDirs, session, tempDir } from './helpers.js';
@@ -183,7 +184,7 @@ log('a format 2 directory whose log LMDB covers is migrated, and new records con
   assert.equal((await c.loadSessionMessages('c')).map((x) => x.seq), appended.map((a) => a.seq));
   await c.close();
   const check = openLmdb({ path: join(copy, 'lmdb') });
-  assert.is((check.openDB({ name: 'meta' }).get('wharf') as { formatVersion: number }).formatVersion, 3);
+  assert.is((check.openDB({ name: 'meta' }).get('wharf') as { formatVersion: number }).formatVersion, FORMAT_VERSION);
   await check.close();
 });
 
@@ -249,7 +250,7 @@ log('appends removed again before their index commit are never written to LMDB; 
   await replayed.close();
 });
 
-log('a 256-byte message takes its LMDB value plus a 14-byte header and a one-byte database id in the log', async () => {
+log('a 256-byte message is one log record of its whole record plus 18 bytes, and a 16-byte index entry in LMDB', async () => {
   const dataDir = tempDir('log-size');
   const s = await Store.open({ dataDir, minFreeDiskBytes: 0, logIndexIntervalMs: 600_000 });
   await s.saveSession(session('c'));
@@ -268,9 +269,13 @@ log('a 256-byte message takes its LMDB value plus a 14-byte header and a one-byt
   const [key] = [...ctx.dbs.sessionMessages.getKeys({ limit: 1 })];
   const value = ctx.dbs.sessionMessages.getBinary(key as Buffer);
   assert.ok(value !== undefined);
-  // The entry: kind, database id, 12-byte key (+2), the value, one flag; then the header.
+  assert.ok(value!.length <= 16, `index entry of ${value!.length} bytes`);
+  const ref = logRefOf(ctx.dbs.sessionMessages.get(key as Buffer))!;
+  const whole = new Packr({ useRecords: false }).pack(loggedRecord(await ctx.log.read(ref))).length;
+  // The header, then the entry: kind, session id, seq (up to 5 bytes), the whole record.
   assert.is(sizes.length, 1);
-  assert.ok(sizes[0]! <= value!.length + 14 + 1 + 1 + 14 + 1 + 1, `record ${sizes[0]} bytes for a ${value!.length}-byte value`);
+  assert.ok(sizes[0]! <= LOG_HEADER_BYTES + 1 + 1 + 1 + 5 + whole, `record ${sizes[0]} bytes for a ${whole}-byte whole record`);
+  assert.is((await s.loadSessionMessages('c'))[0]!.message.payload.length, 256);
   await s.close();
 });
 

@@ -1,15 +1,19 @@
 // The commit log: the durable record of every logged write operation. A commit window's operations are
 // appended as records with one vectored write and one fdatasync (data only: no LMDB page, no meta page), and
 // the window is acknowledged after that. LMDB receives the same operations later, in large batches, with the
-// LSN they cover (the checkpoint); open replays the records after the checkpoint. Files whose records are all
-// covered by a checkpoint are deleted.
+// LSN they cover (the checkpoint); open replays the records after the checkpoint. Since store format 4 the log
+// also holds the messages of small appends: LMDB keeps only an index entry with a reference to the record
+// (LogRef), so a file is kept while any such record is live (counted like payload owners), and released (reused
+// or deleted) once its records are all covered by a checkpoint and none is live. log-compactor.ts moves the few
+// live records of mostly-dead files forward.
 
 import { mkdir, readdir, readFile, rename, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileSegmentIo } from '../payload/file-segment-io.js';
 import { syncDirectory } from '../payload/segment-format.js';
 import type { SegmentFile, SegmentIo } from '../payload/segment-io.js';
-import { encodeLogWrite, logFileName, parseLogFileName, scanLogFile, type ScannedRecord } from './log-format.js';
+import { PayloadCorruptError } from '../errors.js';
+import { LOG_HEADER_BYTES, checkLogRecord, encodeLogWrite, logFileName, parseLogFileName, scanLogFile, type ScannedRecord } from './log-format.js';
 
 export const DEFAULT_LOG_FILE_BYTES = 8 * 1024 * 1024;
 /**
@@ -26,6 +30,38 @@ interface LogFile {
   readonly path: string;
   /** Highest LSN written to (or found in) the file; 0 if none. */
   maxLsn: number;
+  /** Bytes of the file (written so far, or found on open). */
+  size: number;
+  /** Records LMDB index entries refer to (each has one owner), and their bytes, headers included. */
+  live: number;
+  liveBytes: number;
+  /** Opened for reads of live records (not the file being written). */
+  reader: Promise<SegmentFile> | undefined;
+  /** Being compacted: its records are being copied forward. */
+  compacting: boolean;
+}
+
+/** Where a record is: file number, offset of its header, body length. An LMDB index entry holds it. */
+export interface LogRef {
+  readonly file: number;
+  readonly offset: number;
+  readonly length: number;
+}
+
+/** A LogRef as stored in an LMDB index entry: [file, offset, length] (its first element is a number). */
+export type StoredLogRef = [number, number, number];
+
+export function packLogRef(ref: LogRef): StoredLogRef {
+  return [ref.file, ref.offset, ref.length];
+}
+
+export function unpackLogRef(stored: StoredLogRef): LogRef {
+  return { file: stored[0], offset: stored[1], length: stored[2] };
+}
+
+/** A record found on open, with where it is (an append replayed from it refers to it). */
+export interface FoundRecord extends ScannedRecord {
+  file: number;
 }
 
 export interface LogWrite {
@@ -33,6 +69,16 @@ export interface LogWrite {
   lastLsn: number;
   /** Bytes written, padding included. */
   bytes: number;
+  /** Where each body went, in order. */
+  refs: LogRef[];
+}
+
+/** A sealed, covered log file with few live records (log-compactor.ts). */
+export interface LogFileUsage {
+  file: number;
+  size: number;
+  live: number;
+  liveBytes: number;
 }
 
 export class CommitLog {
@@ -41,8 +87,11 @@ export class CommitLog {
   private active: { file: LogFile; handle: SegmentFile; position: number } | undefined;
   private nextLsn = 1;
   private nextFileId: number;
-  private found: ScannedRecord[] = [];
+  private found: FoundRecord[] = [];
   private closed = false;
+  /** Highest checkpoint LMDB holds (release()): files at or below it may go once nothing in them is live. */
+  private checkpoint = 0;
+  private releasing: Promise<void> = Promise.resolve();
 
   private constructor(
     private readonly dir: string,
@@ -56,10 +105,11 @@ export class CommitLog {
 
   /** Opens (creating) the log directory and reads every file's valid records. */
   /** `io`: the payload store's file access (the addon does the write and the fdatasync in one worker job). */
-  static async open(dir: string, create: boolean, io: SegmentIo = fileSegmentIo, fileMaxBytes = DEFAULT_LOG_FILE_BYTES): Promise<CommitLog> {
+  /** `keepAfter`: LMDB's checkpoint; records at or below it are not kept in memory (no replay needs them). */
+  static async open(dir: string, create: boolean, io: SegmentIo = fileSegmentIo, fileMaxBytes = DEFAULT_LOG_FILE_BYTES, keepAfter = 0): Promise<CommitLog> {
     if (create && (await mkdir(dir, { recursive: true })) !== undefined) await syncDirectory(dirname(dir));
     const existing: LogFile[] = [];
-    const found: ScannedRecord[] = [];
+    const found: FoundRecord[] = [];
     const names = await readdir(dir).catch((err: NodeJS.ErrnoException) => {
       if (err.code === 'ENOENT' && !create) return [] as string[];
       throw err;
@@ -67,9 +117,10 @@ export class CommitLog {
     const ids = names.map(parseLogFileName).filter((id): id is number => id !== undefined);
     for (const id of ids.sort((a, b) => a - b)) {
       const path = join(dir, logFileName(id));
-      const { records } = scanLogFile(id, await readFile(path));
-      existing.push({ id, path, maxLsn: records.reduce((max, r) => Math.max(max, r.lsn), 0) });
-      found.push(...records);
+      const data = await readFile(path);
+      const { records, maxLsn } = scanLogFile(id, data, keepAfter);
+      existing.push({ id, path, maxLsn, size: data.length, live: 0, liveBytes: 0, reader: undefined, compacting: false });
+      for (const record of records) found.push({ ...record, file: id });
     }
     const log = new CommitLog(dir, fileMaxBytes, io, existing);
     log.found = found;
@@ -80,8 +131,8 @@ export class CommitLog {
    * The records to replay over a checkpoint: those with LSNs checkpoint+1, +2, … in file order, up to the first
    * gap (what follows a gap was never acknowledged). Later writes continue after the last of them.
    */
-  recordsAfter(checkpoint: number): ScannedRecord[] {
-    const replay: ScannedRecord[] = [];
+  recordsAfter(checkpoint: number): FoundRecord[] {
+    const replay: FoundRecord[] = [];
     let expected = checkpoint + 1;
     for (const record of this.found) {
       if (record.lsn <= checkpoint) continue;
@@ -89,7 +140,7 @@ export class CommitLog {
       replay.push(record);
       expected++;
     }
-    const highest = this.found.reduce((max, r) => Math.max(max, r.lsn), checkpoint);
+    const highest = this.files.reduce((max, f) => Math.max(max, f.maxLsn), checkpoint);
     // Past every LSN on disk, so no record written from now on can be mistaken for a stale one or vice versa.
     this.nextLsn = highest + 1;
     this.found = [];
@@ -121,41 +172,135 @@ export class CommitLog {
       await active.handle.close(false).catch(() => undefined);
       throw err;
     }
+    const refs: LogRef[] = [];
+    let offset = active.position;
+    for (const body of bodies) {
+      refs.push({ file: active.file.id, offset, length: body.length });
+      offset += LOG_HEADER_BYTES + body.length;
+    }
     active.position += bytes;
+    active.file.size = active.position;
     active.file.maxLsn = this.nextLsn - 1;
     if (active.position >= this.fileMaxBytes) {
       this.active = undefined;
       await active.handle.close(false).catch(() => undefined);
     }
-    return { lastLsn: this.nextLsn - 1, bytes };
+    return { lastLsn: this.nextLsn - 1, bytes, refs };
   }
 
-  /** Deletes the files (not the one being written) whose records are all covered by `checkpoint`. */
-  async release(checkpoint: number): Promise<void> {
-    const keep: LogFile[] = [];
-    const drop: LogFile[] = [];
-    for (const file of this.files) {
-      if (file !== this.active?.file && file.maxLsn <= checkpoint) drop.push(file);
-      else keep.push(file);
+  /** The body of the record at `ref` (a copy: a released file is reused), checked; PayloadCorruptError otherwise. */
+  async read(ref: LogRef): Promise<Buffer> {
+    const file = this.files.find((f) => f.id === ref.file);
+    if (file === undefined) throw new PayloadCorruptError(`log file ${ref.file} does not exist`);
+    const handle = this.active?.file === file ? this.active.handle : await (file.reader ??= this.io.open(file.path));
+    const data = Buffer.from(await handle.read(ref.offset, LOG_HEADER_BYTES + ref.length));
+    const body = checkLogRecord(ref.file, data, ref.length);
+    if (typeof body === 'string') throw new PayloadCorruptError(`${body} at ${file.path} offset ${ref.offset}`);
+    return body;
+  }
+
+  /** An LMDB index entry referring to `ref` was committed: its file stays until it is freed. */
+  markLive(ref: LogRef): void {
+    const file = this.fileOf(ref.file);
+    if (file === undefined) return;
+    file.live++;
+    file.liveBytes += LOG_HEADER_BYTES + ref.length;
+  }
+
+  /** The index entry referring to `ref` is gone (removal committed); its file may be released. */
+  free(ref: LogRef): void {
+    const file = this.fileOf(ref.file);
+    if (file === undefined || file.live === 0) return;
+    file.live--;
+    file.liveBytes -= LOG_HEADER_BYTES + ref.length;
+    if (file.live === 0 && file.maxLsn <= this.checkpoint && file !== this.active?.file) void this.release(this.checkpoint);
+  }
+
+  /**
+   * After open and replay: the references LMDB's index entries hold. Returns how many name a missing file or
+   * lie past its end (a broken durability contract); files covered by the checkpoint with none go.
+   */
+  async reconcile(refs: Iterable<LogRef>, checkpoint: number): Promise<number> {
+    let missing = 0;
+    for (const file of this.files) (file.live = 0), (file.liveBytes = 0);
+    for (const ref of refs) {
+      const file = this.fileOf(ref.file);
+      if (file === undefined || ref.offset + LOG_HEADER_BYTES + ref.length > file.size) missing++;
+      else this.markLive(ref);
     }
-    this.files.length = 0;
-    this.files.push(...keep);
-    for (const file of drop) {
-      if (this.spares.length < SPARE_FILES && !this.closed) this.spares.push(file);
-      // No directory sync needed: a deleted file that comes back after a power cut holds only covered records.
-      else await unlink(file.path).catch(() => undefined);
+    await this.release(checkpoint);
+    return missing;
+  }
+
+  /** Releases (reuses or deletes) the files, not the one being written, covered by `checkpoint` with nothing live. */
+  release(checkpoint: number): Promise<void> {
+    this.checkpoint = Math.max(this.checkpoint, checkpoint);
+    const run = this.releasing.then(() => this.releaseNow());
+    this.releasing = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Sealed files covered by the checkpoint whose live records fill less than `ratio` of them, oldest first. */
+  sparseFiles(ratio: number): LogFileUsage[] {
+    return this.files
+      .filter((f) => f !== this.active?.file && !f.compacting && f.live > 0 && f.maxLsn <= this.checkpoint && f.liveBytes < ratio * f.size)
+      .map((f) => ({ file: f.id, size: f.size, live: f.live, liveBytes: f.liveBytes }));
+  }
+
+  /** Live records of a file (0 for a file that is gone). */
+  liveRecords(id: number): number {
+    return this.fileOf(id)?.live ?? 0;
+  }
+
+  setCompacting(ids: readonly number[], compacting: boolean): void {
+    for (const id of ids) {
+      const file = this.fileOf(id);
+      if (file !== undefined) file.compacting = compacting;
     }
   }
 
-  /** Bytes of all log files (for the capacity guard's accounting and tests). */
+  /** Number of log files (tests). */
   fileCount(): number {
     return this.files.length;
   }
 
+  /** Bytes of all log files. */
+  diskBytes(): number {
+    return this.files.reduce((sum, f) => sum + f.size, 0) + this.spares.reduce((sum, f) => sum + f.size, 0);
+  }
+
   async close(): Promise<void> {
     this.closed = true;
+    await this.releasing;
     await this.active?.handle.close(false).catch(() => undefined);
     this.active = undefined;
+    for (const file of this.files) await closeReader(file);
+  }
+
+  private fileOf(id: number): LogFile | undefined {
+    // Few files: a linear search is cheaper than keeping a map in step.
+    for (const file of this.files) if (file.id === id) return file;
+    return undefined;
+  }
+
+  private async releaseNow(): Promise<void> {
+    const checkpoint = this.checkpoint;
+    const keep: LogFile[] = [];
+    const drop: LogFile[] = [];
+    for (const file of this.files) {
+      if (file !== this.active?.file && file.maxLsn <= checkpoint && file.live === 0 && !file.compacting) drop.push(file);
+      else keep.push(file);
+    }
+    if (drop.length === 0) return;
+    this.files.length = 0;
+    this.files.push(...keep);
+    for (const file of drop) {
+      await closeReader(file);
+      if (this.spares.length < SPARE_FILES && !this.closed) this.spares.push(file);
+      // No directory sync needed: a deleted file that comes back after a power cut holds only covered records
+      // that no index entry refers to.
+      else await unlink(file.path).catch(() => undefined);
+    }
   }
 
   private async startFile(): Promise<{ file: LogFile; handle: SegmentFile; position: number }> {
@@ -173,9 +318,15 @@ export class CommitLog {
       // Creates the file and fsyncs the directory, so the new entry survives a power cut.
       handle = await this.io.create(this.dir, path);
     }
-    const file: LogFile = { id, path, maxLsn: 0 };
+    const file: LogFile = { id, path, maxLsn: 0, size: 0, live: 0, liveBytes: 0, reader: undefined, compacting: false };
     this.files.push(file);
     this.active = { file, handle, position: 0 };
     return this.active;
   }
+}
+
+async function closeReader(file: LogFile): Promise<void> {
+  const reader = file.reader;
+  file.reader = undefined;
+  if (reader !== undefined) await (await reader).close(false).catch(() => undefined);
 }

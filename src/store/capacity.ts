@@ -74,6 +74,12 @@ export class CapacityGuard {
   private reading = false;
   private readAgain = false;
   private usedAtFailure = 0;
+  /**
+   * Exact used bytes when a write was last refused for the map cap with nothing left unmeasured; growth stays
+   * refused until a reading is below it (a removal). Without it a store holding its messages in log records
+   * (format 4, counted at their size) would take a few small writes after each refusal of a large one.
+   */
+  private usedAtCapRefusal = 0;
   private measuredAt = 0;
   /** Estimated LMDB growth (bytes, UNMEASURED_GROWTH_FACTOR applied) committed since `used` was measured. */
   private unmeasuredGrowth = 0;
@@ -189,6 +195,7 @@ export class CapacityGuard {
     this.reusable = reading.fileBytes - reading.usedBytes;
     this.unmeasuredGrowth = 0;
     if (this.failedAt !== 0 && this.used < this.usedAtFailure) this.failedAt = 0;
+    if (this.usedAtCapRefusal !== 0 && this.used < this.usedAtCapRefusal) this.usedAtCapRefusal = 0;
   }
 
   /** The disk's free space, as estimated, is within NEAR_LIMIT_BYTES of the reserve. */
@@ -267,7 +274,9 @@ export class CapacityGuard {
     }
     const growth = (this.pendingGrowth + bytes) * GROWTH_FACTOR + this.unindexedGrowth;
     const used = this.used + this.unmeasuredGrowth;
-    if (used + growth > this.options.maxUsedBytes) {
+    if (used + growth > this.options.maxUsedBytes || (this.usedAtCapRefusal !== 0 && used >= this.usedAtCapRefusal)) {
+      // Refused on exact figures alone (nothing waits unmeasured or unindexed): stays so until space is freed.
+      if (this.unmeasuredGrowth === 0 && this.unindexedGrowth === 0 && this.usedAtCapRefusal === 0) this.usedAtCapRefusal = this.used;
       return new StoreFullError(`${used} of ${this.options.maxUsedBytes} bytes in use (storage.mapSizeBytes)`);
     }
     const min = this.options.minFreeDiskBytes;

@@ -52,8 +52,6 @@ export interface WriteOp {
   logEntry?(): LogEntry | null | undefined;
   /** Where the log put this operation's record (its entry was not null): an append's index entry refers to it. */
   logged?(ref: LogRef): void;
-  /** Bytes it adds to LMDB once logged, if fewer than `bytes` (an index entry instead of the whole record). */
-  lmdbBytes?(): number;
   /** An append's key (no record held it before), when its payload is inline: see cancelRemovedAppends. */
   createdKey?(): string | undefined;
   /** The one key a removal removes. */
@@ -76,6 +74,8 @@ export interface CommitLogBinding {
 export interface CommitSchedulerOptions extends CommitPacingOptions {
   /** The log files LMDB index entries refer to (open whether or not storage.commitLog writes to them). */
   records?: CommitLog;
+  /** Near a space limit, windows still go through the log and LMDB takes them before the acknowledgement. */
+  nearLimitThroughLog?: boolean;
   /** A window closes once it holds this many bytes: one commit writes at most about this much. */
   commitMaxBytes: number;
   /** With a commit log, windows are acknowledged after its fdatasync and LMDB commits them later in batches. */
@@ -390,9 +390,10 @@ export class CommitScheduler implements TxnScope {
     // and a refusal rests on LMDB's figures rather than on a batch still waiting in the log (capacity.ts,
     // nearLimit). It still goes through the log, so LMDB takes index entries as it does otherwise (whole records
     // among them would split pages the estimates do not foresee).
-    const bodies = binding === undefined ? undefined : logBodies(batch);
+    const near = binding !== undefined && this.capacity.nearLimit();
+    // Without index entries (logRecords off), near a limit the window goes to LMDB directly (below), as before.
+    const bodies = binding === undefined || (near && this.options.nearLimitThroughLog !== true) ? undefined : logBodies(batch);
     if (bodies !== undefined && binding !== undefined) {
-      const near = this.capacity.nearLimit();
       if (near) await this.indexNow();
       await this.commitToLog(binding.log, batch, bodies, near);
       this.metrics.commitLatency.record(performance.now() - started);
@@ -439,12 +440,7 @@ export class CommitScheduler implements TxnScope {
     // Log files take disk space too until they are reused: counted like payload files (statfs corrects it).
     this.capacity.diskWritten(written.bytes);
     for (const pending of batch) {
-      if (pending.op.grows) {
-        // Reserved for the whole record; LMDB will take only what lmdbBytes() says (an index entry).
-        const lmdb = lmdbBytesOf(pending.op);
-        this.capacity.release(pending.op.bytes - lmdb);
-        this.capacity.logged(lmdb);
-      }
+      if (pending.op.grows) this.capacity.logged(pending.op.bytes);
       this.metrics.opsCommitted++;
       this.metrics.payloadBytesAccepted += pending.op.payloadBytes;
     }
@@ -537,12 +533,12 @@ export class CommitScheduler implements TxnScope {
     this.metrics.syncs++;
     let grownBytes = 0;
     for (const pending of batch) {
-      if (pending.op.grows) this.capacity.indexed(lmdbBytesOf(pending.op));
+      if (pending.op.grows) this.capacity.indexed(pending.op.bytes);
       if (pending.failure !== undefined) {
         // Acknowledged, but it could not be applied (nor will it be on replay): its staged payload is unowned.
         this.freeStaged(pending.op);
         this.metrics.opsFailed++;
-      } else if (pending.op.grows) grownBytes += lmdbBytesOf(pending.op);
+      } else if (pending.op.grows) grownBytes += pending.op.bytes;
     }
     for (const fn of this.committed) fn();
     this.committed = [];
@@ -657,10 +653,6 @@ export class CommitScheduler implements TxnScope {
 }
 
 const logPackr = new Packr({ useRecords: false });
-
-function lmdbBytesOf(op: WriteOp): number {
-  return Math.min(op.bytes, op.lmdbBytes?.() ?? op.bytes);
-}
 
 /** A window's log records, and the operation of each (told where its record went). */
 interface LogBodies {

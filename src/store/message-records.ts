@@ -18,6 +18,8 @@ export interface StoreContext {
   payloads: PayloadStore;
   /** The commit log's files: index entries of small messages refer to records in them (store format 4). */
   log: CommitLog;
+  /** Small appends that reach LMDB through the log become index entries (StoreOptions.logRecords). */
+  logRecords: boolean;
   inlineMaxBytes: number;
   /** Last payload-store reference of a payload Buffer: a fan-out to many sessions stores the payload once. */
   refCache: WeakMap<Buffer, PayloadRef>;
@@ -124,11 +126,10 @@ export function loggedRecord(body: Buffer): HoldsMessage {
   throw new Error(`log record of kind ${String(entry[0])} holds no message`);
 }
 
-/** Reads the whole records of index entries from the log (one read per record; a copy each). */
+/** Reads the whole records of index entries from the log (records close together with one read). */
 export async function readLoggedRecords(log: CommitLog, refs: readonly LogRef[]): Promise<HoldsMessage[]> {
-  const out: HoldsMessage[] = [];
-  for (const ref of refs) out.push(loggedRecord(await log.read(ref)));
-  return out;
+  if (refs.length === 0) return [];
+  return (await log.readMany(refs)).map(loggedRecord);
 }
 
 /** The payload-store reference held by a stored record, if any. */

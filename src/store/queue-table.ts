@@ -77,11 +77,7 @@ export class AppendQueueMessageOp implements WriteOp {
 
   logged(ref: LogRef): void {
     // A payload in the payload store keeps its whole record in LMDB: a removal frees the payload from it.
-    if (this.record[0][4] === null) this.logRef = ref;
-  }
-
-  lmdbBytes(): number {
-    return this.logRef === undefined ? this.bytes : INDEX_ENTRY_BYTES;
+    if (this.record[0][4] === null && this.ctx.logRecords) this.logRef = ref;
   }
 
   createdKey(): string | undefined {
@@ -101,9 +97,6 @@ export class AppendQueueMessageOp implements WriteOp {
     return [LogKind.QueueAppend, this.queueId, this.seq, this.record, replaces];
   }
 }
-
-/** What an index entry adds to LMDB: its key, its value (~15 bytes), LMDB's node header, a share of branch pages. */
-const INDEX_ENTRY_BYTES = 48;
 
 /** Sets the delivery count of a stored message (absent: nothing to do). */
 export class SetDeliveryCountOp implements WriteOp {
@@ -229,18 +222,18 @@ export class QueueTable {
     return messages;
   }
 
-  /** Removes a message; `inline` (known from its append or read) spares reading a record without a reference. */
-  remove(queueId: number, seq: number, inline?: boolean): Promise<void> {
-    // Read even when its payload is inline (`inline`): an index entry's log record is freed from it.
-    void inline;
+  /**
+   * Removes a message. The record is read even when its payload is inline (`_inline`, from its append or read):
+   * an index entry's log record is freed from it (store format 4).
+   */
+  remove(queueId: number, seq: number, _inline?: boolean): Promise<void> {
     return this.ctx.scheduler.enqueue(new RemoveOp(this.ctx.dbs.queueMessages, seqKey(queueId, seq), true));
   }
 
-  /** Removes several messages of a queue in one operation; `inline[i]` as for remove(). */
-  removeMany(queueId: number, seqs: readonly number[], inline: readonly boolean[]): Promise<void> {
+  /** Removes several messages of a queue in one operation; `_inline[i]` as for remove(). */
+  removeMany(queueId: number, seqs: readonly number[], _inline: readonly boolean[]): Promise<void> {
     // One operation and one promise for a turn's acknowledgements, logged as the single removals it holds.
     const db = this.ctx.dbs.queueMessages;
-    void inline;
     return this.ctx.scheduler.enqueue(new CompositeOp(seqs.map((seq) => new RemoveOp(db, seqKey(queueId, seq), true))));
   }
 

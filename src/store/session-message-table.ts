@@ -28,6 +28,7 @@ type OutgoingRecord = [
  */
 export class SessionAppendOp extends AppendOp {
   private logRef: LogRef | undefined;
+  private readonly logRecords: boolean;
 
   constructor(
     ctx: StoreContext,
@@ -40,6 +41,7 @@ export class SessionAppendOp extends AppendOp {
     logRef?: LogRef,
   ) {
     super(ctx.dbs.sessionMessages, seqKey(sid, seq), record, bytes, payloadBytes, stagedRef);
+    this.logRecords = ctx.logRecords;
     if (logRef !== undefined) this.logged(logRef);
   }
 
@@ -62,16 +64,9 @@ export class SessionAppendOp extends AppendOp {
 
   logged(ref: LogRef): void {
     // A payload in the payload store keeps its whole record in LMDB: a removal frees the payload from it.
-    if (this.record[0][4] === null) this.logRef = ref;
-  }
-
-  lmdbBytes(): number {
-    return this.logRef === undefined ? this.bytes : INDEX_ENTRY_BYTES;
+    if (this.record[0][4] === null && this.logRecords) this.logRef = ref;
   }
 }
-
-/** What an index entry adds to LMDB: its key, its value (~15 bytes), LMDB's node header, a share of branch pages. */
-const INDEX_ENTRY_BYTES = 48;
 
 /** Changes the inflight state of a stored message in place (absent: already removed, nothing to do). */
 export class UpdateInflightOp implements WriteOp {
@@ -127,10 +122,9 @@ export class SessionMessageTable {
   }
 
   /** Removes a message: PUBACK, PUBCOMP, or expiry. Its payload is freed once the removal is durable. */
-  remove(clientId: string, seq: number, inline?: boolean): Promise<void> {
+  remove(clientId: string, seq: number, _inline?: boolean): Promise<void> {
     const key = seqKey(this.sessions.entry(clientId).sid, seq);
-    // Read even when its payload is inline (`inline`): an index entry's log record is freed from it.
-    void inline;
+    // Read even when its payload is inline (`_inline`): an index entry's log record is freed from it.
     return this.ctx.scheduler.enqueue(new RemoveOp(this.ctx.dbs.sessionMessages, key, true));
   }
 

@@ -252,7 +252,7 @@ log('appends removed again before their index commit are never written to LMDB; 
 
 log('a 256-byte message is one log record of its whole record plus 18 bytes, and a 16-byte index entry in LMDB', async () => {
   const dataDir = tempDir('log-size');
-  const s = await Store.open({ dataDir, minFreeDiskBytes: 0, logIndexIntervalMs: 600_000 });
+  const s = await Store.open({ dataDir, minFreeDiskBytes: 0, logIndexIntervalMs: 600_000, logRecords: true });
   await s.saveSession(session('c'));
   const ctx = (s as unknown as { ctx: StoreContext }).ctx;
   const commitLog = (ctx.scheduler as unknown as { options: { commitLog: { log: CommitLog } } }).options.commitLog.log;

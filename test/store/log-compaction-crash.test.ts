@@ -40,7 +40,7 @@ for (const kind of PAYLOAD_KINDS) {
       });
       movedInAll += seen.moved;
       const context = `round ${round}, killed after ${seen.moved} moved records`;
-      const store = await Store.open({ dataDir, minFreeDiskBytes: 0, logFileBytes: 16 * 1024, payloadStoreKind: kind, payloadCompaction: { intervalMs: 0 } });
+      const store = await Store.open({ dataDir, minFreeDiskBytes: 0, logFileBytes: 16 * 1024, logRecords: true, payloadStoreKind: kind, payloadCompaction: { intervalMs: 0 } });
       try {
         assert.is(store.openReport.missingLogRefs, 0, `index entries referring to missing log records (${context})`);
         const stored = new Map<number, number>();

@@ -16,7 +16,7 @@ records.after.each(removeTempDirs);
 const SMALL_FILES = 8 * 1024;
 
 function options(dataDir: string, more: Partial<StoreOptions> = {}): StoreOptions {
-  return { dataDir, minFreeDiskBytes: 0, logFileBytes: SMALL_FILES, payloadCompaction: { intervalMs: 0 }, ...more };
+  return { dataDir, minFreeDiskBytes: 0, logFileBytes: SMALL_FILES, logRecords: true, payloadCompaction: { intervalMs: 0 }, ...more };
 }
 
 function ctxOf(s: Store): StoreContext {

@@ -24,6 +24,10 @@ export const DEFAULT_LOG_FILE_BYTES = 8 * 1024 * 1024;
  * which ends the scan.
  */
 const SPARE_FILES = 2;
+/** A file being written whose records are all dead is sealed and released from this size on (sealDeadActive). */
+const RECLAIM_ACTIVE_BYTES = 1024 * 1024;
+/** Records of one file within this span are read with one read (readMany). */
+const SPAN_READ_BYTES = 256 * 1024;
 
 interface LogFile {
   readonly id: number;
@@ -32,6 +36,8 @@ interface LogFile {
   maxLsn: number;
   /** Bytes of the file (written so far, or found on open). */
   size: number;
+  /** Bytes the file takes on the disk: a reused file keeps its old length until written past it. */
+  diskSize: number;
   /** Records LMDB index entries refer to (each has one owner), and their bytes, headers included. */
   live: number;
   liveBytes: number;
@@ -92,6 +98,10 @@ export class CommitLog {
   /** Highest checkpoint LMDB holds (release()): files at or below it may go once nothing in them is live. */
   private checkpoint = 0;
   private releasing: Promise<void> = Promise.resolve();
+  /** Called after log files were released (deleted, or kept for reuse: space the log writes over first). */
+  onFilesReleased: () => void = () => undefined;
+  /** The write in progress, if any: a file sealed meanwhile is closed after it. */
+  private writing: Promise<unknown> | undefined;
 
   private constructor(
     private readonly dir: string,
@@ -119,7 +129,7 @@ export class CommitLog {
       const path = join(dir, logFileName(id));
       const data = await readFile(path);
       const { records, maxLsn } = scanLogFile(id, data, keepAfter);
-      existing.push({ id, path, maxLsn, size: data.length, live: 0, liveBytes: 0, reader: undefined, compacting: false });
+      existing.push({ id, path, maxLsn, size: data.length, diskSize: data.length, live: 0, liveBytes: 0, reader: undefined, compacting: false });
       for (const record of records) found.push({ ...record, file: id });
     }
     const log = new CommitLog(dir, fileMaxBytes, io, existing);
@@ -163,14 +173,20 @@ export class CommitLog {
     // LSNs are used up even if the write fails: a failed write may have reached the disk in part, and records
     // written after it must never carry the same numbers.
     this.nextLsn = first + bodies.length;
+    // Before the write: a file sealed meanwhile (sealDeadActive) must not look covered while records of this
+    // write, acknowledged after its fdatasync, are still on their way into it.
+    active.file.maxLsn = this.nextLsn - 1;
     try {
       // One vectored write and one fdatasync (SegmentFile.write continues a short write).
-      await active.handle.write(buffers, active.position);
+      this.writing = active.handle.write(buffers, active.position);
+      await this.writing;
     } catch (err) {
       // Later records go to a new file, after whatever this write left behind.
-      this.active = undefined;
+      if (this.active === active) this.active = undefined;
       await active.handle.close(false).catch(() => undefined);
       throw err;
+    } finally {
+      this.writing = undefined;
     }
     const refs: LogRef[] = [];
     let offset = active.position;
@@ -180,8 +196,9 @@ export class CommitLog {
     }
     active.position += bytes;
     active.file.size = active.position;
+    active.file.diskSize = Math.max(active.file.diskSize, active.position);
     active.file.maxLsn = this.nextLsn - 1;
-    if (active.position >= this.fileMaxBytes) {
+    if (active.position >= this.fileMaxBytes && this.active === active) {
       this.active = undefined;
       await active.handle.close(false).catch(() => undefined);
     }
@@ -199,6 +216,42 @@ export class CommitLog {
     return body;
   }
 
+  /**
+   * The bodies of the records at `refs`, in order, as read(): records close together in one file (a backlog
+   * written window by window) come from one read of the span that holds them.
+   */
+  async readMany(refs: readonly LogRef[]): Promise<Buffer[]> {
+    const out: Buffer[] = [];
+    for (let i = 0; i < refs.length; ) {
+      const first = refs[i]!;
+      let end = first.offset + LOG_HEADER_BYTES + first.length;
+      let j = i + 1;
+      for (; j < refs.length; j++) {
+        const next = refs[j]!;
+        const nextEnd = next.offset + LOG_HEADER_BYTES + next.length;
+        if (next.file !== first.file || next.offset < first.offset || nextEnd - first.offset > SPAN_READ_BYTES) break;
+        end = Math.max(end, nextEnd);
+      }
+      if (j === i + 1) {
+        out.push(await this.read(first));
+        i = j;
+        continue;
+      }
+      const file = this.fileOf(first.file);
+      if (file === undefined) throw new PayloadCorruptError(`log file ${first.file} does not exist`);
+      const handle = this.active?.file === file ? this.active.handle : await (file.reader ??= this.io.open(file.path));
+      const span = Buffer.from(await handle.read(first.offset, end - first.offset));
+      for (; i < j; i++) {
+        const ref = refs[i]!;
+        const at = ref.offset - first.offset;
+        const body = checkLogRecord(ref.file, span.subarray(at, at + LOG_HEADER_BYTES + ref.length), ref.length);
+        if (typeof body === 'string') throw new PayloadCorruptError(`${body} at ${file.path} offset ${ref.offset}`);
+        out.push(body);
+      }
+    }
+    return out;
+  }
+
   /** An LMDB index entry referring to `ref` was committed: its file stays until it is freed. */
   markLive(ref: LogRef): void {
     const file = this.fileOf(ref.file);
@@ -213,7 +266,22 @@ export class CommitLog {
     if (file === undefined || file.live === 0) return;
     file.live--;
     file.liveBytes -= LOG_HEADER_BYTES + ref.length;
-    if (file.live === 0 && file.maxLsn <= this.checkpoint && file !== this.active?.file) void this.release(this.checkpoint);
+    if (file.live > 0 || file.maxLsn > this.checkpoint) return;
+    if (file === this.active?.file) this.sealDeadActive();
+    else void this.release(this.checkpoint);
+  }
+
+  /**
+   * The file being written holds nothing live any more (a consumer drained the backlog): from RECLAIM_ACTIVE_BYTES
+   * on, it is sealed and released, so that a drained store gives its disk space back without waiting for the file
+   * to fill (the next write starts a new file, or a reused one).
+   */
+  private sealDeadActive(): void {
+    const active = this.active;
+    if (active === undefined || active.position < Math.min(RECLAIM_ACTIVE_BYTES, this.fileMaxBytes)) return;
+    this.active = undefined;
+    const closing = (this.writing ?? Promise.resolve()).catch(() => undefined).then(() => active.handle.close(false).catch(() => undefined));
+    void closing.then(() => this.release(this.checkpoint));
   }
 
   /**
@@ -235,6 +303,8 @@ export class CommitLog {
   /** Releases (reuses or deletes) the files, not the one being written, covered by `checkpoint` with nothing live. */
   release(checkpoint: number): Promise<void> {
     this.checkpoint = Math.max(this.checkpoint, checkpoint);
+    const active = this.active?.file;
+    if (active !== undefined && active.live === 0 && active.maxLsn <= this.checkpoint) this.sealDeadActive();
     const run = this.releasing.then(() => this.releaseNow());
     this.releasing = run.catch(() => undefined);
     return run;
@@ -245,6 +315,13 @@ export class CommitLog {
     return this.files
       .filter((f) => f !== this.active?.file && !f.compacting && f.live > 0 && f.maxLsn <= this.checkpoint && f.liveBytes < ratio * f.size)
       .map((f) => ({ file: f.id, size: f.size, live: f.live, liveBytes: f.liveBytes }));
+  }
+
+  /** Bytes of the live records (headers included): messages LMDB's index entries hold in the log. */
+  liveBytes(): number {
+    let total = 0;
+    for (const file of this.files) total += file.liveBytes;
+    return total;
   }
 
   /** Live records of a file (0 for a file that is gone). */
@@ -264,9 +341,14 @@ export class CommitLog {
     return this.files.length;
   }
 
+  /** Bytes of released files kept for reuse: the log writes over them before it takes new disk space. */
+  spareBytes(): number {
+    return this.spares.reduce((sum, f) => sum + f.diskSize, 0);
+  }
+
   /** Bytes of all log files. */
   diskBytes(): number {
-    return this.files.reduce((sum, f) => sum + f.size, 0) + this.spares.reduce((sum, f) => sum + f.size, 0);
+    return this.files.reduce((sum, f) => sum + f.diskSize, 0) + this.spareBytes();
   }
 
   async close(): Promise<void> {
@@ -301,6 +383,7 @@ export class CommitLog {
       // that no index entry refers to.
       else await unlink(file.path).catch(() => undefined);
     }
+    this.onFilesReleased();
   }
 
   private async startFile(): Promise<{ file: LogFile; handle: SegmentFile; position: number }> {
@@ -318,7 +401,7 @@ export class CommitLog {
       // Creates the file and fsyncs the directory, so the new entry survives a power cut.
       handle = await this.io.create(this.dir, path);
     }
-    const file: LogFile = { id, path, maxLsn: 0, size: 0, live: 0, liveBytes: 0, reader: undefined, compacting: false };
+    const file: LogFile = { id, path, maxLsn: 0, size: 0, diskSize: spare?.diskSize ?? 0, live: 0, liveBytes: 0, reader: undefined, compacting: false };
     this.files.push(file);
     this.active = { file, handle, position: 0 };
     return this.active;

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import net from 'node:net';
 import { EMBEDDED_NODE_FLAGS } from '../../src/cli/node-flags.js';
-import { freePort, readCpuSeconds } from './peers.js';
+import { freePort, readCpuSeconds, wharfBenchMallocEnv } from './peers.js';
 
 const WHARF_MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 /** The same CLI with alloc-profile.ts's allocation profile when BENCH_ALLOC_PROFILE=<file> is set (with --crash: of the drain only). */
@@ -24,8 +24,8 @@ export interface Started {
   output: () => string;
 }
 
-function startProcess(cmd: string, args: string[], cwd: string): { child: ChildProcess; output: () => string } {
-  const child = spawn(cmd, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+function startProcess(cmd: string, args: string[], cwd: string, env: Record<string, string> = {}): { child: ChildProcess; output: () => string } {
+  const child = spawn(cmd, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   let out = '';
   child.stdout!.on('data', (d) => (out = (out + d).slice(-4000)));
   child.stderr!.on('data', (d) => (out = (out + d).slice(-4000)));
@@ -81,7 +81,7 @@ export async function startWharf(dir: string, proxyPort: number, inflight: numbe
   const extra = (process.env.BENCH_WHARF_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
   const main = process.env.BENCH_ALLOC_PROFILE ? WHARF_PROFILED_MAIN : WHARF_MAIN;
   const args = [...flags, ...extra, main, 'start', '--config', config, '--port', String(port), '--data', join(dir, 'data'), '--log-level', 'warn', '--admin', '127.0.0.1:0'];
-  const p = startProcess(process.execPath, args, dir);
+  const p = startProcess(process.execPath, args, dir, wharfBenchMallocEnv());
   await waitPort(port, 'wharf', p.output);
   return { ...p, port };
 }

@@ -9,8 +9,18 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { EMBEDDED_MALLOC_ENV } from '../../src/cli/malloc-env.js';
 import { EMBEDDED_NODE_FLAGS } from '../../src/cli/node-flags.js';
 import { prepareRabbitmq, rabbitmqUnavailableReason, RABBITMQ_BROKER_ARGV0, RABBITMQ_START_TIMEOUT_MS } from './rabbitmq-peer.js';
+
+/**
+ * The glibc malloc settings npm start gives the broker (src/cli/malloc-env.ts), for a Wharf child: a value in the
+ * bench's own environment wins, and WHARF_BENCH_MALLOC_ENV=0 runs Wharf with glibc's defaults.
+ */
+export function wharfBenchMallocEnv(): Record<string, string> {
+  if (process.env.WHARF_BENCH_MALLOC_ENV === '0') return {};
+  return Object.fromEntries(Object.entries(EMBEDDED_MALLOC_ENV).filter(([k]) => !process.env[k]));
+}
 
 export type PeerName = 'wharf' | 'aedes' | 'mosquitto' | 'rabbitmq';
 export const ALL_PEERS: readonly PeerName[] = ['wharf', 'aedes', 'mosquitto', 'rabbitmq'];
@@ -525,7 +535,8 @@ export async function startPeer(name: PeerName, opts: StartOptions = {}): Promis
           port,
           tmpDir,
           traceSyncs,
-          ...(heapFile ? { env: { [HEAP_FILE_ENV]: heapFile }, heapFile } : {}),
+          env: { ...wharfBenchMallocEnv(), ...(heapFile ? { [HEAP_FILE_ENV]: heapFile } : {}) },
+          ...(heapFile ? { heapFile } : {}),
         });
       }
       case 'aedes':

@@ -13,6 +13,7 @@ import { buildDeb } from './deb.js';
 import { run } from './run.js';
 import { fetchRuntime, resolveRuntimeVersion } from './runtime.js';
 import { TARGETS, isPackageArch, type PackageArch } from './targets.js';
+import { mallocShellAssignments } from '../../src/cli/malloc-env.js';
 import { EMBEDDED_NODE_FLAGS } from '../../src/cli/node-flags.js';
 
 /** The repository root (this file runs from dist/scripts/package/). */
@@ -41,9 +42,10 @@ export interface PackageResult {
 
 // The launcher: the bundled node runs the bundled app whatever node the system has. readlink -f follows
 // /usr/bin/wharf -> /opt/wharf/bin/wharf (coreutils and busybox both have it).
-// Node gets the embedded default's flags, as npm start does (src/cli/node-flags.ts): a board's sizing replaces them.
+// Node gets the embedded default's flags and malloc settings, as npm start does (src/cli/node-flags.ts,
+// src/cli/malloc-env.ts): a board's sizing replaces the flags; a malloc value already in the environment wins.
 function launcher(entry: string): string {
-  return `#!/bin/sh\n# Wharf launcher: runs the bundled application with the bundled Node.js runtime.\nhere=$(dirname "$(readlink -f "$0")")\nexec "$here/../node/bin/node" ${EMBEDDED_NODE_FLAGS.join(' ')} "$here/../app/${entry}" "$@"\n`;
+  return `#!/bin/sh\n# Wharf launcher: runs the bundled application with the bundled Node.js runtime.\nhere=$(dirname "$(readlink -f "$0")")\nexport ${mallocShellAssignments()}\nexec "$here/../node/bin/node" ${EMBEDDED_NODE_FLAGS.join(' ')} "$here/../app/${entry}" "$@"\n`;
 }
 
 export function buildPackage(opts: PackageOptions): PackageResult {

@@ -36,7 +36,13 @@ async function main(argv: string[]): Promise<number> {
         releaseOptimisers();
         return asParent;
       }
-      return (await import('./start.js')).runStart(args, packageVersion(), releaseOptimisers);
+      const { compactHeapOnce } = await import('./startup-heap.js');
+      // Once everything configured runs: the optimisers back, then the garbage of startup compacted away.
+      const onStarted = (): void => {
+        releaseOptimisers();
+        compactHeapOnce();
+      };
+      return (await import('./start.js')).runStart(args, packageVersion(), onStarted);
     }
     case 'client':
       return (await import('./client.js')).runClient(args);

@@ -9,6 +9,7 @@ import os from 'node:os';
 import { loadBoard, nodeFlagsOf } from '../config/boards.js';
 import { nodeChildProcess } from '../lazy-builtins.js';
 import { loadConfigWithSources } from '../config/load.js';
+import { withMallocDefaults } from './malloc-env.js';
 import { writeStd } from '../log/logger.js';
 import type { StartArgs } from './args.js';
 import { StartExitCode } from './exit-codes.js';
@@ -113,7 +114,7 @@ export function startWithNodeFlags(opts: StartArgs): Promise<number> | undefined
   // child's handlers take one signal each (process.once), a second one would kill it without a clean stop.
   const child = nodeChildProcess().spawn(process.execPath, [...keptArgv, ...missing, ...process.argv.slice(1)], {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    env: { ...process.env, [NODE_FLAGS_CHILD_ENV]: '1' },
+    env: { ...withMallocDefaults(process.env), [NODE_FLAGS_CHILD_ENV]: '1' },
     detached: true,
   });
   const forward = (signal: NodeJS.Signals) => () => {

@@ -47,13 +47,20 @@ export function parseYaml(text: string, options: { prettyErrors?: boolean; worke
 }
 
 function parseHere(text: string, prettyErrors: boolean): unknown {
-  // Loaded on first use (a synchronous require: loading the configuration is synchronous).
-  const yaml = createRequire(import.meta.url)('yaml') as typeof import('yaml');
+  // Loaded on first use (a synchronous require: loading the configuration is synchronous), and dropped from the
+  // require cache again once parsed: a broker parses its configuration once, and the library's ~70 module files
+  // (0.3 MB of source, their compiled code) then become garbage that the compaction after startup gives back
+  // (src/cli/startup-heap.ts; idle RSS -0.6 MB, issue 13). A copy someone else had loaded before stays.
+  const require = createRequire(import.meta.url);
+  const before = new Set(Object.keys(require.cache));
+  const yaml = require('yaml') as typeof import('yaml');
   try {
     return yaml.parse(text, { prettyErrors });
   } catch (err) {
     if (err instanceof yaml.YAMLParseError) throw new YamlSyntaxError(err.message, err.linePos?.map((p) => ({ line: p.line, col: p.col })));
     throw err;
+  } finally {
+    for (const key of Object.keys(require.cache)) if (!before.has(key)) delete require.cache[key];
   }
 }
 

@@ -3,6 +3,7 @@
 // restarts) makes writes fail, and those failures are counted (wharf_log_write_errors_total), not thrown.
 
 import type { LogLevel } from '../config/types.js';
+import { isoTime } from './iso-time.js';
 
 const LEVELS: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 100 };
 
@@ -53,7 +54,7 @@ export function createLogger(level: LogLevel, write: (line: string) => void = (l
   const threshold = LEVELS[level];
   const emit = (lvl: LogLevel, event: string, fields?: LogFields): void => {
     if (LEVELS[lvl] < threshold) return;
-    let line = `${new Date().toISOString()} ${lvl} ${event}`;
+    let line = `${isoTime()} ${lvl} ${event}`;
     if (fields) {
       for (const k of Object.keys(fields)) {
         const v = fields[k];

@@ -2,13 +2,19 @@
 // that batching comes from the disk's own latency; never sooner than 1000 / commitMaxPerSecond ms after the
 // previous commit started (the flash-wear bound); and, while commits run back to back at a high rate, only once
 // a minimum batch waits, but never later than commitIntervalMs after the oldest waiting write arrived.
+// "A high rate" is measured over the last second (RATE_SPAN_MS), not read off one pair of commits: a writer that
+// appends again inside its durability callback makes every pair look back to back, and must still get one commit
+// per write until its rate really passes half the cap.
 
 export interface CommitPacingOptions {
   /** Longest a write waits for its commit to start (the minimum batch never holds it longer). */
   commitIntervalMs: number;
   /** Most commits started per second: consecutive starts are at least 1000 / this ms apart. */
   commitMaxPerSecond: number;
-  /** While commits run back to back at over half the cap, a commit waits until this many bytes are queued. */
+  /**
+   * While commits run back to back and more than half of commitMaxPerSecond started over the last second, a
+   * commit waits until this many bytes are queued.
+   */
   commitMinBatchBytes: number;
 }
 
@@ -34,14 +40,29 @@ export interface WaitingWindow {
   readonly full: boolean;
 }
 
+/**
+ * The span the commit rate is measured over. Long against one commit (a fraction of a millisecond to a few), so
+ * a burst of back-to-back commits has to last before the minimum batch holds anything back.
+ */
+export const RATE_SPAN_MS = 1000;
+
 export class CommitPacer {
   private readonly spacingMs: number;
+  /** recentStarts (decayed to now) at or above this: over half of commitMaxPerSecond during the last RATE_SPAN_MS. */
+  private readonly highRateStarts: number;
   private lastStartAt = Number.NEGATIVE_INFINITY;
+  /**
+   * Commit starts counted with weight exp(-age / RATE_SPAN_MS), as of lastStartAt: at a steady rate of r per
+   * second it settles at about r * RATE_SPAN_MS / 1000, and it forgets a burst within a few spans. O(1), where a
+   * list of start times would hold up to commitMaxPerSecond entries.
+   */
+  private recentStarts = 0;
   /** Operations were already waiting when the last commit finished: the disk, not the writers, sets the pace. */
   private backToBack = false;
 
   constructor(private readonly options: CommitPacingOptions) {
     this.spacingMs = 1000 / options.commitMaxPerSecond;
+    this.highRateStarts = (options.commitMaxPerSecond / 2) * (RATE_SPAN_MS / 1000);
   }
 
   /**
@@ -60,6 +81,7 @@ export class CommitPacer {
   }
 
   started(now: number): void {
+    this.recentStarts = this.startsDecayedTo(now) + 1;
     this.lastStartAt = now;
   }
 
@@ -67,8 +89,13 @@ export class CommitPacer {
     this.backToBack = moreWaiting;
   }
 
-  /** Commits follow each other without a pause, more often than half the cap allows. */
+  /** Commits follow each other without a pause, and over the last second more than half the cap started. */
   private highRate(now: number): boolean {
-    return this.backToBack && now - this.lastStartAt < 2 * this.spacingMs;
+    return this.backToBack && this.startsDecayedTo(now) >= this.highRateStarts;
+  }
+
+  private startsDecayedTo(now: number): number {
+    if (this.recentStarts === 0) return 0;
+    return this.recentStarts * Math.exp(-(now - this.lastStartAt) / RATE_SPAN_MS);
   }
 }

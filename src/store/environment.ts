@@ -8,6 +8,7 @@ import { checkDataFile } from './data-file-check.js';
 import { StoreOpenError } from './errors.js';
 import { parseLogFileName } from './log/log-format.js';
 import { highestLsnV2 } from './log/log-format-v2.js';
+import { isoTime } from '../log/iso-time.js';
 
 /** Version of the record layouts in this folder; bumped when a stored record changes incompatibly. */
 /**
@@ -138,7 +139,7 @@ export class StoreEnvironment {
     };
     if (existing.size === 0) {
       // A new (or never initialised) environment: create every database and the meta record in one commit.
-      const meta: MetaRecord = { createdBy: CREATED_BY, formatVersion: FORMAT_VERSION, createdAt: new Date().toISOString() };
+      const meta: MetaRecord = { createdBy: CREATED_BY, formatVersion: FORMAT_VERSION, createdAt: isoTime() };
       const dbs = root.transactionSync(() => {
         const opened = openAll();
         opened.meta.putSync(META_KEY, meta);

@@ -10,6 +10,7 @@ import * as assert from 'uvu/assert';
 import { loadBoard, nodeFlagsOf } from '../../src/config/boards.js';
 import { readFileSync } from 'node:fs';
 import { COMMON_NODE_FLAGS, EMBEDDED_NODE_FLAGS, missingNodeFlags, operatorNodeFlags } from '../../src/cli/node-flags.js';
+import { EMBEDDED_MALLOC_ENV } from '../../src/cli/malloc-env.js';
 import { Workspace, type Exit, type WharfProcess } from '../helpers/broker-process.js';
 
 const test = suite('board node settings: validated, applied to the broker process, signals and exit codes kept');
@@ -81,7 +82,8 @@ test('a boolean flag counts as given in its --no- form and in its plain form', (
 
 test('npm start (the embedded default) runs node with the embedded flags, which include the common ones', () => {
   const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { scripts: { start: string } };
-  const args = pkg.scripts.start.split(/\s+/);
+  // The malloc settings come first (test/cli/malloc-env.test.ts), then node and its flags.
+  const args = pkg.scripts.start.split(/\s+/).filter((w) => !/^[A-Z_]+=/.test(w));
   assert.equal(args.slice(0, 1 + EMBEDDED_NODE_FLAGS.length), ['node', ...EMBEDDED_NODE_FLAGS]);
   assert.equal(args.slice(1 + EMBEDDED_NODE_FLAGS.length), ['dist/src/cli/main.js', 'start']);
   for (const f of COMMON_NODE_FLAGS) assert.ok(EMBEDDED_NODE_FLAGS.includes(f), f);
@@ -152,6 +154,19 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     });
   });
 }
+
+test('the broker child started for the board gets the malloc settings; an operator value in the environment wins', async () => {
+  await withBoard(async (ws) => {
+    const p = await ws.start({ logLevel: 'info', env: { MALLOC_ARENA_MAX: '3' } });
+    const pid = brokerPid(p);
+    assert.is.not(pid, p.child.pid, 'started again with the board flags, as a child');
+    const environ = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
+    assert.ok(environ.includes('MALLOC_ARENA_MAX=3'), environ.join(' '));
+    assert.ok(environ.includes(`MALLOC_MMAP_THRESHOLD_=${EMBEDDED_MALLOC_ENV.MALLOC_MMAP_THRESHOLD_}`), environ.join(' '));
+    p.child.kill('SIGTERM');
+    assert.equal(await exitWithin(p, 10_000), { code: 0, signal: null });
+  });
+});
 
 test("npm start's embedded flags give way to the board: rpi-zero-2w's old space, not the embedded 256 MiB", async () => {
   await withBoard(async (ws) => {

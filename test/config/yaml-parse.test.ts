@@ -1,6 +1,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
@@ -63,6 +65,25 @@ test('a configuration file above the threshold loads through the worker with its
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('the yaml library leaves the require cache once a small text is parsed, unless it was loaded before', () => {
+  // In a child: this process has yaml loaded (the import above).
+  const module = JSON.stringify(fileURLToPath(new URL('../../src/config/yaml-parse.js', import.meta.url)));
+  const script = `
+    import { createRequire } from 'node:module';
+    const { parseYaml } = await import(${module});
+    const cache = createRequire(import.meta.url).cache;
+    const yamlFiles = () => Object.keys(cache).filter((k) => k.includes('/node_modules/yaml/')).length;
+    const first = JSON.stringify(parseYaml('a: [1, 2]\\n', { worker: false }));
+    const afterOwnLoad = yamlFiles();
+    createRequire(import.meta.url)('yaml');
+    const loaded = yamlFiles();
+    parseYaml('b: 3\\n', { worker: false });
+    console.log(JSON.stringify({ first, afterOwnLoad, kept: yamlFiles() === loaded && loaded > 0 }));`;
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } });
+  assert.is(r.status, 0, r.stderr);
+  assert.equal(JSON.parse(r.stdout), { first: '{"a":[1,2]}', afterOwnLoad: 0, kept: true });
 });
 
 test.run();

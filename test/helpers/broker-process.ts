@@ -106,6 +106,8 @@ export interface SpawnOptions {
   logLevel?: string;
   /** Flags for node itself, before the script (as package.json's start script gives them). */
   nodeArgs?: string[];
+  /** Extra environment variables of the broker process. */
+  env?: Record<string, string>;
 }
 
 /**
@@ -156,6 +158,7 @@ export class Workspace {
   private spawnWharf(args: string[], opts: SpawnOptions) {
     const env: NodeJS.ProcessEnv = { ...process.env };
     for (const k of ['WHARF_PORT', 'WHARF_WS_PORT', 'WHARF_DATA_DIR', 'WHARF_LOG_LEVEL', 'WHARF_CONFIG']) delete env[k];
+    Object.assign(env, opts.env);
     const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), WHARF_MAIN, ...args], {
       env,
       cwd: this.dir,

@@ -6,6 +6,7 @@
 
 import { execFileSync, spawn } from 'node:child_process';
 import { appendFileSync, existsSync, lstatSync, readFileSync, readlinkSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { EMBEDDED_MALLOC_ENV } from '../../src/cli/malloc-env.js';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { freePort, portAccepts } from '../helpers/broker-process.js';
@@ -126,6 +127,9 @@ when('wharf runs from /usr/bin as the wharf user against /var/lib/wharf; status 
   try {
     const uid = execFileSync('id', ['-u', 'wharf'], { encoding: 'utf8' }).trim();
     assert.match(readFileSync(`/proc/${w.pid}/status`, 'utf8'), new RegExp(`^Uid:\\s+${uid}\\s`, 'm'));
+    // The launcher's malloc settings reach the broker process (src/cli/malloc-env.ts).
+    const environ = readFileSync(`/proc/${w.pid}/environ`, 'utf8').split('\0');
+    for (const [name, value] of Object.entries(EMBEDDED_MALLOC_ENV)) assert.ok(environ.includes(`${name}=${value}`), `${name}=${value} in ${environ.join(' ')}`);
     assert.match(w.output(), /dataDir=\/var\/lib\/wharf config=\/etc\/wharf\/wharf\.yaml/);
     assert.match(w.output(), /payload store kind=native/);
     execFileSync('mosquitto_pub', ['-h', '127.0.0.1', '-p', String(w.port), '-q', '1', '-r', '-t', 'site/state', '-m', 'kept'], { timeout: 10_000 });

@@ -134,6 +134,39 @@ function watchTransactions(r: Rig): { started: number; running: number; hold(): 
 
 const turn = (): Promise<void> => new Promise((done) => setImmediate(done));
 
+type Watch = ReturnType<typeof watchTransactions>;
+
+/**
+ * Runs `commits` commits back to back at the cap's pace, one every `spacingMs` of clock time, each write arriving
+ * while the previous commit runs, as a steady stream of writes does; then lets the last one end with nothing
+ * waiting. Each write is `minBatchBytes` large, so none of them waits for the minimum batch.
+ */
+async function backToBackAtTheCap(r: Rig, clock: ManualClock, txns: Watch, commits: number, spacingMs: number, minBatchBytes: number): Promise<void> {
+  const base = txns.started;
+  let seq = 1_000_000;
+  txns.hold();
+  let running = r.scheduler.enqueue(put(r, seq++, minBatchBytes));
+  // Waits by event-loop turns (bounded), not by waitFor's 10 ms polls: 90 commits take a few milliseconds.
+  const started = async (n: number): Promise<void> => {
+    for (let t = 0; txns.started < base + n && t < 1_000_000; t++) await turn();
+    assert.is(txns.started, base + n, `commit ${n} of the stream started`);
+  };
+  for (let i = 1; i < commits; i++) {
+    await started(i);
+    const next = r.scheduler.enqueue(put(r, seq++, minBatchBytes));
+    clock.advance(spacingMs);
+    txns.release();
+    txns.hold();
+    await running;
+    running = next;
+  }
+  await started(commits);
+  clock.advance(spacingMs);
+  txns.release();
+  await running;
+  await turn();
+}
+
 const scheduler = suite('commit scheduler');
 scheduler.after.each(removeTempDirs);
 
@@ -239,23 +272,70 @@ scheduler('while commits run back to back, a small batch waits for the minimum b
   const clock = new ManualClock();
   const r = await rig({ commitIntervalMs: 50, commitMaxBytes: 64 << 20, commitMaxPerSecond: 100, commitMinBatchBytes: 8 * 1024, clock });
   const txns = watchTransactions(r);
+  // 90 commits at the cap (100 per second): over the last second more than half the cap started.
+  await backToBackAtTheCap(r, clock, txns, 90, 10, 8 * 1024);
+  const base = txns.started;
   txns.hold();
   const first = r.scheduler.enqueue(put(r, 1));
-  await waitFor(() => txns.started === 1, 20_000, 'the first commit to start');
+  await waitFor(() => txns.started === base + 1, 20_000, 'the first commit to start');
   // Arrives during the first commit: when it ends, commits run back to back (at the cap's pace).
   const small = r.scheduler.enqueue(put(r, 2));
   txns.release();
   await first;
   await turn();
   await turn();
-  assert.is(txns.started, 1, 'the small batch waits');
+  assert.is(txns.started, base + 1, 'the small batch waits');
   assert.is(clock.delays[clock.delays.length - 1], 50, 'for the longest wait from its arrival, no longer');
   clock.advance(49);
   await turn();
-  assert.is(txns.started, 1, 'still waiting 1 ms before its longest wait ends');
+  assert.is(txns.started, base + 1, 'still waiting 1 ms before its longest wait ends');
   clock.advance(1);
   await within(small, 20_000, 'the small batch, committed when its longest wait ended');
+  assert.is(r.metrics.commits, base + 2);
+  await r.close();
+});
+
+scheduler('a wait for the cap shorter than a timer can time is made turn by turn, and still holds the cap', async () => {
+  const clock = new ManualClock();
+  // 2000 commits per second: 0.5 ms between starts, half of Node's 1 ms timer resolution. A timer for the rest
+  // of the spacing would fire about 1 ms later, holding a writer with one write outstanding below 1000 per second.
+  const r = await rig({ commitIntervalMs: 5, commitMaxBytes: 64 << 20, commitMaxPerSecond: 2000, commitMinBatchBytes: 16 * 1024, clock });
+  const txns = watchTransactions(r);
+  await r.scheduler.enqueue(put(r, 1));
+  clock.advance(0.2);
+  const second = r.scheduler.enqueue(put(r, 2));
+  let settled = false;
+  void second.then(() => (settled = true));
+  for (let i = 0; i < 50; i++) await turn();
+  assert.is(txns.started, 1, 'not before 0.5 ms after the first start');
+  assert.not.ok(settled);
+  clock.advance(0.2);
+  for (let i = 0; i < 50; i++) await turn();
+  assert.is(txns.started, 1, 'not at 0.4 ms either');
+  clock.advance(0.1);
+  await within(second, 20_000, 'the second write, once the clock reached the spacing');
+  assert.is(clock.delays.filter((d) => d < 1).length, 0, `no timer for less than 1 ms: ${clock.delays.join(',')}`);
   assert.is(r.metrics.commits, 2);
+  await r.close();
+});
+
+scheduler('a writer appending again in its durability callback gets a commit per write, no minimum-batch wait', async () => {
+  const clock = new ManualClock();
+  // The in-process writer with one write outstanding (the store bench at --window 1, the bridge downlink): every
+  // commit ends with its next write already queued, so each pair of commits runs back to back. 30 commits at the
+  // cap (100 per second) are 30 per second over the last second, under half the cap: none may wait for the
+  // 50 ms longest wait. The clock moves only by the cap's 10 ms between writes, so a write waiting for it hangs.
+  const r = await rig({ commitIntervalMs: 50, commitMaxBytes: 64 << 20, commitMaxPerSecond: 100, commitMinBatchBytes: 8 * 1024, clock });
+  let written = 0;
+  const writeNext = (): Promise<void> =>
+    r.scheduler.enqueue(put(r, ++written)).then(() => {
+      if (written === 30) return;
+      clock.advance(10);
+      return writeNext();
+    });
+  await within(writeNext(), 20_000, '30 writes, each queued in the callback of the one before');
+  assert.is(r.metrics.commits, 30, 'one commit per write');
+  assert.ok(clock.delays.every((d) => d < 50), `waits asked for: ${clock.delays.join(',')}`);
   await r.close();
 });
 
@@ -263,22 +343,27 @@ scheduler('a waiting batch that reaches the minimum batch commits once the rate 
   const clock = new ManualClock();
   const r = await rig({ commitIntervalMs: 50, commitMaxBytes: 64 << 20, commitMaxPerSecond: 100, commitMinBatchBytes: 8 * 1024, clock });
   const txns = watchTransactions(r);
+  await backToBackAtTheCap(r, clock, txns, 90, 10, 8 * 1024);
+  const base = txns.started;
+  const t0 = clock.now();
   txns.hold();
   const first = r.scheduler.enqueue(put(r, 1));
-  await waitFor(() => txns.started === 1, 20_000, 'the first commit to start');
+  await waitFor(() => txns.started === base + 1, 20_000, 'the first commit to start');
   const batch = [r.scheduler.enqueue(put(r, 2))];
   txns.release();
   await first;
   await turn();
-  assert.is(txns.started, 1, 'one small write waits for the minimum batch');
+  await turn();
+  assert.is(txns.started, base + 1, 'one small write waits for the minimum batch');
+  assert.is(clock.delays[clock.delays.length - 1], 50, 'for its longest wait, not for the cap alone');
   for (let i = 3; i < 3 + 40; i++) batch.push(r.scheduler.enqueue(put(r, i))); // 40 × 268 bytes > 8 KiB
   await turn();
   await turn();
-  assert.is(txns.started, 1, 'the rate cap still holds it: 10 ms between commit starts');
+  assert.is(txns.started, base + 1, 'the rate cap still holds it: 10 ms between commit starts');
   clock.advance(10);
   await within(Promise.all(batch), 20_000, 'the batch, committed when the cap allowed it');
-  assert.is(clock.now(), 10, 'well before the 50 ms longest wait');
-  assert.is(r.metrics.commits, 2);
+  assert.is(clock.now() - t0, 10, 'well before the 50 ms longest wait');
+  assert.is(r.metrics.commits, base + 2);
   await r.close();
 });
 
@@ -286,16 +371,21 @@ scheduler('flush commits a batch waiting for its minimum batch, within the rate 
   const clock = new ManualClock();
   const r = await rig({ commitIntervalMs: 50, commitMaxBytes: 64 << 20, commitMaxPerSecond: 100, commitMinBatchBytes: 1 << 20, clock });
   const txns = watchTransactions(r);
+  await backToBackAtTheCap(r, clock, txns, 90, 10, 1 << 20);
+  const base = txns.started;
   txns.hold();
   const first = r.scheduler.enqueue(put(r, 1));
-  await waitFor(() => txns.started === 1, 20_000, 'the first commit to start');
+  await waitFor(() => txns.started === base + 1, 20_000, 'the first commit to start');
   const small = r.scheduler.enqueue(put(r, 2));
   txns.release();
   await first;
+  await turn();
+  await turn();
+  assert.is(clock.delays[clock.delays.length - 1], 50, 'before the flush, the small write waits for its minimum batch');
   const flushed = r.scheduler.flush();
   await turn();
   await turn();
-  assert.is(txns.started, 1, 'the rate cap holds even a flush: 10 ms between commit starts');
+  assert.is(txns.started, base + 1, 'the rate cap holds even a flush: 10 ms between commit starts');
   assert.is(clock.delays[clock.delays.length - 1], 10, 'the flush waits for the cap only, not the 50 ms longest wait');
   clock.advance(10);
   await within(flushed, 20_000, 'the flush');

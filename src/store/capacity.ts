@@ -56,6 +56,12 @@ export interface CapacityOptions {
   /** Refuse growing writes when the data directory's file system has less free space than this. 0 = no check. */
   minFreeDiskBytes: number;
   dataDir: string;
+  /**
+   * Disk space the commit log writes over before it takes new space (CommitLog.reusableBytes), read at every
+   * check rather than with the stale LMDB figures: a log write moves it at once, and log writes count as disk
+   * use (diskWritten) only past it.
+   */
+  logReusableBytes?: () => number;
 }
 
 export interface SpaceReading {
@@ -227,7 +233,7 @@ export class CapacityGuard {
     const growth = this.unindexedGrowth + this.pendingGrowth * GROWTH_FACTOR;
     if (this.used + this.unmeasuredGrowth + growth > this.options.maxUsedBytes - margin) return true;
     if (this.options.minFreeDiskBytes <= 0) return false;
-    const diskFree = this.diskFree + this.reusable - this.unreadDiskUse - this.pendingPayloadBytes() - growth;
+    const diskFree = this.diskFree + this.reusable + this.logReusable() - this.unreadDiskUse - this.pendingPayloadBytes() - growth;
     return diskFree - this.options.minFreeDiskBytes < NEAR_LIMIT_BYTES;
   }
 
@@ -286,10 +292,14 @@ export class CapacityGuard {
     const payloads = this.pendingPayloadBytes() + payloadBytes;
     const lmdbFromDisk = Math.max(0, growth - this.reusable);
     const diskFree = this.diskFree - this.unreadDiskUse;
-    if (diskFree + this.reusable - growth - payloads < min || (payloads > 0 && diskFree - lmdbFromDisk - payloads < min)) {
+    if (diskFree + this.reusable + this.logReusable() - growth - payloads < min || (payloads > 0 && diskFree - lmdbFromDisk - payloads < min)) {
       return new StoreFullError(`${diskFree} bytes free on the disk of ${this.options.dataDir}, ${min} kept in reserve`);
     }
     return undefined;
+  }
+
+  private logReusable(): number {
+    return this.options.logReusableBytes?.() ?? 0;
   }
 
   private schedulePoll(): void {

@@ -450,8 +450,9 @@ export class CommitScheduler implements TxnScope {
     this.indexLsn = written.lastLsn;
     // Near a space limit, what the window removes must free its space at once (a refused publisher waits for it).
     const urgent = this.capacity.nearLimit();
-    // Log files take disk space too until they are reused: counted like payload files (statfs corrects it).
-    this.capacity.diskWritten(written.bytes);
+    // Log files take disk space too: what a write adds past a reused file's old length is counted like payload
+    // files (statfs corrects it); the part written over was reusable space (CommitLog.reusableBytes) until now.
+    this.capacity.diskWritten(written.newDiskBytes);
     for (const pending of batch) {
       if (pending.op.grows) this.capacity.logged(pending.op.bytes);
       this.metrics.opsCommitted++;

@@ -135,13 +135,15 @@ export class Store {
       const space = (): { usedBytes: number; fileBytes: number } => {
         const lmdb = env.space();
         const inLog = log?.liveBytes() ?? 0;
-        // Spare log files count as reusable, like LMDB's free pages: the log writes over them first.
-        return { usedBytes: lmdb.usedBytes + inLog, fileBytes: lmdb.fileBytes + inLog + (log?.spareBytes() ?? 0) };
+        return { usedBytes: lmdb.usedBytes + inLog, fileBytes: lmdb.fileBytes + inLog };
       };
       capacity = new CapacityGuard(space, () => staged.pendingBytes(), {
         maxUsedBytes: options.mapSizeBytes ?? 1 << 30,
         minFreeDiskBytes: options.minFreeDiskBytes ?? DEFAULT_MIN_FREE_DISK_BYTES,
         dataDir: options.dataDir,
+        // Spare log files, and a reused file's part not yet written over, count as reusable like LMDB's free
+        // pages: the log writes over them first.
+        logReusableBytes: () => log?.reusableBytes() ?? 0,
       });
       log = await CommitLog.open(join(options.dataDir, 'log'), (options.commitLog ?? true), logFileIo(options.payloadStoreKind ?? 'auto'), options.logFileBytes, env.checkpoint());
       const guard = capacity;

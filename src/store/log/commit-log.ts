@@ -77,6 +77,8 @@ export interface LogWrite {
   bytes: number;
   /** Where each body went, in order. */
   refs: LogRef[];
+  /** Bytes written past the file's previous length on the disk (the rest wrote over a reused file's blocks). */
+  newDiskBytes: number;
 }
 
 /** A sealed, covered log file with few live records (log-compactor.ts). */
@@ -196,13 +198,14 @@ export class CommitLog {
     }
     active.position += bytes;
     active.file.size = active.position;
-    active.file.diskSize = Math.max(active.file.diskSize, active.position);
+    const newDiskBytes = Math.max(0, active.position - active.file.diskSize);
+    active.file.diskSize += newDiskBytes;
     active.file.maxLsn = this.nextLsn - 1;
     if (active.position >= this.fileMaxBytes && this.active === active) {
       this.active = undefined;
       await active.handle.close(false).catch(() => undefined);
     }
-    return { lastLsn: this.nextLsn - 1, bytes, refs };
+    return { lastLsn: this.nextLsn - 1, bytes, refs, newDiskBytes };
   }
 
   /** The body of the record at `ref` (a copy: a released file is reused), checked; PayloadCorruptError otherwise. */
@@ -344,6 +347,18 @@ export class CommitLog {
   /** Bytes of released files kept for reuse: the log writes over them before it takes new disk space. */
   spareBytes(): number {
     return this.spares.reduce((sum, f) => sum + f.diskSize, 0);
+  }
+
+  /**
+   * Disk space the log writes over before it takes new space: the spare files, and the part of a reused file
+   * being written that is still ahead of its write position (its blocks stay allocated; without it, taking a
+   * spare turned its whole size from reusable into used at once, and a drained store on a small disk stayed
+   * refused until the file was written past its old length).
+   */
+  reusableBytes(): number {
+    const active = this.active;
+    const ahead = active === undefined ? 0 : Math.max(0, active.file.diskSize - active.position);
+    return this.spareBytes() + ahead;
   }
 
   /** Bytes of all log files. */

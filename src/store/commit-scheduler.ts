@@ -8,7 +8,6 @@ import { CommitPacer, REAL_CLOCK, type CommitClock, type CommitPacingOptions, ty
 import type { StoreEnvironment } from './environment.js';
 import type { CommitLog, LogRef } from './log/commit-log.js';
 import type { LogEntry } from './log/log-entry.js';
-import { Packr } from 'msgpackr';
 import { StoreClosedError, StoreFullError, writeFailure, type StoreError } from './errors.js';
 import type { StoreMetrics } from './metrics.js';
 import type { PayloadRef, PayloadStore } from './payload/payload-store.js';
@@ -431,7 +430,7 @@ export class CommitScheduler implements TxnScope {
   private async commitToLog(log: CommitLog, batch: Pending[], bodies: LogBodies, indexBeforeAck = false): Promise<void> {
     let written;
     try {
-      written = await log.write(bodies.buffers);
+      written = await log.writeEntries(bodies.entries);
     } catch (err) {
       this.failAll(batch, writeFailure(err, 'commit log write'));
       return;
@@ -666,31 +665,28 @@ export class CommitScheduler implements TxnScope {
   }
 }
 
-const logPackr = new Packr({ useRecords: false });
-
-/** A window's log records, and the operation of each (told where its record went). */
+/** A window's log entries, and the operation of each (told where its record went). */
 interface LogBodies {
-  buffers: Buffer[];
+  entries: LogEntry[];
   ops: WriteOp[];
 }
 
-/** The window's operations as log record bodies, or undefined if one of them cannot be logged. */
+/** The window's operations as log entries (CommitLog.writeEntries encodes them), or undefined if one cannot be logged. */
 function logBodies(batch: Pending[]): LogBodies | undefined {
-  const buffers: Buffer[] = [];
+  const entries: LogEntry[] = [];
   const ops: WriteOp[] = [];
   try {
     for (const pending of batch) {
       const entry = pending.op.logEntry?.();
       if (entry === undefined) return undefined;
       if (entry === null) continue;
-      // A copy: the packer's buffer is shared with later pack calls.
-      buffers.push(Buffer.from(logPackr.pack(entry)));
+      entries.push(entry);
       ops.push(pending.op);
     }
   } catch {
-    return undefined; // not encodable: committed to LMDB directly, as without a log
+    return undefined; // a database without a log id: committed to LMDB directly, as without a log
   }
-  return { buffers, ops };
+  return { entries, ops };
 }
 
 /**

@@ -7,6 +7,7 @@ import type { CommitScheduler } from './commit-scheduler.js';
 import type { Databases, StoreEnvironment } from './environment.js';
 import { unpackLogRef, type CommitLog, type LogRef, type StoredLogRef } from './log/commit-log.js';
 import { LogKind, type LogEntry } from './log/log-entry.js';
+import { resolveStrings } from './log/log-strings.js';
 import { packRef, unpackRef, type PayloadRef, type PayloadStore, type StoredPayloadRef } from './payload/payload-store.js';
 import type { QoS, StoredMessage, StoredMessageProperties } from './types.js';
 
@@ -119,17 +120,35 @@ const logUnpackr = new Packr({ useRecords: false });
  * The whole record (as a record without the log would hold it) that a log record holds: the value of a session
  * message append (its packet id and release state as appended) or of a queue append (delivery count 0).
  */
-export function loggedRecord(body: Buffer): HoldsMessage {
+export function loggedRecord(body: Buffer, strings: readonly string[] = []): HoldsMessage {
   const entry = logUnpackr.unpack(body) as LogEntry;
+  // A copy's body had its strings resolved when it was made (moveBody).
   if (entry[0] === LogKind.MoveRecord) return loggedRecord(entry[5] as Buffer);
-  if (entry[0] === LogKind.SessionAppend || entry[0] === LogKind.QueueAppend) return entry[3] as HoldsMessage;
+  if (entry[0] === LogKind.SessionAppend || entry[0] === LogKind.QueueAppend) {
+    resolveStrings(entry[3] as unknown[], strings);
+    return entry[3] as HoldsMessage;
+  }
   throw new Error(`log record of kind ${String(entry[0])} holds no message`);
+}
+
+/**
+ * The body a compaction copy carries: the record's own, with its topic and origin back as strings (the copy goes
+ * to another file, whose string table does not have them; the old file goes away).
+ */
+export function moveBody(body: Buffer, strings: readonly string[]): Buffer {
+  const entry = logUnpackr.unpack(body) as LogEntry;
+  if (entry[0] !== LogKind.SessionAppend && entry[0] !== LogKind.QueueAppend) return body;
+  const message = (entry[3] as unknown[])[0] as unknown[];
+  if (typeof message[0] !== 'number' && typeof message[7] !== 'number') return body;
+  resolveStrings(entry[3] as unknown[], strings);
+  return Buffer.from(logUnpackr.pack(entry));
 }
 
 /** Reads the whole records of index entries from the log (records close together with one read). */
 export async function readLoggedRecords(log: CommitLog, refs: readonly LogRef[]): Promise<HoldsMessage[]> {
   if (refs.length === 0) return [];
-  return (await log.readMany(refs)).map(loggedRecord);
+  const bodies = await log.readMany(refs);
+  return bodies.map((body, i) => loggedRecord(body, log.stringsOf(refs[i]!.file)));
 }
 
 /** The payload-store reference held by a stored record, if any. */

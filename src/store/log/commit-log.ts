@@ -8,12 +8,15 @@
 // live records of mostly-dead files forward.
 
 import { mkdir, readdir, readFile, rename, unlink } from 'node:fs/promises';
+import { Packr } from 'msgpackr';
 import { dirname, join } from 'node:path';
 import { fileSegmentIo } from '../payload/file-segment-io.js';
 import { syncDirectory } from '../payload/segment-format.js';
 import type { SegmentFile, SegmentIo } from '../payload/segment-io.js';
 import { PayloadCorruptError } from '../errors.js';
 import { LOG_HEADER_BYTES, checkLogRecord, encodeLogWrite, logFileName, parseLogFileName, scanLogFile, type ScannedRecord } from './log-format.js';
+import type { LogEntry } from './log-entry.js';
+import { StringTable, internEntry, isStringTableBody, stringTableEntry } from './log-strings.js';
 
 export const DEFAULT_LOG_FILE_BYTES = 8 * 1024 * 1024;
 /**
@@ -28,6 +31,8 @@ const SPARE_FILES = 2;
 const RECLAIM_ACTIVE_BYTES = 1024 * 1024;
 /** Records of one file within this span are read with one read (readMany). */
 const SPAN_READ_BYTES = 256 * 1024;
+const NO_STRINGS: readonly string[] = [];
+const entryPackr = new Packr({ useRecords: false });
 
 interface LogFile {
   readonly id: number;
@@ -45,6 +50,8 @@ interface LogFile {
   reader: Promise<SegmentFile> | undefined;
   /** Being compacted: its records are being copied forward. */
   compacting: boolean;
+  /** Topics and origins its records name by number (log-strings.ts). */
+  strings: StringTable;
 }
 
 /** Where a record is: file number, offset of its header, body length. An LMDB index entry holds it. */
@@ -130,9 +137,14 @@ export class CommitLog {
     for (const id of ids.sort((a, b) => a - b)) {
       const path = join(dir, logFileName(id));
       const data = await readFile(path);
-      const { records, maxLsn } = scanLogFile(id, data, keepAfter);
-      existing.push({ id, path, maxLsn, size: data.length, diskSize: data.length, live: 0, liveBytes: 0, reader: undefined, compacting: false });
-      for (const record of records) found.push({ ...record, file: id });
+      const { records, maxLsn, alsoKept } = scanLogFile(id, data, keepAfter, isStringTableBody);
+      const strings = new StringTable();
+      for (const body of alsoKept) strings.load(entryPackr.unpack(body) as LogEntry);
+      existing.push({ id, path, maxLsn, size: data.length, diskSize: data.length, live: 0, liveBytes: 0, reader: undefined, compacting: false, strings });
+      for (const record of records) {
+        if (isStringTableBody(record.body)) strings.load(entryPackr.unpack(record.body) as LogEntry);
+        found.push({ ...record, file: id });
+      }
     }
     const log = new CommitLog(dir, fileMaxBytes, io, existing);
     log.found = found;
@@ -162,6 +174,36 @@ export class CommitLog {
   /** LSN the next record gets. */
   get next(): number {
     return this.nextLsn;
+  }
+
+  /**
+   * Encodes the entries and writes them as write() does; the topics and origins of message records go by their
+   * number in the file's string table, new ones in a StringTable record first (its ref is not in `refs`).
+   */
+  async writeEntries(entries: readonly LogEntry[]): Promise<LogWrite> {
+    if (this.closed) throw new Error('commit log closed');
+    const active = this.active ?? (await this.startFile());
+    const table = active.file.strings;
+    const first = table.strings.length;
+    const added: string[] = [];
+    const bodies: Buffer[] = [];
+    try {
+      // A copy each: the packer's buffer is shared with later pack calls.
+      for (const entry of entries) bodies.push(Buffer.from(entryPackr.pack(internEntry(table, entry, added))));
+    } catch (err) {
+      table.truncate(first);
+      throw err;
+    }
+    if (added.length === 0) return this.write(bodies);
+    bodies.unshift(Buffer.from(entryPackr.pack(stringTableEntry(first, added))));
+    // No await between here and write()'s start: the same file takes the table and the records naming it.
+    const written = await this.write(bodies);
+    return { ...written, refs: written.refs.slice(1) };
+  }
+
+  /** The string table of a file (numbers its message records use), empty for a file that is gone. */
+  stringsOf(file: number): readonly string[] {
+    return this.fileOf(file)?.strings.strings ?? NO_STRINGS;
   }
 
   /** Appends the bodies as records, pads to the block boundary, fdatasyncs; resolves after the sync. */
@@ -416,7 +458,7 @@ export class CommitLog {
       // Creates the file and fsyncs the directory, so the new entry survives a power cut.
       handle = await this.io.create(this.dir, path);
     }
-    const file: LogFile = { id, path, maxLsn: 0, size: 0, diskSize: spare?.diskSize ?? 0, live: 0, liveBytes: 0, reader: undefined, compacting: false };
+    const file: LogFile = { id, path, maxLsn: 0, size: 0, diskSize: spare?.diskSize ?? 0, live: 0, liveBytes: 0, reader: undefined, compacting: false, strings: new StringTable() };
     this.files.push(file);
     this.active = { file, handle, position: 0 };
     return this.active;

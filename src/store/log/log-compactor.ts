@@ -9,7 +9,7 @@
 
 import type { Database } from 'lmdb';
 import type { TxnScope, WriteOp } from '../commit-scheduler.js';
-import { isIndexEntry, logRefOf, loggedRecord, type StoreContext } from '../message-records.js';
+import { isIndexEntry, logRefOf, loggedRecord, moveBody, type StoreContext } from '../message-records.js';
 import { packLogRef, type LogRef } from './commit-log.js';
 import { LogKind, databaseId, type LogEntry } from './log-entry.js';
 
@@ -53,7 +53,7 @@ export class MoveRecordOp implements WriteOp {
   }
 
   logEntry(): LogEntry {
-    return [LogKind.MoveRecord, databaseId(this.db), this.key, this.from.file, this.from.offset, this.body];
+    return [LogKind.MoveRecord, databaseId(this.db), this.key, this.from.file, this.from.offset, this.body, this.from.length];
   }
 
   logged(ref: LogRef): void {
@@ -115,7 +115,7 @@ export class LogCompactor {
           for (const [key, ref] of found) {
             let body: Buffer;
             try {
-              body = await log.read(ref);
+              body = moveBody(await log.read(ref), log.stringsOf(ref.file));
             } catch {
               continue; // unreadable: the entry keeps its reference (reads report the corruption)
             }

@@ -15,8 +15,13 @@ export const enum LogKind {
   SessionAppend = 7,
   /** Store format 4: [8, queue id, seq, queue record, replaces [seq, inline] | null]; likewise. */
   QueueAppend = 8,
-  /** Store format 4: [9, db id, key, from file, from offset, body of the record copied]: compaction's copy. */
+  /**
+   * Store format 4: [9, db id, key, from file, from offset, body of the record copied (its strings resolved),
+   * length of the original body]: compaction's copy.
+   */
   MoveRecord = 9,
+  /** Store format 4: [10, first id, [strings]]: topics and origins later records of the file name by number (log-strings.ts). */
+  StringTable = 10,
 }
 
 export type LogEntry = [LogKind, ...unknown[]];

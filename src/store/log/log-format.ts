@@ -86,10 +86,17 @@ export function checkLogRecord(fileId: number, data: Buffer, length: number): Bu
 
 /**
  * The valid records of one file's content, in order, up to the first one that is torn, corrupt, of another
- * file (a stale copy) or not a record at all. `end` is where the valid part ends.
+ * file (a stale copy) or not a record at all. `end` is where the valid part ends. Records at or below `keepAfter`
+ * are left out of `records`; those of them `keepAlso` accepts are in `alsoKept`.
  */
-export function scanLogFile(fileId: number, data: Buffer, keepAfter = 0): { records: ScannedRecord[]; end: number; maxLsn: number } {
+export function scanLogFile(
+  fileId: number,
+  data: Buffer,
+  keepAfter = 0,
+  keepAlso: (body: Buffer) => boolean = () => false,
+): { records: ScannedRecord[]; end: number; maxLsn: number; alsoKept: Buffer[] } {
   const records: ScannedRecord[] = [];
+  const alsoKept: Buffer[] = [];
   let maxLsn = 0;
   let pos = 0;
   while (pos + PAD_HEADER_BYTES <= data.length) {
@@ -106,8 +113,10 @@ export function scanLogFile(fileId: number, data: Buffer, keepAfter = 0): { reco
     if (data.readUInt32BE(pos + 4) !== recordCrc(word0, fileId, lsn, body)) break;
     // Only the records a replay may need are copied out (files kept for their live records can be large).
     if (lsn > keepAfter) records.push({ lsn, body: Buffer.from(body), offset: pos });
+    // Whatever its LSN: a file's string tables (log-strings.ts) are needed to read its records.
+    else if (keepAlso(body)) alsoKept.push(Buffer.from(body));
     if (lsn > maxLsn) maxLsn = lsn;
     pos += LOG_HEADER_BYTES + length;
   }
-  return { records, end: pos, maxLsn };
+  return { records, end: pos, maxLsn, alsoKept };
 }

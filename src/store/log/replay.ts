@@ -9,6 +9,7 @@ import type { StoreContext } from '../message-records.js';
 import type { CommitLog } from './commit-log.js';
 import type { LogEntry } from './log-entry.js';
 import { opFromLogEntry } from './log-ops.js';
+import { isStringTableBody } from './log-strings.js';
 
 const unpackr = new Packr({ useRecords: false });
 
@@ -23,13 +24,13 @@ const REPLAY_SCOPE: TxnScope = {
   isolating: true,
 };
 
-/** Applies the log records after the checkpoint to LMDB; returns how many there were. */
+/** Applies the log records after the checkpoint to LMDB; returns how many there were (string tables not counted). */
 export async function replayCommitLog(ctx: StoreContext, log: CommitLog): Promise<number> {
   const { env } = ctx;
   const records = log.recordsAfter(env.checkpoint());
   if (records.length > 0) {
     const ops = records.map((record) =>
-      opFromLogEntry(unpackr.unpack(record.body) as LogEntry, ctx, { file: record.file, offset: record.offset, length: record.body.length }),
+      opFromLogEntry(unpackr.unpack(record.body) as LogEntry, ctx, { file: record.file, offset: record.offset, length: record.body.length }, log.stringsOf(record.file)),
     );
     const last = records[records.length - 1]!.lsn;
     await env.transaction(() => {
@@ -44,5 +45,7 @@ export async function replayCommitLog(ctx: StoreContext, log: CommitLog): Promis
     });
   }
   // Files are released by reconcile, once the live records are counted from LMDB.
-  return records.length;
+  let tables = 0;
+  for (const record of records) if (isStringTableBody(record.body)) tables++;
+  return records.length - tables;
 }

@@ -75,9 +75,9 @@ export class AppendQueueMessageOp implements WriteOp {
     scope.logRecordLive(ref);
   }
 
-  logged(ref: LogRef): void {
+  logged(ref: LogRef, holdsRecord = true): void {
     // A payload in the payload store keeps its whole record in LMDB: a removal frees the payload from it.
-    if (this.record[0][4] === null && this.ctx.logRecords) this.logRef = ref;
+    if (this.record[0][4] === null && this.ctx.logRecords && holdsRecord) this.logRef = ref;
   }
 
   createdKey(): string | undefined {

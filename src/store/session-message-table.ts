@@ -62,9 +62,9 @@ export class SessionAppendOp extends AppendOp {
     return [LogKind.SessionAppend, this.sid, this.seq, this.record];
   }
 
-  logged(ref: LogRef): void {
+  logged(ref: LogRef, holdsRecord = true): void {
     // A payload in the payload store keeps its whole record in LMDB: a removal frees the payload from it.
-    if (this.record[0][4] === null && this.logRecords) this.logRef = ref;
+    if (this.record[0][4] === null && this.logRecords && holdsRecord) this.logRef = ref;
   }
 }
 

@@ -133,4 +133,21 @@ records('a format 3 directory is migrated: its whole records stay readable besid
   await check.close();
 });
 
+records('windows filling less than a log page keep whole records in LMDB: the log files are released and reused', async () => {
+  const dataDir = tempDir('log-small-windows');
+  const s = await Store.open(options(dataDir, { logIndexMaxOps: 8 }));
+  await s.saveSession(session('c'));
+  // One message per window (a publisher waiting for each PUBACK), into 8 KiB log files: 60 windows of 4 KiB.
+  for (let i = 0; i < 60; i++) await s.appendSessionMessage('c', outgoing(message(i, 200))).durable;
+  await s.flush();
+  const ctx = ctxOf(s);
+  const values = [...ctx.dbs.sessionMessages.getRange({})].map(({ value }) => value);
+  assert.is(values.length, 60);
+  assert.ok(values.every((v) => !isIndexEntry(v)), 'whole records');
+  assert.is(ctx.log.liveBytes(), 0);
+  assert.ok(ctx.log.fileCount() <= 3, `log files kept: ${ctx.log.fileCount()}`);
+  intact(await s.loadSessionMessages('c'), Array.from({ length: 60 }, (_, i) => i));
+  await s.close();
+});
+
 records.run();

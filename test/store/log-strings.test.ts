@@ -47,7 +47,7 @@ strings('an entry is interned in a copy: the operation keeps its own record (a w
   assert.is(internEntry(table, [LogKind.Put, 1, Buffer.alloc(1), 'site/1/x'], []).at(-1), 'site/1/x', 'other kinds as they are');
 });
 
-function msg(i: number, bytes = 64): StoredMessage {
+function msg(i: number, bytes = 200): StoredMessage {
   const payload = Buffer.alloc(bytes, i & 0xff);
   payload.writeUInt32BE(i, 0);
   return { topic: `plant/${i % 3}/line`, payload, qos: 1, retain: false, properties: undefined, expiresAt: 0, origin: `publisher-${i % 2}` };
@@ -73,7 +73,7 @@ strings('topics and origins come back: before the index commit, after reopen, af
   const ids = Array.from({ length: 120 }, (_, i) => i);
   for (let i = 0; i < ids.length; i += 20) {
     // Every 10th payload goes to the payload store: its whole record goes to LMDB, the strings resolved.
-    const batch = ids.slice(i, i + 20).map((id) => s.appendSessionMessage('c', outgoing(msg(id, id % 10 === 0 ? 5000 : 64))));
+    const batch = ids.slice(i, i + 20).map((id) => s.appendSessionMessage('c', outgoing(msg(id, id % 10 === 0 ? 5000 : 200))));
     const queued = ids.slice(i, i + 20).map((id) => s.appendQueueMessage(2, msg(id)));
     await Promise.all([...batch, ...queued].map((a) => a.durable));
   }

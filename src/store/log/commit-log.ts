@@ -82,6 +82,8 @@ export interface LogWrite {
   lastLsn: number;
   /** Bytes written, padding included. */
   bytes: number;
+  /** Bytes of the records (headers and bodies), padding not included. */
+  recordBytes: number;
   /** Where each body went, in order. */
   refs: LogRef[];
   /** Bytes written past the file's previous length on the disk (the rest wrote over a reused file's blocks). */
@@ -233,7 +235,8 @@ export class CommitLog {
       this.writing = undefined;
     }
     const refs: LogRef[] = [];
-    let offset = active.position;
+    const start = active.position;
+    let offset = start;
     for (const body of bodies) {
       refs.push({ file: active.file.id, offset, length: body.length });
       offset += LOG_HEADER_BYTES + body.length;
@@ -247,7 +250,7 @@ export class CommitLog {
       this.active = undefined;
       await active.handle.close(false).catch(() => undefined);
     }
-    return { lastLsn: this.nextLsn - 1, bytes, refs, newDiskBytes };
+    return { lastLsn: this.nextLsn - 1, bytes, refs, newDiskBytes, recordBytes: offset - start };
   }
 
   /** The body of the record at `ref` (a copy: a released file is reused), checked; PayloadCorruptError otherwise. */

@@ -1,7 +1,8 @@
 // Write amplification inside the store (issue 13): the bytes the commit log and LMDB (with the payload files)
 // write per message, for one writer with a bounded number of appends outstanding to an offline session, with the
-// commit log on and off. Unlike scenario 13's whole-machine disk counter, this counts only what the store itself
-// writes, so other processes on the machine do not pollute it; the disk's own journal is not in it.
+// commit log on (messages in its records, or whole LMDB records too) and off. Unlike scenario 13's whole-machine
+// disk counter, this counts only what the store itself writes, so other processes on the machine do not pollute
+// it; the disk's own journal is not in it.
 //
 // usage: node dist/scripts/bench/store-write-amplification.js [--messages 20000] [--window 64] [--size 256]
 
@@ -116,7 +117,7 @@ async function main(): Promise<void> {
   console.log(`\n| ${args.messages} x ${args.size} B, window ${args.window} | msg/s | log B/msg | LMDB + payload files B/msg | log WA | LMDB WA | store WA |`);
   console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
   for (const r of rows) {
-    const label = r.logRecords ? 'commit log on, messages in log records (store format 4 logRecords)' : r.commitLog ? 'commit log on (default)' : 'commit log off';
+    const label = r.logRecords ? 'commit log on, messages in log records (default, store format 4)' : r.commitLog ? 'commit log on, logRecords off (whole LMDB records)' : 'commit log off';
     const note = r.durable < args.messages ? ` (${r.durable} durable within ${TIME_BOUND_MS / 1000} s)` : '';
     console.log(`| ${label}${note} | ${r.msgPerSec} | ${r.logBytesPerMsg} | ${r.lmdbBytesPerMsg} | ${r.logWA} | ${r.lmdbWA} | ${r.storeWA} |`);
   }

@@ -2,11 +2,14 @@
 // entries referring to them; log files are kept while such records are live, released when not, and compacted.
 
 import { open as openLmdb } from 'lmdb';
+import { cpSync } from 'node:fs';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { FORMAT_VERSION } from '../../src/store/environment.js';
+import { seqKey } from '../../src/store/keys.js';
 import { isIndexEntry, type StoreContext } from '../../src/store/message-records.js';
+import { PutOp } from '../../src/store/ops.js';
 import { Store, type StoreOptions } from '../../src/store/store.js';
 import { message, outgoing, removeTempDirs, session, tempDir } from './helpers.js';
 
@@ -148,6 +151,42 @@ records('windows filling less than a log page keep whole records in LMDB: the lo
   assert.ok(ctx.log.fileCount() <= 3, `log files kept: ${ctx.log.fileCount()}`);
   intact(await s.loadSessionMessages('c'), Array.from({ length: 60 }, (_, i) => i));
   await s.close();
+});
+
+records('a format 3 directory killed before an index commit: its log records (whole-record puts) replay as whole records', async () => {
+  const dataDir = tempDir('log-migrate3-replay');
+  const s = await Store.open(options(dataDir, { logIndexMaxOps: 1_000_000, logIndexIntervalMs: 600_000 }));
+  await s.saveSession(session('c'));
+  await s.flush();
+  const ctx = ctxOf(s);
+  const sid = (s as unknown as { sessions: { entry(c: string): { sid: number } } }).sessions.entry('c').sid;
+  // What format 3 logged for a session message: a Put of the whole record into sessionMessages (kind 0).
+  const puts = Array.from({ length: 30 }, (_, i) => {
+    const m = message(i, 200);
+    const record = [[m.topic, 1, 0, m.payload, null, null, 0, m.origin], 1, 0, i === 4 ? 77 : 0, false, null];
+    return ctx.scheduler.enqueue(new PutOp(ctx.dbs.sessionMessages, seqKey(sid, i + 1), record, 300, 200));
+  });
+  await Promise.all(puts);
+  // A SIGKILL now leaves LMDB without them and the log with them; the copy gets format 3 in its meta record.
+  const copy = tempDir('log-migrate3-replay-copy');
+  cpSync(dataDir, copy, { recursive: true });
+  await s.close();
+  const root = openLmdb({ path: join(copy, 'lmdb') });
+  const meta = root.openDB({ name: 'meta' });
+  await meta.put('wharf', { ...(meta.get('wharf') as object), formatVersion: 3 });
+  await root.close();
+  let c = await Store.open(options(copy));
+  assert.ok(c.openReport.logRecordsReplayed >= 30, `replayed ${c.openReport.logRecordsReplayed}`);
+  const shapes = [...ctxOf(c).dbs.sessionMessages.getRange({})].map(({ value }) => isIndexEntry(value));
+  assert.equal(shapes, Array(30).fill(false), 'whole records');
+  await appendSession(c, 40, 30);
+  await c.close();
+  c = await Store.open(options(copy));
+  const loaded = await c.loadSessionMessages('c');
+  intact(loaded, Array.from({ length: 70 }, (_, i) => i));
+  assert.is(loaded[4]!.packetId, 77);
+  assert.equal(loaded.map((m) => m.message.topic), Array.from({ length: 70 }, (_, i) => `site/1/sensor/${i}`));
+  await c.close();
 });
 
 records.run();

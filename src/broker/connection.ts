@@ -3,7 +3,7 @@
 
 import type { Duplex } from 'node:stream';
 import type { IPublishPacket, Packet } from 'mqtt-packet';
-import { createPacketParser, encodePacket, type PacketParser, type ProtocolVersion } from '../protocol/codec.js';
+import { ackSize, createPacketParser, encodePacket, writeAck, type PacketParser, type ProtocolVersion } from '../protocol/codec.js';
 import { encodeMessageProperties, encodePublish, PAYLOAD_COPY_MAX, type DeliveryProperties } from '../protocol/publish-encoder.js';
 import { ConnackReturnCode311, ProtocolViolation, ReasonCode } from '../protocol/reason-codes.js';
 import type { Broker } from './broker.js';
@@ -24,6 +24,9 @@ export interface Will {
 }
 
 let connectionCounter = 0;
+
+/** Room for 128 acknowledgements of 4 bytes: one allocation (a slice of Node's pool) per 128. */
+const ACK_BUFFER_BYTES = 512;
 
 export class Connection implements SessionLink, AckOwner {
   readonly id = ++connectionCounter;
@@ -63,6 +66,15 @@ export class Connection implements SessionLink, AckOwner {
 
   private outgoing: Buffer[] = [];
   private outgoingBytes = 0;
+  private flushScheduled = false;
+  /**
+   * Acknowledgements are written into this buffer as they go, and its bytes since `ackStart` join `outgoing` as
+   * one Buffer (before any other write, and at the flush): a window of 64 PUBACKs is one Buffer, not 64 packet
+   * objects, 64 Buffers and a concatenation (issue 13). Bytes once handed on are never written again.
+   */
+  private ackBuf: Buffer | null = null;
+  private ackStart = 0;
+  private ackEnd = 0;
   /** Packets that arrived while CONNACK waits for the session's commit; handled in order once it is sent. */
   private held: Packet[] | null = null;
   /** Acknowledgements waiting for a commit; later ones queue behind them to keep their order [MQTT-4.6.0-2]. */
@@ -243,17 +255,53 @@ export class Connection implements SessionLink, AckOwner {
   }
 
   /**
+   * Sends a PUBACK/PUBREC/PUBREL/PUBCOMP without properties (`type`: codec.ts AckType; `reasonCode` is sent on
+   * 5.0 only), as write() would, without a packet object or a Buffer of its own.
+   */
+  writeAck(type: number, packetId: number, reasonCode: number): void {
+    if (this.closed) return;
+    if (packetId < 1 || packetId > 0xffff) throw new RangeError(`packet identifier ${packetId} out of range`);
+    const size = ackSize(this.protocolVersion, reasonCode);
+    let buf = this.ackBuf;
+    if (buf === null || this.ackEnd + size > buf.length) {
+      this.takeAcks();
+      buf = this.ackBuf = Buffer.allocUnsafe(ACK_BUFFER_BYTES);
+      this.ackStart = this.ackEnd = 0;
+    }
+    writeAck(buf, this.ackEnd, type, packetId, reasonCode, this.protocolVersion);
+    this.ackEnd += size;
+    this.scheduleFlush();
+  }
+
+  /** The acknowledgements written since the last call join `outgoing`, keeping the order of writes. */
+  private takeAcks(): void {
+    if (this.ackEnd === this.ackStart) return;
+    this.outgoing.push(this.ackBuf!.subarray(this.ackStart, this.ackEnd));
+    this.outgoingBytes += this.ackEnd - this.ackStart;
+    this.ackStart = this.ackEnd;
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    process.nextTick(flushConnection, this);
+  }
+
+  /**
    * Queues bytes for the socket; everything queued in one tick leaves together. Small packets are copied into one
    * buffer (one write, none of the stream's per-chunk bookkeeping, which costs more than the copy for PUBACKs and
    * small PUBLISHes); payloads above PAYLOAD_COPY_MAX are handed to the socket as they are, without a copy.
    */
   writeBuffer(buf: Buffer): void {
-    if (this.outgoing.length === 0) process.nextTick(flushConnection, this);
+    this.takeAcks();
+    this.scheduleFlush();
     this.outgoing.push(buf);
     this.outgoingBytes += buf.length;
   }
 
   flush(): void {
+    this.flushScheduled = false;
+    this.takeAcks();
     const list = this.outgoing;
     if (list.length === 0) return;
     const total = this.outgoingBytes;
@@ -283,7 +331,7 @@ export class Connection implements SessionLink, AckOwner {
   }
 
   writable(): boolean {
-    return !this.closed && this.stream.writableLength + this.outgoingBytes < this.broker.config.mqtt.maxSocketBufferBytes;
+    return !this.closed && this.stream.writableLength + this.outgoingBytes + (this.ackEnd - this.ackStart) < this.broker.config.mqtt.maxSocketBufferBytes;
   }
 
   sendPublish(out: Outgoing, dup: boolean): void {

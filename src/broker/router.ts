@@ -6,12 +6,12 @@ import type { Message } from '../protocol/message.js';
 import type { Session } from './session.js';
 import type { Subscription } from './subscription.js';
 import type { RefusalReason } from '../queue/errors.js';
-import type { MatchResult, SharedGroup, TopicTrie } from './topic-trie.js';
+import { emptyMatchResult, type SharedGroup, type TopicTrie } from './topic-trie.js';
 import type { BrokerStats } from './stats.js';
 
 export class Router {
   // Reused between calls: routing is synchronous, so one scratch result is enough.
-  private readonly scratch: MatchResult = { subs: [], groups: [] };
+  private readonly scratch = emptyMatchResult();
 
   // The levels of the last topic routed: a device usually publishes on the same topic again and again, and a
   // string comparison is cheaper than splitting (an array and a string per level, per message).
@@ -48,26 +48,25 @@ export class Router {
    */
   admit(msg: Message, storeFull: boolean): RefusalReason | null {
     this.match(msg);
-    const subs = this.scratch.subs;
-    const groups = this.scratch.groups;
+    const { subs, subCount, groups, groupCount } = this.scratch;
     const picked = this.picked;
-    for (let i = 0; i < subs.length; i++) {
+    for (let i = 0; i < subCount; i++) {
       const why = refusalBy(subs[i]!, msg, storeFull);
       if (why !== null) return this.release(why);
     }
-    for (let i = 0; i < groups.length; i++) {
+    for (let i = 0; i < groupCount; i++) {
       const member = this.pickMember(groups[i]!, msg);
       picked[i] = member;
       if (member === undefined) continue;
       const why = refusalBy(member, msg, storeFull);
       if (why !== null) return this.release(why);
     }
-    this.groupsPicked = groups.length > 0;
+    this.groupsPicked = groupCount > 0;
     return null;
   }
 
   private match(msg: Message): void {
-    // Emptied after every use (release), so it is empty here: setting .length costs a builtin call per message.
+    // Emptied after every use (release), so it is empty here.
     try {
       this.trie.match(this.levelsOf(msg.topic), this.scratch);
     } catch (err) {
@@ -78,16 +77,15 @@ export class Router {
 
   /** Delivers to what match() (or admit()) found, then forgets it. */
   deliverMatched(msg: Message): number {
-    const subs = this.scratch.subs;
-    const groups = this.scratch.groups;
+    const { subs, subCount, groups, groupCount } = this.scratch;
     let delivered = 0;
     try {
-      if (subs.length === 1) {
+      if (subCount === 1) {
         if (deliverTo(subs[0]!, msg)) delivered++;
-      } else if (subs.length > 1) {
-        delivered += deliverDeduplicated(subs, msg);
+      } else if (subCount > 1) {
+        delivered += deliverDeduplicated(subs, subCount, msg);
       }
-      for (let i = 0; i < groups.length; i++) {
+      for (let i = 0; i < groupCount; i++) {
         const member = this.groupsPicked ? this.picked[i] : this.pickMember(groups[i]!, msg);
         if (member !== undefined && deliverTo(member, msg)) delivered++;
       }
@@ -105,10 +103,12 @@ export class Router {
   }
 
   private release<T>(result: T): T {
-    const subs = this.scratch.subs;
-    const groups = this.scratch.groups;
-    if (subs.length !== 0) subs.length = 0;
-    if (groups.length !== 0) groups.length = 0;
+    const scratch = this.scratch;
+    // The arrays keep their length and backing store; the entries are cleared so that they hold no session.
+    for (let i = 0; i < scratch.subCount; i++) scratch.subs[i] = undefined!;
+    for (let i = 0; i < scratch.groupCount; i++) scratch.groups[i] = undefined!;
+    scratch.subCount = 0;
+    scratch.groupCount = 0;
     if (this.groupsPicked) {
       this.groupsPicked = false;
       this.picked.fill(undefined);
@@ -150,9 +150,10 @@ function deliverTo(sub: Subscription, msg: Message): boolean {
  * A client with several matching subscriptions gets the message once, at the highest of their QoS and with all
  * their subscription identifiers [MQTT-3.3.4-2] [MQTT-3.3.4-3] [MQTT-3.3.4-5].
  */
-function deliverDeduplicated(subs: Subscription[], msg: Message): number {
+function deliverDeduplicated(subs: readonly Subscription[], count: number, msg: Message): number {
   const bySession = new Map<Session, { qos: QoS; retain: boolean; ids: number[] | undefined }>();
-  for (const sub of subs) {
+  for (let i = 0; i < count; i++) {
+    const sub = subs[i]!;
     if (sub.noLocal && sub.session.clientId === msg.origin) continue;
     if (sub.session.acl !== null && !sub.session.acl.canRead(msg.topic)) continue;
     const qos = (msg.qos < sub.qos ? msg.qos : sub.qos) as QoS;

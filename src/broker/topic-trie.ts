@@ -25,9 +25,20 @@ class TrieNode {
   }
 }
 
+/**
+ * What match() found: `subs[0..subCount)` and `groups[0..groupCount)`. The arrays are kept between matches and only
+ * the counts go back to 0: emptying an array (length = 0) gives its backing store back, and the next match of a
+ * topic with a subscriber allocated a new one, per message (issue 13). Entries past a count are stale.
+ */
 export interface MatchResult {
   subs: Subscription[];
+  subCount: number;
   groups: SharedGroup[];
+  groupCount: number;
+}
+
+export function emptyMatchResult(): MatchResult {
+  return { subs: [], subCount: 0, groups: [], groupCount: 0 };
 }
 
 export class TopicTrie {
@@ -100,7 +111,7 @@ export class TopicTrie {
     }
   }
 
-  /** Collects every subscription matching `topic` (split into `levels`) into `out`. */
+  /** Adds every subscription matching `topic` (split into `levels`) to `out`, after what it holds. */
   match(levels: readonly string[], out: MatchResult): void {
     // A topic starting with `$` is not matched by a filter starting with a wildcard [MQTT-4.7.2-1].
     const dollar = levels[0]!.charCodeAt(0) === 0x24;
@@ -128,12 +139,16 @@ export class TopicTrie {
 }
 
 function collect(node: TrieNode, out: MatchResult): void {
-  // forEach with the array as `this` and a module-level callback: a for-of over values() made an iterator
+  // forEach with the result as `this` and a module-level callback: a for-of over values() made an iterator
   // object per matching node, per message (issue 13).
-  if (node.subs !== null && node.subs.size > 0) node.subs.forEach(pushInto, out.subs);
-  if (node.shared !== null && node.shared.size > 0) node.shared.forEach(pushInto, out.groups);
+  if (node.subs !== null && node.subs.size > 0) node.subs.forEach(addSub, out);
+  if (node.shared !== null && node.shared.size > 0) node.shared.forEach(addGroup, out);
 }
 
-function pushInto<T>(this: T[], value: T): void {
-  this.push(value);
+function addSub(this: MatchResult, sub: Subscription): void {
+  this.subs[this.subCount++] = sub;
+}
+
+function addGroup(this: MatchResult, group: SharedGroup): void {
+  this.groups[this.groupCount++] = group;
 }

@@ -5,7 +5,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Session } from '../../src/broker/session.js';
 import type { Subscription } from '../../src/broker/subscription.js';
-import { TopicTrie, type MatchResult } from '../../src/broker/topic-trie.js';
+import { emptyMatchResult, TopicTrie, type SharedGroup } from '../../src/broker/topic-trie.js';
 import { parseSharedFilter, topicMatches } from '../../src/protocol/topic.js';
 
 function sub(clientId: string, topicFilter: string): Subscription {
@@ -24,10 +24,10 @@ function sub(clientId: string, topicFilter: string): Subscription {
   };
 }
 
-function match(trie: TopicTrie, topic: string): MatchResult {
-  const out: MatchResult = { subs: [], groups: [] };
+function match(trie: TopicTrie, topic: string): { subs: Subscription[]; groups: SharedGroup[] } {
+  const out = emptyMatchResult();
   trie.match(topic.split('/'), out);
-  return out;
+  return { subs: out.subs.slice(0, out.subCount), groups: out.groups.slice(0, out.groupCount) };
 }
 
 /** "client:filter" of every plain subscription matching `topic`, sorted. */

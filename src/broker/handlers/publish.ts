@@ -6,6 +6,7 @@ import { isValidTopicName } from '../../protocol/topic.js';
 import { ProtocolViolation, ReasonCode } from '../../protocol/reason-codes.js';
 import type { Connection } from '../connection.js';
 import { messageFromPublish } from '../../protocol/message.js';
+import { AckType } from '../../protocol/codec.js';
 import { StoreFullError } from '../../store/errors.js';
 import type { Refusal } from '../../queue/errors.js';
 import type { PendingAck } from '../pending-ack.js';
@@ -75,7 +76,7 @@ function sendPublishAck(ack: PendingAck, err: unknown): void {
   const qos = ack.qos;
   if (qos === 1) conn.incomingInflight--;
   if (err === undefined) {
-    conn.write({ cmd: qos === 1 ? 'puback' : 'pubrec', messageId: ack.packetId, reasonCode: ack.reasonCode });
+    conn.writeAck(qos === 1 ? AckType.puback : AckType.pubrec, ack.packetId, ack.reasonCode);
     return;
   }
   // A write failed after admission (an I/O error, or the store reaching its limit within this commit window):

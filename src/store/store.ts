@@ -71,9 +71,9 @@ export interface StoreOptions {
   logIndexIntervalMs?: number;
   /**
    * Store format 4 (design (b) of issue 13): small messages appended through the commit log stay in its records
-   * and LMDB holds index entries referring to them. Default true (with commitLog; without it every window goes to
-   * LMDB directly, whole records). Either way index entries already written are read, and the log files they
-   * refer to kept.
+   * and LMDB holds index entries referring to them. Default false: with it on, the e2e full-disk cycles with small
+   * payloads fail about one run in four (README.md in this folder, "What is not done"). Either way index entries
+   * already written are read, and the log files they refer to kept.
    */
   logRecords?: boolean;
   /** Size at which a commit-log file is left for the next one (default 8 MiB; tests use small ones). */
@@ -154,7 +154,7 @@ export class Store {
       };
       const scheduler = new CommitScheduler(env, payloads, capacity, metrics, {
         records: log,
-        nearLimitThroughLog: options.logRecords ?? true,
+        nearLimitThroughLog: options.logRecords ?? false,
         commitLog: (options.commitLog ?? true) ? { log, indexMaxOps: options.logIndexMaxOps ?? 4096, indexIntervalMs: options.logIndexIntervalMs ?? 100 } : undefined,
         commitIntervalMs: options.commitIntervalMs ?? 5,
         commitMaxBytes: options.commitMaxBytes ?? 1024 * 1024,
@@ -167,7 +167,7 @@ export class Store {
         scheduler,
         payloads,
         log,
-        logRecords: options.logRecords ?? true,
+        logRecords: options.logRecords ?? false,
         inlineMaxBytes: options.inlineMaxBytes ?? 2048,
         refCache: new WeakMap<Buffer, PayloadRef>(),
       };

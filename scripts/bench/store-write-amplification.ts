@@ -1,7 +1,8 @@
 // Write amplification inside the store (issue 13): the bytes the commit log and LMDB (with the payload files)
 // write per message, for one writer with a bounded number of appends outstanding to an offline session, with the
-// commit log on and off. Unlike scenario 13's whole-machine disk counter, this counts only what the store itself
-// writes, so other processes on the machine do not pollute it; the disk's own journal is not in it.
+// commit log on (messages in its records, or whole LMDB records too) and off. Unlike scenario 13's whole-machine
+// disk counter, this counts only what the store itself writes, so other processes on the machine do not pollute
+// it; the disk's own journal is not in it.
 //
 // usage: node dist/scripts/bench/store-write-amplification.js [--messages 20000] [--window 64] [--size 256]
 
@@ -31,6 +32,7 @@ interface Args {
 
 interface Row {
   commitLog: boolean;
+  logRecords: boolean;
   durable: number;
   msgPerSec: number;
   logBytesPerMsg: number;
@@ -74,12 +76,12 @@ function pump(store: Store, args: Args): Promise<number> {
   });
 }
 
-async function measure(commitLog: boolean, args: Args): Promise<Row> {
+async function measure(commitLog: boolean, args: Args, logRecords = false): Promise<Row> {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'wharf-store-wa-'));
   try {
     // The embedded default's commit settings, as `wharf start` opens the store (configuredStoreOptions).
     const storage = { ...defaultConfig().storage, dataDir, commitLog, minFreeDiskBytes: 0 };
-    const store = await Store.open(configuredStoreOptions(storage));
+    const store = await Store.open({ ...configuredStoreOptions(storage), logRecords });
     await store.saveSession({ clientId: 'sub', protocolVersion: 5, sessionExpiryInterval: 3600, disconnectedAt: Date.now(), subscriptions: [] });
     await store.flush();
     const before = store.metrics();
@@ -95,6 +97,7 @@ async function measure(commitLog: boolean, args: Args): Promise<Row> {
     const round = (x: number) => Math.round(x * 100) / 100;
     return {
       commitLog,
+      logRecords,
       durable,
       msgPerSec: Math.round(durable / seconds),
       logBytesPerMsg: Math.round(log / durable),
@@ -110,11 +113,11 @@ async function measure(commitLog: boolean, args: Args): Promise<Row> {
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
-  const rows = [await measure(true, args), await measure(false, args)];
+  const rows = [await measure(true, args, true), await measure(true, args), await measure(false, args)];
   console.log(`\n| ${args.messages} x ${args.size} B, window ${args.window} | msg/s | log B/msg | LMDB + payload files B/msg | log WA | LMDB WA | store WA |`);
   console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
   for (const r of rows) {
-    const label = r.commitLog ? 'commit log on (default)' : 'commit log off';
+    const label = r.logRecords ? 'commit log on, messages in log records (store format 4 logRecords)' : r.commitLog ? 'commit log on (default)' : 'commit log off';
     const note = r.durable < args.messages ? ` (${r.durable} durable within ${TIME_BOUND_MS / 1000} s)` : '';
     console.log(`| ${label}${note} | ${r.msgPerSec} | ${r.logBytesPerMsg} | ${r.lmdbBytesPerMsg} | ${r.logWA} | ${r.lmdbWA} | ${r.storeWA} |`);
   }

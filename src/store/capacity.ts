@@ -56,6 +56,12 @@ export interface CapacityOptions {
   /** Refuse growing writes when the data directory's file system has less free space than this. 0 = no check. */
   minFreeDiskBytes: number;
   dataDir: string;
+  /**
+   * Disk space the commit log writes over before it takes new space (CommitLog.reusableBytes), read at every
+   * check rather than with the stale LMDB figures: a log write moves it at once, and log writes count as disk
+   * use (diskWritten) only past it.
+   */
+  logReusableBytes?: () => number;
 }
 
 export interface SpaceReading {
@@ -74,6 +80,12 @@ export class CapacityGuard {
   private reading = false;
   private readAgain = false;
   private usedAtFailure = 0;
+  /**
+   * Exact used bytes when a write was last refused for the map cap with nothing left unmeasured; growth stays
+   * refused until a reading is below it (a removal). Without it a store holding its messages in log records
+   * (format 4, counted at their size) would take a few small writes after each refusal of a large one.
+   */
+  private usedAtCapRefusal = 0;
   private measuredAt = 0;
   /** Estimated LMDB growth (bytes, UNMEASURED_GROWTH_FACTOR applied) committed since `used` was measured. */
   private unmeasuredGrowth = 0;
@@ -189,6 +201,7 @@ export class CapacityGuard {
     this.reusable = reading.fileBytes - reading.usedBytes;
     this.unmeasuredGrowth = 0;
     if (this.failedAt !== 0 && this.used < this.usedAtFailure) this.failedAt = 0;
+    if (this.usedAtCapRefusal !== 0 && this.used < this.usedAtCapRefusal) this.usedAtCapRefusal = 0;
   }
 
   /** The disk's free space, as estimated, is within NEAR_LIMIT_BYTES of the reserve. */
@@ -220,7 +233,7 @@ export class CapacityGuard {
     const growth = this.unindexedGrowth + this.pendingGrowth * GROWTH_FACTOR;
     if (this.used + this.unmeasuredGrowth + growth > this.options.maxUsedBytes - margin) return true;
     if (this.options.minFreeDiskBytes <= 0) return false;
-    const diskFree = this.diskFree + this.reusable - this.unreadDiskUse - this.pendingPayloadBytes() - growth;
+    const diskFree = this.diskFree + this.reusable + this.logReusable() - this.unreadDiskUse - this.pendingPayloadBytes() - growth;
     return diskFree - this.options.minFreeDiskBytes < NEAR_LIMIT_BYTES;
   }
 
@@ -267,7 +280,9 @@ export class CapacityGuard {
     }
     const growth = (this.pendingGrowth + bytes) * GROWTH_FACTOR + this.unindexedGrowth;
     const used = this.used + this.unmeasuredGrowth;
-    if (used + growth > this.options.maxUsedBytes) {
+    if (used + growth > this.options.maxUsedBytes || (this.usedAtCapRefusal !== 0 && used >= this.usedAtCapRefusal)) {
+      // Refused on exact figures alone (nothing waits unmeasured or unindexed): stays so until space is freed.
+      if (this.unmeasuredGrowth === 0 && this.unindexedGrowth === 0 && this.usedAtCapRefusal === 0) this.usedAtCapRefusal = this.used;
       return new StoreFullError(`${used} of ${this.options.maxUsedBytes} bytes in use (storage.mapSizeBytes)`);
     }
     const min = this.options.minFreeDiskBytes;
@@ -277,10 +292,14 @@ export class CapacityGuard {
     const payloads = this.pendingPayloadBytes() + payloadBytes;
     const lmdbFromDisk = Math.max(0, growth - this.reusable);
     const diskFree = this.diskFree - this.unreadDiskUse;
-    if (diskFree + this.reusable - growth - payloads < min || (payloads > 0 && diskFree - lmdbFromDisk - payloads < min)) {
+    if (diskFree + this.reusable + this.logReusable() - growth - payloads < min || (payloads > 0 && diskFree - lmdbFromDisk - payloads < min)) {
       return new StoreFullError(`${diskFree} bytes free on the disk of ${this.options.dataDir}, ${min} kept in reserve`);
     }
     return undefined;
+  }
+
+  private logReusable(): number {
+    return this.options.logReusableBytes?.() ?? 0;
   }
 
   private schedulePoll(): void {

@@ -21,7 +21,12 @@ import { isoTime } from '../log/iso-time.js';
  * is migrated on open when its log holds nothing LMDB lacks (a clean stop); otherwise open refuses it, since the
  * format 2 records cannot be read any more: the Wharf that wrote them applies them on its next open.
  */
-export const FORMAT_VERSION = 3;
+/**
+ * 4: LMDB may hold index entries (a log reference where a record has its message) whose messages live in commit
+ * log records, and log files are kept while such records are live. A format 3 directory is migrated on open: its
+ * log records replay as whole records and its LMDB records stay valid (the meta record is rewritten).
+ */
+export const FORMAT_VERSION = 4;
 const META_KEY = 'wharf';
 const CHECKPOINT_KEY = 'logCheckpoint';
 const CREATED_BY = 'wharf';

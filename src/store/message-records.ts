@@ -2,8 +2,12 @@
 // count toward write amplification), the payload inline up to storage.inlineMaxBytes or else a payload-store
 // reference. Shared by session messages, retained messages and queue messages.
 
+import { Packr } from 'msgpackr';
 import type { CommitScheduler } from './commit-scheduler.js';
 import type { Databases, StoreEnvironment } from './environment.js';
+import { unpackLogRef, type CommitLog, type LogRef, type StoredLogRef } from './log/commit-log.js';
+import { LogKind, type LogEntry } from './log/log-entry.js';
+import { resolveStrings } from './log/log-strings.js';
 import { packRef, unpackRef, type PayloadRef, type PayloadStore, type StoredPayloadRef } from './payload/payload-store.js';
 import type { QoS, StoredMessage, StoredMessageProperties } from './types.js';
 
@@ -13,6 +17,10 @@ export interface StoreContext {
   dbs: Databases;
   scheduler: CommitScheduler;
   payloads: PayloadStore;
+  /** The commit log's files: index entries of small messages refer to records in them (store format 4). */
+  log: CommitLog;
+  /** Small appends that reach LMDB through the log become index entries (StoreOptions.logRecords). */
+  logRecords: boolean;
   inlineMaxBytes: number;
   /** Last payload-store reference of a payload Buffer: a fan-out to many sessions stores the payload once. */
   refCache: WeakMap<Buffer, PayloadRef>;
@@ -91,6 +99,56 @@ export function decodeInline(record: MessageRecord): StoredMessage | undefined {
 function withPayload(record: MessageRecord, payload: Buffer): StoredMessage {
   const [topic, qos, retain, , , properties, expiresAt, origin] = record;
   return { topic, payload, qos, retain: retain === 1, properties: properties ?? undefined, expiresAt, origin };
+}
+
+/**
+ * An LMDB index entry (store format 4): a record whose message lives in the commit log, with a LogRef where a
+ * whole record has its MessageRecord. A MessageRecord starts with its topic (a string), a LogRef with a number.
+ */
+export function isIndexEntry(value: unknown): value is [StoredLogRef, ...unknown[]] {
+  return Array.isArray(value) && Array.isArray(value[0]) && typeof value[0][0] === 'number';
+}
+
+/** The log record an index entry refers to, if `value` is one. */
+export function logRefOf(value: unknown): LogRef | undefined {
+  return isIndexEntry(value) ? unpackLogRef(value[0]) : undefined;
+}
+
+const logUnpackr = new Packr({ useRecords: false });
+
+/**
+ * The whole record (as a record without the log would hold it) that a log record holds: the value of a session
+ * message append (its packet id and release state as appended) or of a queue append (delivery count 0).
+ */
+export function loggedRecord(body: Buffer, strings: readonly string[] = []): HoldsMessage {
+  const entry = logUnpackr.unpack(body) as LogEntry;
+  // A copy's body had its strings resolved when it was made (moveBody).
+  if (entry[0] === LogKind.MoveRecord) return loggedRecord(entry[5] as Buffer);
+  if (entry[0] === LogKind.SessionAppend || entry[0] === LogKind.QueueAppend) {
+    resolveStrings(entry[3] as unknown[], strings);
+    return entry[3] as HoldsMessage;
+  }
+  throw new Error(`log record of kind ${String(entry[0])} holds no message`);
+}
+
+/**
+ * The body a compaction copy carries: the record's own, with its topic and origin back as strings (the copy goes
+ * to another file, whose string table does not have them; the old file goes away).
+ */
+export function moveBody(body: Buffer, strings: readonly string[]): Buffer {
+  const entry = logUnpackr.unpack(body) as LogEntry;
+  if (entry[0] !== LogKind.SessionAppend && entry[0] !== LogKind.QueueAppend) return body;
+  const message = (entry[3] as unknown[])[0] as unknown[];
+  if (typeof message[0] !== 'number' && typeof message[7] !== 'number') return body;
+  resolveStrings(entry[3] as unknown[], strings);
+  return Buffer.from(logUnpackr.pack(entry));
+}
+
+/** Reads the whole records of index entries from the log (records close together with one read). */
+export async function readLoggedRecords(log: CommitLog, refs: readonly LogRef[]): Promise<HoldsMessage[]> {
+  if (refs.length === 0) return [];
+  const bodies = await log.readMany(refs);
+  return bodies.map((body, i) => loggedRecord(body, log.stringsOf(refs[i]!.file)));
 }
 
 /** The payload-store reference held by a stored record, if any. */

@@ -5,7 +5,7 @@ import type { Database } from 'lmdb';
 import type { TxnScope, WriteOp } from './commit-scheduler.js';
 import type { KeyRange } from './keys.js';
 import { LogKind, databaseId, type LogEntry } from './log/log-entry.js';
-import { refOf } from './message-records.js';
+import { logRefOf, refOf } from './message-records.js';
 import type { PayloadRef } from './payload/payload-store.js';
 
 /** Put of one record; replacing a record that holds a payload reference frees that payload. */
@@ -154,7 +154,10 @@ export class CompositeOp implements WriteOp {
   }
 }
 
+/** Frees what a removed or replaced record held: its payload-store payload, or its log record. */
 export function freeHeldPayload(value: unknown, scope: TxnScope): void {
   const ref = refOf(value);
   if (ref !== undefined) scope.freeAfterCommit(ref);
+  const logRef = logRefOf(value);
+  if (logRef !== undefined) scope.freeLogAfterCommit(logRef);
 }

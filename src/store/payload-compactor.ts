@@ -13,6 +13,7 @@
 
 import type { Database } from 'lmdb';
 import type { TxnScope, WriteOp } from './commit-scheduler.js';
+import { LogCompactor } from './log/log-compactor.js';
 import { refOf, type MessageRecord, type StoreContext } from './message-records.js';
 import { packRef, type PayloadRef } from './payload/payload-store.js';
 
@@ -106,6 +107,8 @@ export class PayloadCompactor {
   private stopped = false;
   /** Totals since open, for metrics. */
   readonly totals: CompactionReport = { segmentsCompacted: 0, payloadsMoved: 0, bytesCopied: 0, segmentsSkipped: 0 };
+  /** The commit log's files are compacted in the same rounds, with the same ratio. */
+  readonly logFiles: LogCompactor;
 
   constructor(
     private readonly ctx: StoreContext,
@@ -114,7 +117,9 @@ export class PayloadCompactor {
       shortOfSpace: () => ctx.scheduler.refusal(1) !== undefined,
       spareDiskBytes: async () => Number.POSITIVE_INFINITY,
     },
-  ) {}
+  ) {
+    this.logFiles = new LogCompactor(ctx, options.ratio, options.maxBytesPerRound);
+  }
 
   start(): void {
     if (this.options.intervalMs <= 0) return;
@@ -139,7 +144,12 @@ export class PayloadCompactor {
 
   /** One round now (or the one in progress): resolves when its commits are durable. */
   compact(): Promise<CompactionReport> {
-    this.running ??= this.round().finally(() => (this.running = undefined));
+    this.running ??= this.round()
+      .then(async (report) => {
+        if (!this.stopped) await this.logFiles.compact(() => this.stopped);
+        return report;
+      })
+      .finally(() => (this.running = undefined));
     return this.running;
   }
 

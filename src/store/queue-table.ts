@@ -5,7 +5,8 @@
 import { refused, type DurabilityWaiter, type TxnScope, type WriteOp } from './commit-scheduler.js';
 import { LogKind, type LogEntry } from './log/log-entry.js';
 import { idKey, idPrefixRange, idTextKey, readKeyId, readKeySeq, seqKey, seqRangeAfter } from './keys.js';
-import { decodeInline, decodeMessage, encodeMessage, type MessageRecord, type StoreContext } from './message-records.js';
+import { packLogRef, type LogRef } from './log/commit-log.js';
+import { decodeInline, decodeMessage, encodeMessage, isIndexEntry, logRefOf, readLoggedRecords, type MessageRecord, type StoreContext } from './message-records.js';
 import { CompositeOp, PutOp, RangeRemoveOp, RemoveOp, ReplaceOp, freeHeldPayload, keyIdentity } from './ops.js';
 import type { PayloadRef } from './payload/payload-store.js';
 import { lastSeq } from './sequences.js';
@@ -13,6 +14,8 @@ import type { Appended, ConsumerState, QueueDefinition, QueueMessage, ReplacedMe
 
 /** [message, delivery count, enqueued at (ms since the epoch), last-value key?] */
 type QueueMessageRecord = [m: MessageRecord, deliveryCount: number, enqueuedAt: number, key?: string];
+/** Index entry (store format 4): [log reference, delivery count]; the rest is in the log record. */
+type QueueIndexEntry = [ref: [number, number, number], deliveryCount: number];
 
 /**
  * Appends a message; the message it replaces (last-value: the key's previous value, which the queue knows) is
@@ -32,6 +35,7 @@ export class AppendQueueMessageOp implements WriteOp {
   /** This op's put was skipped in the current attempt at applying the window. */
   skipped = false;
   cancelled?: boolean;
+  private logRef: LogRef | undefined;
 
   constructor(
     private readonly ctx: StoreContext,
@@ -42,8 +46,10 @@ export class AppendQueueMessageOp implements WriteOp {
     readonly payloadBytes: number,
     stagedRef: PayloadRef | undefined,
     private readonly replaces: ReplacedMessage | undefined,
+    logRef?: LogRef,
   ) {
     this.stagedRefs = stagedRef === undefined ? undefined : [stagedRef];
+    if (logRef !== undefined) this.logged(logRef);
   }
 
   apply(scope: TxnScope): void {
@@ -52,11 +58,26 @@ export class AppendQueueMessageOp implements WriteOp {
     // Not written (skipped earlier in this same attempt): nothing to remove.
     if (previous !== undefined && this.replacesInWindow?.skipped !== true) {
       const previousKey = seqKey(this.queueId, previous.seq);
-      if (!previous.inline) freeHeldPayload(queueMessages.get(previousKey), scope);
+      // Read even when its payload is inline: an index entry's log record is freed from it.
+      freeHeldPayload(queueMessages.get(previousKey), scope);
       queueMessages.remove(previousKey);
     }
     this.skipped = (this.replacedInWindow !== undefined || this.cancelled === true) && !scope.isolating;
-    if (!this.skipped) queueMessages.put(seqKey(this.queueId, this.seq), this.record);
+    if (this.skipped) return;
+    const ref = this.logRef;
+    if (ref === undefined) {
+      queueMessages.put(seqKey(this.queueId, this.seq), this.record);
+      return;
+    }
+    // The message is in the log: LMDB keeps the reference and the one field that changes.
+    const entry: QueueIndexEntry = [packLogRef(ref), this.record[1]];
+    queueMessages.put(seqKey(this.queueId, this.seq), entry);
+    scope.logRecordLive(ref);
+  }
+
+  logged(ref: LogRef, holdsRecord = true): void {
+    // A payload in the payload store keeps its whole record in LMDB: a removal frees the payload from it.
+    if (this.record[0][4] === null && this.ctx.logRecords && holdsRecord) this.logRef = ref;
   }
 
   createdKey(): string | undefined {
@@ -73,7 +94,7 @@ export class AppendQueueMessageOp implements WriteOp {
     let first: AppendQueueMessageOp = this;
     while (first.replacesInWindow !== undefined) first = first.replacesInWindow;
     const replaces = first.replaces === undefined ? null : [first.replaces.seq, first.replaces.inline];
-    return [LogKind.AppendQueueMessage, this.queueId, this.seq, this.record, this.bytes, this.payloadBytes, replaces];
+    return [LogKind.QueueAppend, this.queueId, this.seq, this.record, replaces];
   }
 }
 
@@ -182,30 +203,38 @@ export class QueueTable {
   /** Up to `limit` messages of a queue with a sequence above `afterSeq`, in order. */
   async read(queueId: number, afterSeq: number, limit: number): Promise<QueueMessage[]> {
     const range = seqRangeAfter(queueId, afterSeq);
-    const rows: { seq: number; record: QueueMessageRecord }[] = [];
+    const rows: { seq: number; record: QueueMessageRecord | QueueIndexEntry }[] = [];
     for (const { key, value } of this.ctx.dbs.queueMessages.getRange({ start: range.start, end: range.end, limit })) {
       rows.push({ seq: readKeySeq(key as Buffer), record: value as QueueMessageRecord });
     }
+    const logged = await readLoggedRecords(this.ctx.log, rows.flatMap(({ record }) => logRefOf(record) ?? []));
+    let next = 0;
     const messages: QueueMessage[] = [];
-    for (const { seq, record } of rows) {
-      const [m, deliveryCount, enqueuedAt, key] = record;
+    for (const row of rows) {
+      const seq = row.seq;
+      const deliveryCount = row.record[1];
+      // An index entry's message, enqueue time and key are in the log; its delivery count is LMDB's.
+      const record = isIndexEntry(row.record) ? (logged[next++] as QueueMessageRecord) : row.record;
+      const [m, , enqueuedAt, key] = record;
       const message = decodeInline(m) ?? (await decodeMessage(m, this.ctx.payloads));
       messages.push({ seq, message, key, deliveryCount, enqueuedAt, inline: m[4] === null });
     }
     return messages;
   }
 
-  /** Removes a message; `inline` (known from its append or read) spares reading a record without a reference. */
-  remove(queueId: number, seq: number, inline?: boolean): Promise<void> {
-    // A record known to hold its payload inline has no payload-store reference: it need not be read to free one.
-    return this.ctx.scheduler.enqueue(new RemoveOp(this.ctx.dbs.queueMessages, seqKey(queueId, seq), inline !== true));
+  /**
+   * Removes a message. The record is read even when its payload is inline (`_inline`, from its append or read):
+   * an index entry's log record is freed from it (store format 4).
+   */
+  remove(queueId: number, seq: number, _inline?: boolean): Promise<void> {
+    return this.ctx.scheduler.enqueue(new RemoveOp(this.ctx.dbs.queueMessages, seqKey(queueId, seq), true));
   }
 
-  /** Removes several messages of a queue in one operation; `inline[i]` as for remove(). */
-  removeMany(queueId: number, seqs: readonly number[], inline: readonly boolean[]): Promise<void> {
+  /** Removes several messages of a queue in one operation; `_inline[i]` as for remove(). */
+  removeMany(queueId: number, seqs: readonly number[], _inline: readonly boolean[]): Promise<void> {
     // One operation and one promise for a turn's acknowledgements, logged as the single removals it holds.
     const db = this.ctx.dbs.queueMessages;
-    return this.ctx.scheduler.enqueue(new CompositeOp(seqs.map((seq, i) => new RemoveOp(db, seqKey(queueId, seq), inline[i] !== true))));
+    return this.ctx.scheduler.enqueue(new CompositeOp(seqs.map((seq) => new RemoveOp(db, seqKey(queueId, seq), true))));
   }
 
   setDeliveryCount(queueId: number, seq: number, deliveryCount: number): Promise<void> {

@@ -4,12 +4,15 @@
 
 import type { Databases } from './environment.js';
 import { readKeyId } from './keys.js';
-import { refOf } from './message-records.js';
+import type { LogRef } from './log/commit-log.js';
+import { logRefOf, refOf } from './message-records.js';
 import type { PayloadRef } from './payload/payload-store.js';
 
 export interface RecoveryScan {
   /** Payload references of committed records: one entry per owner. */
   liveRefs: PayloadRef[];
+  /** Log records that index entries refer to (store format 4). */
+  liveLogRefs: LogRef[];
   /** Session ids with messages or QoS 2 state but no session record. */
   orphanSessionIds: Set<number>;
 }
@@ -20,6 +23,7 @@ export interface RecoveryScan {
  */
 export function scanForRecovery(dbs: Databases, liveSessionIds: Set<number>): RecoveryScan {
   const liveRefs: PayloadRef[] = [];
+  const liveLogRefs: LogRef[] = [];
   const orphanSessionIds = new Set<number>();
   for (const { key, value } of dbs.sessionMessages.getRange({})) {
     const sid = readKeyId(key as Buffer);
@@ -29,6 +33,8 @@ export function scanForRecovery(dbs: Databases, liveSessionIds: Set<number>): Re
     }
     const ref = refOf(value);
     if (ref !== undefined) liveRefs.push(ref);
+    const logRef = logRefOf(value);
+    if (logRef !== undefined) liveLogRefs.push(logRef);
   }
   for (const key of dbs.incomingQos2.getKeys({})) {
     const sid = readKeyId(key as Buffer);
@@ -38,7 +44,9 @@ export function scanForRecovery(dbs: Databases, liveSessionIds: Set<number>): Re
     for (const { value } of db.getRange({})) {
       const ref = refOf(value);
       if (ref !== undefined) liveRefs.push(ref);
+      const logRef = logRefOf(value);
+      if (logRef !== undefined) liveLogRefs.push(logRef);
     }
   }
-  return { liveRefs, orphanSessionIds };
+  return { liveRefs, liveLogRefs, orphanSessionIds };
 }

@@ -5,13 +5,14 @@
 import { cpSync, mkdirSync, openSync, readdirSync, rmSync, statSync, truncateSync, writeFileSync, writeSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
 import { open as openLmdb } from 'lmdb';
+import { Packr } from 'msgpackr';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { FORMAT_VERSION } from '../../src/store/environment.js';
 import { StoreOpenError } from '../../src/store/errors.js';
 import { CommitLog } from '../../src/store/log/commit-log.js';
 import { LOG_HEADER_BYTES } from '../../src/store/log/log-format.js';
-import type { StoreContext } from '../../src/store/message-records.js';
+import { logRefOf, loggedRecord, type StoreContext } from '../../src/store/message-records.js';
 import { crc32Continue } from '../../src/store/payload/crc32.js';
 import { Store } from '../../src/store/store.js';
 import { message, outgoing, removeTempDirs, session, tempDir } from './helpers.js';
@@ -183,7 +184,7 @@ log('a format 2 directory whose log LMDB covers is migrated, and new records con
   assert.equal((await c.loadSessionMessages('c')).map((x) => x.seq), appended.map((a) => a.seq));
   await c.close();
   const check = openLmdb({ path: join(copy, 'lmdb') });
-  assert.is((check.openDB({ name: 'meta' }).get('wharf') as { formatVersion: number }).formatVersion, 3);
+  assert.is((check.openDB({ name: 'meta' }).get('wharf') as { formatVersion: number }).formatVersion, FORMAT_VERSION);
   await check.close();
 });
 
@@ -249,9 +250,9 @@ log('appends removed again before their index commit are never written to LMDB; 
   await replayed.close();
 });
 
-log('a 256-byte message takes its LMDB value plus a 14-byte header and a one-byte database id in the log', async () => {
+log('a 256-byte message is one log record of its whole record plus 18 bytes less its topic and origin after their first use in the file, and a 16-byte index entry in LMDB', async () => {
   const dataDir = tempDir('log-size');
-  const s = await Store.open({ dataDir, minFreeDiskBytes: 0, logIndexIntervalMs: 600_000 });
+  const s = await Store.open({ dataDir, minFreeDiskBytes: 0, logIndexIntervalMs: 600_000, logRecords: true });
   await s.saveSession(session('c'));
   const ctx = (s as unknown as { ctx: StoreContext }).ctx;
   const commitLog = (ctx.scheduler as unknown as { options: { commitLog: { log: CommitLog } } }).options.commitLog.log;
@@ -262,15 +263,30 @@ log('a 256-byte message takes its LMDB value plus a 14-byte header and a one-byt
     return write(written);
   };
   const msg = { ...message(1, 256, 'bench/durable/1'), origin: 'bench-pub-0001' };
-  const a = s.appendSessionMessage('c', outgoing(msg));
-  await a.durable;
+  // Windows of 16: a window filling less than a log page keeps whole records in LMDB.
+  const window = async (): Promise<void> => void (await Promise.all(Array.from({ length: 16 }, () => s.appendSessionMessage('c', outgoing(msg)).durable)));
+  await window();
+  // The first write of the file holds the string table (topic and origin) before the records.
+  assert.is(sizes.length, 17);
+  sizes.length = 0;
+  await window();
   await s.flush();
-  const [key] = [...ctx.dbs.sessionMessages.getKeys({ limit: 1 })];
+  const [key] = [...ctx.dbs.sessionMessages.getKeys({ limit: 32 })].slice(16);
   const value = ctx.dbs.sessionMessages.getBinary(key as Buffer);
   assert.ok(value !== undefined);
-  // The entry: kind, database id, 12-byte key (+2), the value, one flag; then the header.
-  assert.is(sizes.length, 1);
-  assert.ok(sizes[0]! <= value!.length + 14 + 1 + 1 + 14 + 1 + 1, `record ${sizes[0]} bytes for a ${value!.length}-byte value`);
+  assert.ok(value!.length <= 16, `index entry of ${value!.length} bytes`);
+  const ref = logRefOf(ctx.dbs.sessionMessages.get(key as Buffer))!;
+  const record = loggedRecord(await ctx.log.read(ref), ctx.log.stringsOf(ref.file));
+  assert.is(record[0][0], 'bench/durable/1');
+  assert.is(record[0][7], 'bench-pub-0001');
+  const whole = new Packr({ useRecords: false }).pack(record).length;
+  // The header, then the entry: kind, session id, seq (up to 5 bytes), the whole record with its topic (15 bytes
+  // and a length byte) and origin (14 + 1) as one-byte numbers.
+  assert.is(sizes.length, 16);
+  const strings = 16 + 15 - 2;
+  assert.ok(sizes[0]! <= LOG_HEADER_BYTES + 1 + 1 + 1 + 5 + whole - strings, `record ${sizes[0]} bytes for a ${whole}-byte whole record`);
+  const loaded = await s.loadSessionMessages('c');
+  assert.equal(loaded.map((m) => [m.message.topic, m.message.origin, m.message.payload.length]), Array(32).fill(['bench/durable/1', 'bench-pub-0001', 256]));
   await s.close();
 });
 

@@ -1,15 +1,22 @@
 // The commit log: the durable record of every logged write operation. A commit window's operations are
 // appended as records with one vectored write and one fdatasync (data only: no LMDB page, no meta page), and
 // the window is acknowledged after that. LMDB receives the same operations later, in large batches, with the
-// LSN they cover (the checkpoint); open replays the records after the checkpoint. Files whose records are all
-// covered by a checkpoint are deleted.
+// LSN they cover (the checkpoint); open replays the records after the checkpoint. Since store format 4 the log
+// also holds the messages of small appends: LMDB keeps only an index entry with a reference to the record
+// (LogRef), so a file is kept while any such record is live (counted like payload owners), and released (reused
+// or deleted) once its records are all covered by a checkpoint and none is live. log-compactor.ts moves the few
+// live records of mostly-dead files forward.
 
 import { mkdir, readdir, readFile, rename, unlink } from 'node:fs/promises';
+import { Packr } from 'msgpackr';
 import { dirname, join } from 'node:path';
 import { fileSegmentIo } from '../payload/file-segment-io.js';
 import { syncDirectory } from '../payload/segment-format.js';
 import type { SegmentFile, SegmentIo } from '../payload/segment-io.js';
-import { encodeLogWrite, logFileName, parseLogFileName, scanLogFile, type ScannedRecord } from './log-format.js';
+import { PayloadCorruptError } from '../errors.js';
+import { LOG_HEADER_BYTES, checkLogRecord, encodeLogWrite, logFileName, parseLogFileName, scanLogFile, type ScannedRecord } from './log-format.js';
+import type { LogEntry } from './log-entry.js';
+import { StringTable, internEntry, isStringTableBody, stringTableEntry } from './log-strings.js';
 
 export const DEFAULT_LOG_FILE_BYTES = 8 * 1024 * 1024;
 /**
@@ -20,12 +27,54 @@ export const DEFAULT_LOG_FILE_BYTES = 8 * 1024 * 1024;
  * which ends the scan.
  */
 const SPARE_FILES = 2;
+/** A file being written whose records are all dead is sealed and released from this size on (sealDeadActive). */
+const RECLAIM_ACTIVE_BYTES = 1024 * 1024;
+/** Records of one file within this span are read with one read (readMany). */
+const SPAN_READ_BYTES = 256 * 1024;
+const NO_STRINGS: readonly string[] = [];
+const entryPackr = new Packr({ useRecords: false });
 
 interface LogFile {
   readonly id: number;
   readonly path: string;
   /** Highest LSN written to (or found in) the file; 0 if none. */
   maxLsn: number;
+  /** Bytes of the file (written so far, or found on open). */
+  size: number;
+  /** Bytes the file takes on the disk: a reused file keeps its old length until written past it. */
+  diskSize: number;
+  /** Records LMDB index entries refer to (each has one owner), and their bytes, headers included. */
+  live: number;
+  liveBytes: number;
+  /** Opened for reads of live records (not the file being written). */
+  reader: Promise<SegmentFile> | undefined;
+  /** Being compacted: its records are being copied forward. */
+  compacting: boolean;
+  /** Topics and origins its records name by number (log-strings.ts). */
+  strings: StringTable;
+}
+
+/** Where a record is: file number, offset of its header, body length. An LMDB index entry holds it. */
+export interface LogRef {
+  readonly file: number;
+  readonly offset: number;
+  readonly length: number;
+}
+
+/** A LogRef as stored in an LMDB index entry: [file, offset, length] (its first element is a number). */
+export type StoredLogRef = [number, number, number];
+
+export function packLogRef(ref: LogRef): StoredLogRef {
+  return [ref.file, ref.offset, ref.length];
+}
+
+export function unpackLogRef(stored: StoredLogRef): LogRef {
+  return { file: stored[0], offset: stored[1], length: stored[2] };
+}
+
+/** A record found on open, with where it is (an append replayed from it refers to it). */
+export interface FoundRecord extends ScannedRecord {
+  file: number;
 }
 
 export interface LogWrite {
@@ -33,6 +82,20 @@ export interface LogWrite {
   lastLsn: number;
   /** Bytes written, padding included. */
   bytes: number;
+  /** Bytes of the records (headers and bodies), padding not included. */
+  recordBytes: number;
+  /** Where each body went, in order. */
+  refs: LogRef[];
+  /** Bytes written past the file's previous length on the disk (the rest wrote over a reused file's blocks). */
+  newDiskBytes: number;
+}
+
+/** A sealed, covered log file with few live records (log-compactor.ts). */
+export interface LogFileUsage {
+  file: number;
+  size: number;
+  live: number;
+  liveBytes: number;
 }
 
 export class CommitLog {
@@ -41,8 +104,15 @@ export class CommitLog {
   private active: { file: LogFile; handle: SegmentFile; position: number } | undefined;
   private nextLsn = 1;
   private nextFileId: number;
-  private found: ScannedRecord[] = [];
+  private found: FoundRecord[] = [];
   private closed = false;
+  /** Highest checkpoint LMDB holds (release()): files at or below it may go once nothing in them is live. */
+  private checkpoint = 0;
+  private releasing: Promise<void> = Promise.resolve();
+  /** Called after log files were released (deleted, or kept for reuse: space the log writes over first). */
+  onFilesReleased: () => void = () => undefined;
+  /** The write in progress, if any: a file sealed meanwhile is closed after it. */
+  private writing: Promise<unknown> | undefined;
 
   private constructor(
     private readonly dir: string,
@@ -56,10 +126,11 @@ export class CommitLog {
 
   /** Opens (creating) the log directory and reads every file's valid records. */
   /** `io`: the payload store's file access (the addon does the write and the fdatasync in one worker job). */
-  static async open(dir: string, create: boolean, io: SegmentIo = fileSegmentIo, fileMaxBytes = DEFAULT_LOG_FILE_BYTES): Promise<CommitLog> {
+  /** `keepAfter`: LMDB's checkpoint; records at or below it are not kept in memory (no replay needs them). */
+  static async open(dir: string, create: boolean, io: SegmentIo = fileSegmentIo, fileMaxBytes = DEFAULT_LOG_FILE_BYTES, keepAfter = 0): Promise<CommitLog> {
     if (create && (await mkdir(dir, { recursive: true })) !== undefined) await syncDirectory(dirname(dir));
     const existing: LogFile[] = [];
-    const found: ScannedRecord[] = [];
+    const found: FoundRecord[] = [];
     const names = await readdir(dir).catch((err: NodeJS.ErrnoException) => {
       if (err.code === 'ENOENT' && !create) return [] as string[];
       throw err;
@@ -67,9 +138,15 @@ export class CommitLog {
     const ids = names.map(parseLogFileName).filter((id): id is number => id !== undefined);
     for (const id of ids.sort((a, b) => a - b)) {
       const path = join(dir, logFileName(id));
-      const { records } = scanLogFile(id, await readFile(path));
-      existing.push({ id, path, maxLsn: records.reduce((max, r) => Math.max(max, r.lsn), 0) });
-      found.push(...records);
+      const data = await readFile(path);
+      const { records, maxLsn, alsoKept } = scanLogFile(id, data, keepAfter, isStringTableBody);
+      const strings = new StringTable();
+      for (const body of alsoKept) strings.load(entryPackr.unpack(body) as LogEntry);
+      existing.push({ id, path, maxLsn, size: data.length, diskSize: data.length, live: 0, liveBytes: 0, reader: undefined, compacting: false, strings });
+      for (const record of records) {
+        if (isStringTableBody(record.body)) strings.load(entryPackr.unpack(record.body) as LogEntry);
+        found.push({ ...record, file: id });
+      }
     }
     const log = new CommitLog(dir, fileMaxBytes, io, existing);
     log.found = found;
@@ -80,8 +157,8 @@ export class CommitLog {
    * The records to replay over a checkpoint: those with LSNs checkpoint+1, +2, … in file order, up to the first
    * gap (what follows a gap was never acknowledged). Later writes continue after the last of them.
    */
-  recordsAfter(checkpoint: number): ScannedRecord[] {
-    const replay: ScannedRecord[] = [];
+  recordsAfter(checkpoint: number): FoundRecord[] {
+    const replay: FoundRecord[] = [];
     let expected = checkpoint + 1;
     for (const record of this.found) {
       if (record.lsn <= checkpoint) continue;
@@ -89,7 +166,7 @@ export class CommitLog {
       replay.push(record);
       expected++;
     }
-    const highest = this.found.reduce((max, r) => Math.max(max, r.lsn), checkpoint);
+    const highest = this.files.reduce((max, f) => Math.max(max, f.maxLsn), checkpoint);
     // Past every LSN on disk, so no record written from now on can be mistaken for a stale one or vice versa.
     this.nextLsn = highest + 1;
     this.found = [];
@@ -99,6 +176,36 @@ export class CommitLog {
   /** LSN the next record gets. */
   get next(): number {
     return this.nextLsn;
+  }
+
+  /**
+   * Encodes the entries and writes them as write() does; the topics and origins of message records go by their
+   * number in the file's string table, new ones in a StringTable record first (its ref is not in `refs`).
+   */
+  async writeEntries(entries: readonly LogEntry[]): Promise<LogWrite> {
+    if (this.closed) throw new Error('commit log closed');
+    const active = this.active ?? (await this.startFile());
+    const table = active.file.strings;
+    const first = table.strings.length;
+    const added: string[] = [];
+    const bodies: Buffer[] = [];
+    try {
+      // A copy each: the packer's buffer is shared with later pack calls.
+      for (const entry of entries) bodies.push(Buffer.from(entryPackr.pack(internEntry(table, entry, added))));
+    } catch (err) {
+      table.truncate(first);
+      throw err;
+    }
+    if (added.length === 0) return this.write(bodies);
+    bodies.unshift(Buffer.from(entryPackr.pack(stringTableEntry(first, added))));
+    // No await between here and write()'s start: the same file takes the table and the records naming it.
+    const written = await this.write(bodies);
+    return { ...written, refs: written.refs.slice(1) };
+  }
+
+  /** The string table of a file (numbers its message records use), empty for a file that is gone. */
+  stringsOf(file: number): readonly string[] {
+    return this.fileOf(file)?.strings.strings ?? NO_STRINGS;
   }
 
   /** Appends the bodies as records, pads to the block boundary, fdatasyncs; resolves after the sync. */
@@ -112,50 +219,231 @@ export class CommitLog {
     // LSNs are used up even if the write fails: a failed write may have reached the disk in part, and records
     // written after it must never carry the same numbers.
     this.nextLsn = first + bodies.length;
+    // Before the write: a file sealed meanwhile (sealDeadActive) must not look covered while records of this
+    // write, acknowledged after its fdatasync, are still on their way into it.
+    active.file.maxLsn = this.nextLsn - 1;
     try {
       // One vectored write and one fdatasync (SegmentFile.write continues a short write).
-      await active.handle.write(buffers, active.position);
+      this.writing = active.handle.write(buffers, active.position);
+      await this.writing;
     } catch (err) {
       // Later records go to a new file, after whatever this write left behind.
-      this.active = undefined;
+      if (this.active === active) this.active = undefined;
       await active.handle.close(false).catch(() => undefined);
       throw err;
+    } finally {
+      this.writing = undefined;
+    }
+    const refs: LogRef[] = [];
+    const start = active.position;
+    let offset = start;
+    for (const body of bodies) {
+      refs.push({ file: active.file.id, offset, length: body.length });
+      offset += LOG_HEADER_BYTES + body.length;
     }
     active.position += bytes;
+    active.file.size = active.position;
+    const newDiskBytes = Math.max(0, active.position - active.file.diskSize);
+    active.file.diskSize += newDiskBytes;
     active.file.maxLsn = this.nextLsn - 1;
-    if (active.position >= this.fileMaxBytes) {
+    if (active.position >= this.fileMaxBytes && this.active === active) {
       this.active = undefined;
       await active.handle.close(false).catch(() => undefined);
     }
-    return { lastLsn: this.nextLsn - 1, bytes };
+    return { lastLsn: this.nextLsn - 1, bytes, refs, newDiskBytes, recordBytes: offset - start };
   }
 
-  /** Deletes the files (not the one being written) whose records are all covered by `checkpoint`. */
-  async release(checkpoint: number): Promise<void> {
-    const keep: LogFile[] = [];
-    const drop: LogFile[] = [];
-    for (const file of this.files) {
-      if (file !== this.active?.file && file.maxLsn <= checkpoint) drop.push(file);
-      else keep.push(file);
+  /** The body of the record at `ref` (a copy: a released file is reused), checked; PayloadCorruptError otherwise. */
+  async read(ref: LogRef): Promise<Buffer> {
+    const file = this.files.find((f) => f.id === ref.file);
+    if (file === undefined) throw new PayloadCorruptError(`log file ${ref.file} does not exist`);
+    const handle = this.active?.file === file ? this.active.handle : await (file.reader ??= this.io.open(file.path));
+    const data = Buffer.from(await handle.read(ref.offset, LOG_HEADER_BYTES + ref.length));
+    const body = checkLogRecord(ref.file, data, ref.length);
+    if (typeof body === 'string') throw new PayloadCorruptError(`${body} at ${file.path} offset ${ref.offset}`);
+    return body;
+  }
+
+  /**
+   * The bodies of the records at `refs`, in order, as read(): records close together in one file (a backlog
+   * written window by window) come from one read of the span that holds them.
+   */
+  async readMany(refs: readonly LogRef[]): Promise<Buffer[]> {
+    const out: Buffer[] = [];
+    for (let i = 0; i < refs.length; ) {
+      const first = refs[i]!;
+      let end = first.offset + LOG_HEADER_BYTES + first.length;
+      let j = i + 1;
+      for (; j < refs.length; j++) {
+        const next = refs[j]!;
+        const nextEnd = next.offset + LOG_HEADER_BYTES + next.length;
+        if (next.file !== first.file || next.offset < first.offset || nextEnd - first.offset > SPAN_READ_BYTES) break;
+        end = Math.max(end, nextEnd);
+      }
+      if (j === i + 1) {
+        out.push(await this.read(first));
+        i = j;
+        continue;
+      }
+      const file = this.fileOf(first.file);
+      if (file === undefined) throw new PayloadCorruptError(`log file ${first.file} does not exist`);
+      const handle = this.active?.file === file ? this.active.handle : await (file.reader ??= this.io.open(file.path));
+      const span = Buffer.from(await handle.read(first.offset, end - first.offset));
+      for (; i < j; i++) {
+        const ref = refs[i]!;
+        const at = ref.offset - first.offset;
+        const body = checkLogRecord(ref.file, span.subarray(at, at + LOG_HEADER_BYTES + ref.length), ref.length);
+        if (typeof body === 'string') throw new PayloadCorruptError(`${body} at ${file.path} offset ${ref.offset}`);
+        out.push(body);
+      }
     }
-    this.files.length = 0;
-    this.files.push(...keep);
-    for (const file of drop) {
-      if (this.spares.length < SPARE_FILES && !this.closed) this.spares.push(file);
-      // No directory sync needed: a deleted file that comes back after a power cut holds only covered records.
-      else await unlink(file.path).catch(() => undefined);
+    return out;
+  }
+
+  /** An LMDB index entry referring to `ref` was committed: its file stays until it is freed. */
+  markLive(ref: LogRef): void {
+    const file = this.fileOf(ref.file);
+    if (file === undefined) return;
+    file.live++;
+    file.liveBytes += LOG_HEADER_BYTES + ref.length;
+  }
+
+  /** The index entry referring to `ref` is gone (removal committed); its file may be released. */
+  free(ref: LogRef): void {
+    const file = this.fileOf(ref.file);
+    if (file === undefined || file.live === 0) return;
+    file.live--;
+    file.liveBytes -= LOG_HEADER_BYTES + ref.length;
+    if (file.live > 0 || file.maxLsn > this.checkpoint) return;
+    if (file === this.active?.file) this.sealDeadActive();
+    else void this.release(this.checkpoint);
+  }
+
+  /**
+   * The file being written holds nothing live any more (a consumer drained the backlog): from RECLAIM_ACTIVE_BYTES
+   * on, it is sealed and released, so that a drained store gives its disk space back without waiting for the file
+   * to fill (the next write starts a new file, or a reused one).
+   */
+  private sealDeadActive(): void {
+    const active = this.active;
+    if (active === undefined || active.position < Math.min(RECLAIM_ACTIVE_BYTES, this.fileMaxBytes)) return;
+    this.active = undefined;
+    const closing = (this.writing ?? Promise.resolve()).catch(() => undefined).then(() => active.handle.close(false).catch(() => undefined));
+    void closing.then(() => this.release(this.checkpoint));
+  }
+
+  /**
+   * After open and replay: the references LMDB's index entries hold. Returns how many name a missing file or
+   * lie past its end (a broken durability contract); files covered by the checkpoint with none go.
+   */
+  async reconcile(refs: Iterable<LogRef>, checkpoint: number): Promise<number> {
+    let missing = 0;
+    for (const file of this.files) (file.live = 0), (file.liveBytes = 0);
+    for (const ref of refs) {
+      const file = this.fileOf(ref.file);
+      if (file === undefined || ref.offset + LOG_HEADER_BYTES + ref.length > file.size) missing++;
+      else this.markLive(ref);
+    }
+    await this.release(checkpoint);
+    return missing;
+  }
+
+  /** Releases (reuses or deletes) the files, not the one being written, covered by `checkpoint` with nothing live. */
+  release(checkpoint: number): Promise<void> {
+    this.checkpoint = Math.max(this.checkpoint, checkpoint);
+    const active = this.active?.file;
+    if (active !== undefined && active.live === 0 && active.maxLsn <= this.checkpoint) this.sealDeadActive();
+    const run = this.releasing.then(() => this.releaseNow());
+    this.releasing = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Sealed files covered by the checkpoint whose live records fill less than `ratio` of them, oldest first. */
+  sparseFiles(ratio: number): LogFileUsage[] {
+    return this.files
+      .filter((f) => f !== this.active?.file && !f.compacting && f.live > 0 && f.maxLsn <= this.checkpoint && f.liveBytes < ratio * f.size)
+      .map((f) => ({ file: f.id, size: f.size, live: f.live, liveBytes: f.liveBytes }));
+  }
+
+  /** Bytes of the live records (headers included): messages LMDB's index entries hold in the log. */
+  liveBytes(): number {
+    let total = 0;
+    for (const file of this.files) total += file.liveBytes;
+    return total;
+  }
+
+  /** Live records of a file (0 for a file that is gone). */
+  liveRecords(id: number): number {
+    return this.fileOf(id)?.live ?? 0;
+  }
+
+  setCompacting(ids: readonly number[], compacting: boolean): void {
+    for (const id of ids) {
+      const file = this.fileOf(id);
+      if (file !== undefined) file.compacting = compacting;
     }
   }
 
-  /** Bytes of all log files (for the capacity guard's accounting and tests). */
+  /** Number of log files (tests). */
   fileCount(): number {
     return this.files.length;
   }
 
+  /** Bytes of released files kept for reuse: the log writes over them before it takes new disk space. */
+  spareBytes(): number {
+    return this.spares.reduce((sum, f) => sum + f.diskSize, 0);
+  }
+
+  /**
+   * Disk space the log writes over before it takes new space: the spare files, and the part of a reused file
+   * being written that is still ahead of its write position (its blocks stay allocated; without it, taking a
+   * spare turned its whole size from reusable into used at once, and a drained store on a small disk stayed
+   * refused until the file was written past its old length).
+   */
+  reusableBytes(): number {
+    const active = this.active;
+    const ahead = active === undefined ? 0 : Math.max(0, active.file.diskSize - active.position);
+    return this.spareBytes() + ahead;
+  }
+
+  /** Bytes of all log files. */
+  diskBytes(): number {
+    return this.files.reduce((sum, f) => sum + f.diskSize, 0) + this.spareBytes();
+  }
+
   async close(): Promise<void> {
     this.closed = true;
+    await this.releasing;
     await this.active?.handle.close(false).catch(() => undefined);
     this.active = undefined;
+    for (const file of this.files) await closeReader(file);
+  }
+
+  private fileOf(id: number): LogFile | undefined {
+    // Few files: a linear search is cheaper than keeping a map in step.
+    for (const file of this.files) if (file.id === id) return file;
+    return undefined;
+  }
+
+  private async releaseNow(): Promise<void> {
+    const checkpoint = this.checkpoint;
+    const keep: LogFile[] = [];
+    const drop: LogFile[] = [];
+    for (const file of this.files) {
+      if (file !== this.active?.file && file.maxLsn <= checkpoint && file.live === 0 && !file.compacting) drop.push(file);
+      else keep.push(file);
+    }
+    if (drop.length === 0) return;
+    this.files.length = 0;
+    this.files.push(...keep);
+    for (const file of drop) {
+      await closeReader(file);
+      if (this.spares.length < SPARE_FILES && !this.closed) this.spares.push(file);
+      // No directory sync needed: a deleted file that comes back after a power cut holds only covered records
+      // that no index entry refers to.
+      else await unlink(file.path).catch(() => undefined);
+    }
+    this.onFilesReleased();
   }
 
   private async startFile(): Promise<{ file: LogFile; handle: SegmentFile; position: number }> {
@@ -173,9 +461,15 @@ export class CommitLog {
       // Creates the file and fsyncs the directory, so the new entry survives a power cut.
       handle = await this.io.create(this.dir, path);
     }
-    const file: LogFile = { id, path, maxLsn: 0 };
+    const file: LogFile = { id, path, maxLsn: 0, size: 0, diskSize: spare?.diskSize ?? 0, live: 0, liveBytes: 0, reader: undefined, compacting: false, strings: new StringTable() };
     this.files.push(file);
     this.active = { file, handle, position: 0 };
     return this.active;
   }
+}
+
+async function closeReader(file: LogFile): Promise<void> {
+  const reader = file.reader;
+  file.reader = undefined;
+  if (reader !== undefined) await (await reader).close(false).catch(() => undefined);
 }

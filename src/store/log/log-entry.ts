@@ -11,6 +11,17 @@ export const enum LogKind {
   UpdateInflight = 4,
   AppendQueueMessage = 5,
   SetDeliveryCount = 6,
+  /** Store format 4: [7, session id, seq, outgoing record]; LMDB's index entry refers to this record. */
+  SessionAppend = 7,
+  /** Store format 4: [8, queue id, seq, queue record, replaces [seq, inline] | null]; likewise. */
+  QueueAppend = 8,
+  /**
+   * Store format 4: [9, db id, key, from file, from offset, body of the record copied (its strings resolved),
+   * length of the original body]: compaction's copy.
+   */
+  MoveRecord = 9,
+  /** Store format 4: [10, first id, [strings]]: topics and origins later records of the file name by number (log-strings.ts). */
+  StringTable = 10,
 }
 
 export type LogEntry = [LogKind, ...unknown[]];

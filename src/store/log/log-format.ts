@@ -66,14 +66,38 @@ function recordCrc(word0: number, fileId: number, lsn: number, body: Uint8Array)
 export interface ScannedRecord {
   lsn: number;
   body: Buffer;
+  /** Where the record (its header) starts in its file. */
+  offset: number;
+}
+
+/**
+ * The body of the record read back at a reference (`data` holds its header and body), or why it is not the
+ * record the reference names: the CRC covers the file number, so a stale record of a reused file fails too.
+ */
+export function checkLogRecord(fileId: number, data: Buffer, length: number): Buffer | string {
+  if (data.length < LOG_HEADER_BYTES + length) return 'log record cut short';
+  const word0 = data.readUInt32BE(0);
+  if ((word0 & PAD_FLAG) !== 0 || (word0 & LENGTH_MASK) !== length) return 'log record length mismatch';
+  const lsn = data.readUInt16BE(8) * 0x100000000 + data.readUInt32BE(10);
+  const body = data.subarray(LOG_HEADER_BYTES, LOG_HEADER_BYTES + length);
+  if (data.readUInt32BE(4) !== recordCrc(word0, fileId, lsn, body)) return 'log record checksum mismatch';
+  return body;
 }
 
 /**
  * The valid records of one file's content, in order, up to the first one that is torn, corrupt, of another
- * file (a stale copy) or not a record at all. `end` is where the valid part ends.
+ * file (a stale copy) or not a record at all. `end` is where the valid part ends. Records at or below `keepAfter`
+ * are left out of `records`; those of them `keepAlso` accepts are in `alsoKept`.
  */
-export function scanLogFile(fileId: number, data: Buffer): { records: ScannedRecord[]; end: number } {
+export function scanLogFile(
+  fileId: number,
+  data: Buffer,
+  keepAfter = 0,
+  keepAlso: (body: Buffer) => boolean = () => false,
+): { records: ScannedRecord[]; end: number; maxLsn: number; alsoKept: Buffer[] } {
   const records: ScannedRecord[] = [];
+  const alsoKept: Buffer[] = [];
+  let maxLsn = 0;
   let pos = 0;
   while (pos + PAD_HEADER_BYTES <= data.length) {
     const word0 = data.readUInt32BE(pos);
@@ -87,8 +111,12 @@ export function scanLogFile(fileId: number, data: Buffer): { records: ScannedRec
     const lsn = data.readUInt16BE(pos + 8) * 0x100000000 + data.readUInt32BE(pos + 10);
     const body = data.subarray(pos + LOG_HEADER_BYTES, pos + LOG_HEADER_BYTES + length);
     if (data.readUInt32BE(pos + 4) !== recordCrc(word0, fileId, lsn, body)) break;
-    records.push({ lsn, body: Buffer.from(body) });
+    // Only the records a replay may need are copied out (files kept for their live records can be large).
+    if (lsn > keepAfter) records.push({ lsn, body: Buffer.from(body), offset: pos });
+    // Whatever its LSN: a file's string tables (log-strings.ts) are needed to read its records.
+    else if (keepAlso(body)) alsoKept.push(Buffer.from(body));
+    if (lsn > maxLsn) maxLsn = lsn;
     pos += LOG_HEADER_BYTES + length;
   }
-  return { records, end: pos };
+  return { records, end: pos, maxLsn, alsoKept };
 }

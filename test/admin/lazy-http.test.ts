@@ -3,7 +3,6 @@
 // modules (test/helpers/builtins-probe.ts). The first request is answered, and a stop with a keep-alive connection
 // and a request stuck in its headers ends cleanly (the connections handed to the HTTP server are closed).
 
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
@@ -11,8 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { freePort, WHARF_MAIN } from '../helpers/broker-process.js';
-import { BUILTINS_PROBE, loadedBuiltins as builtins } from '../helpers/builtins-report.js';
+import { freePort } from '../helpers/broker-process.js';
+import { startProbedWharf } from '../helpers/builtins-report.js';
 
 const test = suite('admin: node:http loaded at the first connection');
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -35,29 +34,21 @@ test('an idle broker has not loaded node:http; the first request loads it and is
   const config = join(dir, 'wharf.yaml');
   // No ws listener: its first connection would load node:http too.
   writeFileSync(config, `listeners:\n  - { type: tcp, host: 127.0.0.1, port: ${port} }\nstorage:\n  dataDir: ${JSON.stringify(join(dir, 'data'))}\nadmin:\n  listen: 127.0.0.1:${adminPort}\nlog:\n  level: info\n`);
-  const file = join(dir, 'builtins.json');
-  const child = spawn(process.execPath, ['--import', BUILTINS_PROBE, WHARF_MAIN, 'start', '--config', config], {
-    env: { ...process.env, WHARF_TEST_BUILTINS_FILE: file },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout.on('data', (d) => (out += d));
-  child.stderr.on('data', (d) => (out += d));
-  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+  const wharf = startProbedWharf(config, dir);
+  const { child, exited } = wharf;
   const agent = new http.Agent({ keepAlive: true });
   let killer: NodeJS.Timeout | undefined;
   try {
     // Ready when the log says the admin port is bound: connecting to it to find out would be its first connection.
-    for (let i = 0; i < 500 && !out.includes('admin listening') && child.exitCode === null; i++) await sleep(20);
-    assert.ok(out.includes('admin listening'), out);
-    const before = await builtins(child.pid!, file);
+    assert.ok(await wharf.waitForOutput('admin listening'), wharf.output());
+    const before = await wharf.builtins();
     assert.ok(before.includes('net'), 'the probe reports built-ins');
     assert.not.ok(before.includes('http'), 'node:http is not loaded before the first admin request');
     const health = await get(adminPort, '/healthz', agent);
     assert.is(health.status, 200, health.body);
     const status = await get(adminPort, '/api/v1/status', agent);
     assert.is(status.status, 200, status.body);
-    assert.ok((await builtins(child.pid!, file)).includes('http'));
+    assert.ok((await wharf.builtins()).includes('http'));
     // The agent keeps its connection open, and a request whose headers never end holds another (the HTTP server's
     // 10 s headers timeout is checked only every 30 s): the broker must close both itself to finish stopping.
     const stuck = net.connect(adminPort, '127.0.0.1');
@@ -68,7 +59,7 @@ test('an idle broker has not loaded node:http; the first request loads it and is
     await sleep(100);
     child.kill('SIGTERM');
     killer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-    assert.is(await exited, 0, out);
+    assert.is(await exited, 0, wharf.output());
     await stuckClosed;
   } finally {
     clearTimeout(killer);

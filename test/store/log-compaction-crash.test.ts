@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Store } from '../../src/store/store.js';
+import { assertQueueSurvived, type AckedAndRemoved } from './crash-check.js';
 import { removeTempDirs, tempDir } from './helpers.js';
 import { runWriterUntilKilled } from './kill-writer.js';
 import { PAYLOAD_KINDS } from './payload-impls.js';
@@ -16,9 +17,7 @@ const WRITER = fileURLToPath(new URL('./fixtures/log-compaction-writer.js', impo
 /** Records moved in a round before its kill, fewest and most: the writer is killed right after that many. */
 const KILL_AFTER_MOVED: [number, number] = [1, 40];
 
-interface Seen {
-  acked: Map<number, number>;
-  removed: Set<number>;
+interface Seen extends AckedAndRemoved {
   moved: number;
 }
 
@@ -43,25 +42,7 @@ for (const kind of PAYLOAD_KINDS) {
       const store = await Store.open({ dataDir, minFreeDiskBytes: 0, logFileBytes: 16 * 1024, logRecords: true, payloadStoreKind: kind, payloadCompaction: { intervalMs: 0 } });
       try {
         assert.is(store.openReport.missingLogRefs, 0, `index entries referring to missing log records (${context})`);
-        const stored = new Map<number, number>();
-        for (let after = 0; ; ) {
-          const page = await store.readQueueMessages(1, { afterSeq: after, limit: 500 });
-          if (page.length === 0) break;
-          for (const m of page) {
-            const id = m.message.payload.readUIntBE(0, 6);
-            assert.is(m.message.payload.length, 200 + (id % 5) * 20);
-            assert.ok(m.message.payload.subarray(6).every((b) => b === (id & 0xff)), `payload of ${id} intact (${context})`);
-            stored.set(m.seq, id);
-          }
-          after = page[page.length - 1]!.seq;
-        }
-        const lost: string[] = [];
-        for (const [seq, id] of seen.acked) {
-          if (id % 8 !== 0) continue; // removed after its ack; the removal may be durable without having been printed
-          if (stored.get(seq) !== id) lost.push(`${seq}:${id}->${stored.get(seq)}`);
-        }
-        assert.equal(lost, [], `acknowledged messages lost (${context})`);
-        for (const seq of seen.removed) assert.not.ok(stored.has(seq), `removed message ${seq} came back (${context})`);
+        await assertQueueSurvived(store, seen, (id) => 200 + (id % 5) * 20, context);
       } finally {
         await store.close();
       }

@@ -4,7 +4,6 @@
 // Then MQTT.js over ws:// works, and a stop with an MQTT client over WebSocket, a kept-alive plain HTTP connection
 // and a request stuck in its headers ends cleanly, the MQTT client getting its DISCONNECT.
 
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
@@ -12,8 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { freePort, WHARF_MAIN } from '../../helpers/broker-process.js';
-import { BUILTINS_PROBE, loadedBuiltins } from '../../helpers/builtins-report.js';
+import { freePort } from '../../helpers/broker-process.js';
+import { startProbedWharf } from '../../helpers/builtins-report.js';
 import { collect, connectClient } from '../../helpers/mqttjs.js';
 
 const test = suite('09-transport: WebSocket listener loaded at its first connection');
@@ -29,22 +28,14 @@ test('no node:http before the first WebSocket client; MQTT over ws:// then works
     `listeners:\n  - { type: tcp, host: 127.0.0.1, port: ${port} }\n  - { type: ws, host: 127.0.0.1, port: ${wsPort}, path: /mqtt }\n` +
       `storage:\n  dataDir: ${JSON.stringify(join(dir, 'data'))}\nadmin:\n  enabled: false\nlog:\n  level: info\n`,
   );
-  const file = join(dir, 'builtins.json');
-  const child = spawn(process.execPath, ['--import', BUILTINS_PROBE, WHARF_MAIN, 'start', '--config', config], {
-    env: { ...process.env, WHARF_TEST_BUILTINS_FILE: file },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout.on('data', (d) => (out += d));
-  child.stderr.on('data', (d) => (out += d));
-  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+  const wharf = startProbedWharf(config, dir);
+  const { child, exited } = wharf;
   const agent = new http.Agent({ keepAlive: true });
   let killer: NodeJS.Timeout | undefined;
   try {
     // Ready when the log names the ws port: connecting to find out would be its first connection.
-    for (let i = 0; i < 500 && !out.includes(`port=${wsPort}`) && child.exitCode === null; i++) await sleep(20);
-    assert.ok(out.includes(`port=${wsPort}`), out);
-    const before = await loadedBuiltins(child.pid!, file);
+    assert.ok(await wharf.waitForOutput(`port=${wsPort}`), wharf.output());
+    const before = await wharf.builtins();
     assert.ok(before.includes('net'), 'the probe reports built-ins');
     assert.not.ok(before.includes('http'), 'node:http is not loaded before the first WebSocket connection');
 
@@ -55,7 +46,7 @@ test('no node:http before the first WebSocket client; MQTT over ws:// then works
     await tcp.publishAsync('lazy/x', 'over tcp to ws', { qos: 1 });
     await inbox.waitCount(1);
     assert.is(inbox.messages[0]!.payload, 'over tcp to ws');
-    assert.ok((await loadedBuiltins(child.pid!, file)).includes('http'));
+    assert.ok((await wharf.builtins()).includes('http'));
     await tcp.endAsync();
 
     // A plain request on the WebSocket port is answered 426 and its connection kept alive by the agent; another one
@@ -74,7 +65,7 @@ test('no node:http before the first WebSocket client; MQTT over ws:// then works
     await sleep(100);
     child.kill('SIGTERM');
     killer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-    assert.is(await exited, 0, out);
+    assert.is(await exited, 0, wharf.output());
     await stuckClosed;
     assert.is(reason, 0x8b, 'the WebSocket client got DISCONNECT Server shutting down');
     ws.end(true);

@@ -37,10 +37,12 @@ async function main(argv: string[]): Promise<number> {
         return asParent;
       }
       const { compactHeapOnce } = await import('./startup-heap.js');
-      // Once everything configured runs: the optimisers back, then the garbage of startup compacted away.
+      const { startQuietCompaction } = await import('./quiet-heap.js');
+      // Once everything configured runs: the optimisers back, then the garbage of startup compacted away, and from
+      // then on again whenever the broker is quiet after its heap grew (quiet-heap.ts).
       const onStarted = (): void => {
         releaseOptimisers();
-        compactHeapOnce();
+        if (compactHeapOnce()) startQuietCompaction();
       };
       return (await import('./start.js')).runStart(args, packageVersion(), onStarted);
     }

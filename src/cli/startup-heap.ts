@@ -27,12 +27,11 @@ export function operatorSetsHeapFlags(execArgv: readonly string[], nodeOptions =
 }
 
 /**
- * Runs one full GC that compacts the old space; returns false (and does nothing) when an operator's flags decide
- * these matters. The `gc` function comes from a throwaway context made while --expose-gc is set (V8 installs it in
- * contexts created with the flag on), so the broker's own global object never has it.
+ * Runs `work` with a `gc` function from a throwaway context made while --expose-gc is set (V8 installs it in
+ * contexts created with the flag on), so the broker's own global object never has it. The context is garbage
+ * once `work` returns.
  */
-export function compactHeapOnce(execArgv: readonly string[] = process.execArgv, nodeOptions = process.env.NODE_OPTIONS ?? ''): boolean {
-  if (operatorSetsHeapFlags(execArgv, nodeOptions)) return false;
+function withGc(work: (gc: () => void) => void): void {
   v8.setFlagsFromString('--expose-gc');
   let gc: (() => void) | undefined;
   try {
@@ -40,13 +39,29 @@ export function compactHeapOnce(execArgv: readonly string[] = process.execArgv, 
   } finally {
     v8.setFlagsFromString('--no-expose-gc');
   }
-  v8.setFlagsFromString('--compact-on-every-full-gc');
-  v8.setFlagsFromString('--stress-flush-code');
-  try {
-    gc();
-  } finally {
-    v8.setFlagsFromString('--no-stress-flush-code');
-    v8.setFlagsFromString('--no-compact-on-every-full-gc');
-  }
+  work(gc);
+}
+
+/** One full GC with --compact-on-every-full-gc (and --stress-flush-code when `flushCode`) set for it alone. */
+export function compactHeapNow(flushCode: boolean): void {
+  withGc((gc) => {
+    v8.setFlagsFromString('--compact-on-every-full-gc');
+    if (flushCode) v8.setFlagsFromString('--stress-flush-code');
+    try {
+      gc();
+    } finally {
+      if (flushCode) v8.setFlagsFromString('--no-stress-flush-code');
+      v8.setFlagsFromString('--no-compact-on-every-full-gc');
+    }
+  });
+}
+
+/**
+ * Runs one full GC that compacts the old space and flushes the bytecode startup ran; returns false (and does
+ * nothing) when an operator's flags decide these matters.
+ */
+export function compactHeapOnce(execArgv: readonly string[] = process.execArgv, nodeOptions = process.env.NODE_OPTIONS ?? ''): boolean {
+  if (operatorSetsHeapFlags(execArgv, nodeOptions)) return false;
+  compactHeapNow(true);
   return true;
 }

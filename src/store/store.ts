@@ -154,7 +154,7 @@ export class Store {
       };
       const scheduler = new CommitScheduler(env, payloads, capacity, metrics, {
         records: log,
-        nearLimitThroughLog: options.logRecords ?? false,
+        nearLimitThroughLog: options.logRecords ?? true,
         commitLog: (options.commitLog ?? true) ? { log, indexMaxOps: options.logIndexMaxOps ?? 4096, indexIntervalMs: options.logIndexIntervalMs ?? 100 } : undefined,
         commitIntervalMs: options.commitIntervalMs ?? 5,
         commitMaxBytes: options.commitMaxBytes ?? 1024 * 1024,
@@ -167,7 +167,7 @@ export class Store {
         scheduler,
         payloads,
         log,
-        logRecords: options.logRecords ?? false,
+        logRecords: options.logRecords ?? true,
         inlineMaxBytes: options.inlineMaxBytes ?? 2048,
         refCache: new WeakMap<Buffer, PayloadRef>(),
       };

@@ -46,6 +46,36 @@ log('records come back in LSN order after the checkpoint, across files, and writ
   await c.close();
 });
 
+/** reusableBytes() after every event-loop turn until `work` settles (a release, a write taking a spare). */
+async function reusableWhile(a: CommitLog, work: Promise<unknown>): Promise<number[]> {
+  let settled = false;
+  void work.then(() => (settled = true), () => (settled = true));
+  const seen: number[] = [];
+  while (!settled) {
+    seen.push(a.reusableBytes());
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  await work;
+  return seen;
+}
+
+log('a released file counts as reusable space throughout: while it goes to the spares, and while a write takes it', async () => {
+  const dir = tempDir('log-reusable');
+  const a = await CommitLog.open(dir, true, undefined, 8192);
+  const first = await a.write(bodies(1, 3));
+  await a.write(bodies(4, 2)); // the file is full (8 KiB) and sealed
+  await a.read(first.refs[0]!); // a reader the release has to close (I/O between leaving the files and the spares)
+  assert.is(a.reusableBytes(), 0);
+  const releasing = await reusableWhile(a, a.release(5));
+  assert.ok(releasing.length > 0 && releasing.every((bytes) => bytes === 8192), `while released: ${releasing}`);
+  assert.is(a.reusableBytes(), 8192);
+  // The next write renames the spare and syncs the directory before it writes over the first 4 KiB.
+  const taking = await reusableWhile(a, a.write(bodies(6, 1)));
+  assert.ok(taking.length > 0 && taking.every((bytes) => bytes === 8192), `while taken: ${taking}`);
+  assert.is(a.reusableBytes(), 4096);
+  await a.close();
+});
+
 log('a torn tail, garbage, or a record copied from another file ends the scan there', async () => {
   const dir = tempDir('log-torn');
   const a = await CommitLog.open(dir, true);

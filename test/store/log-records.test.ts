@@ -69,6 +69,28 @@ records('small messages live in rotated log files, LMDB holds index entries, reo
   await s.close();
 });
 
+records('index entries are the default; a directory written without them opens with them and the other way round', async () => {
+  const dataDir = tempDir('log-records-default');
+  const { logRecords: _, ...byDefault } = options(dataDir);
+  let s = await Store.open({ ...byDefault, logRecords: false }); // what the default was before 2026-12-03
+  await s.saveSession(session('c'));
+  await appendSession(s, 60);
+  await s.flush();
+  assert.ok([...ctxOf(s).dbs.sessionMessages.getRange({})].every(({ value }) => !isIndexEntry(value)), 'whole records');
+  await s.close();
+  s = await Store.open(byDefault);
+  intact(await s.loadSessionMessages('c'), [...Array(60).keys()]);
+  await appendSession(s, 60, 60);
+  await s.flush();
+  const values = [...ctxOf(s).dbs.sessionMessages.getRange({})].map(({ value }) => value);
+  assert.is(values.filter(isIndexEntry).length, 60, 'the new messages are index entries');
+  await s.close();
+  s = await Store.open({ ...byDefault, logRecords: false });
+  assert.is(s.openReport.missingLogRefs, 0);
+  intact(await s.loadSessionMessages('c'), [...Array(120).keys()]);
+  await s.close();
+});
+
 records('log compaction moves the live records of mostly-dead files forward; the old files go and the copies stay', async () => {
   const dataDir = tempDir('log-compact');
   let s = await Store.open(options(dataDir));

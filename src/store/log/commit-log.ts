@@ -111,6 +111,8 @@ export class CommitLog {
   private releasing: Promise<void> = Promise.resolve();
   /** Called after log files were released (deleted, or kept for reuse: space the log writes over first). */
   onFilesReleased: () => void = () => undefined;
+  /** Disk bytes of the spare takeFile() is turning into the file being written (reusable until it is). */
+  private takingBytes = 0;
   /** The write in progress, if any: a file sealed meanwhile is closed after it. */
   private writing: Promise<unknown> | undefined;
 
@@ -184,7 +186,7 @@ export class CommitLog {
    */
   async writeEntries(entries: readonly LogEntry[]): Promise<LogWrite> {
     if (this.closed) throw new Error('commit log closed');
-    const active = this.active ?? (await this.startFile());
+    const active = this.active ?? (await this.takeFile());
     const table = active.file.strings;
     const first = table.strings.length;
     const added: string[] = [];
@@ -211,7 +213,7 @@ export class CommitLog {
   /** Appends the bodies as records, pads to the block boundary, fdatasyncs; resolves after the sync. */
   async write(bodies: Buffer[]): Promise<LogWrite> {
     if (this.closed) throw new Error('commit log closed');
-    const active = this.active ?? (await this.startFile());
+    const active = this.active ?? (await this.takeFile());
     const first = this.nextLsn;
     // One buffer: a window of thousands of small records would otherwise be thousands of iovecs.
     const buffers = [encodeLogWrite(active.file.id, first, bodies, active.position)];
@@ -402,8 +404,11 @@ export class CommitLog {
    */
   reusableBytes(): number {
     const active = this.active;
-    const ahead = active === undefined ? 0 : Math.max(0, active.file.diskSize - active.position);
-    return this.spareBytes() + ahead;
+    let bytes = active === undefined ? 0 : Math.max(0, active.file.diskSize - active.position);
+    // Files already releasable count too: one is on its way to the spares while a sealed active file closes
+    // (sealDeadActive) or while release() waits for the release before it.
+    for (const file of this.files) if (this.releasable(file, this.checkpoint)) bytes += file.diskSize;
+    return this.spareBytes() + this.takingBytes + bytes;
   }
 
   /** Bytes of all log files. */
@@ -430,20 +435,43 @@ export class CommitLog {
     const keep: LogFile[] = [];
     const drop: LogFile[] = [];
     for (const file of this.files) {
-      if (file !== this.active?.file && file.maxLsn <= checkpoint && file.live === 0 && !file.compacting) drop.push(file);
+      if (this.releasable(file, checkpoint)) drop.push(file);
       else keep.push(file);
     }
     if (drop.length === 0) return;
+    // Spares first, before anything is awaited: a file between `files` and `spares` counted nowhere in
+    // reusableBytes(), and a fill arriving then (32 publishes of one socket read) was refused although the drained
+    // file was about to be reused (e2e full-disk, small inline payloads, 3 runs in 9).
+    const doomed: LogFile[] = [];
+    for (const file of drop) {
+      if (this.spares.length < SPARE_FILES && !this.closed) this.spares.push(file);
+      else doomed.push(file);
+    }
     this.files.length = 0;
     this.files.push(...keep);
-    for (const file of drop) {
-      await closeReader(file);
-      if (this.spares.length < SPARE_FILES && !this.closed) this.spares.push(file);
-      // No directory sync needed: a deleted file that comes back after a power cut holds only covered records
-      // that no index entry refers to.
-      else await unlink(file.path).catch(() => undefined);
-    }
+    for (const file of drop) await closeReader(file).catch(() => undefined);
+    // No directory sync needed: a deleted file that comes back after a power cut holds only covered records
+    // that no index entry refers to.
+    for (const file of doomed) await unlink(file.path).catch(() => undefined);
     this.onFilesReleased();
+  }
+
+  /** Covered by `checkpoint`, nothing live in it, not being written or compacted: releaseNow() takes it. */
+  private releasable(file: LogFile, checkpoint: number): boolean {
+    return file !== this.active?.file && file.maxLsn <= checkpoint && file.live === 0 && !file.compacting;
+  }
+
+  /**
+   * startFile(), with the spare it takes still counted as reusable (reusableBytes) while it is renamed and its
+   * directory synced: a fill arriving in that millisecond was refused although the space was there.
+   */
+  private async takeFile(): Promise<{ file: LogFile; handle: SegmentFile; position: number }> {
+    this.takingBytes = this.spares[0]?.diskSize ?? 0;
+    try {
+      return await this.startFile();
+    } finally {
+      this.takingBytes = 0;
+    }
   }
 
   private async startFile(): Promise<{ file: LogFile; handle: SegmentFile; position: number }> {

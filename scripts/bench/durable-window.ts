@@ -175,6 +175,31 @@ async function runVariant(peer: RunningPeer, v: Variant, quick: boolean, fsyncMs
   }
 }
 
+/**
+ * Before the rows, each path takes WARM_UP messages (window 64, not in the rows): a broker whose code is compiled
+ * on first use (Wharf's JavaScript, RabbitMQ's Erlang) or whose files grow on first writes would otherwise lose
+ * its first row to the start, and the session row (always first) to the queue row. Every peer gets the same.
+ * Its own rate is a diagnostic row: what the first messages after a start get. BENCH_WINDOW_WARMUP=0: none.
+ */
+const WARM_UP = (quick: boolean) => (process.env.BENCH_WINDOW_WARMUP === '0' ? 0 : quick ? 1_000 : 10_000);
+
+async function warmUp(peer: RunningPeer, quick: boolean): Promise<Metric[]> {
+  const n = WARM_UP(quick);
+  if (n === 0) return [];
+  const metrics: Metric[] = [];
+  for (const root of ['bench/window/session', 'bench/window/queue']) {
+    const pub = await LoadClient.connect({ port: peer.port, clientId: `bench-window-warm-${root.split('/')[2]}`, protocolVersion: 4, maxInflight: 64 });
+    try {
+      const r = await windowedPublish([pub], [new PublishTemplate(`${root}/warm`, PAYLOAD, 1, 4)], 64, n, 60_000);
+      const path = root.endsWith('session') ? 'session' : 'queue';
+      metrics.push({ key: `window.warmUp.${path}`, label: `warm-up, ${path}, first ${n.toLocaleString('en-US')} after start, 1 pub × 64: msg/s (diag)`, unit: 'msg/s', value: r.rate, better: 'none', digits: 0 });
+    } finally {
+      await pub.end(1000).catch(() => undefined);
+    }
+  }
+  return metrics;
+}
+
 export async function scenarioDurableWindow(ctx: ScenarioContext): Promise<ScenarioResult> {
   const { peer, quick, log } = ctx;
   const notes: string[] = [];
@@ -189,6 +214,7 @@ export async function scenarioDurableWindow(ctx: ScenarioContext): Promise<Scena
   const fsyncMs = measureFdatasyncMs(os.tmpdir());
   log(`${peer.name}: fdatasync of 4 KiB on ${os.tmpdir()}: median ${fsyncMs.toFixed(3)} ms`);
   const metrics: Metric[] = [{ key: 'window.fdatasyncMs', label: 'fdatasync latency of the data disk, ms (diag)', unit: 'ms', value: fsyncMs, better: 'none', digits: 3 }];
+  metrics.push(...(await warmUp(peer, quick)));
   // BENCH_WINDOW_ONLY=session64,queue64 runs only those variants (profiling one path).
   const only = process.env.BENCH_WINDOW_ONLY?.split(',');
   for (const v of VARIANTS.filter((x) => only === undefined || only.includes(x.key))) {

@@ -187,7 +187,7 @@ export function pickSharedMember(group: SharedGroup, msg: Message): Subscription
     const m = members[i]!;
     const link = m.session.link;
     if (link === null || !mayRead(m, msg)) continue;
-    if (msg.qos === 0 || m.qos === 0 ? link.writable() : m.session.pending.length === 0 && m.session.inflight.size < link.clientReceiveMaximum) {
+    if (msg.qos === 0 || m.qos === 0 ? link.writable() : m.session.sendsNow()) {
       group.cursor = (i + 1) % n;
       return m;
     }

@@ -172,6 +172,15 @@ export class Session {
     return link !== null && this.pending.length === 0 && this.unsent.length === 0 && this.inflight.size < inflightLimit(link);
   }
 
+  /**
+   * A QoS 1/2 message delivered now would go out at once rather than wait in this session's queue: connected,
+   * nothing queued ahead of it, and an inflight slot free (the client's Receive Maximum, at most MAX_INFLIGHT).
+   */
+  sendsNow(): boolean {
+    const link = this.link;
+    return link !== null && this.pending.length === 0 && this.unsent.length === 0 && this.inflight.size < inflightLimit(link);
+  }
+
   /** PUBACK, or PUBREC with a failure code, or PUBCOMP: the slot is free again. */
   complete(packetId: number, reasonCode = 0): boolean {
     const done = this.inflight.get(packetId);

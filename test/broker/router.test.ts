@@ -23,6 +23,7 @@ function session(clientId: string, log: string[]): Session {
     pending: { length: 0 },
     inflight: { size: 0 },
     canTake: () => true,
+    sendsNow: () => true,
     deliver: (msg: Message) => log.push(`${clientId}<-${msg.topic}`),
   } as unknown as Session;
 }

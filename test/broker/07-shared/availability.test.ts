@@ -76,6 +76,22 @@ test('a member at its Receive Maximum is skipped while another has room; nothing
   });
 });
 
+test('a member with a large Receive Maximum is full at 1024 unacknowledged deliveries: the next go to another', async () => {
+  await withBroker(async (h) => {
+    // Receive Maximum 65535 (the default): the broker's own cap of 1024 in flight per session is what fills it.
+    const busy = await member(h, 'busy');
+    const pub = await h.raw();
+    for (let i = 0; i < 1024; i++) await publish(pub, 'work', `held-${i}`, { qos: 1 });
+    for (let i = 0; i < 1024; i++) await nextPublish(busy);
+    const session = h.broker.sessions.byClientId.get('busy')!;
+    assert.equal([session.inflight.size, session.pending.length], [1024, 0]);
+    const free = await member(h, 'free');
+    for (let i = 0; i < 4; i++) await publish(pub, 'work', `next-${i}`, { qos: 1 });
+    assert.equal(await take(free, 4), ['next-0', 'next-1', 'next-2', 'next-3']);
+    assert.is(session.pending.length, 0, 'nothing waits in the full member\'s queue');
+  });
+});
+
 test('with every member offline, a QoS 1 message is kept for one member and delivered once on reconnect', async () => {
   await withBroker(async (h) => {
     const a = await member(h, 'a', persistent);

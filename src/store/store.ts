@@ -190,6 +190,12 @@ export class Store {
         payloadStoreFallbackReason: fallbackReason,
       };
       await capacity.start();
+      // The log's next file is written with zeros ahead of need, away from a space limit (log-preallocate.ts).
+      if (options.commitLog ?? true) {
+        const minFreeDiskBytes = options.minFreeDiskBytes ?? DEFAULT_MIN_FREE_DISK_BYTES;
+        log.preparation = { allowed: () => !guard.nearLimit(), minFreeDiskBytes, written: (bytes) => guard.diskWritten(bytes) };
+        log.prepareAhead();
+      }
       for (const sid of scan.orphanSessionIds) {
         const range = idPrefixRange(sid);
         // Not freeing payloads: reconcile did not count the orphans' references as owners.

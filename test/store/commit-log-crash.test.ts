@@ -4,12 +4,13 @@
 // again: every acknowledged message is there exactly once and in order, acknowledged removals stay removed,
 // acknowledged packet ids are kept.
 
-import { rmSync } from 'node:fs';
+import { readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { StoreOpenError } from '../../src/store/errors.js';
+import { PREPARE_CHUNK_BYTES } from '../../src/store/log/log-preallocate.js';
 import { Store } from '../../src/store/store.js';
 import { fillDisk, mountTmpfs, tmpfsUnavailable } from '../helpers/full-disk-kit.js';
 import { requireAvailable } from '../helpers/tools.js';
@@ -32,11 +33,14 @@ function acknowledged(): Acknowledged {
   return { session: new Map(), queue: new Map(), removedSession: new Set(), removedQueue: new Set(), inflight: new Map() };
 }
 
-async function runAndKill(dataDir: string, round: number, index: [number, number], killAfter: number, acked: Acknowledged, fileBytes?: number): Promise<number> {
+async function runAndKill(dataDir: string, round: number, index: [number, number], killAfter: number, acked: Acknowledged, fileBytes?: number, pauseAtPrepared?: number): Promise<number> {
   let acks = 0;
+  let paused = false;
   const args = [dataDir, String(round), String(index[0]), String(index[1]), ...(fileBytes === undefined ? [] : [String(fileBytes)])];
-  await runWriterUntilKilled(WRITER, args, () => acks >= killAfter, (w) => {
-    if (w[0] === 'ack') {
+  if (pauseAtPrepared !== undefined) args.push(String(pauseAtPrepared));
+  await runWriterUntilKilled(WRITER, args, () => (pauseAtPrepared === undefined ? acks >= killAfter : paused), (w) => {
+    if (w[0] === 'paused') paused = true;
+    else if (w[0] === 'ack') {
       acks++;
       (w[1] === 's' ? acked.session : acked.queue).set(Number(w[2]), Number(w[3]));
     } else if (w[0] === 'removed') (w[1] === 's' ? acked.removedSession : acked.removedQueue).add(Number(w[2]));
@@ -124,6 +128,23 @@ crash('a kill right after the first acknowledgement keeps it', async () => {
   await runAndKill(dataDir, 1, [1_000_000_000, 600_000], 1, acked);
   assert.ok(acked.session.size + acked.queue.size >= 1);
   await verify(dataDir, acked, 'killed after the first ack');
+});
+
+crash('a kill while the next log file is being prepared: nothing lost, the file prepared in part is reused', async () => {
+  const dataDir = tempDir('log-crash-prepare');
+  const logDir = join(dataDir, 'log');
+  const acked = acknowledged();
+  const fileBytes = 4 * PREPARE_CHUNK_BYTES;
+  await runAndKill(dataDir, 1, [1_000_000_000, 600_000], 0, acked, fileBytes, 2 * PREPARE_CHUNK_BYTES);
+  // The writer stopped after the second chunk of a file prepared ahead: half of it zeros, no record.
+  const half = readdirSync(logDir).filter((n) => statSync(join(logDir, n)).size === 2 * PREPARE_CHUNK_BYTES);
+  assert.is(half.length, 1, `one file prepared in part: ${readdirSync(logDir).join(', ')}`);
+  assert.ok(readFileSync(join(logDir, half[0]!)).every((b) => b === 0));
+  assert.ok(acked.session.size + acked.queue.size > 0);
+  assert.ok((await verify(dataDir, acked, 'killed while preparing')) > 0);
+  await runAndKill(dataDir, 2, [1_000_000_000, 600_000], 300, acked, fileBytes);
+  assert.not.ok(readdirSync(logDir).includes(half[0]!), 'the file prepared in part was reused under a new number');
+  await verify(dataDir, acked, 'after a second round');
 });
 
 // Needs mount(8) permission for a tmpfs (root): skipped loudly without it, a failure under CI=true.

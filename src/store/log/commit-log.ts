@@ -7,7 +7,7 @@
 // or deleted) once its records are all covered by a checkpoint and none is live. log-compactor.ts moves the few
 // live records of mostly-dead files forward.
 
-import { mkdir, readdir, readFile, rename, unlink } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, statfs, unlink } from 'node:fs/promises';
 import { Packr } from 'msgpackr';
 import { dirname, join } from 'node:path';
 import { fileSegmentIo } from '../payload/file-segment-io.js';
@@ -16,6 +16,7 @@ import type { SegmentFile, SegmentIo } from '../payload/segment-io.js';
 import { PayloadCorruptError } from '../errors.js';
 import { LOG_HEADER_BYTES, checkLogRecord, encodeLogWrite, logFileName, parseLogFileName, scanLogFile, type ScannedRecord } from './log-format.js';
 import type { LogEntry } from './log-entry.js';
+import { writeZeros } from './log-preallocate.js';
 import { StringTable, internEntry, isStringTableBody, stringTableEntry } from './log-strings.js';
 
 export const DEFAULT_LOG_FILE_BYTES = 8 * 1024 * 1024;
@@ -27,6 +28,14 @@ export const DEFAULT_LOG_FILE_BYTES = 8 * 1024 * 1024;
  * which ends the scan.
  */
 const SPARE_FILES = 2;
+/**
+ * Share of the file being written from which the next one is prepared (log-preallocate.ts) if no whole spare is
+ * ready: early, before RECLAIM_ACTIVE_BYTES, since a covered file (records all dead or in LMDB) is sealed from
+ * there on and the next one is needed at once; a spare released meanwhile ends the preparation.
+ */
+const PREPARE_AHEAD_AT = 1 / 16;
+/** A file is prepared only while the disk has its size, the store's reserve and this much more free. */
+const PREPARE_HEADROOM_BYTES = 8 * 1024 * 1024;
 /** A file being written whose records are all dead is sealed and released from this size on (sealDeadActive). */
 const RECLAIM_ACTIVE_BYTES = 1024 * 1024;
 /** Records of one file within this span are read with one read (readMany). */
@@ -98,6 +107,30 @@ export interface LogFileUsage {
   liveBytes: number;
 }
 
+/** What the store gives the log so that it prepares its next file ahead (CommitLog.preparation). */
+export interface LogPreparation {
+  /** Whether a file may be prepared now (the store: not near a space limit). Checked before each chunk. */
+  allowed(): boolean;
+  /** The store's free-disk reserve (storage.minFreeDiskBytes). */
+  minFreeDiskBytes: number;
+  /**
+   * A chunk took `bytes` of new disk space (disk use until the next statfs, like a log write past a file's end);
+   * `prepared` bytes of the file are now written and durable.
+   */
+  written(bytes: number, prepared: number): void;
+}
+
+/** The file being prepared: a new one, or a short spare being extended. */
+interface Preparing {
+  readonly file: LogFile;
+  /** Set by startFile (taking it as it is) and close(): ends it after the chunk in progress. */
+  stop: boolean;
+  taken: boolean;
+  /** The file is on the disk (created, or a spare). */
+  exists: boolean;
+  done: Promise<void>;
+}
+
 export class CommitLog {
   private readonly files: LogFile[] = [];
   private readonly spares: LogFile[] = [];
@@ -115,6 +148,11 @@ export class CommitLog {
   private takingBytes = 0;
   /** The write in progress, if any: a file sealed meanwhile is closed after it. */
   private writing: Promise<unknown> | undefined;
+  /** Set by the store (commitLog on): the next file is then prepared ahead (prepareAhead). Tests leave it unset. */
+  preparation: LogPreparation | undefined;
+  private preparing: Preparing | undefined;
+  /** A preparation failed or found too little disk: none again until the next file is started. */
+  private prepareRefused = false;
 
   private constructor(
     private readonly dir: string,
@@ -248,6 +286,7 @@ export class CommitLog {
     const newDiskBytes = Math.max(0, active.position - active.file.diskSize);
     active.file.diskSize += newDiskBytes;
     active.file.maxLsn = this.nextLsn - 1;
+    if (this.preparation !== undefined) this.prepareAhead();
     if (active.position >= this.fileMaxBytes && this.active === active) {
       this.active = undefined;
       await active.handle.close(false).catch(() => undefined);
@@ -391,9 +430,13 @@ export class CommitLog {
     return this.files.length;
   }
 
-  /** Bytes of released files kept for reuse: the log writes over them before it takes new disk space. */
+  /**
+   * Bytes of released files kept for reuse, and of the file being prepared (so far): the log writes over them
+   * before it takes new disk space.
+   */
   spareBytes(): number {
-    return this.spares.reduce((sum, f) => sum + f.diskSize, 0);
+    const preparing = this.preparing?.exists === true ? this.preparing.file.diskSize : 0;
+    return this.spares.reduce((sum, f) => sum + f.diskSize, preparing);
   }
 
   /**
@@ -418,6 +461,8 @@ export class CommitLog {
 
   async close(): Promise<void> {
     this.closed = true;
+    // A file prepared in part stays: open finds it holding no record and keeps it as a spare.
+    if (this.preparing !== undefined) (this.preparing.stop = true), await this.preparing.done;
     await this.releasing;
     await this.active?.handle.close(false).catch(() => undefined);
     this.active = undefined;
@@ -477,7 +522,7 @@ export class CommitLog {
   private async startFile(): Promise<{ file: LogFile; handle: SegmentFile; position: number }> {
     const id = this.nextFileId++;
     const path = join(this.dir, logFileName(id));
-    const spare = this.spares.shift();
+    const spare = this.takeSpare() ?? (await this.takePrepared()) ?? this.spares.shift();
     let handle: SegmentFile;
     if (spare !== undefined) {
       // The rename must be durable before records with the new number go in: after a power cut that undid it,
@@ -492,7 +537,90 @@ export class CommitLog {
     const file: LogFile = { id, path, maxLsn: 0, size: 0, diskSize: spare?.diskSize ?? 0, live: 0, liveBytes: 0, reader: undefined, compacting: false, strings: new StringTable() };
     this.files.push(file);
     this.active = { file, handle, position: 0 };
+    this.prepareRefused = false;
+    this.prepareAhead();
     return this.active;
+  }
+
+  /** A spare the size of a whole file (reused or prepared), if there is one. */
+  private takeSpare(): LogFile | undefined {
+    const ready = this.spares.findIndex((f) => f.diskSize >= this.fileMaxBytes);
+    return ready < 0 ? undefined : this.spares.splice(ready, 1)[0];
+  }
+
+  /**
+   * The file being prepared, as far as it got: its preparation stops after the chunk in progress (awaited, so
+   * that no zeros land on records), and the zeros written so far are blocks the log overwrites.
+   */
+  private async takePrepared(): Promise<LogFile | undefined> {
+    const preparing = this.preparing;
+    if (preparing === undefined) return undefined;
+    preparing.stop = true;
+    preparing.taken = true;
+    await preparing.done;
+    return preparing.exists ? preparing.file : undefined;
+  }
+
+  /**
+   * With `preparation` set: when the file being written is past PREPARE_AHEAD_AT (or none is), no whole spare is
+   * ready and none is being prepared, writes the next file's blocks with zeros in the background (a short spare
+   * extended, or a new file), one chunk per job. The store calls it once after open.
+   */
+  prepareAhead(): void {
+    const options = this.preparation;
+    if (options === undefined || this.closed || this.preparing !== undefined || this.prepareRefused) return;
+    const active = this.active;
+    if (active !== undefined && active.position < this.fileMaxBytes * PREPARE_AHEAD_AT) return;
+    if (this.spares.some((f) => f.diskSize >= this.fileMaxBytes) || !options.allowed()) return;
+    // The longest short spare (a file sealed early, one prepared in part before a restart) needs the fewest zeros.
+    let longest = -1;
+    for (let i = 0; i < this.spares.length; i++) if (longest < 0 || this.spares[i]!.diskSize > this.spares[longest]!.diskSize) longest = i;
+    let file: LogFile;
+    if (longest >= 0) file = this.spares.splice(longest, 1)[0]!;
+    else {
+      const id = this.nextFileId++;
+      file = { id, path: join(this.dir, logFileName(id)), maxLsn: 0, size: 0, diskSize: 0, live: 0, liveBytes: 0, reader: undefined, compacting: false, strings: new StringTable() };
+    }
+    const preparing: Preparing = { file, stop: false, taken: false, exists: longest >= 0, done: Promise.resolve() };
+    this.preparing = preparing;
+    preparing.done = this.prepare(preparing, options);
+  }
+
+  /** Resolves once the preparation in progress, if any, has ended (tests). */
+  async prepared(): Promise<void> {
+    await this.preparing?.done;
+  }
+
+  private async prepare(preparing: Preparing, options: LogPreparation): Promise<void> {
+    const { file } = preparing;
+    let handle: SegmentFile | undefined;
+    try {
+      const disk = await statfs(this.dir);
+      if (disk.bavail * disk.bsize < options.minFreeDiskBytes + (this.fileMaxBytes - file.diskSize) + PREPARE_HEADROOM_BYTES) {
+        this.prepareRefused = true;
+        return;
+      }
+      if (preparing.stop) return;
+      // A new file's directory entry is synced (create), so a power cut leaves it or nothing.
+      handle = preparing.exists ? await this.io.open(file.path) : await this.io.create(this.dir, file.path);
+      preparing.exists = true;
+      const stop = (): boolean => preparing.stop || this.closed || this.spares.some((f) => f.diskSize >= this.fileMaxBytes) || !options.allowed();
+      const ended = await writeZeros(handle, file.diskSize, this.fileMaxBytes, stop, (end, bytes) => {
+        file.diskSize = end;
+        options.written(bytes, end);
+      });
+      if (ended === 'stopped' && !preparing.stop && !this.closed) this.prepareRefused = true;
+    } catch {
+      // A full disk (ENOSPC) or an I/O error: what was written is a shorter spare; writes go on without one.
+      this.prepareRefused = true;
+    } finally {
+      await handle?.close(false).catch(() => undefined);
+      if (this.preparing === preparing) this.preparing = undefined;
+      if (!preparing.taken && preparing.exists && !this.closed) {
+        if (this.spares.length < SPARE_FILES) this.spares.push(file);
+        else await unlink(file.path).catch(() => undefined);
+      }
+    }
   }
 }
 

@@ -109,6 +109,9 @@ export function scanLogFile(
     }
     if (pos + LOG_HEADER_BYTES + length > data.length) break;
     const lsn = data.readUInt16BE(pos + 8) * 0x100000000 + data.readUInt32BE(pos + 10);
+    // LSNs start at 1: zeros (a prepared file, log-preallocate.ts) end the scan even for a file number whose
+    // CRC of an all-zero header happens to be 0.
+    if (lsn === 0) break;
     const body = data.subarray(pos + LOG_HEADER_BYTES, pos + LOG_HEADER_BYTES + length);
     if (data.readUInt32BE(pos + 4) !== recordCrc(word0, fileId, lsn, body)) break;
     // Only the records a replay may need are copied out (files kept for their live records can be large).

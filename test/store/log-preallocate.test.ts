@@ -139,4 +139,32 @@ prep('a new store prepares its first log file at open; a store with the log off 
   assert.equal(existsSync(join(dir, 'off', 'log')) ? readdirSync(join(dir, 'off', 'log')) : [], []);
 });
 
+
+/**
+ * A log whose first (sealed) file holds a live record, written on with records of `recordBytes`: what a backlog
+ * nobody consumes looks like. Returns the bytes of zeros the preparation wrote once the second file is well along.
+ */
+async function zerosBehindBacklog(name: string, recordBytes: number): Promise<number> {
+  const dir = tempDir(name);
+  const log = await CommitLog.open(dir, true, undefined, FILE_BYTES);
+  const body = Buffer.alloc(recordBytes, 1);
+  const first = await log.write([body]);
+  log.markLive(first.refs[0]!);
+  while (log.fileCount() < 2) await log.write([body]);
+  const p = preparation();
+  log.preparation = p;
+  for (let written = 0; written < FILE_BYTES / 2; written += recordBytes) await log.write([body]);
+  await log.prepared();
+  await log.close();
+  return p.bytes;
+}
+
+prep('behind a backlog, windows larger than a journal commit append; single-page windows still get a prepared file', async () => {
+  // 20 KiB writes (a window of 64 messages): zeros would write the backlog twice.
+  assert.is(await zerosBehindBacklog('log-prep-backlog-big', 20 * 1024), 0);
+  // One 4 KiB page per write (one message per window): zeros are cheaper than a journal commit per write.
+  const small = await zerosBehindBacklog('log-prep-backlog-small', 100);
+  assert.ok(small >= FILE_BYTES, `${small} bytes of zeros`);
+});
+
 prep.run();

@@ -77,25 +77,6 @@ export interface CommitLogBinding {
   indexMaxOps: number;
   /** ...or once the oldest has waited this long. */
   indexIntervalMs: number;
-  /** An index commit applies at most this many operations per event-loop turn (default INDEX_SLICE_OPS)... */
-  indexSliceOps?: number;
-  /** ...and yields once a slice has run this long (default INDEX_SLICE_MS). */
-  indexSliceMs?: number;
-}
-
-/**
- * An index commit applies its batch (thousands of operations: 8-9 ms of main-thread work at 2,000-2,300 whole
- * records, issue 13) in slices with an event-loop turn between them, inside its one LMDB transaction, so that
- * the acknowledgements and log writes of the windows meanwhile are not held up behind it.
- */
-export const INDEX_SLICE_OPS = 512;
-export const INDEX_SLICE_MS = 1;
-/** The slice clock is read once per this many operations. */
-const SLICE_CLOCK_EVERY = 32;
-
-/** Resolves in a later event-loop turn, after the I/O callbacks that were due. */
-function nextTurn(): Promise<void> {
-  return new Promise<void>((resolve) => setImmediate(resolve));
 }
 
 export interface CommitSchedulerOptions extends CommitPacingOptions {
@@ -550,8 +531,8 @@ export class CommitScheduler implements TxnScope {
     this.resetScope();
     try {
       cancelRemovedAppends(batch);
-      await this.env.transaction(async () => {
-        await this.applySliced(batch);
+      await this.env.transaction(() => {
+        this.applyAll(batch);
         this.env.putCheckpoint(lsn);
       });
     } catch (err) {
@@ -652,64 +633,20 @@ export class CommitScheduler implements TxnScope {
   }
 
   private applyEach(batch: Pending[]): void {
-    for (const pending of batch) this.applyOne(pending);
-  }
-
-  /** Isolating: one operation in its own child transaction; a failure is kept on the operation. */
-  private applyOne(pending: Pending): void {
-    const mark = this.frees.length;
-    const committedMark = this.committed.length;
-    const liveMark = this.logLive.length;
-    const logFreeMark = this.logFrees.length;
-    try {
-      this.env.atomically(() => pending.op.apply(this));
-    } catch (err) {
-      this.frees.length = mark;
-      this.committed.length = committedMark;
-      this.logLive.length = liveMark;
-      this.logFrees.length = logFreeMark;
-      pending.failure = writeFailure(err, 'operation');
-    }
-  }
-
-  /**
-   * applyAll for an index batch, in slices with an event-loop turn between them (INDEX_SLICE_OPS): inside the
-   * write transaction of an async `env.transaction` callback, which lmdb-js keeps open meanwhile. The whole batch
-   * goes into one child transaction; if an operation throws, that child (every slice) is rolled back and the
-   * batch is applied again op by op, also in slices, as applyAll does in one step. Only the scheduler writes to
-   * LMDB, and serialLmdb keeps its other transactions out until this one committed; reads wait in indexNow.
-   */
-  private async applySliced(batch: Pending[]): Promise<void> {
-    try {
-      await this.env.atomicallyAsync(() => this.inSlices(batch, false));
-      return;
-    } catch {
-      // Some operation threw and the child transaction rolled the batch back: isolate it.
-    }
-    this.resetScope();
-    await this.inSlices(batch, true);
-  }
-
-  private async inSlices(batch: Pending[], isolating: boolean): Promise<void> {
-    const binding = this.options.commitLog;
-    const sliceOps = Math.max(1, binding?.indexSliceOps ?? INDEX_SLICE_OPS);
-    const sliceMs = binding?.indexSliceMs ?? INDEX_SLICE_MS;
-    let i = 0;
-    while (i < batch.length) {
-      const started = performance.now();
-      const end = Math.min(batch.length, i + sliceOps);
-      this.isolatingNow = isolating;
+    for (const pending of batch) {
+      const mark = this.frees.length;
+      const committedMark = this.committed.length;
+      const liveMark = this.logLive.length;
+      const logFreeMark = this.logFrees.length;
       try {
-        while (i < end) {
-          const pending = batch[i++]!;
-          if (isolating) this.applyOne(pending);
-          else pending.op.apply(this);
-          if (i % SLICE_CLOCK_EVERY === 0 && performance.now() - started >= sliceMs) break;
-        }
-      } finally {
-        this.isolatingNow = false;
+        this.env.atomically(() => pending.op.apply(this));
+      } catch (err) {
+        this.frees.length = mark;
+        this.committed.length = committedMark;
+        this.logLive.length = liveMark;
+        this.logFrees.length = logFreeMark;
+        pending.failure = writeFailure(err, 'operation');
       }
-      if (i < batch.length) await nextTurn();
     }
   }
 

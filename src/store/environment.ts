@@ -194,14 +194,10 @@ export class StoreEnvironment {
 
   /**
    * Runs fn inside one LMDB write transaction; resolves once the transaction is committed and fsync'd.
-   * `fn` may return a promise: lmdb-js 3.5 (write.js executeTxnCallbacks) then keeps the transaction open, its
-   * write thread waiting (resumeWriting) until the promise settles, so `fn` can yield to the event loop between
-   * parts of its work. Meanwhile every LMDB read on this thread goes through the open transaction (it sees what
-   * `fn` wrote so far), and a write would join it: callers keep other LMDB writers out until it resolves.
    * A failed commit rejects with the underlying error (errno or LMDB code in `code`): lmdb-js reports it as
    * "Commit failed" with the cause in a second promise, which is always consumed here so it never goes unhandled.
    */
-  async transaction(fn: () => void | Promise<void>): Promise<void> {
+  async transaction(fn: () => void): Promise<void> {
     try {
       await this.root.transaction(fn);
     } catch (err) {
@@ -228,15 +224,6 @@ export class StoreEnvironment {
   /** Inside a transaction: runs fn in a child transaction, so its writes all happen or (if it throws) none do. */
   atomically<T>(fn: () => T): T {
     return this.root.transactionSync(fn);
-  }
-
-  /**
-   * Inside a transaction whose callback returned a promise (see `transaction`): runs `fn`, which may yield to the
-   * event loop, in one child transaction, committed into the parent when its promise resolves and rolled back
-   * when it rejects (lmdb-js `childTransaction`). While it waits, LMDB calls from this thread go into the child.
-   */
-  atomicallyAsync(fn: () => Promise<void>): Promise<void> {
-    return this.root.childTransaction(fn) as unknown as Promise<void>;
   }
 
   /**

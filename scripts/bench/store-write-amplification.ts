@@ -117,7 +117,7 @@ async function main(): Promise<void> {
   console.log(`\n| ${args.messages} x ${args.size} B, window ${args.window} | msg/s | log B/msg | LMDB + payload files B/msg | log WA | LMDB WA | store WA |`);
   console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
   for (const r of rows) {
-    const label = r.logRecords ? 'commit log on, messages in log records (store format 4 logRecords)' : r.commitLog ? 'commit log on (default)' : 'commit log off';
+    const label = r.logRecords ? 'commit log on, messages in log records (the default, store format 4 logRecords)' : r.commitLog ? 'commit log on, whole records in LMDB (logRecords: false)' : 'commit log off';
     const note = r.durable < args.messages ? ` (${r.durable} durable within ${TIME_BOUND_MS / 1000} s)` : '';
     console.log(`| ${label}${note} | ${r.msgPerSec} | ${r.logBytesPerMsg} | ${r.lmdbBytesPerMsg} | ${r.logWA} | ${r.lmdbWA} | ${r.storeWA} |`);
   }

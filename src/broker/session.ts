@@ -167,9 +167,7 @@ export class Session {
    * (deliver() would drop it). Sent at once, or QoS 0, it is always taken.
    */
   canTake(qos: QoS): boolean {
-    if (qos === 0 || this.pending.length < this.maxQueued) return true;
-    const link = this.link;
-    return link !== null && this.pending.length === 0 && this.unsent.length === 0 && this.inflight.size < inflightLimit(link);
+    return qos === 0 || this.pending.length < this.maxQueued || this.sendsNow();
   }
 
   /**

@@ -292,7 +292,10 @@ export class CapacityGuard {
     const payloads = this.pendingPayloadBytes() + payloadBytes;
     const lmdbFromDisk = Math.max(0, growth - this.reusable);
     const diskFree = this.diskFree - this.unreadDiskUse;
-    if (diskFree + this.reusable + this.logReusable() - growth - payloads < min || (payloads > 0 && diskFree - lmdbFromDisk - payloads < min)) {
+    // The log's reusable space (a walk over its files) is asked for only when the rest does not leave room: this
+    // runs for every message admitted.
+    const room = diskFree + this.reusable - growth - payloads;
+    if ((room < min && room + this.logReusable() < min) || (payloads > 0 && diskFree - lmdbFromDisk - payloads < min)) {
       return new StoreFullError(`${diskFree} bytes free on the disk of ${this.options.dataDir}, ${min} kept in reserve`);
     }
     return undefined;

@@ -35,9 +35,7 @@ test('an idle broker has not loaded node:http; the first request loads it and is
   // No ws listener: its first connection would load node:http too.
   writeFileSync(config, `listeners:\n  - { type: tcp, host: 127.0.0.1, port: ${port} }\nstorage:\n  dataDir: ${JSON.stringify(join(dir, 'data'))}\nadmin:\n  listen: 127.0.0.1:${adminPort}\nlog:\n  level: info\n`);
   const wharf = startProbedWharf(config, dir);
-  const { child, exited } = wharf;
   const agent = new http.Agent({ keepAlive: true });
-  let killer: NodeJS.Timeout | undefined;
   try {
     // Ready when the log says the admin port is bound: connecting to it to find out would be its first connection.
     assert.ok(await wharf.waitForOutput('admin listening'), wharf.output());
@@ -57,15 +55,11 @@ test('an idle broker has not loaded node:http; the first request loads it and is
     stuck.write('GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n');
     const stuckClosed = new Promise<void>((resolve) => stuck.once('close', () => resolve()));
     await sleep(100);
-    child.kill('SIGTERM');
-    killer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-    assert.is(await exited, 0, wharf.output());
+    assert.is(await wharf.terminate(), 0, wharf.output());
     await stuckClosed;
   } finally {
-    clearTimeout(killer);
     agent.destroy();
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    await exited;
+    await wharf.dispose();
     rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -21,6 +21,10 @@ export interface ProbedWharf {
   waitForOutput(text: string): Promise<boolean>;
   /** The built-in modules it has loaded now. */
   builtins(): Promise<string[]>;
+  /** SIGTERM, SIGKILL if it has not exited 15 s later; resolves with its exit code. */
+  terminate(): Promise<number | null>;
+  /** After the test, whatever happened: SIGKILL if it still runs, and waits for its exit. */
+  dispose(): Promise<void>;
 }
 
 /** Starts `wharf start --config <config>`; the probe's answers go to a file in `dir`. */
@@ -34,6 +38,7 @@ export function startProbedWharf(config: string, dir: string): ProbedWharf {
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));
   const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+  let killer: NodeJS.Timeout | undefined;
   return {
     child,
     output: () => out,
@@ -47,6 +52,16 @@ export function startProbedWharf(config: string, dir: string): ProbedWharf {
       child.kill('SIGUSR2');
       for (let i = 0; i < 500 && !existsSync(file); i++) await sleep(20);
       return JSON.parse(readFileSync(file, 'utf8')) as string[];
+    },
+    terminate() {
+      child.kill('SIGTERM');
+      killer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+      return exited;
+    },
+    async dispose() {
+      clearTimeout(killer);
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await exited;
     },
   };
 }

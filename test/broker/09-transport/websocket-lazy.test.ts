@@ -29,9 +29,7 @@ test('no node:http before the first WebSocket client; MQTT over ws:// then works
       `storage:\n  dataDir: ${JSON.stringify(join(dir, 'data'))}\nadmin:\n  enabled: false\nlog:\n  level: info\n`,
   );
   const wharf = startProbedWharf(config, dir);
-  const { child, exited } = wharf;
   const agent = new http.Agent({ keepAlive: true });
-  let killer: NodeJS.Timeout | undefined;
   try {
     // Ready when the log names the ws port: connecting to find out would be its first connection.
     assert.ok(await wharf.waitForOutput(`port=${wsPort}`), wharf.output());
@@ -63,17 +61,13 @@ test('no node:http before the first WebSocket client; MQTT over ws:// then works
     let reason: number | undefined;
     ws.on('disconnect', (packet) => (reason = packet.reasonCode));
     await sleep(100);
-    child.kill('SIGTERM');
-    killer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-    assert.is(await exited, 0, wharf.output());
+    assert.is(await wharf.terminate(), 0, wharf.output());
     await stuckClosed;
     assert.is(reason, 0x8b, 'the WebSocket client got DISCONNECT Server shutting down');
     ws.end(true);
   } finally {
-    clearTimeout(killer);
     agent.destroy();
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    await exited;
+    await wharf.dispose();
     rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -7,6 +7,7 @@ import { closeSync, fdatasyncSync, openSync, rmSync, writeSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { STEAL_NOTE_PERCENT, cpuTimes, stealPercent } from './cpu-times.js';
 import { deviceWriteBytes } from './disk-stats.js';
 import { LoadClient, PublishTemplate } from './load-client.js';
 import type { RunningPeer, StartOptions } from './peers.js';
@@ -150,10 +151,13 @@ async function runVariant(peer: RunningPeer, v: Variant, quick: boolean, fsyncMs
     }
     const tpls = pubs.map((_, p) => new PublishTemplate(`${topicRoot}/${p}`, PAYLOAD, 1, 4));
     const dev0 = deviceWriteBytes();
+    const cpu0 = cpuTimes();
     const r = await windowedPublish(pubs, tpls, v.window, perPub, 120_000);
+    const steal = stealPercent(cpu0, cpuTimes());
     const dev1 = deviceWriteBytes();
     const syncs = peer.syncCalls(r.firstSendMs, r.lastAckMs);
     if (r.error !== null) notes.push(`${v.label}: ${r.error} (${r.acked}/${v.publishers * perPub} PUBACKed)`);
+    if (steal !== null && steal >= STEAL_NOTE_PERCENT) notes.push(`${v.label}: the hypervisor took ${steal.toFixed(0)} % of the CPU time (steal): this row's rate is the host's`);
     const limit = (v.publishers * v.window) / (fsyncMs / 1000);
     const payloadBytes = r.acked * PAYLOAD;
     const k = `window.${v.key}`;
@@ -169,6 +173,7 @@ async function runVariant(peer: RunningPeer, v: Variant, quick: boolean, fsyncMs
         better: 'lower',
         digits: 2,
       },
+      { key: `${k}.steal`, label: `${v.label}: CPU time stolen by the hypervisor, % (diag)`, unit: '%', value: steal, better: 'none', digits: 1 },
     ];
   } finally {
     await Promise.all(pubs.map((c) => c.end(1000).catch(() => undefined)));

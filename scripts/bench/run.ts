@@ -1,9 +1,10 @@
 // Benchmark runner: Wharf vs Aedes vs Mosquitto.
 //
-//   npm run bench -- [--only wharf,aedes] [--scenarios 1,2] [--quick] [--mqtt5] [--crash-at 0.4,0.7 | --crash-rounds N]
+//   npm run bench -- [--only wharf,aedes] [--scenarios 1,2] [--runs N] [--quick] [--mqtt5] [--crash-at 0.4,0.7 | --crash-rounds N]
 //
 // For every peer, every selected scenario runs against a fresh broker
-// process. Prints a markdown table and writes .bench-tmp/results-<ts>.json.
+// process; with --runs N, N rounds of all peers in turn, and the table shows each metric's median.
+// Prints a markdown table and writes .bench-tmp/results-<ts>.json.
 
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -11,7 +12,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { exitWithUsage } from './cli-args.js';
 import { ALL_PEERS, DEFAULT_PEERS, REPO_ROOT, peerUnavailableReason, startPeer, straceUnavailableReason, type PeerName, type RunningPeer } from './peers.js';
-import { SCENARIOS, type Metric, type ScenarioResult } from './scenarios.js';
+import { cpuTimes, stealPercent, STEAL_NOTE_PERCENT } from './cpu-times.js';
+import { mergeRuns, type Cell } from './run-medians.js';
+import { SCENARIOS, type Metric } from './scenarios.js';
 import type { ProtocolVersion } from './load-client.js';
 
 interface Args {
@@ -21,6 +24,8 @@ interface Args {
   protocolVersion: ProtocolVersion;
   /** scenario 5: kill points (fraction of the messages PUBACKed), one per round; the same for every peer */
   crashAt: number[];
+  /** Rounds: each runs every peer's scenarios once, peers in turn, so a phase of the host falls on all of them. */
+  runs: number;
 }
 
 const DEFAULT_CRASH_ROUNDS = 3;
@@ -31,11 +36,12 @@ function randomCrashPoints(n: number): number[] {
 
 function usage(msg?: string): never {
   exitWithUsage(
-    'usage: node dist/scripts/bench/run.js [--only wharf,aedes,mosquitto,rabbitmq] [--scenarios 1,2,3,4,5,6,7,8,13] [--quick] [--mqtt5] [--crash-at F,F | --crash-rounds N]\n' +
+    'usage: node dist/scripts/bench/run.js [--only wharf,aedes,mosquitto,rabbitmq] [--scenarios 1,2,3,4,5,6,7,8,13] [--runs N] [--quick] [--mqtt5] [--crash-at F,F | --crash-rounds N]\n' +
       '  --only          peers to run (default: wharf,aedes,mosquitto; rabbitmq only when named)\n' +
       '  --scenarios     scenario ids (1 = QoS 0 fan-in, 2 = QoS 1 latency, 3 = idle connections RSS,\n' +
       '                  4 = durable backlog, 5 = crash loss, 6 = queue throughput, 7 = queue backlog (1M),\n' +
       '                  8 = work distribution (OCR), 13 = durable window vs the fdatasync limit (issue 13))\n' +
+      '  --runs          rounds of every peer in turn (default 1); the table shows medians (1..20)\n' +
       '  --quick         10x smaller message/connection counts (smoke test)\n' +
       '  --mqtt5         use MQTT 5.0 for scenarios 1 and 2 (default 3.1.1; scenarios 3-8 are always 3.1.1)\n' +
       `  --crash-at      scenario 5 kill points, fractions of the messages PUBACKed (default: ${DEFAULT_CRASH_ROUNDS} random in [0.2, 0.8))\n` +
@@ -45,7 +51,7 @@ function usage(msg?: string): never {
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { peers: [...DEFAULT_PEERS], scenarios: SCENARIOS.map((s) => s.id), quick: false, protocolVersion: 4, crashAt: [] };
+  const a: Args = { peers: [...DEFAULT_PEERS], scenarios: SCENARIOS.map((s) => s.id), quick: false, protocolVersion: 4, crashAt: [], runs: 1 };
   let crashRounds = DEFAULT_CRASH_ROUNDS;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -66,6 +72,12 @@ function parseArgs(argv: string[]): Args {
         const ids = value().split(',').map((s) => Number(s.trim()));
         for (const id of ids) if (!SCENARIOS.some((s) => s.id === id)) usage(`unknown scenario "${id}"`);
         a.scenarios = ids.sort((x, y) => x - y);
+        break;
+      }
+      case '--runs': {
+        const n = Number(value());
+        if (!Number.isInteger(n) || n < 1 || n > 20) usage('--runs must be 1..20');
+        a.runs = n;
         break;
       }
       case '--quick':
@@ -98,7 +110,6 @@ function parseArgs(argv: string[]): Args {
   return a;
 }
 
-type Cell = { ok: true; result: ScenarioResult } | { ok: false; error: string };
 type Results = Partial<Record<PeerName, Record<number, Cell>>>;
 
 const log = (msg: string) => console.error(`[bench] ${msg}`);
@@ -259,49 +270,66 @@ async function main(): Promise<void> {
   const skipped: Partial<Record<PeerName, string>> = {};
   const notes: string[] = [];
 
+  const runsOf: Partial<Record<PeerName, Record<number, Cell[]>>> = {};
   for (const peer of args.peers) {
     const reason = peerUnavailableReason(peer);
     if (reason) {
       skipped[peer] = reason;
       loud(`SKIPPING ${peer.toUpperCase()}: ${reason}`);
-      continue;
     }
+  }
+  for (let round = 1; round <= args.runs; round++) {
+    const ofRound = args.runs > 1 ? ` (run ${round}/${args.runs})` : '';
+    for (const peer of args.peers) {
+      if (skipped[peer]) continue;
+      const cells = (runsOf[peer] ??= {});
+      for (const sid of args.scenarios) {
+        const def = SCENARIOS.find((s) => s.id === sid)!;
+        let running: RunningPeer;
+        try {
+          running = await startPeer(peer, def.start);
+        } catch (e) {
+          skipped[peer] = `failed to start: ${(e as Error).message}`;
+          loud(`SKIPPING ${peer.toUpperCase()}: failed to start\n${(e as Error).message}`);
+          break;
+        }
+        currentPeer = running;
+        log(`${peer}: scenario ${sid} (${def.name})${ofRound} — broker pid ${running.pid}, port ${running.port}`);
+        const t0 = Date.now();
+        const cpu0 = cpuTimes();
+        try {
+          const result = await def.run({ peer: running, quick: args.quick, protocolVersion: args.protocolVersion, log, crashAt: args.crashAt });
+          if (running.exited()) result.notes.push(`broker process exited during the scenario. Output tail:\n${running.output().slice(-1000)}`);
+          const steal = stealPercent(cpu0, cpuTimes());
+          result.metrics.push({ key: 'cpuSteal', label: 'CPU time stolen by the hypervisor during the scenario, % (diag)', unit: '%', value: steal, better: 'none', digits: 1 });
+          if (steal !== null && steal >= STEAL_NOTE_PERCENT) result.notes.push(`the hypervisor took ${steal.toFixed(0)} % of the CPU time during this run (steal): its rates are low for the host's reasons`);
+          (cells[sid] ??= []).push({ ok: true, result });
+          const summary = result.metrics
+            .filter((m) => m.better !== 'none' || m.key.endsWith('lost') || m.key.endsWith('Cpu') || m.key === 'cpuSteal')
+            .map((m) => `${m.label}=${fmt(m.value, m.digits ?? 1)}`)
+            .join(', ');
+          log(`${peer}: scenario ${sid}${ofRound} done in ${((Date.now() - t0) / 1000).toFixed(1)} s: ${summary}`);
+          for (const n of result.notes) log(`${peer}: NOTE ${n}`);
+        } catch (e) {
+          const msg = (e as Error).message;
+          (cells[sid] ??= []).push({ ok: false, error: msg });
+          loud(`${peer.toUpperCase()} scenario ${sid}${ofRound} FAILED: ${msg}${running.exited() ? `\nbroker exited. Output tail:\n${running.output().slice(-1000)}` : ''}`);
+        } finally {
+          await running.stop();
+          currentPeer = null;
+        }
+      }
+    }
+  }
+  for (const [peer, cells] of Object.entries(runsOf) as [PeerName, Record<number, Cell[]>][]) {
     results[peer] = {};
     for (const sid of args.scenarios) {
-      const def = SCENARIOS.find((s) => s.id === sid)!;
-      let running: RunningPeer;
-      try {
-        running = await startPeer(peer, def.start);
-      } catch (e) {
-        skipped[peer] = `failed to start: ${(e as Error).message}`;
-        loud(`SKIPPING ${peer.toUpperCase()}: failed to start\n${(e as Error).message}`);
-        break;
-      }
-      currentPeer = running;
-      log(`${peer}: scenario ${sid} (${def.name}) — broker pid ${running.pid}, port ${running.port}`);
-      const t0 = Date.now();
-      try {
-        const result = await def.run({ peer: running, quick: args.quick, protocolVersion: args.protocolVersion, log, crashAt: args.crashAt });
-        if (running.exited()) result.notes.push(`broker process exited during the scenario. Output tail:\n${running.output().slice(-1000)}`);
-        results[peer]![sid] = { ok: true, result };
-        const summary = result.metrics
-          .filter((m) => m.better !== 'none' || m.key.endsWith('lost') || m.key.endsWith('Cpu'))
-          .map((m) => `${m.label}=${fmt(m.value, m.digits ?? 1)}`)
-          .join(', ');
-        log(`${peer}: scenario ${sid} done in ${((Date.now() - t0) / 1000).toFixed(1)} s: ${summary}`);
-        for (const n of result.notes) {
-          log(`${peer}: NOTE ${n}`);
-          notes.push(`${peer} / scenario ${sid}: ${n}`);
-        }
-      } catch (e) {
-        const msg = (e as Error).message;
-        results[peer]![sid] = { ok: false, error: msg };
-        loud(`${peer.toUpperCase()} scenario ${sid} FAILED: ${msg}${running.exited() ? `\nbroker exited. Output tail:\n${running.output().slice(-1000)}` : ''}`);
-        notes.push(`${peer} / scenario ${sid}: ERROR ${msg}`);
-      } finally {
-        await running.stop();
-        currentPeer = null;
-      }
+      const runs = cells[sid];
+      if (runs === undefined) continue;
+      const cell = mergeRuns(runs);
+      results[peer]![sid] = cell;
+      if (cell.ok) for (const n of cell.result.notes) notes.push(`${peer} / scenario ${sid}: ${n}`);
+      else notes.push(`${peer} / scenario ${sid}: ERROR ${cell.error}`);
     }
   }
 

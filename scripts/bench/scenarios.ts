@@ -1,8 +1,8 @@
 // Benchmark scenarios. Each one runs against an already started broker
 // (RunningPeer) and returns a list of metrics plus raw details for the JSON.
 
-import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
+import { cpuTimes } from './cpu-times.js';
 import { deviceWriteBytes } from './disk-stats.js';
 import { DURABLE_WINDOW_START, scenarioDurableWindow } from './durable-window.js';
 import { LoadClient, PublishTemplate, type ProtocolVersion } from './load-client.js';
@@ -56,16 +56,9 @@ function percentile(sorted: Float64Array, q: number): number | null {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
 }
 
-/** Busy CPU seconds of the whole machine (all cores) from /proc/stat. */
+/** Busy CPU seconds of the whole machine (all cores) from /proc/stat, steal included. */
 function machineBusySeconds(): number {
-  try {
-    const f = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/).slice(1).map(Number);
-    // user nice system idle iowait irq softirq steal ...
-    const total = f.slice(0, 8).reduce((a, b) => a + b, 0);
-    return (total - f[3]! - f[4]!) / 100;
-  } catch {
-    return NaN;
-  }
+  return (cpuTimes()?.busy ?? NaN) / 100;
 }
 
 /**

@@ -75,8 +75,14 @@ export interface CommitLogBinding {
   log: CommitLog;
   /** LMDB takes the acknowledged operations once this many wait... */
   indexMaxOps: number;
-  /** ...or once the oldest has waited this long. */
+  /** ...or once the oldest operation that does not grow the store (a removal, an update) has waited this long... */
   indexIntervalMs: number;
+  /**
+   * ...or once the oldest of all has waited this long. Operations that only add (a backlog for an offline
+   * subscriber or queue) lose nothing by waiting: they are durable in the log, and an index commit costs LMDB
+   * 5-6 pages and two flushes however few it takes. Removals free space and are not kept waiting.
+   */
+  growthIndexIntervalMs: number;
 }
 
 export interface CommitSchedulerOptions extends CommitPacingOptions {
@@ -161,6 +167,10 @@ export class CommitScheduler implements TxnScope {
   private indexLsn = 0;
   private indexing: Promise<void> | undefined;
   private indexTimer: ReturnType<typeof setTimeout> | undefined;
+  /** When indexTimer fires (performance.now()); a removal arriving may bring it forward. */
+  private indexDueAt = 0;
+  /** indexBatch holds an operation that does not grow the store: the shorter interval applies. */
+  private indexBatchShrinks = false;
   /** After a failed index commit (full disk), the next attempt waits this long. */
   private indexRetryMs = 0;
   /** LMDB transactions run one at a time: index commits and direct commits share the scope state below. */
@@ -448,6 +458,7 @@ export class CommitScheduler implements TxnScope {
     // In the index batch before anyone hears of it: a read after the acknowledgement waits for this batch.
     for (const pending of batch) {
       this.indexBatch.push(pending);
+      if (!pending.op.grows) this.indexBatchShrinks = true;
       this.unindexedBytes += pending.op.bytes;
     }
     this.indexLsn = written.lastLsn;
@@ -496,11 +507,19 @@ export class CommitScheduler implements TxnScope {
       this.startIndex();
       return;
     }
-    if (this.indexTimer !== undefined || this.indexing !== undefined) return;
+    if (this.indexing !== undefined) return;
+    const wait = this.indexRetryMs > 0 ? this.indexRetryMs : this.indexBatchShrinks ? binding.indexIntervalMs : binding.growthIndexIntervalMs;
+    const dueAt = performance.now() + wait;
+    // A timer already set stays unless this is sooner (a removal behind a backlog that was waiting).
+    if (this.indexTimer !== undefined) {
+      if (dueAt >= this.indexDueAt) return;
+      clearTimeout(this.indexTimer);
+    }
+    this.indexDueAt = dueAt;
     this.indexTimer = setTimeout(() => {
       this.indexTimer = undefined;
       if (this.indexBatch.length > 0) this.startIndex();
-    }, this.indexRetryMs > 0 ? this.indexRetryMs : binding.indexIntervalMs);
+    }, wait);
     this.indexTimer.unref?.();
   }
 
@@ -526,6 +545,7 @@ export class CommitScheduler implements TxnScope {
     const lsn = this.indexLsn;
     if (batch.length === 0) return;
     this.indexBatch = [];
+    this.indexBatchShrinks = false;
     this.indexingBytes = this.unindexedBytes;
     this.unindexedBytes = 0;
     this.resetScope();
@@ -538,6 +558,7 @@ export class CommitScheduler implements TxnScope {
     } catch (err) {
       // Nothing of it reached LMDB; the log still holds all of it and replays it on open if need be.
       this.indexBatch = batch.concat(this.indexBatch);
+      this.indexBatchShrinks = this.indexBatch.some((p) => !p.op.grows);
       this.unindexedBytes += this.indexingBytes;
       this.indexingBytes = 0;
       const failure = writeFailure(err, 'LMDB commit');

@@ -125,7 +125,7 @@ export class PayloadCompactor {
     if (this.options.intervalMs <= 0) return;
     const tick = (): void => {
       this.timer = undefined;
-      void this.compact()
+      void this.compact(false)
         .catch(() => undefined)
         .finally(() => {
           if (!this.stopped) this.timer = setTimeout(tick, this.options.intervalMs).unref();
@@ -142,23 +142,29 @@ export class PayloadCompactor {
     await this.running?.catch(() => undefined);
   }
 
-  /** One round now (or the one in progress): resolves when its commits are durable. */
-  compact(): Promise<CompactionReport> {
-    this.running ??= this.round()
+  /**
+   * One round now (or the one in progress): resolves when its commits are durable. With `catchUp` (a call from
+   * outside) LMDB first takes everything the commit log acknowledged, so the round sees every removal made
+   * before the call. The timer's rounds choose from what LMDB already holds and commit the index only once they
+   * found something to move: removals still in the log count from the next index commit on, and an index commit
+   * per tick cost a store at a few messages a second one LMDB commit (5-6 pages, two flushes) each second.
+   */
+  compact(catchUp = true): Promise<CompactionReport> {
+    this.running ??= this.round(catchUp)
       .then(async (report) => {
-        if (!this.stopped) await this.logFiles.compact(() => this.stopped);
+        if (!this.stopped) await this.logFiles.compact(() => this.stopped, catchUp);
         return report;
       })
       .finally(() => (this.running = undefined));
     return this.running;
   }
 
-  private async round(): Promise<CompactionReport> {
+  private async round(catchUp: boolean): Promise<CompactionReport> {
     const report: CompactionReport = { segmentsCompacted: 0, payloadsMoved: 0, bytesCopied: 0, segmentsSkipped: 0 };
     const { payloads } = this.ctx;
     // With a commit log, LMDB first takes what the log acknowledged: the removals among it free their payloads
-    // (which decides what is mostly dead), and the scan below must see every acknowledged record.
-    await this.ctx.scheduler.indexNow();
+    // (which decides what is mostly dead). The scan below must see every acknowledged record either way.
+    if (catchUp) await this.ctx.scheduler.indexNow();
     let maxBytes = this.options.maxBytesPerRound;
     let shortOfSpace = false;
     if (this.space.shortOfSpace()) {

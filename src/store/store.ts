@@ -67,8 +67,10 @@ export interface StoreOptions {
   commitLog?: boolean;
   /** With commitLog: LMDB takes acknowledged operations once this many wait (default 4096)... */
   logIndexMaxOps?: number;
-  /** ...or once the oldest waited this long (default 100 ms). */
+  /** ...or once the oldest removal or update waited this long (default 100 ms)... */
   logIndexIntervalMs?: number;
+  /** ...or once the oldest of all waited this long (default 5 s, or logIndexIntervalMs if longer). */
+  logGrowthIndexIntervalMs?: number;
   /**
    * Store format 4 (design (b) of issue 13): small messages appended through the commit log stay in its records
    * and LMDB holds index entries referring to them. Default false: with it on, the e2e full-disk cycles with small
@@ -155,7 +157,7 @@ export class Store {
       const scheduler = new CommitScheduler(env, payloads, capacity, metrics, {
         records: log,
         nearLimitThroughLog: options.logRecords ?? true,
-        commitLog: (options.commitLog ?? true) ? { log, indexMaxOps: options.logIndexMaxOps ?? 4096, indexIntervalMs: options.logIndexIntervalMs ?? 100 } : undefined,
+        commitLog: (options.commitLog ?? true) ? { log, indexMaxOps: options.logIndexMaxOps ?? 4096, ...indexIntervals(options) } : undefined,
         commitIntervalMs: options.commitIntervalMs ?? 5,
         commitMaxBytes: options.commitMaxBytes ?? 1024 * 1024,
         commitMaxPerSecond: options.commitMaxPerSecond ?? 2000,
@@ -437,6 +439,22 @@ function logFileIo(choice: PayloadStoreChoice): SegmentIo {
   if (choice === 'js') return fileSegmentIo;
   const loaded = loadSegmentsAddon();
   return 'addon' in loaded ? nativeSegmentIo(loaded.addon, DEFAULT_LOG_FILE_BYTES + 64 * 1024) : fileSegmentIo;
+}
+
+/**
+ * How long operations that only add (appends to an offline session or queue) may wait in the log for LMDB. An
+ * index commit costs LMDB 5-6 pages and two flushes however little it takes, and what it takes is already
+ * durable in the log: at a few messages a second one every 100 ms was one per message, 20 KiB of LMDB writes for
+ * a 256-byte message. Busy windows reach logIndexMaxOps or commitMaxBytes long before this; a removal or update
+ * (space to give back) waits logIndexIntervalMs at most; a read, the compactor and a store near its limits bring
+ * LMDB up to date at once.
+ */
+const DEFAULT_GROWTH_INDEX_INTERVAL_MS = 5000;
+
+/** The two intervals of the index commits; appends never wait less than removals. */
+function indexIntervals(options: StoreOptions): { indexIntervalMs: number; growthIndexIntervalMs: number } {
+  const indexIntervalMs = options.logIndexIntervalMs ?? 100;
+  return { indexIntervalMs, growthIndexIntervalMs: options.logGrowthIndexIntervalMs ?? Math.max(indexIntervalMs, DEFAULT_GROWTH_INDEX_INTERVAL_MS) };
 }
 
 /** errno of an I/O error; LMDB also answers a short page write (a disk with a few blocks left) with it. */

@@ -78,19 +78,29 @@ export class LogCompactor {
     private readonly maxBytesPerRound: number,
   ) {}
 
-  /** One round; `stopped` is polled between chunks. Resolves when the moves are in LMDB. */
-  async compact(stopped: () => boolean = () => false): Promise<LogCompactionReport> {
-    const report: LogCompactionReport = { filesCompacted: 0, recordsMoved: 0 };
-    const { log, scheduler } = this.ctx;
-    // The checkpoint must cover what was acknowledged, and removals must have freed their records.
-    await scheduler.indexNow();
+  /** The sparse files one round takes: as many as fit in maxBytesPerRound of live records (at least one). */
+  private pick(): number[] {
     const picked: number[] = [];
     let bytes = 0;
-    for (const usage of log.sparseFiles(this.ratio)) {
+    for (const usage of this.ctx.log.sparseFiles(this.ratio)) {
       if (picked.length > 0 && bytes + usage.liveBytes > this.maxBytesPerRound) break;
       picked.push(usage.file);
       bytes += usage.liveBytes;
     }
+    return picked;
+  }
+
+  /**
+   * One round; `stopped` is polled between chunks. Resolves when the moves are in LMDB. Without `catchUp` (the
+   * compactor's timer) files are chosen from the removals LMDB holds, and a round that finds none commits no index.
+   */
+  async compact(stopped: () => boolean = () => false, catchUp = true): Promise<LogCompactionReport> {
+    const report: LogCompactionReport = { filesCompacted: 0, recordsMoved: 0 };
+    const { log, scheduler } = this.ctx;
+    if (!catchUp && this.pick().length === 0) return report;
+    // The checkpoint must cover what was acknowledged, and removals must have freed their records.
+    await scheduler.indexNow();
+    const picked = this.pick();
     if (picked.length === 0) return report;
     log.setCompacting(picked, true);
     const moves: Promise<void>[] = [];

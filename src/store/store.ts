@@ -446,8 +446,8 @@ function logFileIo(choice: PayloadStoreChoice): SegmentIo {
  * index commit costs LMDB 5-6 pages and two flushes however little it takes, and what it takes is already
  * durable in the log: at a few messages a second one every 100 ms was one per message, 20 KiB of LMDB writes for
  * a 256-byte message. Busy windows reach logIndexMaxOps or commitMaxBytes long before this; a removal or update
- * (space to give back) waits logIndexIntervalMs at most; a read, the compactor and a store near its limits bring
- * LMDB up to date at once.
+ * (space to give back) waits logIndexIntervalMs at most; a read, a compaction that found something to move (or
+ * was asked for) and a store near its limits bring LMDB up to date at once.
  */
 const DEFAULT_GROWTH_INDEX_INTERVAL_MS = 5000;
 

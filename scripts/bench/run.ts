@@ -250,6 +250,47 @@ function mosquittoVersion(): string | null {
   return null;
 }
 
+/**
+ * One scenario against a fresh broker of `peer`, with the CPU time the host took meanwhile; undefined if the broker
+ * would not start (then `skipped` says why).
+ */
+async function runScenario(args: Args, peer: PeerName, sid: number, ofRound: string, skipped: Partial<Record<PeerName, string>>): Promise<Cell | undefined> {
+  const def = SCENARIOS.find((s) => s.id === sid)!;
+  let running: RunningPeer;
+  try {
+    running = await startPeer(peer, def.start);
+  } catch (e) {
+    skipped[peer] = `failed to start: ${(e as Error).message}`;
+    loud(`SKIPPING ${peer.toUpperCase()}: failed to start\n${(e as Error).message}`);
+    return undefined;
+  }
+  currentPeer = running;
+  log(`${peer}: scenario ${sid} (${def.name})${ofRound} — broker pid ${running.pid}, port ${running.port}`);
+  const t0 = Date.now();
+  const cpu0 = cpuTimes();
+  try {
+    const result = await def.run({ peer: running, quick: args.quick, protocolVersion: args.protocolVersion, log, crashAt: args.crashAt });
+    if (running.exited()) result.notes.push(`broker process exited during the scenario. Output tail:\n${running.output().slice(-1000)}`);
+    const steal = stealPercent(cpu0, cpuTimes());
+    result.metrics.push({ key: 'cpuSteal', label: 'CPU time stolen by the hypervisor during the scenario, % (diag)', unit: '%', value: steal, better: 'none', digits: 1 });
+    if (steal !== null && steal >= STEAL_NOTE_PERCENT) result.notes.push(`the hypervisor took ${steal.toFixed(0)} % of the CPU time during this run (steal): its rates are low for the host's reasons`);
+    const summary = result.metrics
+      .filter((m) => m.better !== 'none' || m.key.endsWith('lost') || m.key.endsWith('Cpu') || m.key === 'cpuSteal')
+      .map((m) => `${m.label}=${fmt(m.value, m.digits ?? 1)}`)
+      .join(', ');
+    log(`${peer}: scenario ${sid}${ofRound} done in ${((Date.now() - t0) / 1000).toFixed(1)} s: ${summary}`);
+    for (const n of result.notes) log(`${peer}: NOTE ${n}`);
+    return { ok: true, result };
+  } catch (e) {
+    const msg = (e as Error).message;
+    loud(`${peer.toUpperCase()} scenario ${sid}${ofRound} FAILED: ${msg}${running.exited() ? `\nbroker exited. Output tail:\n${running.output().slice(-1000)}` : ''}`);
+    return { ok: false, error: msg };
+  } finally {
+    await running.stop();
+    currentPeer = null;
+  }
+}
+
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const started = new Date();
@@ -284,40 +325,9 @@ async function main(): Promise<void> {
       if (skipped[peer]) continue;
       const cells = (runsOf[peer] ??= {});
       for (const sid of args.scenarios) {
-        const def = SCENARIOS.find((s) => s.id === sid)!;
-        let running: RunningPeer;
-        try {
-          running = await startPeer(peer, def.start);
-        } catch (e) {
-          skipped[peer] = `failed to start: ${(e as Error).message}`;
-          loud(`SKIPPING ${peer.toUpperCase()}: failed to start\n${(e as Error).message}`);
-          break;
-        }
-        currentPeer = running;
-        log(`${peer}: scenario ${sid} (${def.name})${ofRound} — broker pid ${running.pid}, port ${running.port}`);
-        const t0 = Date.now();
-        const cpu0 = cpuTimes();
-        try {
-          const result = await def.run({ peer: running, quick: args.quick, protocolVersion: args.protocolVersion, log, crashAt: args.crashAt });
-          if (running.exited()) result.notes.push(`broker process exited during the scenario. Output tail:\n${running.output().slice(-1000)}`);
-          const steal = stealPercent(cpu0, cpuTimes());
-          result.metrics.push({ key: 'cpuSteal', label: 'CPU time stolen by the hypervisor during the scenario, % (diag)', unit: '%', value: steal, better: 'none', digits: 1 });
-          if (steal !== null && steal >= STEAL_NOTE_PERCENT) result.notes.push(`the hypervisor took ${steal.toFixed(0)} % of the CPU time during this run (steal): its rates are low for the host's reasons`);
-          (cells[sid] ??= []).push({ ok: true, result });
-          const summary = result.metrics
-            .filter((m) => m.better !== 'none' || m.key.endsWith('lost') || m.key.endsWith('Cpu') || m.key === 'cpuSteal')
-            .map((m) => `${m.label}=${fmt(m.value, m.digits ?? 1)}`)
-            .join(', ');
-          log(`${peer}: scenario ${sid}${ofRound} done in ${((Date.now() - t0) / 1000).toFixed(1)} s: ${summary}`);
-          for (const n of result.notes) log(`${peer}: NOTE ${n}`);
-        } catch (e) {
-          const msg = (e as Error).message;
-          (cells[sid] ??= []).push({ ok: false, error: msg });
-          loud(`${peer.toUpperCase()} scenario ${sid}${ofRound} FAILED: ${msg}${running.exited() ? `\nbroker exited. Output tail:\n${running.output().slice(-1000)}` : ''}`);
-        } finally {
-          await running.stop();
-          currentPeer = null;
-        }
+        const cell = await runScenario(args, peer, sid, ofRound, skipped);
+        if (cell === undefined) break; // failed to start: skipped[peer] says why
+        (cells[sid] ??= []).push(cell);
       }
     }
   }

@@ -15,14 +15,20 @@ test.after.each(removeTempDirs);
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const unindexed = (s: Store): number => (s as unknown as { ctx: { scheduler: { unindexedOps(): number } } }).ctx.scheduler.unindexedOps();
 
+/** Session 'c' in LMDB, then three 256-byte messages appended to it and durable (in the log). */
+async function threeAppends(s: Store): Promise<{ seq: number }[]> {
+  await s.saveSession(session('c'));
+  await s.flush();
+  const appended = [0, 1, 2].map((i) => s.appendSessionMessage('c', outgoing(message(i, 256))));
+  await Promise.all(appended.map((a) => a.durable));
+  return appended;
+}
+
 test('a few acknowledged messages stay in the log only, across a second of compactor ticks; compacting on request catches LMDB up', async () => {
   const dataDir = tempDir('index-interval');
   const s = await Store.open({ dataDir, minFreeDiskBytes: 0, payloadCompaction: { intervalMs: 20 } });
   try {
-    await s.saveSession(session('c'));
-    await s.flush();
-    const appended = [0, 1, 2].map((i) => s.appendSessionMessage('c', outgoing(message(i, 256))));
-    await Promise.all(appended.map((a) => a.durable));
+    const appended = await threeAppends(s);
     await sleep(1000);
     assert.is(unindexed(s), 3, 'no index commit within a second: neither the interval nor 50 compactor ticks made one');
     await s.compactPayloads();
@@ -37,10 +43,7 @@ test('a removal behind appends that wait brings the index commit forward to its 
   const dataDir = tempDir('index-interval-removal');
   const s = await Store.open({ dataDir, minFreeDiskBytes: 0 });
   try {
-    await s.saveSession(session('c'));
-    await s.flush();
-    const appended = [0, 1, 2].map((i) => s.appendSessionMessage('c', outgoing(message(i, 256))));
-    await Promise.all(appended.map((a) => a.durable));
+    const appended = await threeAppends(s);
     await sleep(300);
     assert.is(unindexed(s), 3, 'appends alone wait');
     await s.removeSessionMessage('c', appended[0]!.seq, true);

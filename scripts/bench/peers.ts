@@ -11,6 +11,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { EMBEDDED_MALLOC_ENV } from '../../src/cli/malloc-env.js';
 import { EMBEDDED_NODE_FLAGS } from '../../src/cli/node-flags.js';
+import { readStoreWrittenBytes, type StoreWritten } from './store-counters.js';
 import { prepareRabbitmq, rabbitmqUnavailableReason, RABBITMQ_BROKER_ARGV0, RABBITMQ_START_TIMEOUT_MS } from './rabbitmq-peer.js';
 
 /**
@@ -137,6 +138,8 @@ export interface RunningPeer {
   syncCalls(fromMs: number, toMs: number): number | null;
   /** write_bytes of /proc/<pid>/io: bytes this process caused to be sent to the storage layer (NaN if unavailable). */
   writeBytes(): number;
+  /** Wharf: the bytes its store wrote since start (admin API, store-counters.ts); null for the other peers or if unreadable. */
+  storeWrittenBytes(): Promise<StoreWritten | null>;
   /** VmRSS of the broker process in bytes (0 if unavailable). */
   rssBytes(): number;
   /** RssAnon of the broker process in bytes (RSS without file-backed pages such as LMDB's map; 0 if unavailable). */
@@ -288,6 +291,8 @@ interface SpawnSpec {
   brokerArgv0?: string;
   /** How long the port may take to accept connections (default START_TIMEOUT_MS). */
   startTimeoutMs?: number;
+  /** Wharf: the port of its admin API, for storeWrittenBytes(). */
+  adminPort?: number;
   /** Runs after the broker has stopped for good (its helpers, e.g. RabbitMQ's epmd). */
   afterStop?: () => void;
 }
@@ -473,6 +478,7 @@ async function spawnPeer(spec: SpawnSpec): Promise<RunningPeer> {
     syncTraceError: straceError,
     syncCalls,
     writeBytes: () => readWriteBytes(cur.pid),
+    storeWrittenBytes: () => (spec.adminPort === undefined ? Promise.resolve(null) : readStoreWrittenBytes(spec.adminPort)),
     rssBytes: () => readRssBytes(cur.pid),
     rssAnonBytes: () => readRssAnonBytes(cur.pid),
     memorySamples: (fromMs = 0, toMs = Infinity) => (spec.heapFile === undefined ? null : readMemorySamples(spec.heapFile, fromMs, toMs)),
@@ -541,6 +547,9 @@ export async function startPeer(name: PeerName, opts: StartOptions = {}): Promis
       case 'wharf': {
         // Loopback only, like the other peers: a configuration file with one tcp listener on 127.0.0.1.
         const conf = path.join(tmpDir, 'wharf.yaml');
+        // A free port for the admin API, so benchmark runs side by side do not fight over 18083, known to the runner.
+        const ownAdmin = !(opts.wharfYaml ?? []).some((l) => l.startsWith('admin:'));
+        const adminPort = ownAdmin ? await freePort() : undefined;
         await writeFile(
           conf,
           [
@@ -552,8 +561,7 @@ export async function startPeer(name: PeerName, opts: StartOptions = {}): Promis
             ...(durable ? [`  commitIntervalMs: ${WHARF_DURABLE.commitIntervalMs}`, 'mqtt:', `  maxQueuedMessages: ${WHARF_DURABLE.maxQueuedMessages}`] : []),
             'log:',
             '  level: warn',
-            // Any free port for the admin API, so benchmark runs side by side do not fight over 18083.
-            ...((opts.wharfYaml ?? []).some((l) => l.startsWith('admin:')) ? [] : ['admin:', '  listen: 127.0.0.1:0']),
+            ...(adminPort === undefined ? [] : ['admin:', `  listen: 127.0.0.1:${adminPort}`]),
             ...(opts.wharfYaml ?? []),
             '',
           ].join('\n'),
@@ -576,6 +584,7 @@ export async function startPeer(name: PeerName, opts: StartOptions = {}): Promis
           traceSyncs,
           env: { ...wharfBenchMallocEnv(), ...(heapFile ? { [HEAP_FILE_ENV]: heapFile } : {}) },
           ...(heapFile ? { heapFile } : {}),
+          ...(adminPort === undefined ? {} : { adminPort }),
         });
       }
       case 'aedes':

@@ -4,7 +4,8 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { AdminTestBed } from '../helpers/admin-test-bed.js';
-import { collect } from '../helpers/mqttjs.js';
+import { collect, endClient } from '../helpers/mqttjs.js';
+import { readStoreWrittenBytes } from '../../scripts/bench/store-counters.js';
 import { sampleValue } from '../helpers/prom-checker.js';
 import { waitFor } from '../helpers/tools.js';
 import { RawClient } from '../helpers/raw-client.js';
@@ -232,6 +233,28 @@ test('metrics.enabled false: /metrics answers 404 with the reason, the JSON API 
   assert.is(s.status, 200);
   assert.is(s.body.rates, null);
   assert.is(s.body.process.eventLoopLag, null);
+});
+
+
+test("the store's bytes and the commit log's part, as scenario 13 of the benchmarks reads them", async () => {
+  const tb = await bed.start();
+  const port = Number(new URL(tb.adminUrl).port);
+  const sub = await bed.client('held', { protocolVersion: 4, clean: false });
+  await sub.subscribeAsync('held/#', { qos: 1 });
+  await endClient(sub);
+  bed.clients = bed.clients.filter((c) => c !== sub);
+  const before = await readStoreWrittenBytes(port);
+  assert.ok(before !== null, 'read from /metrics');
+  const pub = await bed.client('pub');
+  const payload = Buffer.alloc(256, 0x61);
+  for (let i = 0; i < 50; i++) await pub.publishAsync('held/x', payload, { qos: 1 });
+  const after = (await readStoreWrittenBytes(port))!;
+  const log = after.log - before.log;
+  assert.ok(log >= 50 * 256, `the commit log holds the 50 messages (${log} bytes)`);
+  assert.ok(after.total - before.total >= log, 'the log is part of the store total');
+  const m = await tb.scrape();
+  assert.ok(sampleValue(m, 'wharf_store_log_written_bytes_total') >= after.log);
+  assert.is(await readStoreWrittenBytes(1), null);
 });
 
 test.run();

@@ -189,27 +189,19 @@ async function runVariant(peer: RunningPeer, v: Variant, quick: boolean, fsyncMs
         better: 'lower',
         digits: 2,
       },
-      {
-        key: `${k}.storePerPayload`,
-        label: `${v.label}: of which the store wrote, bytes / payload byte (diag)`,
-        unit: '×',
-        value: payloadBytes > 0 && store0 !== null && store1 !== null ? (store1.total - store0.total) / payloadBytes : null,
-        better: 'none',
-        digits: 2,
-      },
-      {
-        key: `${k}.logPerPayload`,
-        label: `${v.label}: of which the commit log, bytes / payload byte (diag)`,
-        unit: '×',
-        value: payloadBytes > 0 && store0 !== null && store1 !== null ? (store1.log - store0.log) / payloadBytes : null,
-        better: 'none',
-        digits: 2,
-      },
+      storeShare(`${k}.storePerPayload`, `${v.label}: of which the store wrote`, store0?.total, store1?.total, payloadBytes),
+      storeShare(`${k}.logPerPayload`, `${v.label}: of which the commit log`, store0?.log, store1?.log, payloadBytes),
       { key: `${k}.steal`, label: `${v.label}: CPU time stolen by the hypervisor, % (diag)`, unit: '%', value: steal, better: 'none', digits: 1 },
     ];
   } finally {
     await Promise.all(pubs.map((c) => c.end(1000).catch(() => undefined)));
   }
+}
+
+/** A diagnostic row: what one of the store's byte counters (store-counters.ts) grew by, per payload byte. */
+function storeShare(key: string, label: string, before: number | undefined, after: number | undefined, payloadBytes: number): Metric {
+  const value = payloadBytes > 0 && before !== undefined && after !== undefined ? (after - before) / payloadBytes : null;
+  return { key, label: `${label}, bytes / payload byte (diag)`, unit: '×', value, better: 'none', digits: 2 };
 }
 
 /**

@@ -27,6 +27,15 @@ const WARM_SESSION_FILTER = 'bench/window/warm/session/#';
 const WARM_QUEUE_FILTER = 'bench/window/warm/queue/#';
 const WARM_SUBSCRIBER_ID = 'bench-window-warm-sub';
 const WARM_QUEUE_STANDIN_ID = 'bench-window-warm-queue-sub';
+/**
+ * The live rows' session and queue: a subscriber that is connected and acknowledges every message as it comes
+ * (Wharf: a consumer of a declared queue), so the broker also removes each message once it is acknowledged.
+ */
+const LIVE_SESSION_FILTER = 'bench/window/live/session/#';
+const LIVE_QUEUE_FILTER = 'bench/window/live/queue/#';
+const LIVE_SUBSCRIBER_ID = 'bench-window-live-sub';
+/** After the last PUBACK of a live row, at most this long for the subscriber to have every message. */
+const LIVE_DRAIN_MS = 10_000;
 
 /**
  * Wharf: a declared queue nobody consumes, so every publish is committed before its PUBACK; with the commit log
@@ -41,6 +50,7 @@ export const DURABLE_WINDOW_START: StartOptions = {
     '  definitions:',
     `    - { topicFilter: ${JSON.stringify(QUEUE_FILTER)} }`,
     `    - { topicFilter: ${JSON.stringify(WARM_QUEUE_FILTER)} }`,
+    `    - { topicFilter: ${JSON.stringify(LIVE_QUEUE_FILTER)} }`,
   ],
 };
 
@@ -51,6 +61,8 @@ interface Variant {
   publishers: number;
   window: number;
   path: 'session' | 'queue';
+  /** A connected subscriber (queue: consumer) takes every message as it is published, instead of an offline one. */
+  live?: boolean;
   perPublisher: (quick: boolean) => number;
 }
 
@@ -60,6 +72,10 @@ const VARIANTS: readonly Variant[] = [
   { key: 'session16x16', label: 'session, 16 pub × 16', publishers: 16, window: 16, path: 'session', perPublisher: (q) => (q ? 300 : 3_000) },
   { key: 'queue16x16', label: 'queue, 16 pub × 16', publishers: 16, window: 16, path: 'queue', perPublisher: (q) => (q ? 300 : 3_000) },
   { key: 'session1', label: 'session, 1 pub × 1', publishers: 1, window: 1, path: 'session', perPublisher: (q) => (q ? 300 : 3_000) },
+  { key: 'session64live', label: 'session, 1 pub × 64, live subscriber', publishers: 1, window: 64, path: 'session', live: true, perPublisher: (q) => (q ? 5_000 : 50_000) },
+  { key: 'queue64live', label: 'queue, 1 pub × 64, live consumer', publishers: 1, window: 64, path: 'queue', live: true, perPublisher: (q) => (q ? 5_000 : 50_000) },
+  { key: 'session1live', label: 'session, 1 pub × 1, live subscriber', publishers: 1, window: 1, path: 'session', live: true, perPublisher: (q) => (q ? 300 : 3_000) },
+  { key: 'queue1live', label: 'queue, 1 pub × 1, live consumer', publishers: 1, window: 1, path: 'queue', live: true, perPublisher: (q) => (q ? 300 : 3_000) },
 ];
 
 /** Median fdatasync latency (ms) of 4 KiB appends in `dir`: what one commit cannot beat on this disk. */
@@ -155,10 +171,32 @@ async function offlineSubscriber(port: number, clientId: string, filter: string)
   }
 }
 
+/**
+ * The live rows' subscriber: a persistent session (clean session 0) on the session filter, or Wharf's consumer of
+ * the declared queue (`$q/`); peers without queues get a persistent session on the queue filter. It acknowledges
+ * each message on arrival (LoadClient's automatic PUBACK) and counts them.
+ */
+async function liveSubscriber(peer: RunningPeer, path: 'session' | 'queue'): Promise<{ client: LoadClient; received: () => number }> {
+  const filter = path === 'session' ? LIVE_SESSION_FILTER : LIVE_QUEUE_FILTER;
+  const clientId = `${LIVE_SUBSCRIBER_ID}-${path}`;
+  let received = 0;
+  const fresh = await LoadClient.connect({ port: peer.port, clientId, clean: true, protocolVersion: 4 });
+  await fresh.end(2000);
+  const client = await LoadClient.connect({ port: peer.port, clientId, clean: false, protocolVersion: 4, onPublish: () => void received++ });
+  await client.subscribe([{ topic: path === 'queue' && peer.name === 'wharf' ? `$q/${filter}` : filter, qos: 1 }]);
+  return { client, received: () => received };
+}
+
+async function waitForDeliveries(received: () => number, expected: number, limitMs: number): Promise<void> {
+  const until = performance.now() + limitMs;
+  while (received() < expected && performance.now() < until) await new Promise((r) => setTimeout(r, 20));
+}
+
 async function runVariant(peer: RunningPeer, v: Variant, quick: boolean, fsyncMs: number, notes: string[]): Promise<Metric[]> {
   const perPub = v.perPublisher(quick);
-  const topicRoot = v.path === 'session' ? 'bench/window/session' : 'bench/window/queue';
+  const topicRoot = `bench/window/${v.live === true ? 'live/' : ''}${v.path}`;
   const pubs: LoadClient[] = [];
+  const live = v.live === true ? await liveSubscriber(peer, v.path) : undefined;
   try {
     for (let p = 0; p < v.publishers; p++) {
       pubs.push(await LoadClient.connect({ port: peer.port, clientId: `bench-window-${v.key}-${p}`, protocolVersion: 4, maxInflight: v.window }));
@@ -169,10 +207,15 @@ async function runVariant(peer: RunningPeer, v: Variant, quick: boolean, fsyncMs
     const cpu0 = cpuTimes();
     const r = await windowedPublish(pubs, tpls, v.window, perPub, 120_000);
     const steal = stealPercent(cpu0, cpuTimes());
+    // A live row's disk bytes include the removals of what the subscriber acknowledged by the last PUBACK.
     const dev1 = deviceWriteBytes();
     const store1 = await peer.storeWrittenBytes();
     const syncs = peer.syncCalls(r.firstSendMs, r.lastAckMs);
     if (r.error !== null) notes.push(`${v.label}: ${r.error} (${r.acked}/${v.publishers * perPub} PUBACKed)`);
+    if (live !== undefined) {
+      await waitForDeliveries(live.received, r.acked, LIVE_DRAIN_MS);
+      if (live.received() < r.acked) notes.push(`${v.label}: the subscriber had ${live.received()} of ${r.acked} PUBACKed messages ${LIVE_DRAIN_MS / 1000} s after the last PUBACK`);
+    }
     if (steal !== null && steal >= STEAL_NOTE_PERCENT) notes.push(`${v.label}: the hypervisor took ${steal.toFixed(0)} % of the CPU time (steal): this row's rate is the host's`);
     const limit = (v.publishers * v.window) / (fsyncMs / 1000);
     const payloadBytes = r.acked * PAYLOAD;
@@ -194,7 +237,7 @@ async function runVariant(peer: RunningPeer, v: Variant, quick: boolean, fsyncMs
       { key: `${k}.steal`, label: `${v.label}: CPU time stolen by the hypervisor, % (diag)`, unit: '%', value: steal, better: 'none', digits: 1 },
     ];
   } finally {
-    await Promise.all(pubs.map((c) => c.end(1000).catch(() => undefined)));
+    await Promise.all([...pubs, ...(live === undefined ? [] : [live.client])].map((c) => c.end(1000).catch(() => undefined)));
   }
 }
 

@@ -1,7 +1,10 @@
 // When the next group commit may start (DESIGN.md, "Durability contract"): at once when the disk is idle, so
 // that batching comes from the disk's own latency; never sooner than 1000 / commitMaxPerSecond ms after the
 // previous commit started (the flash-wear bound); and, while commits run back to back at a high rate, only once
-// a minimum batch waits, but never later than commitIntervalMs after the oldest waiting write arrived.
+// a minimum batch waits, but never later than commitIntervalMs after the oldest waiting write arrived. A window
+// of background writes only (removals and updates nobody answers after: store.ts) waits commitIntervalMs for
+// other writes to share its fsync: a consumer's acknowledgements then ride with the next publish instead of
+// costing a flush of their own, which a publisher with one message in flight would wait behind.
 // "A high rate" is measured over the last second (RATE_SPAN_MS), not read off one pair of commits: a writer that
 // appends again inside its durability callback makes every pair look back to back, and must still get one commit
 // per write until its rate really passes half the cap.
@@ -38,7 +41,12 @@ export interface WaitingWindow {
   readonly openedAt: number;
   /** True once it holds commitMaxBytes: it cannot grow, so waiting for more is pointless. */
   readonly full: boolean;
+  /** False while it holds background writes only: it may wait commitIntervalMs for company. */
+  readonly urgent: boolean;
 }
+
+/** Why dueAt() holds a window back: nothing but the rate cap, the minimum batch, or background writes only. */
+export type CommitWait = 'cap' | 'batch' | 'background';
 
 /**
  * The span the commit rate is measured over. Long against one commit (a fraction of a millisecond to a few), so
@@ -71,13 +79,18 @@ export class CommitPacer {
    */
   dueAt(window: WaitingWindow, now: number, flushing: boolean): number {
     const allowed = this.lastStartAt + this.spacingMs;
-    if (flushing || window.full || window.bytes >= this.options.commitMinBatchBytes || !this.highRate(now)) return allowed;
-    return Math.max(allowed, window.openedAt + this.options.commitIntervalMs);
+    return this.waitFor(window, now, flushing) === 'cap' ? allowed : Math.max(allowed, window.openedAt + this.options.commitIntervalMs);
   }
 
-  /** True when dueAt() holds the window back for its minimum batch (more bytes may make it due sooner). */
-  waitsForBatch(window: WaitingWindow, now: number, flushing: boolean): boolean {
-    return this.dueAt(window, now, flushing) > this.lastStartAt + this.spacingMs;
+  /**
+   * What holds the window back beyond the rate cap: 'batch' (more bytes may make it due sooner), 'background'
+   * (a write someone waits for would make it due at once), or only the cap.
+   */
+  waitFor(window: WaitingWindow, now: number, flushing: boolean): CommitWait {
+    if (flushing || window.full) return 'cap';
+    if (!window.urgent) return 'background';
+    if (window.bytes >= this.options.commitMinBatchBytes || !this.highRate(now)) return 'cap';
+    return 'batch';
   }
 
   started(now: number): void {

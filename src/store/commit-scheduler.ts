@@ -4,7 +4,7 @@
 // commit-pacing.ts bounds commits per second for flash wear (DESIGN.md, "Durability contract").
 
 import type { CapacityGuard } from './capacity.js';
-import { CommitPacer, REAL_CLOCK, type CommitClock, type CommitPacingOptions, type WaitingWindow } from './commit-pacing.js';
+import { CommitPacer, REAL_CLOCK, type CommitClock, type CommitPacingOptions, type CommitWait, type WaitingWindow } from './commit-pacing.js';
 import type { StoreEnvironment } from './environment.js';
 import type { CommitLog, LogRef } from './log/commit-log.js';
 import type { LogEntry } from './log/log-entry.js';
@@ -43,6 +43,11 @@ export interface WriteOp {
   readonly bytes: number;
   /** False for operations that only remove or shrink data: they are accepted even when the store is full. */
   readonly grows: boolean;
+  /**
+   * A growing operation that also removes something (a last-value append and the value it replaces): LMDB takes
+   * it as soon as a removal, so that the space (a replaced payload) comes back within logIndexIntervalMs.
+   */
+  readonly releases?: boolean;
   /** Application payload bytes this operation stores (for write amplification). */
   readonly payloadBytes: number;
   /** Payloads staged in the payload store for this operation: freed again if it fails. */
@@ -138,6 +143,7 @@ interface Window extends WaitingWindow {
   readonly ops: Pending[];
   bytes: number;
   full: boolean;
+  urgent: boolean;
 }
 
 export class CommitScheduler implements TxnScope {
@@ -147,8 +153,12 @@ export class CommitScheduler implements TxnScope {
   private committingBytes = 0;
   private committing: Promise<void> | undefined;
   private timer: unknown;
-  /** The pending timer waits for a minimum batch (not for the rate cap): more bytes can make it due sooner. */
+  /**
+   * The pending timer waits for a minimum batch or for company to background writes (not for the rate cap):
+   * more bytes, or a write someone waits for, can make the window due sooner (timerWait says which).
+   */
   private timerForBatch = false;
+  private timerWait: CommitWait = 'cap';
   private startQueued = false;
   private flushing = 0;
   private settledWaiters: (() => void)[] = [];
@@ -195,11 +205,20 @@ export class CommitScheduler implements TxnScope {
   }
 
   /**
+   * enqueue() for a write nobody answers after (a removal once a PUBACK came in, an in-flight update): a window
+   * of such writes only waits up to commitIntervalMs for others to share its commit (commit-pacing.ts). Near a
+   * space limit it does not wait: what it frees is wanted at once.
+   */
+  enqueueBackground(op: WriteOp): Promise<void> {
+    return this.enqueueJoining(op, undefined, true).durable;
+  }
+
+  /**
    * enqueue(), also telling which commit window the operation joined (undefined when it was refused).
    * Operations that joined the same window are applied in one transaction, in the order enqueued. With a
    * `waiter`, the waiter is told of the outcome and `durable` is NOTIFIED.
    */
-  enqueueJoining(op: WriteOp, waiter?: DurabilityWaiter): { durable: Promise<void>; window: number | undefined } {
+  enqueueJoining(op: WriteOp, waiter?: DurabilityWaiter, background = false): { durable: Promise<void>; window: number | undefined } {
     if (this.closed) return { durable: this.refuse(op, new StoreClosedError(), waiter), window: undefined };
     if (op.grows) {
       const refusal = this.capacity.admit(op.bytes);
@@ -220,6 +239,7 @@ export class CommitScheduler implements TxnScope {
       });
     }
     window.bytes += op.bytes;
+    if (!background) window.urgent = true;
     this.queuedBytes += op.bytes;
     if (window.bytes >= this.options.commitMaxBytes) window.full = true;
     this.schedule();
@@ -325,7 +345,7 @@ export class CommitScheduler implements TxnScope {
       if (last.bytes + bytes <= this.options.commitMaxBytes) return last;
       last.full = true;
     }
-    const window: Window = { id: this.nextWindowId++, ops: [], bytes: 0, openedAt: this.clock.now(), full: false };
+    const window: Window = { id: this.nextWindowId++, ops: [], bytes: 0, openedAt: this.clock.now(), full: false, urgent: false };
     this.windows.push(window);
     return window;
   }
@@ -340,7 +360,8 @@ export class CommitScheduler implements TxnScope {
     if (this.timer !== undefined) {
       if (!this.timerForBatch) return;
       const first = this.windows[0]!;
-      if (this.flushing === 0 && !first.full && first.bytes < this.options.commitMinBatchBytes) return;
+      const stillWaits = this.timerWait === 'background' ? !first.urgent : first.bytes < this.options.commitMinBatchBytes;
+      if (this.flushing === 0 && !first.full && stillWaits) return;
     }
     this.startQueued = true;
     setImmediate(this.onTurnEnd);
@@ -368,6 +389,7 @@ export class CommitScheduler implements TxnScope {
     const first = this.windows[0]!;
     const now = this.clock.now();
     const flushing = this.flushing > 0;
+    if (!first.urgent && this.capacity.nearLimit()) first.urgent = true;
     const due = this.pacer.dueAt(first, now, flushing);
     if (due > now) {
       if (due - now < TIMER_RESOLUTION_MS) {
@@ -377,7 +399,8 @@ export class CommitScheduler implements TxnScope {
         setImmediate(this.onTurnEnd);
         return;
       }
-      this.timerForBatch = this.pacer.waitsForBatch(first, now, flushing);
+      this.timerWait = this.pacer.waitFor(first, now, flushing);
+      this.timerForBatch = this.timerWait !== 'cap';
       this.timer = this.clock.setTimeout(this.onTimer, due - now);
       return;
     }
@@ -388,7 +411,10 @@ export class CommitScheduler implements TxnScope {
     this.committing = this.commit(first.ops).finally(() => {
       this.committing = undefined;
       this.committingBytes = 0;
-      this.pacer.finished(this.windows.length > 0);
+      // Background writes waiting (a subscriber's PUBACKs) do not make the pace the disk's: only writes someone
+      // waits for do. Otherwise a publisher with one message in flight and a live subscriber was held at half the
+      // cap by the minimum batch, its every commit looking back to back because of the acknowledgements behind it.
+      this.pacer.finished(this.windows.some((w) => w.urgent));
       this.schedule();
       const waiters = this.settledWaiters;
       this.settledWaiters = [];
@@ -458,7 +484,7 @@ export class CommitScheduler implements TxnScope {
     // In the index batch before anyone hears of it: a read after the acknowledgement waits for this batch.
     for (const pending of batch) {
       this.indexBatch.push(pending);
-      if (!pending.op.grows) this.indexBatchShrinks = true;
+      if (!pending.op.grows || pending.op.releases === true) this.indexBatchShrinks = true;
       this.unindexedBytes += pending.op.bytes;
     }
     this.indexLsn = written.lastLsn;

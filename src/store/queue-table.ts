@@ -52,6 +52,10 @@ export class AppendQueueMessageOp implements WriteOp {
     if (logRef !== undefined) this.logged(logRef);
   }
 
+  get releases(): boolean {
+    return this.replaces !== undefined;
+  }
+
   apply(scope: TxnScope): void {
     const { queueMessages } = this.ctx.dbs;
     const previous = this.replaces;
@@ -227,18 +231,18 @@ export class QueueTable {
    * an index entry's log record is freed from it (store format 4).
    */
   remove(queueId: number, seq: number, _inline?: boolean): Promise<void> {
-    return this.ctx.scheduler.enqueue(new RemoveOp(this.ctx.dbs.queueMessages, seqKey(queueId, seq), true));
+    return this.ctx.scheduler.enqueueBackground(new RemoveOp(this.ctx.dbs.queueMessages, seqKey(queueId, seq), true));
   }
 
   /** Removes several messages of a queue in one operation; `_inline[i]` as for remove(). */
   removeMany(queueId: number, seqs: readonly number[], _inline: readonly boolean[]): Promise<void> {
     // One operation and one promise for a turn's acknowledgements, logged as the single removals it holds.
     const db = this.ctx.dbs.queueMessages;
-    return this.ctx.scheduler.enqueue(new CompositeOp(seqs.map((seq) => new RemoveOp(db, seqKey(queueId, seq), true))));
+    return this.ctx.scheduler.enqueueBackground(new CompositeOp(seqs.map((seq) => new RemoveOp(db, seqKey(queueId, seq), true))));
   }
 
   setDeliveryCount(queueId: number, seq: number, deliveryCount: number): Promise<void> {
-    return this.ctx.scheduler.enqueue(new SetDeliveryCountOp(this.ctx, seqKey(queueId, seq), deliveryCount));
+    return this.ctx.scheduler.enqueueBackground(new SetDeliveryCountOp(this.ctx, seqKey(queueId, seq), deliveryCount));
   }
 
   saveConsumer(queueId: number, consumerId: string, state: ConsumerState): Promise<void> {

@@ -125,13 +125,13 @@ export class SessionMessageTable {
   remove(clientId: string, seq: number, _inline?: boolean): Promise<void> {
     const key = seqKey(this.sessions.entry(clientId).sid, seq);
     // Read even when its payload is inline (`_inline`): an index entry's log record is freed from it.
-    return this.ctx.scheduler.enqueue(new RemoveOp(this.ctx.dbs.sessionMessages, key, true));
+    return this.ctx.scheduler.enqueueBackground(new RemoveOp(this.ctx.dbs.sessionMessages, key, true));
   }
 
   /** Records that a message was sent with a packet identifier, or that its PUBREC arrived (released). */
   updateInflight(clientId: string, seq: number, packetId: number, released: boolean): Promise<void> {
     const key = seqKey(this.sessions.entry(clientId).sid, seq);
-    return this.ctx.scheduler.enqueue(new UpdateInflightOp(this.ctx, key, packetId, released));
+    return this.ctx.scheduler.enqueueBackground(new UpdateInflightOp(this.ctx, key, packetId, released));
   }
 
   /** The session's messages in sequence order, after `afterSeq`, at most `limit` of them. */

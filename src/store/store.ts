@@ -308,8 +308,12 @@ export class Store {
     return this.sessionMessages.append(clientId, out, waiter);
   }
 
-  /** Removes a message once completed (PUBACK, PUBCOMP) or expired. */
-  /** Removes a session message; `inline` (from its append or load) spares reading back a record without a reference. */
+  /**
+   * Removes a session message once completed (PUBACK, PUBCOMP) or expired; `inline` (from its append or load)
+   * spares reading back a record without a reference. A background write, like the in-flight and delivery-count
+   * updates and the other removals of messages: nothing is answered after it, so its commit may wait up to
+   * commitIntervalMs for a write someone waits for (commit-pacing.ts).
+   */
   removeSessionMessage(clientId: string, seq: number, inline?: boolean): Promise<void> {
     return this.sessionMessages.remove(clientId, seq, inline);
   }
@@ -321,7 +325,7 @@ export class Store {
   removeSessionMessages(clientId: string, seqs: readonly number[], inline: readonly boolean[]): Promise<void> {
     const sid = this.sessions.entry(clientId).sid;
     const db = this.ctx.dbs.sessionMessages;
-    return this.ctx.scheduler.enqueue(new CompositeOp(seqs.map((seq, i) => new RemoveOp(db, seqKey(sid, seq), inline[i] !== true))));
+    return this.ctx.scheduler.enqueueBackground(new CompositeOp(seqs.map((seq, i) => new RemoveOp(db, seqKey(sid, seq), inline[i] !== true))));
   }
 
   /** Records the packet identifier a message was sent with, or that it was released (PUBREC received). */

@@ -1,5 +1,6 @@
 // When a commit may start (src/store/commit-pacing.ts), driven with clock numbers: the rate cap always holds, and
-// the minimum batch only once the commit rate, measured over the last second, really is above half the cap.
+// the minimum batch only once the commit rate, measured over the last second, really is above half the cap, and a
+// window of background writes only waits commitIntervalMs for company.
 
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -12,7 +13,7 @@ const DEFAULTS: CommitPacingOptions = { commitIntervalMs: 5, commitMaxPerSecond:
 const SPACING_MS = 1000 / DEFAULTS.commitMaxPerSecond;
 
 /** One small write, arrived at `at`: far below the minimum batch. */
-const oneWrite = (at: number): WaitingWindow => ({ bytes: 300, openedAt: at, full: false });
+const oneWrite = (at: number): WaitingWindow => ({ bytes: 300, openedAt: at, full: false, urgent: true });
 
 /**
  * A writer with one write outstanding that appends again inside its durability callback, as the bridge downlink
@@ -50,7 +51,7 @@ pacing('one back-to-back pair is no high rate: the next small write commits at o
   pacer.finished(true);
   // The old rule (back to back and within 2 x spacing of the last start) held this write for commitIntervalMs.
   assert.is(pacer.dueAt(oneWrite(100.3), 100.6, false), 100 + SPACING_MS);
-  assert.not.ok(pacer.waitsForBatch(oneWrite(100.3), 100.6, false));
+  assert.is(pacer.waitFor(oneWrite(100.3), 100.6, false), 'cap');
 });
 
 pacing('over half the cap during the last second, back to back: a small write waits for the minimum batch', () => {
@@ -64,7 +65,7 @@ pacing('over half the cap during the last second, back to back: a small write wa
   const last = now - SPACING_MS;
   const window = oneWrite(last + 0.1);
   assert.is(pacer.dueAt(window, last + 0.2, false), last + 0.1 + DEFAULTS.commitIntervalMs, 'at most commitIntervalMs after it arrived');
-  assert.ok(pacer.waitsForBatch(window, last + 0.2, false));
+  assert.is(pacer.waitFor(window, last + 0.2, false), 'batch');
   // The minimum batch, a full window or a flush lets it go as soon as the cap allows.
   assert.is(pacer.dueAt({ ...window, bytes: DEFAULTS.commitMinBatchBytes }, last + 0.2, false), last + SPACING_MS);
   assert.is(pacer.dueAt({ ...window, full: true }, last + 0.2, false), last + SPACING_MS);
@@ -95,6 +96,24 @@ pacing('a burst is forgotten after a pause: the next back-to-back pair commits a
   pacer.started(now);
   pacer.finished(true);
   assert.is(pacer.dueAt(oneWrite(now + 0.2), now + 0.5, false), now + SPACING_MS);
+});
+
+pacing('background writes alone wait commitIntervalMs at any rate; a flush or a full window lets them go', () => {
+  const pacer = new CommitPacer(DEFAULTS);
+  // Idle disk, low rate: an urgent write would commit at once (the first test), a background one waits.
+  pacer.started(100);
+  pacer.finished(false);
+  const removals: WaitingWindow = { ...oneWrite(200), urgent: false };
+  assert.is(pacer.waitFor(removals, 200, false), 'background');
+  assert.is(pacer.dueAt(removals, 200, false), 200 + DEFAULTS.commitIntervalMs);
+  // Large but not full: still waits (its size is not what anyone waits for).
+  assert.is(pacer.dueAt({ ...removals, bytes: DEFAULTS.commitMinBatchBytes }, 200, false), 200 + DEFAULTS.commitIntervalMs);
+  assert.is(pacer.dueAt({ ...removals, full: true }, 200, false), 100 + SPACING_MS);
+  assert.is(pacer.dueAt(removals, 200, true), 100 + SPACING_MS);
+  // Once it has waited commitIntervalMs, it goes.
+  assert.is(pacer.dueAt(removals, 205, false), 205);
+  // An urgent write joining the window makes it due at once.
+  assert.is(pacer.dueAt({ ...removals, urgent: true }, 200.1, false), 100 + SPACING_MS);
 });
 
 pacing.run();

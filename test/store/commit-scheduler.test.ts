@@ -484,4 +484,71 @@ scheduler('a commit that runs out of space refuses what grows but still commits 
   await r.close();
 });
 
+/** True if `p` settles within `turns` event-loop turns: with a hand-driven clock, a write waiting for a timer never does. */
+async function settlesWithinTurns(p: Promise<unknown>, turns: number): Promise<boolean> {
+  let settled = false;
+  p.then(
+    () => (settled = true),
+    () => (settled = true),
+  );
+  for (let t = 0; !settled && t < turns; t++) await turn();
+  return settled;
+}
+
+scheduler('background writes alone wait commitIntervalMs for company; a write someone waits for takes them along', async () => {
+  const clock = new ManualClock();
+  const r = await rig({ commitIntervalMs: 50, commitMaxBytes: 64 << 20, clock });
+  await r.scheduler.enqueue(put(r, 1));
+  clock.advance(1); // past the cap's spacing: this clock only moves when told
+  await r.scheduler.enqueue(put(r, 2));
+  clock.advance(1);
+  const commits = r.metrics.commits;
+  const removal = r.scheduler.enqueueBackground(new RemoveOp(r.env.dbs.queueMessages, seqKey(1, 1)));
+  assert.not.ok(await settlesWithinTurns(removal, 200), 'a removal alone does not commit at once');
+  assert.is(clock.delays[clock.delays.length - 1], 50, 'it waits commitIntervalMs');
+  const append = r.scheduler.enqueue(put(r, 3));
+  assert.ok(await settlesWithinTurns(Promise.all([removal, append]), 100_000), 'the append commits at once, the removal with it');
+  assert.is(r.metrics.commits, commits + 1, 'one commit for both');
+  // Alone, it goes once commitIntervalMs has passed, and at once on a flush.
+  const late = r.scheduler.enqueueBackground(new RemoveOp(r.env.dbs.queueMessages, seqKey(1, 2)));
+  assert.not.ok(await settlesWithinTurns(late, 200));
+  clock.advance(50);
+  assert.ok(await settlesWithinTurns(late, 100_000), 'committed after commitIntervalMs');
+  clock.advance(1);
+  const flushed = r.scheduler.enqueueBackground(new RemoveOp(r.env.dbs.queueMessages, seqKey(1, 3)));
+  await r.scheduler.flush();
+  assert.ok(await settlesWithinTurns(flushed, 10), 'flush() does not wait for company');
+  r.env.root.resetReadTxn();
+  assert.is(r.env.dbs.queueMessages.getCount({}), 0);
+  assert.is(r.metrics.commits, commits + 3);
+  await r.close();
+});
+
+scheduler('acknowledgements waiting behind each commit do not hold a one-in-flight writer to the minimum batch', async () => {
+  // A publisher with one message in flight and a live subscriber: each commit holds the publish (and the
+  // acknowledgement of the one before); the subscriber's acknowledgement of it arrives while it commits. Over
+  // half the cap's rate (500 per second here) for a whole second, with a background write waiting at the end of
+  // every commit: if that made the commits back to back, the publishes would wait for the minimum batch (a
+  // timer of commitIntervalMs that this clock never fires).
+  const clock = new ManualClock();
+  const r = await rig({ commitIntervalMs: 20, commitMaxBytes: 64 << 20, commitMinBatchBytes: 1 << 20, commitMaxPerSecond: 1000, clock });
+  const txns = watchTransactions(r);
+  const background: Promise<void>[] = [];
+  for (let i = 1; i <= 1000; i++) {
+    clock.advance(1); // the cap's spacing
+    txns.hold();
+    const publish = r.scheduler.enqueue(put(r, i));
+    for (let t = 0; txns.running === 0 && t < 100_000; t++) await turn();
+    background.push(r.scheduler.enqueueBackground(new RemoveOp(r.env.dbs.queueMessages, seqKey(1, i))));
+    txns.release();
+    assert.ok(await settlesWithinTurns(publish, 100_000), `publish ${i} committed without waiting for a timer`);
+  }
+  clock.advance(1);
+  await r.scheduler.flush();
+  await Promise.all(background);
+  assert.is(txns.started, r.metrics.commits);
+  assert.ok(r.metrics.commits <= 1001, `${r.metrics.commits} commits: each acknowledgement rode with the next publish`);
+  await r.close();
+});
+
 scheduler.run();

@@ -17,6 +17,7 @@ interface Rig {
   env: StoreEnvironment;
   payloads: PayloadStore;
   metrics: StoreMetrics;
+  capacity: CapacityGuard;
   scheduler: CommitScheduler;
   close(): Promise<void>;
 }
@@ -36,6 +37,7 @@ async function rig(partial: RigOptions, payloadStore?: PayloadStore): Promise<Ri
     env,
     payloads,
     metrics,
+    capacity,
     scheduler,
     async close() {
       await scheduler.close();
@@ -521,6 +523,19 @@ scheduler('background writes alone wait commitIntervalMs for company; a write so
   r.env.root.resetReadTxn();
   assert.is(r.env.dbs.queueMessages.getCount({}), 0);
   assert.is(r.metrics.commits, commits + 3);
+  await r.close();
+});
+
+scheduler('near a space limit a background write does not wait: what it frees is wanted at once', async () => {
+  const clock = new ManualClock();
+  const r = await rig({ commitIntervalMs: 50, commitMaxBytes: 64 << 20, clock });
+  await r.scheduler.enqueue(put(r, 1));
+  clock.advance(1);
+  // The guard's own figures decide nearLimit() (capacity.test.ts); here only the scheduler's use of it is tested.
+  r.capacity.nearLimit = () => true;
+  const removal = r.scheduler.enqueueBackground(new RemoveOp(r.env.dbs.queueMessages, seqKey(1, 1)));
+  assert.ok(await settlesWithinTurns(removal, 100_000), 'committed without waiting for company');
+  assert.not.ok(clock.delays.includes(50), 'no commitIntervalMs timer');
   await r.close();
 });
 

@@ -146,6 +146,8 @@ it('says so when the live stream drops, keeps the last figures, and picks up aga
   assert.match(await page.locator('#live').innerText(), /lost/);
   assert.is(await page.locator('#queues tr[data-queue="jobs"]').count(), 1, 'the last figures stay on screen');
   await page.locator('nav a', { hasText: 'Devices' }).click();
+  // The section renders after the click's handler runs: wait for it rather than read the text at once.
+  await page.locator('main', { hasText: 'No devices configured' }).waitFor({ timeout: SHOW_MS });
   assert.match(await page.locator('main').innerText(), /No devices configured/, 'navigation works without the stream');
   await admin.start(`127.0.0.1:${port}`);
   await page.locator('#live.live').waitFor({ timeout: SHOW_MS });

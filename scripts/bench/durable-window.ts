@@ -160,10 +160,15 @@ function windowedPublish(pubs: LoadClient[], tpls: PublishTemplate[], window: nu
   });
 }
 
-async function offlineSubscriber(port: number, clientId: string, filter: string): Promise<void> {
+/** A persistent session (clean session 0) that starts empty: whatever a former run left is cleared first. */
+async function freshPersistentSession(port: number, clientId: string, onPublish?: () => void): Promise<LoadClient> {
   const fresh = await LoadClient.connect({ port, clientId, clean: true, protocolVersion: 4 });
   await fresh.end(2000);
-  const sub = await LoadClient.connect({ port, clientId, clean: false, protocolVersion: 4 });
+  return LoadClient.connect({ port, clientId, clean: false, protocolVersion: 4, ...(onPublish === undefined ? {} : { onPublish }) });
+}
+
+async function offlineSubscriber(port: number, clientId: string, filter: string): Promise<void> {
+  const sub = await freshPersistentSession(port, clientId);
   try {
     await sub.subscribe([{ topic: filter, qos: 1 }]);
   } finally {
@@ -180,9 +185,7 @@ async function liveSubscriber(peer: RunningPeer, path: 'session' | 'queue'): Pro
   const filter = path === 'session' ? LIVE_SESSION_FILTER : LIVE_QUEUE_FILTER;
   const clientId = `${LIVE_SUBSCRIBER_ID}-${path}`;
   let received = 0;
-  const fresh = await LoadClient.connect({ port: peer.port, clientId, clean: true, protocolVersion: 4 });
-  await fresh.end(2000);
-  const client = await LoadClient.connect({ port: peer.port, clientId, clean: false, protocolVersion: 4, onPublish: () => void received++ });
+  const client = await freshPersistentSession(peer.port, clientId, () => void received++);
   await client.subscribe([{ topic: path === 'queue' && peer.name === 'wharf' ? `$q/${filter}` : filter, qos: 1 }]);
   return { client, received: () => received };
 }

@@ -44,8 +44,8 @@ export interface WriteOp {
   /** False for operations that only remove or shrink data: they are accepted even when the store is full. */
   readonly grows: boolean;
   /**
-   * A growing operation that also removes something (a last-value append and the value it replaces): LMDB takes
-   * it as soon as a removal, so that the space (a replaced payload) comes back within logIndexIntervalMs.
+   * A growing operation that also removes something (a last-value append and the value it replaces): the index
+   * commit takes it within logIndexIntervalMs, as a removal, so that the replaced payload's space comes back.
    */
   readonly releases?: boolean;
   /** Application payload bytes this operation stores (for write amplification). */
@@ -154,10 +154,9 @@ export class CommitScheduler implements TxnScope {
   private committing: Promise<void> | undefined;
   private timer: unknown;
   /**
-   * The pending timer waits for a minimum batch or for company to background writes (not for the rate cap):
-   * more bytes, or a write someone waits for, can make the window due sooner (timerWait says which).
+   * What the pending timer waits for: only the rate cap, or a minimum batch or company for background writes,
+   * which more bytes or a write someone waits for can make due sooner.
    */
-  private timerForBatch = false;
   private timerWait: CommitWait = 'cap';
   private startQueued = false;
   private flushing = 0;
@@ -358,7 +357,7 @@ export class CommitScheduler implements TxnScope {
   private schedule(): void {
     if (this.committing !== undefined || this.startQueued || this.windows.length === 0) return;
     if (this.timer !== undefined) {
-      if (!this.timerForBatch) return;
+      if (this.timerWait === 'cap') return;
       const first = this.windows[0]!;
       const stillWaits = this.timerWait === 'background' ? !first.urgent : first.bytes < this.options.commitMinBatchBytes;
       if (this.flushing === 0 && !first.full && stillWaits) return;
@@ -400,7 +399,6 @@ export class CommitScheduler implements TxnScope {
         return;
       }
       this.timerWait = this.pacer.waitFor(first, now, flushing);
-      this.timerForBatch = this.timerWait !== 'cap';
       this.timer = this.clock.setTimeout(this.onTimer, due - now);
       return;
     }

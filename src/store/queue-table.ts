@@ -27,6 +27,7 @@ type QueueIndexEntry = [ref: [number, number, number], deliveryCount: number];
  */
 export class AppendQueueMessageOp implements WriteOp {
   readonly grows = true;
+  readonly releases: boolean;
   readonly stagedRefs: readonly PayloadRef[] | undefined;
   /** A later append of the same window replaces this one (set only for inline payloads: nothing to free). */
   replacedInWindow: AppendQueueMessageOp | undefined;
@@ -49,11 +50,8 @@ export class AppendQueueMessageOp implements WriteOp {
     logRef?: LogRef,
   ) {
     this.stagedRefs = stagedRef === undefined ? undefined : [stagedRef];
+    this.releases = replaces !== undefined;
     if (logRef !== undefined) this.logged(logRef);
-  }
-
-  get releases(): boolean {
-    return this.replaces !== undefined;
   }
 
   apply(scope: TxnScope): void {

@@ -4,6 +4,8 @@
 // this proves the store's commit protocol and recovery on this filesystem, not the device's flush (see flush).
 // Under qemu-user the child cannot be started as process.execPath (an ARM binary on an x86 kernel without
 // binfmt): WHARF_DOCTOR_EXEC_WRAPPER (e.g. "qemu-aarch64-static -L /usr/aarch64-linux-gnu") is put in front.
+// The records of rounds before the last are deleted once checked, and all of them after a round in which the
+// store refused a write for lack of space, so the test fits a small card however fast its commits are.
 
 import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -23,6 +25,13 @@ const MAX_KILL_DELAY_MS = 400;
 export interface CrashRound {
   acknowledged: number;
   killedAfterMs: number;
+  /** The store's refusal when it ran out of space during the round (the kill then came at once). */
+  full?: string;
+}
+
+interface WriterRun {
+  acked: number[];
+  full?: string;
 }
 
 /** The command starting the writer: the wrapper's words (if any), then this Node. */
@@ -48,24 +57,37 @@ function checkWriterRuns(): Promise<void> {
 }
 
 /** One writer run to its kill; resolves with the numbers it acknowledged. */
-function runWriter(dir: string, storage: StorageConfig, first: number, killAfterMs: number): Promise<number[]> {
+function runWriter(dir: string, storage: StorageConfig, first: number, killAfterMs: number): Promise<WriterRun> {
   const [cmd, pre] = writerCommand();
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, [...pre, WRITER, dir, JSON.stringify(storage), String(first)], { stdio: ['ignore', 'pipe', 'pipe'] });
     const acked: number[] = [];
+    let full: string | undefined;
     let partial = '';
     let stderr = '';
     let killTimer: NodeJS.Timeout | undefined;
+    let killPlanned = false; // a SIGKILL not planned is the open timeout's
+    const killNow = (): void => {
+      killPlanned = true;
+      child.kill('SIGKILL');
+    };
     const openTimer = setTimeout(() => child.kill('SIGKILL'), OPEN_TIMEOUT_MS);
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
       const lines = (partial + chunk).split('\n');
       partial = lines.pop()!;
       for (const line of lines) {
         if (line === 'open') continue;
+        if (line.startsWith('full ')) {
+          full = line.slice('full '.length);
+          clearTimeout(openTimer);
+          clearTimeout(killTimer);
+          killNow();
+          continue;
+        }
         // The kill's moment counts from the first acknowledged write: every round then has writes to check.
         if (killTimer === undefined) {
           clearTimeout(openTimer);
-          killTimer = setTimeout(() => child.kill('SIGKILL'), killAfterMs);
+          killTimer = setTimeout(killNow, killAfterMs);
         }
         acked.push(Number(line));
       }
@@ -79,23 +101,28 @@ function runWriter(dir: string, storage: StorageConfig, first: number, killAfter
     child.on('close', (code, signal) => {
       clearTimeout(openTimer);
       clearTimeout(killTimer);
-      if (signal === 'SIGKILL' && killTimer !== undefined) resolve(acked);
+      if (signal === 'SIGKILL' && killPlanned) resolve({ acked, full });
       else if (signal === 'SIGKILL') reject(new Error(`the writer did not open a store and commit a write within ${OPEN_TIMEOUT_MS / 1000} s: ${stderr.trim() || 'no output'}`));
       else reject(new Error(`the writer stopped by itself (code ${code}, signal ${signal}) before the kill: ${stderr.trim() || 'no output'}`));
     });
   });
 }
 
-/** Numbers among `acked` whose record is missing or wrong in the store at `dir`. */
-async function findLost(dir: string, storage: StorageConfig, acked: number[]): Promise<number[]> {
+/**
+ * Numbers among `expected` whose record is missing or wrong in the store at `dir`; then the records of `drop`
+ * are deleted, to keep the test's footprint to about two rounds' writes.
+ */
+async function findLostThenDrop(dir: string, storage: StorageConfig, expected: number[], drop: number[]): Promise<number[]> {
   const store = await Store.open(configuredStoreOptions({ ...storage, dataDir: dir }));
   try {
     const found = new Map<string, Buffer>();
     for (const m of await store.loadRetained()) found.set(m.topic, m.payload);
-    return acked.filter((n) => {
+    const lost = expected.filter((n) => {
       const payload = found.get(`${CRASH_TOPIC_PREFIX}${n}`);
       return payload === undefined || !payload.equals(crashPayload(n, storage.inlineMaxBytes));
     });
+    if (lost.length === 0) await Promise.all(drop.map((n) => store.deleteRetained(`${CRASH_TOPIC_PREFIX}${n}`)));
+    return lost;
   } finally {
     await store.close();
   }
@@ -105,26 +132,30 @@ async function findLost(dir: string, storage: StorageConfig, acked: number[]): P
 export async function crashTest(parentDir: string, storage: StorageConfig, rounds: number, random = Math.random): Promise<Check> {
   const dir = mkdtempSync(join(parentDir, '.doctor-crash-'));
   const done: CrashRound[] = [];
-  const allAcked: number[] = [];
+  let acknowledged = 0;
+  let kept: number[] = []; // acknowledged in an earlier round and still in the store
   try {
     await checkWriterRuns();
     let next = 0;
     for (let r = 0; r < rounds; r++) {
       const killedAfterMs = Math.round(random() * MAX_KILL_DELAY_MS);
-      const acked = await runWriter(dir, storage, next, killedAfterMs);
+      const { acked, full } = await runWriter(dir, storage, next, killedAfterMs);
+      if (full !== undefined && acked.length === 0 && kept.length === 0) throw new Error(`no room for the test's writes on this storage (${full})`);
       next = acked.reduce((m, n) => Math.max(m, n + 1), next) + 1000; // numbers of writes in flight at the kill are skipped
-      allAcked.push(...acked);
-      done.push({ acknowledged: acked.length, killedAfterMs });
-      // Every write acknowledged in any round so far: a later round's recovery must not lose an earlier one's.
-      const lost = await findLost(dir, storage, allAcked);
+      acknowledged += acked.length;
+      done.push({ acknowledged: acked.length, killedAfterMs, ...(full !== undefined ? { full } : {}) });
+      // This round's writes and the earlier round's still kept: a recovery must not lose an earlier one's either.
+      const expected = [...kept, ...acked];
+      const lost = await findLostThenDrop(dir, storage, expected, full !== undefined ? expected : kept);
       if (lost.length > 0) {
-        return { name: 'crash-test', verdict: 'fail', summary: `${lost.length} acknowledged writes lost after kill ${r + 1} (e.g. ${lost.slice(0, 5).join(', ')}): do not trust this storage with durable messages`, details: { rounds: done, acknowledged: allAcked.length, lost: lost.length } };
+        return { name: 'crash-test', verdict: 'fail', summary: `${lost.length} acknowledged writes lost after kill ${r + 1} (e.g. ${lost.slice(0, 5).join(', ')}): do not trust this storage with durable messages`, details: { rounds: done, acknowledged, lost: lost.length } };
       }
+      kept = full !== undefined ? [] : acked;
     }
   } catch (err) {
     return { name: 'crash-test', verdict: 'fail', summary: `could not run: ${(err as Error).message}`, details: { rounds: done } };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-  return { name: 'crash-test', verdict: 'ok', summary: `${rounds} SIGKILLs at random moments, ${allAcked.length} acknowledged writes, none lost`, details: { rounds: done, acknowledged: allAcked.length, lost: 0 } };
+  return { name: 'crash-test', verdict: 'ok', summary: `${rounds} SIGKILLs at random moments, ${acknowledged} acknowledged writes, none lost`, details: { rounds: done, acknowledged, lost: 0 } };
 }

@@ -322,10 +322,11 @@ export class Store {
    * Removes several messages of a session in one operation with one promise (a turn's PUBACKs); `inline[i]` as for
    * removeSessionMessage. Durable, or failed, together.
    */
-  removeSessionMessages(clientId: string, seqs: readonly number[], inline: readonly boolean[]): Promise<void> {
+  removeSessionMessages(clientId: string, seqs: readonly number[], _inline: readonly boolean[]): Promise<void> {
     const sid = this.sessions.entry(clientId).sid;
     const db = this.ctx.dbs.sessionMessages;
-    return this.ctx.scheduler.enqueueBackground(new CompositeOp(seqs.map((seq, i) => new RemoveOp(db, seqKey(sid, seq), inline[i] !== true))));
+    // Every record is read, inline or not: an index entry's log record is freed from it (store format 4).
+    return this.ctx.scheduler.enqueueBackground(new CompositeOp(seqs.map((seq) => new RemoveOp(db, seqKey(sid, seq), true))));
   }
 
   /** Records the packet identifier a message was sent with, or that it was released (PUBREC received). */

@@ -69,6 +69,26 @@ records('small messages live in rotated log files, LMDB holds index entries, reo
   await s.close();
 });
 
+records('a batch of acknowledgements of inline session messages frees their log records (Store.removeSessionMessages)', async () => {
+  const dataDir = tempDir('log-records-batch');
+  const s = await Store.open(options(dataDir));
+  await s.saveSession(session('c'));
+  const seqs = await appendSession(s, 300);
+  await s.flush();
+  const ctx = ctxOf(s);
+  assert.ok(ctx.log.liveBytes() > 0, 'the index entries keep their records live');
+  // The broker acknowledges a turn's PUBACKs together, telling the store their payloads are inline.
+  for (let i = 0; i < seqs.length; i += 50) {
+    const batch = seqs.slice(i, i + 50);
+    await s.removeSessionMessages('c', batch, batch.map(() => true));
+  }
+  await s.flush();
+  assert.equal(await s.loadSessionMessages('c'), []);
+  assert.is(ctx.log.liveBytes(), 0, 'no log record stays live for a removed message');
+  assert.ok(ctx.log.fileCount() <= 1, `log files left after every message was removed: ${ctx.log.fileCount()}`);
+  await s.close();
+});
+
 records('index entries are the default; a directory written without them opens with them and the other way round', async () => {
   const dataDir = tempDir('log-records-default');
   const { logRecords: _, ...byDefault } = options(dataDir);

@@ -1,6 +1,7 @@
 // Write amplification inside the store (issue 13): the bytes the commit log and LMDB (with the payload files)
 // write per message, for one writer with a bounded number of appends outstanding to an offline session, with the
-// commit log on (messages in its records, or whole LMDB records too) and off. Unlike scenario 13's whole-machine
+// commit log on (messages in its records with LMDB holding runs of them or an entry each, or whole LMDB records
+// too) and off. Unlike scenario 13's whole-machine
 // disk counter, this counts only what the store itself writes, so other processes on the machine do not pollute
 // it; the disk's own journal is not in it. The last column is the whole machine's count (/proc/diskstats) over the
 // same time, journal and zeros written ahead (prepared log files) included: on a quiet machine, what the disk
@@ -33,9 +34,12 @@ interface Args {
   size: number;
 }
 
+/** What LMDB holds for a message whose record is in the log. */
+type Layout = 'runs' | 'entries' | 'records';
+
 interface Row {
   commitLog: boolean;
-  logRecords: boolean;
+  layout: Layout;
   durable: number;
   msgPerSec: number;
   logBytesPerMsg: number;
@@ -81,12 +85,12 @@ function pump(store: Store, args: Args): Promise<number> {
   });
 }
 
-async function measure(commitLog: boolean, args: Args, logRecords = false): Promise<Row> {
+async function measure(commitLog: boolean, args: Args, layout: Layout = 'records'): Promise<Row> {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'wharf-store-wa-'));
   try {
     // The embedded default's commit settings, as `wharf start` opens the store (configuredStoreOptions).
     const storage = { ...defaultConfig().storage, dataDir, commitLog, minFreeDiskBytes: 0 };
-    const store = await Store.open({ ...configuredStoreOptions(storage), logRecords });
+    const store = await Store.open({ ...configuredStoreOptions(storage), logRecords: layout !== 'records', indexRuns: layout === 'runs' });
     await store.saveSession({ clientId: 'sub', protocolVersion: 5, sessionExpiryInterval: 3600, disconnectedAt: Date.now(), subscriptions: [] });
     await store.flush();
     const before = store.metrics();
@@ -104,7 +108,7 @@ async function measure(commitLog: boolean, args: Args, logRecords = false): Prom
     const round = (x: number) => Math.round(x * 100) / 100;
     return {
       commitLog,
-      logRecords,
+      layout,
       durable,
       msgPerSec: Math.round(durable / seconds),
       logBytesPerMsg: Math.round(log / durable),
@@ -121,11 +125,17 @@ async function measure(commitLog: boolean, args: Args, logRecords = false): Prom
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
-  const rows = [await measure(true, args, true), await measure(true, args), await measure(false, args)];
+  const rows = [await measure(true, args, 'runs'), await measure(true, args, 'entries'), await measure(true, args), await measure(false, args)];
   console.log(`\n| ${args.messages} x ${args.size} B, window ${args.window} | msg/s | log B/msg | LMDB + payload files B/msg | log WA | LMDB WA | store WA | disk WA (whole machine) |`);
   console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   for (const r of rows) {
-    const label = r.logRecords ? 'commit log on, messages in log records (the default, store format 4 logRecords)' : r.commitLog ? 'commit log on, whole records in LMDB (logRecords: false)' : 'commit log off';
+    const label = !r.commitLog
+      ? 'commit log off'
+      : r.layout === 'runs'
+        ? 'commit log on, messages in log records, LMDB holds runs (the default, store format 5)'
+        : r.layout === 'entries'
+          ? 'commit log on, messages in log records, an LMDB entry each (indexRuns: false, store format 4)'
+          : 'commit log on, whole records in LMDB (logRecords: false)';
     const note = r.durable < args.messages ? ` (${r.durable} durable within ${TIME_BOUND_MS / 1000} s)` : '';
     console.log(`| ${label}${note} | ${r.msgPerSec} | ${r.logBytesPerMsg} | ${r.lmdbBytesPerMsg} | ${r.logWA} | ${r.lmdbWA} | ${r.storeWA} | ${r.diskWA ?? 'n/a'} |`);
   }

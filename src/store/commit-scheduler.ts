@@ -35,6 +35,18 @@ export interface TxnScope {
    * not count on a later one of the window taking effect.
    */
   readonly isolating: boolean;
+  /**
+   * State that operations of this attempt at the transaction share, kept by `owner` and written out by its
+   * flush() after the last operation, inside the same child transaction (a run index entry that 64 appends
+   * extend is encoded and put once, not 64 times). Undefined while isolating: each operation then writes its own
+   * changes, so that one rolled back takes nothing of the others with it.
+   */
+  deferred<T extends DeferredWrites>(owner: object, create: () => T): T | undefined;
+}
+
+/** Writes an owner of TxnScope.deferred state makes once the transaction's operations are applied. */
+export interface DeferredWrites {
+  flush(): void;
 }
 
 /** One durable change, applied inside the window's write transaction. */
@@ -166,6 +178,7 @@ export class CommitScheduler implements TxnScope {
   private logLive: LogRef[] = [];
   private logFrees: LogRef[] = [];
   private committed: (() => void)[] = [];
+  private deferredWrites = new Map<object, DeferredWrites>();
   private isolatingNow = false;
   private nextWindowId = 0;
   /** Acknowledged (logged) operations LMDB does not hold yet, in log order, and the LSN of the last one. */
@@ -301,6 +314,13 @@ export class CommitScheduler implements TxnScope {
     return this.isolatingNow;
   }
 
+  deferred<T extends DeferredWrites>(owner: object, create: () => T): T | undefined {
+    if (this.isolatingNow) return undefined;
+    let state = this.deferredWrites.get(owner) as T | undefined;
+    if (state === undefined) this.deferredWrites.set(owner, (state = create()));
+    return state;
+  }
+
   afterCommit(fn: () => void): void {
     this.committed.push(fn);
   }
@@ -325,6 +345,7 @@ export class CommitScheduler implements TxnScope {
   }
 
   private resetScope(): void {
+    this.deferredWrites = new Map();
     this.frees = [];
     this.committed = [];
     this.logLive = [];
@@ -663,7 +684,9 @@ export class CommitScheduler implements TxnScope {
     try {
       this.env.atomically(() => {
         for (const pending of batch) pending.op.apply(this);
+        for (const state of this.deferredWrites.values()) state.flush();
       });
+      this.deferredWrites = new Map();
       return;
     } catch {
       // Some operation threw and the child transaction rolled the window back: isolate it.

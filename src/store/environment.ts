@@ -26,7 +26,12 @@ import { isoTime } from '../log/iso-time.js';
  * log records, and log files are kept while such records are live. A format 3 directory is migrated on open: its
  * log records replay as whole records and its LMDB records stay valid (the meta record is rewritten).
  */
-export const FORMAT_VERSION = 4;
+/**
+ * 5: LMDB may hold runs (runs/run-entry.ts): one entry for consecutive messages of a session or queue whose records
+ * are in the commit log, and log records of kind MoveRun (a run's packed copy). A format 4 directory is migrated on
+ * open: its index entries and whole records stay valid beside the runs new messages make.
+ */
+export const FORMAT_VERSION = 5;
 const META_KEY = 'wharf';
 const CHECKPOINT_KEY = 'logCheckpoint';
 const CREATED_BY = 'wharf';

@@ -9,6 +9,9 @@ import { unpackLogRef, type CommitLog, type LogRef, type StoredLogRef } from './
 import { LogKind, type LogEntry } from './log/log-entry.js';
 import { resolveStrings } from './log/log-strings.js';
 import { packRef, unpackRef, type PayloadRef, type PayloadStore, type StoredPayloadRef } from './payload/payload-store.js';
+import { PayloadCorruptError } from './errors.js';
+import type { MessageIndex, ScannedMessage } from './runs/message-index.js';
+import { recordRef, type RunEntry } from './runs/run-entry.js';
 import type { QoS, StoredMessage, StoredMessageProperties } from './types.js';
 
 /** What the tables share: the databases, the scheduler, the payload store. */
@@ -21,6 +24,10 @@ export interface StoreContext {
   log: CommitLog;
   /** Small appends that reach LMDB through the log become index entries (StoreOptions.logRecords). */
   logRecords: boolean;
+  /** ...and those of one session or queue that follow each other share one entry, a run (StoreOptions.indexRuns). */
+  indexRuns: boolean;
+  /** How the message databases are read and written (runs/message-index.ts). */
+  messageIndexes: { sessionMessages: MessageIndex; queueMessages: MessageIndex };
   inlineMaxBytes: number;
   /** Last payload-store reference of a payload Buffer: a fan-out to many sessions stores the payload once. */
   refCache: WeakMap<Buffer, PayloadRef>;
@@ -149,6 +156,55 @@ export async function readLoggedRecords(log: CommitLog, refs: readonly LogRef[])
   if (refs.length === 0) return [];
   const bodies = await log.readMany(refs);
   return bodies.map((body, i) => loggedRecord(body, log.stringsOf(refs[i]!.file)));
+}
+
+/** The bodies a run's packed record holds (a MoveRun entry), one per record of the run, empty for a removed one. */
+export function packedBodies(body: Buffer): Buffer[] {
+  const entry = logUnpackr.unpack(body) as LogEntry;
+  if (entry[0] !== LogKind.MoveRun || !Array.isArray(entry[5])) throw new Error(`log record of kind ${String(entry[0])} is not a packed run`);
+  return entry[5] as Buffer[];
+}
+
+/**
+ * The whole record of each scanned message that the log holds (an index entry's, a run's), read with as few reads
+ * as the records' places allow; undefined for a whole record in LMDB (its value is the record).
+ */
+export async function readScannedRecords(log: CommitLog, found: readonly ScannedMessage[]): Promise<(HoldsMessage | undefined)[]> {
+  const out: (HoldsMessage | undefined)[] = new Array<HoldsMessage | undefined>(found.length);
+  const refs: LogRef[] = [];
+  const at: number[] = [];
+  const packed = new Map<RunEntry, number[]>();
+  for (let i = 0; i < found.length; i++) {
+    const row = found[i]!;
+    if (row.run !== undefined) {
+      if (row.run.packed === undefined) {
+        refs.push(recordRef(row.run, row.index));
+        at.push(i);
+      } else {
+        const rows = packed.get(row.run);
+        if (rows === undefined) packed.set(row.run, [i]);
+        else rows.push(i);
+      }
+      continue;
+    }
+    const ref = logRefOf(row.value);
+    if (ref !== undefined) {
+      refs.push(ref);
+      at.push(i);
+    }
+  }
+  const records = await readLoggedRecords(log, refs);
+  for (let j = 0; j < at.length; j++) out[at[j]!] = records[j];
+  for (const [run, rows] of packed) {
+    const bodies = packedBodies(await log.read(run.packed!));
+    for (const i of rows) {
+      const row = found[i] as { index: number };
+      const body = bodies[row.index];
+      if (body === undefined || body.length === 0) throw new PayloadCorruptError(`packed run record ${run.packed!.file}:${run.packed!.offset} has no body for record ${row.index}`);
+      out[i] = loggedRecord(body);
+    }
+  }
+  return out;
 }
 
 /** The payload-store reference held by a stored record, if any. */

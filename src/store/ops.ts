@@ -1,5 +1,6 @@
 // Write operations shared by the tables: put a record, remove one, remove a key range. Each is applied inside
-// the commit window's LMDB transaction by the commit scheduler.
+// the commit window's LMDB transaction by the commit scheduler; removals from a message database go through its
+// MessageIndex (runs/message-index.ts), which finds a message inside a run.
 
 import type { Database } from 'lmdb';
 import type { TxnScope, WriteOp } from './commit-scheduler.js';
@@ -7,6 +8,7 @@ import type { KeyRange } from './keys.js';
 import { LogKind, databaseId, type LogEntry } from './log/log-entry.js';
 import { logRefOf, refOf } from './message-records.js';
 import type { PayloadRef } from './payload/payload-store.js';
+import { messageIndexOf } from './runs/message-index.js';
 
 /** Put of one record; replacing a record that holds a payload reference frees that payload. */
 export class PutOp implements WriteOp {
@@ -71,6 +73,8 @@ export class RemoveOp implements WriteOp {
   }
 
   apply(scope: TxnScope): void {
+    const index = messageIndexOf(this.db);
+    if (index !== undefined) return index.remove(scope, this.key, this.holdsMessage);
     if (this.holdsMessage) freeHeldPayload(this.db.get(this.key), scope);
     this.db.remove(this.key);
   }
@@ -98,6 +102,8 @@ export class RangeRemoveOp implements WriteOp {
   ) {}
 
   apply(scope: TxnScope): void {
+    const index = messageIndexOf(this.db);
+    if (index !== undefined) return index.removeRange(scope, this.range, this.holdsMessage);
     const keys: Buffer[] = [];
     for (const { key, value } of this.db.getRange({ start: this.range.start, end: this.range.end })) {
       keys.push(key as Buffer);

@@ -4,10 +4,10 @@
 
 import { refused, type DurabilityWaiter, type TxnScope, type WriteOp } from './commit-scheduler.js';
 import { LogKind, type LogEntry } from './log/log-entry.js';
-import { idKey, idPrefixRange, idTextKey, readKeyId, readKeySeq, seqKey, seqRangeAfter } from './keys.js';
+import { idKey, idPrefixRange, idTextKey, readKeyId, seqKey } from './keys.js';
 import { packLogRef, type LogRef } from './log/commit-log.js';
-import { decodeInline, decodeMessage, encodeMessage, isIndexEntry, logRefOf, readLoggedRecords, type MessageRecord, type StoreContext } from './message-records.js';
-import { CompositeOp, PutOp, RangeRemoveOp, RemoveOp, ReplaceOp, freeHeldPayload, keyIdentity } from './ops.js';
+import { decodeInline, decodeMessage, encodeMessage, isIndexEntry, readScannedRecords, type MessageRecord, type StoreContext } from './message-records.js';
+import { CompositeOp, PutOp, RangeRemoveOp, RemoveOp, ReplaceOp, keyIdentity } from './ops.js';
 import type { PayloadRef } from './payload/payload-store.js';
 import { lastSeq } from './sequences.js';
 import type { Appended, ConsumerState, QueueDefinition, QueueMessage, ReplacedMessage, StoredMessage } from './types.js';
@@ -59,16 +59,21 @@ export class AppendQueueMessageOp implements WriteOp {
     const previous = this.replaces;
     // Not written (skipped earlier in this same attempt): nothing to remove.
     if (previous !== undefined && this.replacesInWindow?.skipped !== true) {
-      const previousKey = seqKey(this.queueId, previous.seq);
       // Read even when its payload is inline: an index entry's log record is freed from it.
-      freeHeldPayload(queueMessages.get(previousKey), scope);
-      queueMessages.remove(previousKey);
+      this.ctx.messageIndexes.queueMessages.remove(scope, seqKey(this.queueId, previous.seq), true);
     }
     this.skipped = (this.replacedInWindow !== undefined || this.cancelled === true) && !scope.isolating;
-    if (this.skipped) return;
+    if (this.skipped) {
+      if (this.ctx.indexRuns) this.ctx.messageIndexes.queueMessages.skipInRun(scope, this.queueId, this.seq);
+      return;
+    }
     const ref = this.logRef;
     if (ref === undefined) {
       queueMessages.put(seqKey(this.queueId, this.seq), this.record);
+      return;
+    }
+    if (this.ctx.indexRuns) {
+      this.ctx.messageIndexes.queueMessages.appendToRun(scope, this.queueId, this.seq, ref);
       return;
     }
     // The message is in the log: LMDB keeps the reference and the one field that changes.
@@ -113,11 +118,14 @@ export class SetDeliveryCountOp implements WriteOp {
     private readonly deliveryCount: number,
   ) {}
 
-  apply(_scope: TxnScope): void {
-    const record = this.ctx.dbs.queueMessages.get(this.key) as QueueMessageRecord | undefined;
-    if (record === undefined) return;
-    record[1] = this.deliveryCount;
-    this.ctx.dbs.queueMessages.put(this.key, record);
+  apply(scope: TxnScope): void {
+    const update = (value: unknown): QueueMessageRecord => {
+      const record = value as QueueMessageRecord;
+      record[1] = this.deliveryCount;
+      return record;
+    };
+    // A message in a run keeps [delivery count] as its changed field (read applies it).
+    this.ctx.messageIndexes.queueMessages.change(scope, this.key, update, [this.deliveryCount]);
   }
 
   logEntry(): LogEntry {
@@ -204,22 +212,26 @@ export class QueueTable {
 
   /** Up to `limit` messages of a queue with a sequence above `afterSeq`, in order. */
   async read(queueId: number, afterSeq: number, limit: number): Promise<QueueMessage[]> {
-    const range = seqRangeAfter(queueId, afterSeq);
-    const rows: { seq: number; record: QueueMessageRecord | QueueIndexEntry }[] = [];
-    for (const { key, value } of this.ctx.dbs.queueMessages.getRange({ start: range.start, end: range.end, limit })) {
-      rows.push({ seq: readKeySeq(key as Buffer), record: value as QueueMessageRecord });
-    }
-    const logged = await readLoggedRecords(this.ctx.log, rows.flatMap(({ record }) => logRefOf(record) ?? []));
-    let next = 0;
+    const found = this.ctx.messageIndexes.queueMessages.scan(queueId, afterSeq, limit);
+    const logged = await readScannedRecords(this.ctx.log, found);
     const messages: QueueMessage[] = [];
-    for (const row of rows) {
-      const seq = row.seq;
-      const deliveryCount = row.record[1];
-      // An index entry's message, enqueue time and key are in the log; its delivery count is LMDB's.
-      const record = isIndexEntry(row.record) ? (logged[next++] as QueueMessageRecord) : row.record;
+    for (let i = 0; i < found.length; i++) {
+      const row = found[i]!;
+      let record: QueueMessageRecord;
+      let deliveryCount: number;
+      if (row.run !== undefined) {
+        // A run's message is as appended (delivery count 0), but for a delivery count set since.
+        record = logged[i] as QueueMessageRecord;
+        deliveryCount = row.run.changed.get(row.index)?.[0] ?? record[1];
+      } else {
+        // An index entry's message, enqueue time and key are in the log; its delivery count is LMDB's.
+        const value = row.value as QueueMessageRecord | QueueIndexEntry;
+        record = isIndexEntry(value) ? (logged[i] as QueueMessageRecord) : value;
+        deliveryCount = value[1];
+      }
       const [m, , enqueuedAt, key] = record;
       const message = decodeInline(m) ?? (await decodeMessage(m, this.ctx.payloads));
-      messages.push({ seq, message, key, deliveryCount, enqueuedAt, inline: m[4] === null });
+      messages.push({ seq: row.seq, message, key, deliveryCount, enqueuedAt, inline: m[4] === null });
     }
     return messages;
   }

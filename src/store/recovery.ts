@@ -3,10 +3,11 @@
 // behind by sessions whose record is gone.
 
 import type { Databases } from './environment.js';
-import { readKeyId } from './keys.js';
+import { readKeyId, readKeySeq } from './keys.js';
 import type { LogRef } from './log/commit-log.js';
 import { logRefOf, refOf } from './message-records.js';
 import type { PayloadRef } from './payload/payload-store.js';
+import { decodeRun, isRunEntry, liveRefsOf } from './runs/run-entry.js';
 
 export interface RecoveryScan {
   /** Payload references of committed records: one entry per owner. */
@@ -31,22 +32,26 @@ export function scanForRecovery(dbs: Databases, liveSessionIds: Set<number>): Re
       orphanSessionIds.add(sid);
       continue;
     }
-    const ref = refOf(value);
-    if (ref !== undefined) liveRefs.push(ref);
-    const logRef = logRefOf(value);
-    if (logRef !== undefined) liveLogRefs.push(logRef);
+    collect(key as Buffer, value, liveRefs, liveLogRefs);
   }
   for (const key of dbs.incomingQos2.getKeys({})) {
     const sid = readKeyId(key as Buffer);
     if (!liveSessionIds.has(sid)) orphanSessionIds.add(sid);
   }
   for (const db of [dbs.retained, dbs.queueMessages]) {
-    for (const { value } of db.getRange({})) {
-      const ref = refOf(value);
-      if (ref !== undefined) liveRefs.push(ref);
-      const logRef = logRefOf(value);
-      if (logRef !== undefined) liveLogRefs.push(logRef);
-    }
+    for (const { key, value } of db.getRange({})) collect(key as Buffer, value, liveRefs, liveLogRefs);
   }
   return { liveRefs, liveLogRefs, orphanSessionIds };
+}
+
+/** What one stored value holds: a payload reference, a log record, or (a run) the log records of its messages. */
+function collect(key: Buffer, value: unknown, liveRefs: PayloadRef[], liveLogRefs: LogRef[]): void {
+  if (isRunEntry(value)) {
+    liveLogRefs.push(...liveRefsOf(decodeRun(readKeySeq(key), value)));
+    return;
+  }
+  const ref = refOf(value);
+  if (ref !== undefined) liveRefs.push(ref);
+  const logRef = logRefOf(value);
+  if (logRef !== undefined) liveLogRefs.push(logRef);
 }

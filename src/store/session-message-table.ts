@@ -3,9 +3,9 @@
 
 import { refused, type DurabilityWaiter, type TxnScope, type WriteOp } from './commit-scheduler.js';
 import { LogKind, type LogEntry } from './log/log-entry.js';
-import { seqKey, readKeySeq, seqRangeAfter } from './keys.js';
+import { seqKey } from './keys.js';
 import { packLogRef, type LogRef } from './log/commit-log.js';
-import { decodeInline, decodeMessage, encodeMessage, isIndexEntry, logRefOf, readLoggedRecords, type MessageRecord, type StoreContext } from './message-records.js';
+import { decodeInline, decodeMessage, encodeMessage, isIndexEntry, readScannedRecords, type MessageRecord, type StoreContext } from './message-records.js';
 import { AppendOp, RemoveOp } from './ops.js';
 import type { PayloadRef } from './payload/payload-store.js';
 import type { SessionTable } from './session-table.js';
@@ -31,7 +31,7 @@ export class SessionAppendOp extends AppendOp {
   private readonly logRecords: boolean;
 
   constructor(
-    ctx: StoreContext,
+    private readonly ctx: StoreContext,
     private readonly sid: number,
     private readonly seq: number,
     private readonly record: OutgoingRecord,
@@ -51,7 +51,14 @@ export class SessionAppendOp extends AppendOp {
       super.apply(scope);
       return;
     }
-    if (this.cancelled === true && !scope.isolating) return;
+    if (this.cancelled === true && !scope.isolating) {
+      if (this.ctx.indexRuns) this.ctx.messageIndexes.sessionMessages.skipInRun(scope, this.sid, this.seq);
+      return;
+    }
+    if (this.ctx.indexRuns) {
+      this.ctx.messageIndexes.sessionMessages.appendToRun(scope, this.sid, this.seq, ref);
+      return;
+    }
     const entry: unknown[] = this.record.slice();
     entry[0] = packLogRef(ref);
     this.db.put(this.key, entry);
@@ -82,13 +89,16 @@ export class UpdateInflightOp implements WriteOp {
     private readonly released: boolean,
   ) {}
 
-  apply(_scope: TxnScope): void {
-    const db = this.ctx.dbs.sessionMessages;
-    const record = db.get(this.key) as OutgoingRecord | undefined;
-    if (record === undefined) return;
-    record[3] = this.packetId;
-    record[4] = this.released ? 1 : 0;
-    db.put(this.key, record);
+  apply(scope: TxnScope): void {
+    const released = this.released ? 1 : 0;
+    const update = (value: unknown): OutgoingRecord => {
+      const record = value as OutgoingRecord;
+      record[3] = this.packetId;
+      record[4] = released;
+      return record;
+    };
+    // A message in a run keeps [packet id, released] as its changed fields (load applies them).
+    this.ctx.messageIndexes.sessionMessages.change(scope, this.key, update, [this.packetId, released]);
   }
 
   logEntry(): LogEntry {
@@ -137,21 +147,27 @@ export class SessionMessageTable {
   /** The session's messages in sequence order, after `afterSeq`, at most `limit` of them. */
   async load(clientId: string, afterSeq = 0, limit = Number.POSITIVE_INFINITY): Promise<SessionMessage[]> {
     if (!this.sessions.has(clientId)) return [];
-    const range = seqRangeAfter(this.sessions.entry(clientId).sid, afterSeq);
-    const rows: { seq: number; record: OutgoingRecord }[] = [];
-    for (const { key, value } of this.ctx.dbs.sessionMessages.getRange({ start: range.start, end: range.end })) {
-      if (rows.length >= limit) break;
-      rows.push({ seq: readKeySeq(key as Buffer), record: value as OutgoingRecord });
-    }
-    const logged = await readLoggedRecords(this.ctx.log, rows.flatMap(({ record }) => logRefOf(record) ?? []));
-    let next = 0;
+    const found = this.ctx.messageIndexes.sessionMessages.scan(this.sessions.entry(clientId).sid, afterSeq, limit);
+    const logged = await readScannedRecords(this.ctx.log, found);
     const messages: SessionMessage[] = [];
-    for (const { seq, record } of rows) {
-      const [, qos, retain, packetId, released, subscriptionIds] = record;
-      // An index entry's message is in the log; its packet id and release state are LMDB's.
-      const m = isIndexEntry(record) ? (logged[next++]![0] as MessageRecord) : record[0];
+    for (let i = 0; i < found.length; i++) {
+      const row = found[i]!;
+      let record: OutgoingRecord;
+      if (row.run !== undefined) {
+        // A run's message is as appended, but for the packet id and release state changed since.
+        record = logged[i] as OutgoingRecord;
+        const changed = row.run.changed.get(row.index);
+        if (changed !== undefined) [record[3], record[4]] = [changed[0]!, changed[1]!];
+      } else if (isIndexEntry(row.value)) {
+        // An index entry's message is in the log; its packet id and release state are LMDB's.
+        record = (row.value as unknown[]).slice() as OutgoingRecord;
+        record[0] = (logged[i] as OutgoingRecord)[0];
+      } else {
+        record = row.value as OutgoingRecord;
+      }
+      const [m, qos, retain, packetId, released, subscriptionIds] = record;
       const message = decodeInline(m) ?? (await decodeMessage(m, this.ctx.payloads));
-      messages.push({ seq, message, qos, retain: retain === 1, subscriptionIds, packetId, released: released === 1, inline: m[4] === null });
+      messages.push({ seq: row.seq, message, qos, retain: retain === 1, subscriptionIds, packetId, released: released === 1, inline: m[4] === null });
     }
     return messages;
   }

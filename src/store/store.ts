@@ -28,6 +28,7 @@ import { PayloadCompactor, type CompactionReport, type CompactorOptions } from '
 import { QueueTable } from './queue-table.js';
 import { scanForRecovery } from './recovery.js';
 import { RetainedTable } from './retained-table.js';
+import { MessageIndex, registerMessageIndex } from './runs/message-index.js';
 import { SessionMessageTable } from './session-message-table.js';
 import { SessionTable } from './session-table.js';
 import type * as T from './types.js';
@@ -73,11 +74,16 @@ export interface StoreOptions {
   logGrowthIndexIntervalMs?: number;
   /**
    * Store format 4 (design (b) of issue 13): small messages appended through the commit log stay in its records
-   * and LMDB holds index entries referring to them. Default false: with it on, the e2e full-disk cycles with small
-   * payloads fail about one run in four (README.md in this folder, "What is not done"). Either way index entries
-   * already written are read, and the log files they refer to kept.
+   * and LMDB holds index entries referring to them. Default true. Either way index entries already written are
+   * read, and the log files they refer to kept.
    */
   logRecords?: boolean;
+  /**
+   * With logRecords: consecutive messages of one session or queue share one index entry, a run
+   * (runs/run-entry.ts). Default false while log compaction does not move runs. Runs already written are read
+   * either way.
+   */
+  indexRuns?: boolean;
   /** Size at which a commit-log file is left for the next one (default 8 MiB; tests use small ones). */
   logFileBytes?: number;
 }
@@ -163,9 +169,18 @@ export class Store {
         commitMaxPerSecond: options.commitMaxPerSecond ?? 2000,
         commitMinBatchBytes: options.commitMinBatchBytes ?? 16 * 1024,
       });
+      const messageIndexes = {
+        // A session message's packet id and release state, a queue message's delivery count (their records' fields).
+        sessionMessages: new MessageIndex(env.dbs.sessionMessages, [3, 4]),
+        queueMessages: new MessageIndex(env.dbs.queueMessages, [1]),
+      };
+      registerMessageIndex(messageIndexes.sessionMessages);
+      registerMessageIndex(messageIndexes.queueMessages);
       const ctx: StoreContext = {
         env,
         dbs: env.dbs,
+        messageIndexes,
+        indexRuns: options.indexRuns ?? true,
         scheduler,
         payloads,
         log,

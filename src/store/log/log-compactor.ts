@@ -1,6 +1,7 @@
 // Compaction of commit-log files (store format 4): a sealed log file whose live records (messages LMDB index
 // entries refer to) fill less than `ratio` of it has them copied forward, each as a MoveRecord entry logged like
-// any operation, whose own record then holds the message; applying it repoints the index entry. The old file is
+// any operation, whose own record then holds the message; applying it repoints the index entry. A run's messages
+// (store format 5) are copied together into one MoveRun record, which the run then refers to for all of them. The old file is
 // released once its last record is no longer referred to.
 //
 // Crash safety: a copy is acknowledged only once the log holds it (fdatasync); the repoint reaches LMDB in an
@@ -9,8 +10,11 @@
 
 import type { Database } from 'lmdb';
 import type { TxnScope, WriteOp } from '../commit-scheduler.js';
-import { isIndexEntry, logRefOf, loggedRecord, moveBody, type StoreContext } from '../message-records.js';
-import { packLogRef, type LogRef } from './commit-log.js';
+import { readKeySeq } from '../keys.js';
+import { isIndexEntry, logRefOf, loggedRecord, moveBody, packedBodies, type StoreContext } from '../message-records.js';
+import { messageIndexOf, placeOf, type RunPlace } from '../runs/message-index.js';
+import { decodeRun, isRemoved, isRunEntry, recordRef, type RunEntry } from '../runs/run-entry.js';
+import { packLogRef, type CommitLog, type LogRef } from './commit-log.js';
 import { LogKind, databaseId, type LogEntry } from './log-entry.js';
 
 /** Moves one index entry's message to a copy of its log record (or, committed without the log, into LMDB). */
@@ -60,6 +64,62 @@ export class MoveRecordOp implements WriteOp {
     this.logRef = ref;
   }
 }
+
+/**
+ * Moves a run's messages (runs/run-entry.ts) to one copy holding all their bodies, a MoveRun record (or, committed
+ * without the log, makes them records of their own in LMDB).
+ */
+export class MoveRunOp implements WriteOp {
+  readonly grows = false;
+  readonly payloadBytes = 0;
+  readonly stagedRefs = undefined;
+  readonly bytes: number;
+  private logRef: LogRef | undefined;
+
+  constructor(
+    private readonly ctx: StoreContext,
+    private readonly db: Database,
+    private readonly key: Buffer,
+    private readonly from: RunPlace,
+    private readonly bodies: readonly Buffer[],
+    logRef?: LogRef,
+  ) {
+    this.bytes = 32 + 4 * bodies.length;
+    this.logRef = logRef;
+  }
+
+  apply(scope: TxnScope): void {
+    const index = messageIndexOf(this.db);
+    if (index === undefined) throw new Error('a run moved in a database without runs');
+    index.moveRun(scope, this.key, this.from, this.bodies, this.logRef, (body) => loggedRecord(body) as unknown[]);
+  }
+
+  logEntry(): LogEntry {
+    return [LogKind.MoveRun, databaseId(this.db), this.key, this.from.file, this.from.offset, this.bodies];
+  }
+
+  logged(ref: LogRef): void {
+    this.logRef = ref;
+  }
+}
+
+/** The body of each message of a run as a copy carries it (strings resolved), empty for a removed one. */
+async function runBodies(log: CommitLog, run: RunEntry): Promise<Buffer[]> {
+  const bodies: Buffer[] = new Array<Buffer>(run.count).fill(EMPTY);
+  if (run.packed !== undefined) {
+    const packed = packedBodies(await log.read(run.packed));
+    for (let i = 0; i < run.count; i++) if (!isRemoved(run, i)) bodies[i] = packed[i] ?? EMPTY;
+    return bodies;
+  }
+  const live: number[] = [];
+  for (let i = 0; i < run.count; i++) if (!isRemoved(run, i)) live.push(i);
+  const read = await log.readMany(live.map((i) => recordRef(run, i)));
+  const strings = log.stringsOf(run.file);
+  live.forEach((i, j) => (bodies[i] = moveBody(read[j]!, strings)));
+  return bodies;
+}
+
+const EMPTY = Buffer.alloc(0);
 
 export interface LogCompactionReport {
   filesCompacted: number;
@@ -113,11 +173,17 @@ export class LogCompactor {
           let seen = 0;
           let last: Buffer | undefined;
           const found: [Buffer, LogRef][] = [];
+          const runs: [Buffer, RunEntry][] = [];
           for (const { key, value } of db.getRange({ start, limit: SCAN_CHUNK + 1 })) {
             const k = key as Buffer;
             if (start !== undefined && seen === 0 && k.equals(start)) continue;
             seen++;
             last = k;
+            if (isRunEntry(value)) {
+              const run = decodeRun(readKeySeq(k), value);
+              if (run.live > 0 && files.has(placeOf(run).file)) runs.push([Buffer.from(k), run]);
+              continue;
+            }
             if (!isIndexEntry(value)) continue;
             const ref = logRefOf(value)!;
             if (files.has(ref.file)) found.push([Buffer.from(k), ref]);
@@ -130,6 +196,16 @@ export class LogCompactor {
               continue; // unreadable: the entry keeps its reference (reads report the corruption)
             }
             moves.push(scheduler.enqueue(new MoveRecordOp(this.ctx, db, key, ref, body)).then(() => void report.recordsMoved++, () => undefined));
+          }
+          for (const [key, run] of runs) {
+            let bodies: Buffer[];
+            try {
+              bodies = await runBodies(log, run);
+            } catch {
+              continue; // unreadable: the run keeps its place (reads report the corruption)
+            }
+            const op = new MoveRunOp(this.ctx, db, key, placeOf(run), bodies);
+            moves.push(scheduler.enqueue(op).then(() => void (report.recordsMoved += run.live), () => undefined));
           }
           if (last === undefined || seen < SCAN_CHUNK || stopped()) break;
           start = Buffer.from(last);

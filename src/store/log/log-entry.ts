@@ -22,6 +22,12 @@ export const enum LogKind {
   MoveRecord = 9,
   /** Store format 4: [10, first id, [strings]]: topics and origins later records of the file name by number (log-strings.ts). */
   StringTable = 10,
+  /**
+   * Store format 5: [11, db id, key of a run, from file, from offset, [body of each record of the run, its
+   * strings resolved; empty for a removed one]]: compaction's copy of a whole run, which then refers to this one
+   * record for all of them (log-compactor.ts).
+   */
+  MoveRun = 11,
 }
 
 export type LogEntry = [LogKind, ...unknown[]];

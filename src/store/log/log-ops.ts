@@ -10,7 +10,7 @@ import { CompositeOp, PutOp, RangeRemoveOp, RemoveOp } from '../ops.js';
 import { AppendQueueMessageOp, SetDeliveryCountOp } from '../queue-table.js';
 import { SessionAppendOp, UpdateInflightOp } from '../session-message-table.js';
 import type { LogRef } from './commit-log.js';
-import { MoveRecordOp } from './log-compactor.js';
+import { MoveRecordOp, MoveRunOp } from './log-compactor.js';
 import { LogKind, databaseOfId, type LogEntry } from './log-entry.js';
 import { resolveStrings } from './log-strings.js';
 
@@ -62,6 +62,8 @@ export function opFromLogEntry(entry: LogEntry, ctx: StoreContext, at?: LogRef, 
       const from = { file: a[3] as number, offset: a[4] as number, length: (a[6] as number | undefined) ?? (a[5] as Buffer).length };
       return new MoveRecordOp(ctx, db(a[1]), a[2] as Buffer, from, a[5] as Buffer, at);
     }
+    case LogKind.MoveRun:
+      return new MoveRunOp(ctx, db(a[1]), a[2] as Buffer, { file: a[3] as number, offset: a[4] as number }, a[5] as Buffer[], at);
     case LogKind.StringTable:
       return NOTHING; // read when the file was opened (CommitLog.open)
     default:

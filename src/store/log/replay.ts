@@ -22,6 +22,7 @@ const REPLAY_SCOPE: TxnScope = {
   freeLogAfterCommit: () => undefined,
   // Replayed one by one, as after a failure: no operation counts on a later one.
   isolating: true,
+  deferred: () => undefined,
 };
 
 /** Applies the log records after the checkpoint to LMDB; returns how many there were (string tables not counted). */

@@ -80,8 +80,8 @@ export interface StoreOptions {
   logRecords?: boolean;
   /**
    * With logRecords: consecutive messages of one session or queue share one index entry, a run
-   * (runs/run-entry.ts). Default false while log compaction does not move runs. Runs already written are read
-   * either way.
+   * (runs/run-entry.ts, store format 5). Default true; false writes an entry per message as format 4 did (tests,
+   * benches). Runs already written are read either way.
    */
   indexRuns?: boolean;
   /** Size at which a commit-log file is left for the next one (default 8 MiB; tests use small ones). */

@@ -83,6 +83,13 @@ export interface WriteOp {
   removedKey?(): string | undefined;
   /** The keys a removal of several records removes (a batch of queue acknowledgements). */
   removedKeys?(): readonly string[];
+  /**
+   * Set by the index commit: the append of `key` is cancelled (it removes a record never written), so, except while
+   * isolating, the removal of that key has nothing to do; finding that out costs a cursor step in a store with runs.
+   */
+  cancelRemoval?(key: string): void;
+  /** The one key an update in place changes (an in-flight or delivery-count update). */
+  updatedKey?(): string | undefined;
   /** Set by the index commit: a later operation of its batch removes what this append writes. */
   cancelled?: boolean;
 }
@@ -782,6 +789,8 @@ function logBodies(batch: Pending[]): LogBodies | undefined {
  */
 function cancelRemovedAppends(batch: Pending[]): void {
   let created: Map<string, WriteOp> | undefined;
+  /** Updates of keys appended in this batch: they go with their append when it is cancelled. */
+  let updates: Map<string, WriteOp[]> | undefined;
   for (const pending of batch) {
     const op = pending.op;
     const key = op.createdKey?.();
@@ -790,17 +799,26 @@ function cancelRemovedAppends(batch: Pending[]): void {
       continue;
     }
     if (created === undefined) continue;
+    const updated = op.updatedKey?.();
+    if (updated !== undefined && created.has(updated)) {
+      updates ??= new Map();
+      const list = updates.get(updated);
+      if (list === undefined) updates.set(updated, [op]);
+      else list.push(op);
+    }
     const removed = op.removedKey?.();
-    if (removed !== undefined) cancelAppend(created, removed);
+    if (removed !== undefined && cancelAppend(created, removed, updates)) op.cancelRemoval?.(removed);
     const many = op.removedKeys?.();
-    if (many !== undefined) for (const key of many) cancelAppend(created, key);
+    if (many !== undefined) for (const key of many) if (cancelAppend(created, key, updates)) op.cancelRemoval?.(key);
   }
 }
 
-function cancelAppend(created: Map<string, WriteOp>, removed: string): void {
+function cancelAppend(created: Map<string, WriteOp>, removed: string, updates: Map<string, WriteOp[]> | undefined): boolean {
   const append = created.get(removed);
-  if (append !== undefined) {
-    append.cancelled = true;
-    created.delete(removed);
-  }
+  if (append === undefined) return false;
+  append.cancelled = true;
+  created.delete(removed);
+  for (const update of updates?.get(removed) ?? []) update.cancelled = true;
+  updates?.delete(removed);
+  return true;
 }

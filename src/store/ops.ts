@@ -63,6 +63,8 @@ export class RemoveOp implements WriteOp {
   readonly bytes: number;
   readonly payloadBytes = 0;
   readonly stagedRefs = undefined;
+  /** The append of the key is cancelled in the same index commit: nothing to remove (cancelRemovedAppends). */
+  private appendCancelled = false;
 
   constructor(
     private readonly db: Database,
@@ -73,6 +75,7 @@ export class RemoveOp implements WriteOp {
   }
 
   apply(scope: TxnScope): void {
+    if (this.appendCancelled && !scope.isolating) return;
     const index = messageIndexOf(this.db);
     if (index !== undefined) return index.remove(scope, this.key, this.holdsMessage);
     if (this.holdsMessage) freeHeldPayload(this.db.get(this.key), scope);
@@ -85,6 +88,10 @@ export class RemoveOp implements WriteOp {
 
   removedKey(): string {
     return keyIdentity(this.db, this.key);
+  }
+
+  cancelRemoval(key: string): void {
+    if (key === this.removedKey()) this.appendCancelled = true;
   }
 }
 
@@ -124,6 +131,8 @@ export class CompositeOp implements WriteOp {
   readonly payloadBytes: number;
   readonly stagedRefs: readonly PayloadRef[] | undefined;
 
+  private byRemovedKey: Map<string, WriteOp> | undefined;
+
   constructor(private readonly ops: readonly WriteOp[]) {
     this.grows = ops.some((op) => op.grows);
     this.bytes = ops.reduce((sum, op) => sum + op.bytes, 0);
@@ -134,6 +143,19 @@ export class CompositeOp implements WriteOp {
 
   apply(scope: TxnScope): void {
     for (const op of this.ops) op.apply(scope);
+  }
+
+  cancelRemoval(key: string): void {
+    if (this.byRemovedKey === undefined) {
+      this.byRemovedKey = new Map();
+      for (const op of this.ops) {
+        const removed = op.removedKey?.();
+        if (removed !== undefined) this.byRemovedKey.set(removed, op);
+      }
+    }
+    const part = this.byRemovedKey.get(key);
+    if (part !== undefined) part.cancelRemoval?.(key);
+    else for (const op of this.ops) if (op.removedKeys !== undefined) op.cancelRemoval?.(key);
   }
 
   /** The keys its removals remove (a batch of queue acknowledgements): see cancelRemovedAppends. */

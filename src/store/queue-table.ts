@@ -111,6 +111,8 @@ export class SetDeliveryCountOp implements WriteOp {
   readonly bytes = 16;
   readonly payloadBytes = 0;
   readonly stagedRefs = undefined;
+  /** Its message's append is cancelled in the same index commit (cancelRemovedAppends): nothing to change. */
+  cancelled?: boolean;
 
   constructor(
     private readonly ctx: StoreContext,
@@ -119,6 +121,7 @@ export class SetDeliveryCountOp implements WriteOp {
   ) {}
 
   apply(scope: TxnScope): void {
+    if (this.cancelled === true && !scope.isolating) return;
     const update = (value: unknown): QueueMessageRecord => {
       const record = value as QueueMessageRecord;
       record[1] = this.deliveryCount;
@@ -126,6 +129,10 @@ export class SetDeliveryCountOp implements WriteOp {
     };
     // A message in a run keeps [delivery count] as its changed field (read applies it).
     this.ctx.messageIndexes.queueMessages.change(scope, this.key, update, [this.deliveryCount]);
+  }
+
+  updatedKey(): string {
+    return keyIdentity(this.ctx.dbs.queueMessages, this.key);
   }
 
   logEntry(): LogEntry {

@@ -6,7 +6,7 @@ import { LogKind, type LogEntry } from './log/log-entry.js';
 import { seqKey } from './keys.js';
 import { packLogRef, type LogRef } from './log/commit-log.js';
 import { decodeInline, decodeMessage, encodeMessage, isIndexEntry, readScannedRecords, type MessageRecord, type StoreContext } from './message-records.js';
-import { AppendOp, RemoveOp } from './ops.js';
+import { AppendOp, RemoveOp, keyIdentity } from './ops.js';
 import type { PayloadRef } from './payload/payload-store.js';
 import type { SessionTable } from './session-table.js';
 import type { Appended, SessionMessage, StoredOutgoing } from './types.js';
@@ -81,6 +81,8 @@ export class UpdateInflightOp implements WriteOp {
   readonly bytes = 16;
   readonly payloadBytes = 0;
   readonly stagedRefs = undefined;
+  /** Its message's append is cancelled in the same index commit (cancelRemovedAppends): nothing to change. */
+  cancelled?: boolean;
 
   constructor(
     private readonly ctx: StoreContext,
@@ -90,6 +92,7 @@ export class UpdateInflightOp implements WriteOp {
   ) {}
 
   apply(scope: TxnScope): void {
+    if (this.cancelled === true && !scope.isolating) return;
     const released = this.released ? 1 : 0;
     const update = (value: unknown): OutgoingRecord => {
       const record = value as OutgoingRecord;
@@ -99,6 +102,10 @@ export class UpdateInflightOp implements WriteOp {
     };
     // A message in a run keeps [packet id, released] as its changed fields (load applies them).
     this.ctx.messageIndexes.sessionMessages.change(scope, this.key, update, [this.packetId, released]);
+  }
+
+  updatedKey(): string {
+    return keyIdentity(this.ctx.dbs.sessionMessages, this.key);
   }
 
   logEntry(): LogEntry {

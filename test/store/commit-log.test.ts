@@ -283,6 +283,50 @@ for (const indexRuns of [false, true]) log(`appends removed again before their i
   await replayed.close();
 });
 
+for (const indexRuns of [false, true]) log(`a live consumer's updates and removals of appends cancelled in the same index commit read and write nothing in LMDB (indexRuns: ${indexRuns})`, async () => {
+  const dataDir = tempDir('log-cancel-live');
+  const s = await Store.open({ dataDir, minFreeDiskBytes: 0, logIndexMaxOps: 1_000_000, logIndexIntervalMs: 600_000, indexRuns });
+  await s.saveSession(session('c'));
+  await s.flush();
+  const ctx = (s as unknown as { ctx: StoreContext }).ctx;
+  const calls = { session: 0, queue: 0 };
+  for (const [name, db] of [['session', ctx.dbs.sessionMessages], ['queue', ctx.dbs.queueMessages]] as const) {
+    for (const method of ['get', 'getRange', 'put', 'remove'] as const) {
+      const original = (db[method] as (...args: unknown[]) => unknown).bind(db);
+      (db as unknown as Record<string, unknown>)[method] = (...args: unknown[]) => {
+        calls[name]++;
+        return original(...args);
+      };
+    }
+  }
+  // What a consumer that keeps up does: each message is sent (its packet id recorded), redelivered once (its delivery
+  // count), and acknowledged, all before the index commit.
+  const sent = Array.from({ length: 40 }, (_, i) => s.appendSessionMessage('c', outgoing(message(i, 256))));
+  const queued = Array.from({ length: 40 }, (_, i) => s.appendQueueMessage(1, message(100 + i, 256, 'q/1')));
+  await Promise.all([...sent, ...queued].map((a) => a.durable));
+  // The queue's first append looked up its last sequence; from here on nothing should touch either database.
+  calls.session = calls.queue = 0;
+  await Promise.all(sent.map((a, i) => s.updateInflight('c', a.seq, i + 1, false)));
+  await Promise.all(queued.map((a) => s.setQueueDeliveryCount(1, a.seq, 2)));
+  await Promise.all([
+    ...sent.map((a) => s.removeSessionMessage('c', a.seq, a.inline)),
+    s.removeQueueMessages(1, queued.map((a) => a.seq), queued.map((a) => a.inline)),
+  ]);
+  const copy = tempDir('log-cancel-live-copy');
+  cpSync(dataDir, copy, { recursive: true });
+  await s.flush();
+  assert.equal(calls, { session: 0, queue: 0 });
+  assert.equal(await s.loadSessionMessages('c'), []);
+  assert.equal(await s.readQueueMessages(1, { limit: 100 }), []);
+  await s.close();
+  // The log still holds all of it: a replay, which applies each operation on its own, ends the same.
+  const replayed = await Store.open({ dataDir: copy, minFreeDiskBytes: 0 });
+  assert.ok(replayed.openReport.logRecordsReplayed >= 80 + 40 + 40 + 40 + 1, `replayed ${replayed.openReport.logRecordsReplayed}`);
+  assert.equal(await replayed.loadSessionMessages('c'), []);
+  assert.equal(await replayed.readQueueMessages(1, { limit: 100 }), []);
+  await replayed.close();
+});
+
 log('a 256-byte message is one log record of its whole record plus 18 bytes less its topic and origin after their first use in the file, and a 16-byte index entry in LMDB', async () => {
   const dataDir = tempDir('log-size');
   // Store format 4's index entry of one message (format 5 puts runs of them in one entry: index-runs.test.ts).

@@ -237,6 +237,7 @@ async function runVariant(peer: RunningPeer, v: Variant, quick: boolean, fsyncMs
       },
       storeShare(`${k}.storePerPayload`, `${v.label}: of which the store wrote`, store0?.total, store1?.total, payloadBytes),
       storeShare(`${k}.logPerPayload`, `${v.label}: of which the commit log`, store0?.log, store1?.log, payloadBytes),
+      storeShare(`${k}.preparedPerPayload`, `${v.label}: and zeros written ahead into log files`, store0?.logPrepared, store1?.logPrepared, payloadBytes),
       { key: `${k}.steal`, label: `${v.label}: CPU time stolen by the hypervisor, % (diag)`, unit: '%', value: steal, better: 'none', digits: 1 },
     ];
   } finally {

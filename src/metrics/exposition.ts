@@ -74,6 +74,7 @@ export function renderExposition({ broker: b, queues, consumers, devices }: Expo
     w.single('wharf_store_ops_failed_total', 'counter', 'Store operations refused or failed.', s.opsFailed);
     w.single('wharf_store_written_bytes_total', 'counter', 'Bytes the store wrote to the data directory.', s.bytesWritten);
     w.single('wharf_store_log_written_bytes_total', 'counter', 'Of those, bytes written to the commit log (padding included); the rest is LMDB and payload files.', s.logBytesWritten);
+    w.single('wharf_store_log_prepared_bytes_total', 'counter', 'Zeros written ahead into the commit log\'s next file, not counted in wharf_store_written_bytes_total (the records written over them are).', s.logPreparedBytes);
     w.single('wharf_store_payload_bytes_total', 'counter', 'Payload bytes of messages made durable.', s.payloadBytesAccepted);
     // Absent until enough payload was written for the ratio to mean something (figures.ts).
     if (s.writeAmplification !== null) w.single('wharf_store_write_amplification', 'gauge', 'Bytes written per payload byte made durable.', s.writeAmplification);

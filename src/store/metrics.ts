@@ -86,6 +86,11 @@ export interface StoreMetricsSnapshot {
   /** Of bytesWritten, the commit log's (records and the padding of each flush): the rest is LMDB and payload files. */
   logBytesWritten: number;
   /**
+   * Zeros written ahead into the commit log's next file (log-preallocate.ts), not in bytesWritten: the records
+   * later written over them are counted there, so the disk sees both.
+   */
+  logPreparedBytes: number;
+  /**
    * /proc/self/io write_bytes since open (whole process; undefined off Linux). The kernel counts dirtied page-cache
    * folios, so on kernels with large folios it over-counts LMDB's scattered 4 KiB page writes (2.3x measured).
    */
@@ -124,6 +129,8 @@ export class StoreMetrics {
   payloadFileBytes = 0;
   /** Bytes written to commit-log files (padding included). */
   logFileBytes = 0;
+  /** Zeros written preparing commit-log files. */
+  logPreparedBytes = 0;
   readonly commitLatency = new LatencyHistogram();
   private readonly procBaseline = readProcWriteBytes();
   private readonly lmdbBaseline: number;
@@ -145,6 +152,7 @@ export class StoreMetrics {
       opsFailed: this.opsFailed,
       bytesWritten: written,
       logBytesWritten: this.logFileBytes,
+      logPreparedBytes: this.logPreparedBytes,
       procWriteBytes: proc !== undefined && this.procBaseline !== undefined ? proc - this.procBaseline : undefined,
       payloadBytesAccepted: this.payloadBytesAccepted,
       writeAmplification: this.payloadBytesAccepted > 0 ? written / this.payloadBytesAccepted : 0,

@@ -210,7 +210,11 @@ export class Store {
       // The log's next file is written with zeros ahead of need, away from a space limit (log-preallocate.ts).
       if (options.commitLog ?? true) {
         const minFreeDiskBytes = options.minFreeDiskBytes ?? DEFAULT_MIN_FREE_DISK_BYTES;
-        log.preparation = { allowed: () => !guard.nearLimit(), minFreeDiskBytes, written: (bytes) => guard.diskWritten(bytes) };
+        const written = (bytes: number): void => {
+          guard.diskWritten(bytes);
+          metrics.logPreparedBytes += bytes;
+        };
+        log.preparation = { allowed: () => !guard.nearLimit(), minFreeDiskBytes, written };
         log.prepareAhead();
       }
       for (const sid of scan.orphanSessionIds) {

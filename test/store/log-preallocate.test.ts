@@ -128,11 +128,14 @@ prep('nothing is prepared when the store says no (near a space limit)', async ()
   await log.close();
 });
 
-prep('a new store prepares its first log file at open; a store with the log off prepares none', async () => {
+prep('a new store prepares its first log file at open, and counts its zeros; a store with the log off prepares none', async () => {
   const dir = tempDir('log-prep-store');
   const store = await Store.open({ dataDir: join(dir, 'on'), minFreeDiskBytes: 0, logFileBytes: FILE_BYTES });
   await (store as unknown as { ctx: { log: CommitLog } }).ctx.log.prepared();
   assert.equal(Object.values(sizes(join(dir, 'on', 'log'))), [FILE_BYTES]);
+  // Counted on their own (wharf_store_log_prepared_bytes_total): the records written over them count as written.
+  assert.is(store.metrics().logPreparedBytes, FILE_BYTES);
+  assert.is(store.metrics().logBytesWritten, 0);
   await store.close();
   const off = await Store.open({ dataDir: join(dir, 'off'), minFreeDiskBytes: 0, logFileBytes: FILE_BYTES, commitLog: false });
   await off.close();

@@ -208,7 +208,9 @@ async function runVariant(peer: RunningPeer, v: Variant, quick: boolean, fsyncMs
     const store0 = await peer.storeWrittenBytes();
     const dev0 = deviceWriteBytes();
     const cpu0 = cpuTimes();
+    const brokerCpu0 = peer.cpuSeconds();
     const r = await windowedPublish(pubs, tpls, v.window, perPub, 120_000);
+    const brokerCpuS = peer.cpuSeconds() - brokerCpu0;
     const steal = stealPercent(cpu0, cpuTimes());
     // A live row's disk bytes include the removals of what the subscriber acknowledged by the last PUBACK.
     const dev1 = deviceWriteBytes();
@@ -226,6 +228,9 @@ async function runVariant(peer: RunningPeer, v: Variant, quick: boolean, fsyncMs
     return [
       { key: `${k}.rate`, label: `${v.label}: publish msg/s`, unit: 'msg/s', value: r.rate, better: 'higher', digits: 0 },
       { key: `${k}.ofLimit`, label: `${v.label}: of the physical limit (${v.publishers * v.window} / fdatasync)`, unit: '×', value: r.rate / limit, better: 'higher', digits: 3 },
+      // What the broker process spent per message (all its threads: the fdatasyncs' too), less subject to the host's
+      // scheduling than the rate: what an A/B of a change to the per-message path reads first.
+      { key: `${k}.cpuPerMsg`, label: `${v.label}: broker CPU µs per message (diag)`, unit: 'µs', value: r.acked > 0 ? (brokerCpuS * 1e6) / r.acked : null, better: 'none', digits: 1 },
       { key: `${k}.syncsPerS`, label: `${v.label}: fsyncs/s`, unit: '/s', value: syncs === null || r.durationS <= 0 ? null : syncs / r.durationS, better: 'lower', digits: 0 },
       {
         key: `${k}.diskPerPayload`,

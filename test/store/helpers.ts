@@ -1,8 +1,9 @@
 // Shared pieces of the store tests: temporary data directories and message builders.
 
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { logFileName, parseLogFileName, scanLogFile, type ScannedRecord } from '../../src/store/log/log-format.js';
 import type { SessionState, StoredMessage, StoredOutgoing } from '../../src/store/types.js';
 
 const made: string[] = [];
@@ -30,4 +31,11 @@ export function outgoing(msg: StoredMessage, packetId = 0): StoredOutgoing {
 
 export function session(clientId: string, subscriptions: SessionState['subscriptions'] = []): SessionState {
   return { clientId, protocolVersion: 5, sessionExpiryInterval: 3600, disconnectedAt: null, subscriptions };
+}
+
+/** The records in the commit log's files of `dataDir` (<dataDir>/log), in file order: what is on the disk. */
+export function logRecordsOnDisk(dataDir: string): ScannedRecord[] {
+  const dir = join(dataDir, 'log');
+  const ids = readdirSync(dir).map(parseLogFileName).filter((id): id is number => id !== undefined).sort((a, b) => a - b);
+  return ids.flatMap((id) => scanLogFile(id, readFileSync(join(dir, logFileName(id)))).records);
 }

@@ -14,10 +14,11 @@ import { fileSegmentIo } from '../payload/file-segment-io.js';
 import { syncDirectory } from '../payload/segment-format.js';
 import type { SegmentFile, SegmentIo } from '../payload/segment-io.js';
 import { PayloadCorruptError } from '../errors.js';
-import { LOG_HEADER_BYTES, checkLogRecord, encodeLogWrite, logFileName, parseLogFileName, scanLogFile, type ScannedRecord } from './log-format.js';
+import { LOG_HEADER_BYTES, checkLogRecord, encodeLogRecords, logFileName, parseLogFileName, scanLogFile, type ScannedRecord } from './log-format.js';
 import type { LogEntry } from './log-entry.js';
+import { EntryEncoder } from './entry-encoder.js';
 import { writeZeros } from './log-preallocate.js';
-import { StringTable, internEntry, isStringTableBody, stringTableEntry } from './log-strings.js';
+import { StringTable, isStringTableBody, stringTableEntry } from './log-strings.js';
 
 export const DEFAULT_LOG_FILE_BYTES = 8 * 1024 * 1024;
 /**
@@ -51,6 +52,9 @@ const RECLAIM_ACTIVE_BYTES = 1024 * 1024;
 /** Records of one file within this span are read with one read (readMany). */
 const SPAN_READ_BYTES = 256 * 1024;
 const NO_STRINGS: readonly string[] = [];
+const NO_BODIES: readonly Buffer[] = [];
+const NO_ENDS: readonly number[] = [];
+const EMPTY = Buffer.alloc(0);
 const entryPackr = new Packr({ useRecords: false });
 
 interface LogFile {
@@ -71,6 +75,13 @@ interface LogFile {
   compacting: boolean;
   /** Topics and origins its records name by number (log-strings.ts). */
   strings: StringTable;
+}
+
+/** The file being written. */
+interface ActiveFile {
+  file: LogFile;
+  handle: SegmentFile;
+  position: number;
 }
 
 /** Where a record is: file number, offset of its header, body length. An LMDB index entry holds it. */
@@ -144,7 +155,9 @@ interface Preparing {
 export class CommitLog {
   private readonly files: LogFile[] = [];
   private readonly spares: LogFile[] = [];
-  private active: { file: LogFile; handle: SegmentFile; position: number } | undefined;
+  private active: ActiveFile | undefined;
+  /** Encodes writeEntries' bodies (one at a time: each is copied out before its write's first await). */
+  private readonly encoder = new EntryEncoder();
   private nextLsn = 1;
   private nextFileId: number;
   private found: FoundRecord[] = [];
@@ -240,18 +253,18 @@ export class CommitLog {
     const table = active.file.strings;
     const first = table.strings.length;
     const added: string[] = [];
-    const bodies: Buffer[] = [];
+    const encoder = this.encoder;
+    encoder.reset();
     try {
-      // A copy each: the packer's buffer is shared with later pack calls.
-      for (const entry of entries) bodies.push(Buffer.from(entryPackr.pack(internEntry(table, entry, added))));
+      for (const entry of entries) encoder.add(entry, table, added);
     } catch (err) {
       table.truncate(first);
       throw err;
     }
-    if (added.length === 0) return this.write(bodies);
-    bodies.unshift(Buffer.from(entryPackr.pack(stringTableEntry(first, added))));
-    // No await between here and write()'s start: the same file takes the table and the records naming it.
-    const written = await this.write(bodies);
+    // No await between the encoding and writeRecords' copy of it: the encoder is shared, and the same file
+    // takes the table and the records naming it.
+    if (added.length === 0) return this.writeRecords(active, NO_BODIES, encoder.data, encoder.ends);
+    const written = await this.writeRecords(active, [Buffer.from(entryPackr.pack(stringTableEntry(first, added)))], encoder.data, encoder.ends);
     return { ...written, refs: written.refs.slice(1) };
   }
 
@@ -264,13 +277,35 @@ export class CommitLog {
   async write(bodies: Buffer[]): Promise<LogWrite> {
     if (this.closed) throw new Error('commit log closed');
     const active = this.active ?? (await this.startFile());
+    return this.writeRecords(active, bodies, EMPTY, NO_ENDS);
+  }
+
+  /**
+   * write() of the bodies in `head` and then those in `data` (ending at `ends`: EntryEncoder's layout), which are
+   * copied before the first await.
+   */
+  private async writeRecords(active: ActiveFile, head: readonly Buffer[], data: Buffer, ends: readonly number[]): Promise<LogWrite> {
     const first = this.nextLsn;
+    const count = head.length + ends.length;
     // One buffer: a window of thousands of small records would otherwise be thousands of iovecs.
-    const buffers = [encodeLogWrite(active.file.id, first, bodies, active.position)];
+    const buffers = [encodeLogRecords(active.file.id, first, head, data, ends, active.position)];
     const bytes = buffers[0]!.length;
+    const start = active.position;
+    const refs: LogRef[] = [];
+    let offset = start;
+    for (const body of head) {
+      refs.push({ file: active.file.id, offset, length: body.length });
+      offset += LOG_HEADER_BYTES + body.length;
+    }
+    let from = 0;
+    for (const end of ends) {
+      refs.push({ file: active.file.id, offset, length: end - from });
+      offset += LOG_HEADER_BYTES + end - from;
+      from = end;
+    }
     // LSNs are used up even if the write fails: a failed write may have reached the disk in part, and records
     // written after it must never carry the same numbers.
-    this.nextLsn = first + bodies.length;
+    this.nextLsn = first + count;
     // Before the write: a file sealed meanwhile (sealDeadActive) must not look covered while records of this
     // write, acknowledged after its fdatasync, are still on their way into it.
     active.file.maxLsn = this.nextLsn - 1;
@@ -285,13 +320,6 @@ export class CommitLog {
       throw err;
     } finally {
       this.writing = undefined;
-    }
-    const refs: LogRef[] = [];
-    const start = active.position;
-    let offset = start;
-    for (const body of bodies) {
-      refs.push({ file: active.file.id, offset, length: body.length });
-      offset += LOG_HEADER_BYTES + body.length;
     }
     active.position += bytes;
     active.file.size = active.position;

@@ -35,24 +35,50 @@ export function parseLogFileName(name: string): number | undefined {
  * One allocation for the whole write.
  */
 export function encodeLogWrite(fileId: number, firstLsn: number, bodies: readonly Buffer[], position: number): Buffer {
-  let bytes = 0;
-  for (const body of bodies) bytes += LOG_HEADER_BYTES + body.length;
+  return encodeLogRecords(fileId, firstLsn, bodies, EMPTY, NO_ENDS, position);
+}
+
+const EMPTY = Buffer.alloc(0);
+const NO_ENDS: readonly number[] = [];
+
+/**
+ * As encodeLogWrite, for the bodies in `head` followed by those laid out one after another in `data`, the i-th
+ * ending at `ends[i]` (EntryEncoder's output).
+ */
+export function encodeLogRecords(fileId: number, firstLsn: number, head: readonly Buffer[], data: Buffer, ends: readonly number[], position: number): Buffer {
+  let bytes = (head.length + ends.length) * LOG_HEADER_BYTES + (ends.length > 0 ? ends[ends.length - 1]! : 0);
+  for (const body of head) bytes += body.length;
   let gap = (LOG_ALIGN_BYTES - ((position + bytes) % LOG_ALIGN_BYTES)) % LOG_ALIGN_BYTES;
   if (gap !== 0 && gap < PAD_HEADER_BYTES) gap += LOG_ALIGN_BYTES;
-  const out = Buffer.alloc(bytes + gap);
+  // Every byte but the padding's is written below; the padding is zeroed.
+  const out = Buffer.allocUnsafe(bytes + gap);
   let pos = 0;
-  for (let i = 0; i < bodies.length; i++) {
-    const body = bodies[i]!;
-    const lsn = firstLsn + i;
-    out.writeUInt32BE(body.length, pos);
-    out.writeUInt16BE(Math.floor(lsn / 0x100000000), pos + 8);
-    out.writeUInt32BE(lsn >>> 0, pos + 10);
-    out.writeUInt32BE(recordCrc(body.length, fileId, lsn, body), pos + 4);
+  let lsn = firstLsn;
+  for (const body of head) {
     body.copy(out, pos + LOG_HEADER_BYTES);
-    pos += LOG_HEADER_BYTES + body.length;
+    pos = writeHeader(out, pos, fileId, lsn++, body.length);
   }
-  if (gap !== 0) out.writeUInt32BE((PAD_FLAG | (gap - PAD_HEADER_BYTES)) >>> 0, pos);
+  let from = 0;
+  for (const end of ends) {
+    data.copy(out, pos + LOG_HEADER_BYTES, from, end);
+    pos = writeHeader(out, pos, fileId, lsn++, end - from);
+    from = end;
+  }
+  if (gap !== 0) {
+    out.fill(0, pos);
+    out.writeUInt32BE((PAD_FLAG | (gap - PAD_HEADER_BYTES)) >>> 0, pos);
+  }
   return out;
+}
+
+/** Writes the header of the record at `pos` whose body is already in place; returns where the next starts. */
+function writeHeader(out: Buffer, pos: number, fileId: number, lsn: number, length: number): number {
+  const end = pos + LOG_HEADER_BYTES + length;
+  out.writeUInt32BE(length, pos);
+  out.writeUInt16BE(Math.floor(lsn / 0x100000000), pos + 8);
+  out.writeUInt32BE(lsn >>> 0, pos + 10);
+  out.writeUInt32BE(recordCrc(length, fileId, lsn, out.subarray(pos + LOG_HEADER_BYTES, end)), pos + 4);
+  return end;
 }
 
 function recordCrc(word0: number, fileId: number, lsn: number, body: Uint8Array): number {

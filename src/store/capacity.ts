@@ -283,7 +283,9 @@ export class CapacityGuard {
     if (used + growth > this.options.maxUsedBytes || (this.usedAtCapRefusal !== 0 && used >= this.usedAtCapRefusal)) {
       // Refused on exact figures alone (nothing waits unmeasured or unindexed): stays so until space is freed.
       if (this.unmeasuredGrowth === 0 && this.unindexedGrowth === 0 && this.usedAtCapRefusal === 0) this.usedAtCapRefusal = this.used;
-      return new StoreFullError(`${used} of ${this.options.maxUsedBytes} bytes in use (storage.mapSizeBytes)`);
+      // Records waiting in the commit log for their index count too: "in use" alone can read as nearly empty.
+      const coming = Math.ceil(growth) > 0 ? ` and ${Math.ceil(growth)} more on their way` : '';
+      return new StoreFullError(`${used} of ${this.options.maxUsedBytes} bytes in use${coming} (storage.mapSizeBytes)`);
     }
     const min = this.options.minFreeDiskBytes;
     if (min <= 0) return undefined;

@@ -94,12 +94,17 @@ export async function checkDataFile(path: string): Promise<void> {
   }
 }
 
-/** Script run by the probe: open read-only, walk every named database to its last entry. */
+/**
+ * Script run by the probe: open read-only, walk every named database to its last entry. The names are read
+ * before any database is opened: openDB during the walk of the root's keys ends that walk's read transaction
+ * under its cursor (MDB_BAD_TXN, or a SIGSEGV in cursor_close), which refused healthy stores as damaged.
+ */
 const PROBE_SCRIPT = `
 const { open } = await import(process.argv[1]);
 const root = open({ path: process.argv[2], readOnly: true, overlappingSync: false, maxDbs: 64 });
-for (const name of root.getKeys({})) {
-  const db = root.openDB({ name: String(name), keyEncoding: 'binary', encoding: 'binary' });
+const names = Array.from(root.getKeys({}), String);
+for (const name of names) {
+  const db = root.openDB({ name, keyEncoding: 'binary', encoding: 'binary' });
   for (const entry of db.getRange({})) void entry;
 }
 await root.close();
@@ -117,8 +122,14 @@ function probeInChild(envDir: string): Promise<string | undefined> {
     child.on('error', (err) => resolve(`probe could not run: ${err.message}`));
     child.on('exit', (code, signal) => {
       if (signal !== null) resolve(`reading it crashed a probe process with ${signal}`);
-      else if (code !== 0) resolve(`reading it failed: ${stderr.trim().split('\n').slice(-3).join(' ')}`);
+      else if (code !== 0) resolve(`reading it failed: ${probeError(stderr)}`);
       else resolve(undefined);
     });
   });
+}
+
+/** The error line of a probe's stderr (Node prints the source line, the error, its stack and its version). */
+function probeError(stderr: string): string {
+  const lines = stderr.trim().split('\n').map((line) => line.trim());
+  return lines.find((line) => /^[A-Za-z]*Error\b/.test(line)) ?? lines.slice(-3).join(' ');
 }

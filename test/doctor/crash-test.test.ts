@@ -18,8 +18,10 @@ test.before.each(() => {
 });
 test.after.each(() => rmSync(dir, { recursive: true, force: true }));
 
-// Every fourth record carries 2 x inlineMaxBytes: at 64 KiB inline, a handful of them fill a 1 MiB map.
-const tiny = { ...defaultConfig().storage, mapSizeBytes: 1024 * 1024, inlineMaxBytes: 64 * 1024 };
+// The inline records (three in four; the fourth goes to the payload store) fill a 640 KiB map at about 1,040
+// writes, counted with what the commit log still has to index, so before the 400 ms kill: at 1 MiB it took about
+// 2,050, and a writer on a 2-core machine acknowledged only 1,100-1,550 in 400 ms (rounds ended on the kill).
+const tiny = { ...defaultConfig().storage, mapSizeBytes: 640 * 1024, inlineMaxBytes: 64 * 1024 };
 
 test('a store that fills within each round: every round ends on the refusal, nothing acknowledged lost', async () => {
   const check = await crashTest(dir, tiny, 4, () => 1);

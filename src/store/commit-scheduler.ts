@@ -526,7 +526,11 @@ export class CommitScheduler implements TxnScope {
     }
     // Near a limit: LMDB takes it before anyone hears of it (a failed index commit keeps it in the log and the batch).
     if (indexBeforeAck) await this.indexNow();
-    for (const pending of batch) settle(pending, undefined);
+    for (const pending of batch) {
+      settle(pending, undefined);
+      // The index batch keeps only the op: whoever waited has heard, and is not kept alive until the index commit.
+      pending.waiter = pending.resolve = pending.reject = undefined;
+    }
     if (urgent && this.indexRetryMs === 0) this.startIndex();
     else this.planIndex();
   }

@@ -20,7 +20,7 @@ export class PutOp implements WriteOp {
   constructor(
     protected readonly db: Database,
     protected readonly key: Buffer,
-    private readonly value: unknown,
+    private value: unknown,
     readonly bytes: number,
     readonly payloadBytes = 0,
     stagedRef?: PayloadRef,
@@ -37,6 +37,11 @@ export class PutOp implements WriteOp {
 
   logEntry(): LogEntry {
     return [LogKind.Put, databaseId(this.db), this.key, this.value, this.replacesMessage];
+  }
+
+  /** For a subclass that will never write the value itself (an append a run refers to): it is not kept alive. */
+  protected releaseValue(): void {
+    this.value = undefined;
   }
 }
 

@@ -42,7 +42,8 @@ export class AppendQueueMessageOp implements WriteOp {
     private readonly ctx: StoreContext,
     private readonly queueId: number,
     readonly seq: number,
-    private readonly record: QueueMessageRecord,
+    /** Released once the log holds it and a run will refer to it (logged): kept only by ops that may still write it. */
+    private record: QueueMessageRecord | undefined,
     readonly bytes: number,
     readonly payloadBytes: number,
     stagedRef: PayloadRef | undefined,
@@ -69,7 +70,7 @@ export class AppendQueueMessageOp implements WriteOp {
     }
     const ref = this.logRef;
     if (ref === undefined) {
-      queueMessages.put(seqKey(this.queueId, this.seq), this.record);
+      queueMessages.put(seqKey(this.queueId, this.seq), this.record!);
       return;
     }
     if (this.ctx.indexRuns) {
@@ -77,14 +78,18 @@ export class AppendQueueMessageOp implements WriteOp {
       return;
     }
     // The message is in the log: LMDB keeps the reference and the one field that changes.
-    const entry: QueueIndexEntry = [packLogRef(ref), this.record[1]];
+    const entry: QueueIndexEntry = [packLogRef(ref), this.record![1]];
     queueMessages.put(seqKey(this.queueId, this.seq), entry);
     scope.logRecordLive(ref);
   }
 
   logged(ref: LogRef, holdsRecord = true): void {
     // A payload in the payload store keeps its whole record in LMDB: a removal frees the payload from it.
+    if (this.record === undefined) return; // released by an earlier call
     if (this.record[0][4] === null && this.ctx.logRecords && holdsRecord) this.logRef = ref;
+    // A run refers to the log's copy; this op waits for the index commit (thousands of them, promoted to V8's old
+    // space) and needs only its queue, seq and reference from here on (issue 13: garbage collection).
+    if (this.logRef !== undefined && this.ctx.indexRuns) this.record = undefined;
   }
 
   createdKey(): string | undefined {
@@ -101,7 +106,7 @@ export class AppendQueueMessageOp implements WriteOp {
     let first: AppendQueueMessageOp = this;
     while (first.replacesInWindow !== undefined) first = first.replacesInWindow;
     const replaces = first.replaces === undefined ? null : [first.replaces.seq, first.replaces.inline];
-    return [LogKind.QueueAppend, this.queueId, this.seq, this.record, replaces];
+    return [LogKind.QueueAppend, this.queueId, this.seq, this.record!, replaces];
   }
 }
 

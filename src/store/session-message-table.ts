@@ -34,7 +34,8 @@ export class SessionAppendOp extends AppendOp {
     private readonly ctx: StoreContext,
     private readonly sid: number,
     private readonly seq: number,
-    private readonly record: OutgoingRecord,
+    /** Released once the log holds it and a run will refer to it (logged), as AppendQueueMessageOp's. */
+    private record: OutgoingRecord | undefined,
     bytes: number,
     payloadBytes: number,
     stagedRef: PayloadRef | undefined,
@@ -59,19 +60,25 @@ export class SessionAppendOp extends AppendOp {
       this.ctx.messageIndexes.sessionMessages.appendToRun(scope, this.sid, this.seq, ref);
       return;
     }
-    const entry: unknown[] = this.record.slice();
+    const entry: unknown[] = this.record!.slice();
     entry[0] = packLogRef(ref);
     this.db.put(this.key, entry);
     scope.logRecordLive(ref);
   }
 
   override logEntry(): LogEntry {
-    return [LogKind.SessionAppend, this.sid, this.seq, this.record];
+    return [LogKind.SessionAppend, this.sid, this.seq, this.record!];
   }
 
   logged(ref: LogRef, holdsRecord = true): void {
     // A payload in the payload store keeps its whole record in LMDB: a removal frees the payload from it.
+    if (this.record === undefined) return; // released by an earlier call
     if (this.record[0][4] === null && this.logRecords && holdsRecord) this.logRef = ref;
+    // As AppendQueueMessageOp.logged: from here on the op needs only its session, seq and reference.
+    if (this.logRef !== undefined && this.ctx.indexRuns) {
+      this.record = undefined;
+      this.releaseValue();
+    }
   }
 }
 

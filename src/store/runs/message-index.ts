@@ -45,7 +45,14 @@ class RunWrites implements DeferredWrites {
   readonly appending = new Map<number, CachedRun>();
   private readonly dirty: CachedRun[] = [];
 
-  constructor(private readonly db: Database) {}
+  /**
+   * `own`: one operation's, flushed when it returns (isolating, replaying); otherwise the transaction's, flushed
+   * once its operations are applied (TxnScope.deferred).
+   */
+  constructor(
+    private readonly db: Database,
+    readonly own = false,
+  ) {}
 
   add(cached: CachedRun): void {
     const list = this.byId.get(cached.id);
@@ -122,19 +129,20 @@ export class MessageIndex {
    * message ends (this transaction's, or the last one LMDB holds) or starts one.
    */
   appendToRun(scope: TxnScope, id: number, seq: number, ref: LogRef): void {
-    this.withWrites(scope, (writes) => {
-      scope.logRecordLive(ref);
-      let cached = writes.appending.get(id);
-      if (cached === undefined || !canExtend(cached.run, seq, ref)) cached = this.storedRunBefore(writes, id, seq);
-      if (cached !== undefined && canExtend(cached.run, seq, ref)) {
-        extendRun(cached.run, ref);
-      } else {
-        cached = { id, run: newRun(seq, ref), stored: false, dirty: false };
-        writes.add(cached);
-      }
-      writes.appending.set(id, cached);
-      writes.touch(cached);
-    });
+    // Not through withWrites: no closure for each message appended (issue 13).
+    const writes = this.writesOf(scope);
+    scope.logRecordLive(ref);
+    let cached = writes.appending.get(id);
+    if (cached === undefined || !canExtend(cached.run, seq, ref)) cached = this.storedRunBefore(writes, id, seq);
+    if (cached !== undefined && canExtend(cached.run, seq, ref)) {
+      extendRun(cached.run, ref);
+    } else {
+      cached = { id, run: newRun(seq, ref), stored: false, dirty: false };
+      writes.add(cached);
+    }
+    writes.appending.set(id, cached);
+    writes.touch(cached);
+    if (writes.own) writes.flush();
   }
 
   /**
@@ -143,27 +151,31 @@ export class MessageIndex {
    * messages would otherwise end a run at every message it acknowledged within the index interval.
    */
   skipInRun(scope: TxnScope, id: number, seq: number): void {
-    const writes = scope.deferred(this, () => new RunWrites(this.db));
+    const writes = scope.deferred(this, this.createWrites);
     const cached = writes?.appending.get(id);
     if (cached !== undefined && extendRemoved(cached.run, seq)) writes!.touch(cached);
   }
 
   /** Inside a transaction: removes the message at `key`, freeing what it holds unless `holdsMessage` is false. */
   remove(scope: TxnScope, key: Buffer, holdsMessage: boolean): void {
-    this.withWrites(scope, (writes) => {
-      const found = this.locate(writes, readKeyId(key), readKeySeq(key));
-      if (found === undefined) return;
-      if (found.cached === undefined) {
-        if (holdsMessage) freeHeld(found.value, scope);
-        this.db.remove(found.key);
-        return;
-      }
-      const { cached, index } = found;
-      const run = cached.run;
-      if (!markRemoved(run, index)) return;
-      writes.touch(cached);
-      if (holdsMessage) scope.freeLogAfterCommit(recordRef(run, index));
-    });
+    const writes = this.writesOf(scope);
+    this.removeIn(scope, writes, key, holdsMessage);
+    if (writes.own) writes.flush();
+  }
+
+  private removeIn(scope: TxnScope, writes: RunWrites, key: Buffer, holdsMessage: boolean): void {
+    const found = this.locate(writes, readKeyId(key), readKeySeq(key));
+    if (found === undefined) return;
+    if (found.cached === undefined) {
+      if (holdsMessage) freeHeld(found.value, scope);
+      this.db.remove(found.key);
+      return;
+    }
+    const { cached, index } = found;
+    const run = cached.run;
+    if (!markRemoved(run, index)) return;
+    writes.touch(cached);
+    if (holdsMessage) scope.freeLogAfterCommit(recordRef(run, index));
   }
 
   /**
@@ -171,18 +183,22 @@ export class MessageIndex {
    * `update(value)` (undefined: unchanged); a message of a run keeps `fields` as its changed fields.
    */
   change(scope: TxnScope, key: Buffer, update: (value: unknown) => unknown, fields: number[]): void {
-    this.withWrites(scope, (writes) => {
-      const found = this.locate(writes, readKeyId(key), readKeySeq(key));
-      if (found === undefined) return;
-      if (found.cached === undefined) {
-        const next = update(found.value);
-        if (next !== undefined) this.db.put(found.key, next);
-        return;
-      }
-      if (isRemoved(found.cached.run, found.index)) return;
-      found.cached.run.changed.set(found.index, fields);
-      writes.touch(found.cached);
-    });
+    const writes = this.writesOf(scope);
+    this.changeIn(writes, key, update, fields);
+    if (writes.own) writes.flush();
+  }
+
+  private changeIn(writes: RunWrites, key: Buffer, update: (value: unknown) => unknown, fields: number[]): void {
+    const found = this.locate(writes, readKeyId(key), readKeySeq(key));
+    if (found === undefined) return;
+    if (found.cached === undefined) {
+      const next = update(found.value);
+      if (next !== undefined) this.db.put(found.key, next);
+      return;
+    }
+    if (isRemoved(found.cached.run, found.index)) return;
+    found.cached.run.changed.set(found.index, fields);
+    writes.touch(found.cached);
   }
 
   /**
@@ -281,13 +297,17 @@ export class MessageIndex {
     return found;
   }
 
+  private readonly createWrites = (): RunWrites => new RunWrites(this.db);
+
+  /** The transaction's writes, or (isolating, replaying) this operation's own, which it flushes before it returns. */
+  private writesOf(scope: TxnScope): RunWrites {
+    return scope.deferred(this, this.createWrites) ?? new RunWrites(this.db, true);
+  }
+
   private withWrites<T>(scope: TxnScope, fn: (writes: RunWrites) => T): T {
-    const deferred = scope.deferred(this, () => new RunWrites(this.db));
-    if (deferred !== undefined) return fn(deferred);
-    // Isolating (or replaying): this operation's changes are written before it returns.
-    const writes = new RunWrites(this.db);
+    const writes = this.writesOf(scope);
     const result = fn(writes);
-    writes.flush();
+    if (writes.own) writes.flush();
     return result;
   }
 

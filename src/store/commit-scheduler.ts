@@ -792,11 +792,16 @@ function logBodies(batch: Pending[]): LogBodies | undefined {
  * after a crash (which applies every operation) ends in the same state.
  */
 function cancelRemovedAppends(batch: Pending[]): void {
+  // Only appends before the batch's last removal can be cancelled: a stream into an offline session or a queue
+  // without consumers (no removals at all) builds no key identities and no maps.
+  let end = batch.length;
+  while (end > 0 && !removes(batch[end - 1]!.op)) end--;
+  if (end === 0) return;
   let created: Map<string, WriteOp> | undefined;
   /** Updates of keys appended in this batch: they go with their append when it is cancelled. */
   let updates: Map<string, WriteOp[]> | undefined;
-  for (const pending of batch) {
-    const op = pending.op;
+  for (let i = 0; i < end; i++) {
+    const op = batch[i]!.op;
     const key = op.createdKey?.();
     if (key !== undefined) {
       (created ??= new Map()).set(key, op);
@@ -815,6 +820,10 @@ function cancelRemovedAppends(batch: Pending[]): void {
     const many = op.removedKeys?.();
     if (many !== undefined) for (const key of many) if (cancelAppend(created, key, updates)) op.cancelRemoval?.(key);
   }
+}
+
+function removes(op: WriteOp): boolean {
+  return op.removedKey !== undefined || op.removedKeys !== undefined;
 }
 
 function cancelAppend(created: Map<string, WriteOp>, removed: string, updates: Map<string, WriteOp[]> | undefined): boolean {
